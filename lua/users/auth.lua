@@ -1,0 +1,127 @@
+--- Credentials: the bearer token given in the options, or one fetched with
+-- a key id and secret (lexful) and cached until shortly before it expires.
+-- Secrets are scrubbed from every error that leaves the module.
+local core = require "users.core"
+local errors = require "users.errors"
+
+local _M = { _VERSION = "0.1.0" }
+
+local type, tonumber, pairs, ipairs, tostring = type, tonumber, pairs, ipairs, tostring
+
+-- Fetched tokens per provider, base URL, account and key id. Tokens are
+-- keyed by their credentials, so clients that hold other keys never share.
+local cache = {}
+
+local function cache_key(entry, o)
+  return entry.decl.name .. "\n" .. tostring(o.base_url) .. "\n" .. tostring(o.account_id)
+    .. "\n" .. tostring(o.key_id) .. "\n" .. tostring(o.key_secret)
+end
+
+local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function base64url_decode(s)
+  local bits, out = 0, {}
+  local acc = 0
+  for i = 1, #s do
+    local v = b64:find(s:sub(i, i), 1, true)
+    if not v then return nil end
+    acc = acc * 64 + (v - 1)
+    bits = bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      local byte = math.floor(acc / 2 ^ bits)
+      out[#out + 1] = string.char(byte)
+      acc = acc - byte * 2 ^ bits
+    end
+  end
+  return table.concat(out)
+end
+
+-- Seconds the token lives: the server's expires_in, else the JWT's exp claim,
+-- else the documented 60 minutes.
+local function lifetime(body, token)
+  local ttl = tonumber(body.expires_in)
+  if ttl then return ttl end
+  local payload = token:match("^[%w_-]+%.([%w_-]+)%.")
+  local claims = payload and core.json_decode(base64url_decode(payload) or "")
+  if type(claims) == "table" and tonumber(claims.exp) then
+    return tonumber(claims.exp) - os.time()
+  end
+  return 3600
+end
+
+local function fetch(entry, o, spec)
+  local name = entry.decl.name
+  local headers = {
+    ["Accept"] = "application/json",
+    ["Content-Type"] = "application/json",
+    ["User-Agent"] = o.user_agent or ("lua-users/" .. _M._VERSION),
+  }
+  for k, v in pairs(spec.headers or {}) do
+    if type(v) ~= "string" or v:find("[\r\n%z]") then
+      return nil, errors.config(name, "credential header " .. k .. " is missing or has CR, LF or NUL")
+    end
+    headers[k] = v
+  end
+  local base = (o.base_url or ""):gsub("/+$", "")
+  local req = {
+    method = spec.method, url = base .. spec.path, headers = headers,
+    body = core.json_encode(spec.json), timeout = o.timeout,
+    connect_timeout = o.connect_timeout, ca_file = o.ca_file, max_body = o.max_body,
+  }
+  local res, code, msg = o.transport.send(req)
+  if not res then return nil, errors.transport(name, code, "token request failed: " .. msg) end
+  local body = core.json_decode(res.body)
+  if res.status < 200 or res.status >= 300 then
+    local err = errors.from_response(entry.decl, res, body or res.body)
+    err.message = "token request failed: " .. err.message
+    return nil, err
+  end
+  local token = type(body) == "table" and (body.token or body.access_token or body.jwt)
+  if type(token) ~= "string" or token == "" then
+    return nil, errors.new { kind = "decode", code = "bad_response", provider = name,
+                             status = res.status, retryable = false,
+                             message = "token response has no token" }
+  end
+  local ttl = lifetime(body, token)
+  -- Refresh a little before expiry: a tenth of the lifetime, at most 60 s.
+  local margin = math.min(60, ttl / 10)
+  return { token = token, expires = core.now() + ttl - margin }
+end
+
+--- The token to send: opts.token, or a cached or freshly fetched one.
+-- Returns token | nil (none configured) | nil, err.
+function _M.token(entry, o, force)
+  if o.token then return o.token end
+  local spec = entry.decl.token_request and entry.decl.token_request(o)
+  if not spec then return nil end
+  local key = cache_key(entry, o)
+  local hit = cache[key]
+  if hit and not force and core.now() < hit.expires then
+    o._fetched_token = hit.token
+    return hit.token
+  end
+  cache[key] = nil
+  local fresh, err = fetch(entry, o, spec)
+  if not fresh then return nil, _M.redact(err, o) end
+  cache[key] = fresh
+  o._fetched_token = fresh.token
+  return fresh.token
+end
+
+--- Whether a 401 can be cured by fetching a new token.
+function _M.can_refresh(entry, o)
+  return not o.token and entry.decl.token_request ~= nil
+    and entry.decl.token_request(o) ~= nil
+end
+
+--- Scrubs the secrets the options hold from an error.
+function _M.redact(err, o)
+  local secrets = {}
+  for _, k in ipairs { "token", "key_secret", "_fetched_token" } do
+    local v = o[k]
+    if type(v) == "string" and #v >= 4 then secrets[#secrets + 1] = v end
+  end
+  return errors.redact(err, secrets)
+end
+
+return _M

@@ -1,0 +1,41 @@
+--- The default transport: libcurl through the C core. One engine (a multi
+-- handle with its connection cache and easy-handle pool) per Lua state, so
+-- calls reuse kept-alive connections.
+local core = require "users.core"
+
+local _M = { _VERSION = "0.1.0", name = "curl" }
+
+local engine
+
+function _M.engine()
+  if not engine then engine = core.engine() end
+  return engine
+end
+
+--- Header map to the "Name: value" lines libcurl takes.
+function _M.request(req)
+  local lines, n = {}, 0
+  for name, value in pairs(req.headers) do
+    n = n + 1
+    lines[n] = name .. ": " .. value
+  end
+  table.sort(lines) -- a stable order on the wire
+  return {
+    method = req.method, url = req.url, headers = lines,
+    body = type(req.body) == "string" and req.body or nil,
+    segments = req.segments,
+    timeout = req.timeout, connect_timeout = req.connect_timeout,
+    ca_file = req.ca_file, max_body = req.max_body,
+  }
+end
+
+--- Sends a prepared request; `res` ({ status, headers, body, elapsed }) or
+-- nil, code, message for a transport failure.
+function _M.send(req)
+  return _M.engine():perform(_M.request(req))
+end
+
+_M.sleep = core.sleep
+_M.now = core.now
+
+return _M

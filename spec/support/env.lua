@@ -1,0 +1,56 @@
+-- What the specs share: one fake provider server per spec file, and the
+-- options that point each provider at it with valid credentials.
+local fake = require "spec.support.fake_providers"
+
+local M = {}
+
+M.ACCOUNT = "11111111-1111-4111-8111-111111111111"
+M.WORKSPACE = "22222222-2222-4222-8222-222222222222"
+M.USER_UUID = "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f"
+M.AP_ID = "abcdefghijABCDEFGHIJ1"
+
+function M.start()
+  M.fake = fake.start()
+  return M.fake
+end
+
+function M.stop()
+  if M.fake then M.fake:stop() end
+  M.fake = nil
+end
+
+-- Options for provider `name` against the running fake (plus extra).
+function M.opts(name, extra)
+  local o = { base_url = M.fake:base_url(name), token = "test-token", timeout = 5 }
+  if name == "lexful" then o.account_id = M.ACCOUNT end
+  if name == "lancepilot" then o.workspace = M.WORKSPACE end
+  if name == "activepieces" then o.token = "sk-test-token" end
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+-- A valid update and its id for each provider.
+M.valid = {
+  lancepilot = { id = 42, fields = { name = "Jane Doe", email = "jane@example.com",
+                                    timezone = "Europe/Paris", status = true } },
+  lexful = { id = M.USER_UUID, fields = { first_name = "Jane", role = "admin" } },
+  generic = { id = "usr_123abc456def", fields = { email = "jane@example.com" } },
+  activepieces = { id = M.AP_ID, fields = { status = "ACTIVE" } },
+  paradigm = { id = 7, fields = { workspaces = { 1, 2 } } },
+}
+
+M.names = { "lancepilot", "lexful", "generic", "activepieces", "paradigm" }
+
+-- A small valid PNG (1x1) written to a temporary file.
+M.PNG = "\137PNG\r\n\26\n\0\0\0\rIHDR\0\0\0\1\0\0\0\1\8\6\0\0\0\31\21\196\137"
+  .. "\0\0\0\rIDATx\218c\248\255\255?\0\5\254\2\254\167\53\129\132\0\0\0\0IEND\174B`\130"
+
+function M.tmpfile(content)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(content)
+  f:close()
+  return path
+end
+
+return M

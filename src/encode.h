@@ -1,0 +1,19 @@
+#ifndef USERS_ENCODE_H
+#define USERS_ENCODE_H
+
+#include "buf.h"
+#include "provider.h"
+
+/* core.encode_json(provider, fields) -> body */
+int encode_json(lua_State *L);
+/* core.encode_form(provider, fields) -> body | nil, field, message */
+int encode_form(lua_State *L);
+/* core.encode_multipart(provider, fields) -> segments, length, content_type
+ * | nil, field, message. Segments are strings and { path=, size= } files. */
+int encode_multipart(lua_State *L);
+/* core.escape(text) -> text percent-encoded but for RFC 3986 unreserved */
+int encode_escape(lua_State *L);
+/* JSON text of the string at idx into b (quoted, escaped). */
+int json_string(buf_t *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,180 @@
+/* JSON bodies, driven by the provider's schema: fields in declaration order,
+ * [] and null exactly as asked, integers as integers, strings as given
+ * (validated UTF-8; '/' is not escaped). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "decode.h"
+#include "encode.h"
+#include "validate.h"
+
+int json_string(buf_t *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t i, run = 0;
+  if (!buf_reserve(b, n + 2) || !buf_addc(b, '"')) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    const char *esc = NULL;
+    char u[6];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!buf_add(b, s + run, i - run)) return 0;
+    run = i + 1;
+    switch (c) {
+    case '"': esc = "\\\""; break;
+    case '\\': esc = "\\\\"; break;
+    case '\n': esc = "\\n"; break;
+    case '\r': esc = "\\r"; break;
+    case '\t': esc = "\\t"; break;
+    case '\b': esc = "\\b"; break;
+    case '\f': esc = "\\f"; break;
+    default:
+      memcpy(u, "\\u00", 4);
+      u[4] = hex[c >> 4];
+      u[5] = hex[c & 15];
+      if (!buf_add(b, u, 6)) return 0;
+    }
+    if (esc && !buf_adds(b, esc)) return 0;
+  }
+  return buf_add(b, s + run, n - run) && buf_addc(b, '"');
+}
+
+static int json_number(lua_State *L, buf_t *b, int v) {
+  char num[64];
+  long long i;
+  if (users_tointeger(L, v, &i)) {
+    snprintf(num, sizeof num, "%lld", i);
+  } else if (lua_type(L, v) == LUA_TSTRING) { /* validated integer text */
+    size_t n;
+    const char *s = lua_tolstring(L, v, &n);
+    return buf_add(b, s, n);
+  } else {
+    double d = (double)lua_tonumber(L, v);
+    if (isnan(d) || isinf(d)) luaL_error(L, "cannot encode NaN or infinity as JSON");
+    snprintf(num, sizeof num, "%.17g", d);
+  }
+  return buf_adds(b, num);
+}
+
+static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth);
+
+/* A table with no schema: an array when it is a sequence, or empty and
+ * marked with users.array_mt; an object otherwise. */
+static void json_table(lua_State *L, buf_t *b, int v, int depth) {
+  size_t n = users_rawlen(L, v), i;
+  int first = 1;
+  if (depth > 64) luaL_error(L, "cannot encode a table nested deeper than 64");
+  lua_pushnil(L);
+  if (n > 0 || lua_next(L, v) == 0) {
+    if (n == 0) { /* empty: an array only when marked so, as cjson does */
+      int is_array = 0;
+      if (lua_getmetatable(L, v)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT);
+        is_array = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+      }
+      buf_check(L, buf_adds(b, is_array ? "[]" : "{}"));
+      return;
+    }
+    lua_settop(L, lua_gettop(L) - 1);
+    buf_check(L, buf_addc(b, '['));
+    for (i = 1; i <= n; i++) {
+      if (i > 1) buf_check(L, buf_addc(b, ','));
+      lua_rawgeti(L, v, (int)i);
+      json_value(L, b, NULL, lua_gettop(L), depth + 1);
+      lua_pop(L, 1);
+    }
+    buf_check(L, buf_addc(b, ']'));
+    return;
+  }
+  lua_pop(L, 2);
+  buf_check(L, buf_addc(b, '{'));
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    size_t kn;
+    const char *k;
+    lua_pushvalue(L, -2);
+    k = lua_tolstring(L, -1, &kn); /* the copy may be converted, not the key */
+    if (!k) luaL_error(L, "cannot encode a table key of type %s", luaL_typename(L, -3));
+    if (!first) buf_check(L, buf_addc(b, ','));
+    first = 0;
+    buf_check(L, json_string(b, k, kn) && buf_addc(b, ':'));
+    lua_pop(L, 1);
+    json_value(L, b, NULL, lua_gettop(L), depth + 1);
+    lua_pop(L, 1);
+  }
+  buf_check(L, buf_addc(b, '}'));
+}
+
+static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth) {
+  size_t n;
+  const char *str;
+  if (is_null(L, v)) { buf_check(L, buf_adds(b, "null")); return; }
+  switch (lua_type(L, v)) {
+  case LUA_TSTRING:
+    str = lua_tolstring(L, v, &n);
+    if (s && s->type == T_INTEGER) buf_check(L, json_number(L, b, v));
+    else buf_check(L, json_string(b, str, n));
+    return;
+  case LUA_TNUMBER:
+    buf_check(L, json_number(L, b, v));
+    return;
+  case LUA_TBOOLEAN:
+    buf_check(L, buf_adds(b, lua_toboolean(L, v) ? "true" : "false"));
+    return;
+  case LUA_TTABLE:
+    if (s && s->type == T_ARRAY) {
+      size_t i, len = users_rawlen(L, v);
+      buf_check(L, buf_addc(b, '['));
+      for (i = 1; i <= len; i++) {
+        if (i > 1) buf_check(L, buf_addc(b, ','));
+        lua_rawgeti(L, v, (int)i);
+        json_value(L, b, s->items, lua_gettop(L), depth + 1);
+        lua_pop(L, 1);
+      }
+      buf_check(L, buf_addc(b, ']'));
+      return;
+    }
+    json_table(L, b, v, depth);
+    return;
+  default:
+    luaL_error(L, "cannot encode a %s as JSON", luaL_typename(L, v));
+  }
+}
+
+int encode_json(lua_State *L) {
+  provider_t *p = provider_check(L, 1);
+  buf_t *b;
+  size_t i;
+  int first = 1;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  b = buf_box(L);
+  buf_check(L, buf_addc(b, '{'));
+  for (i = 0; i < p->n_fields; i++) {
+    const field_t *f = &p->fields[i];
+    lua_getfield(L, 2, f->name);
+    if (!lua_isnil(L, -1)) {
+      if (!first) buf_check(L, buf_addc(b, ','));
+      first = 0;
+      buf_check(L, json_string(b, f->name, strlen(f->name)) && buf_addc(b, ':'));
+      json_value(L, b, &f->s, lua_gettop(L), 0);
+    }
+    lua_pop(L, 1);
+  }
+  buf_check(L, buf_addc(b, '}'));
+  lua_pushlstring(L, b->data, b->len);
+  return 1;
+}
+
+/* core.json_encode(value): the same encoder for any Lua value (tests,
+ * journals, hosts that want our JSON). */
+int encode_json_value(lua_State *L);
+int encode_json_value(lua_State *L) {
+  buf_t *b;
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  b = buf_box(L);
+  json_value(L, b, NULL, 1, 0);
+  lua_pushlstring(L, b->data, b->len);
+  return 1;
+}

@@ -1,0 +1,21 @@
+/* String formats shared by validation and the URL builder. */
+#ifndef USERS_FORMATS_H
+#define USERS_FORMATS_H
+
+#include <stddef.h>
+
+/* Number of code points when s is valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or -1. */
+long utf8_length(const char *s, size_t n);
+int is_email(const char *s, size_t n);
+int is_uuid(const char *s, size_t n);
+/* Decimal integer, optional leading '-', no leading zeros, at most 19 digits. */
+int is_integer_text(const char *s, size_t n);
+/* Anchored match of s against an ECMA-style pattern of the simple kind the
+ * vendor documents use: ^ $ literals, . and [classes] with {m,n} * + ?.
+ * Returns 1 match, 0 no match, -1 pattern not understood. */
+int pattern_match(const char *pat, const char *s, size_t n);
+/* "image/png" etc. from the first bytes of a file, or NULL. */
+const char *sniff_image(const unsigned char *p, size_t n);
+
+#endif

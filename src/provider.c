@@ -1,0 +1,210 @@
+/* core.compile: a provider declaration (see lua/users/providers/) into a
+ * provider_t owned by a userdata. Every allocation is stored in the userdata
+ * before the next call that can raise, so a bad declaration never leaks. */
+#include <stdlib.h>
+#include <string.h>
+#include "provider.h"
+
+static void schema_free(schema_t *s) {
+  size_t i;
+  if (!s) return;
+  for (i = 0; i < s->n_enums; i++) free(s->enums[i]);
+  free(s->enums);
+  free(s->pattern);
+  free(s->same_as);
+  free(s->content_type);
+  if (s->items) { schema_free(s->items); free(s->items); }
+  for (i = 0; i < s->n_any_of; i++) schema_free(&s->any_of[i]);
+  free(s->any_of);
+}
+
+static void fields_free(field_t *f, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) { free(f[i].name); schema_free(&f[i].s); }
+  free(f);
+}
+
+static int provider_gc(lua_State *L) {
+  provider_t *p = (provider_t *)lua_touserdata(L, 1);
+  free(p->name);
+  fields_free(p->fields, p->n_fields);
+  fields_free(p->params, p->n_params);
+  memset(p, 0, sizeof *p);
+  return 0;
+}
+
+static char *dup_or_raise(lua_State *L, const char *s) {
+  char *d = malloc(strlen(s) + 1);
+  if (!d) luaL_error(L, "not enough memory");
+  strcpy(d, s);
+  return d;
+}
+
+static void *calloc_or_raise(lua_State *L, size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (!p) luaL_error(L, "not enough memory");
+  return p;
+}
+
+/* Optional string field of the table at idx, copied; NULL when absent. */
+static void opt_string(lua_State *L, int idx, const char *key, char **out) {
+  lua_getfield(L, idx, key);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "provider declaration: '%s' must be a string", key);
+    *out = dup_or_raise(L, lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
+}
+
+static long opt_long(lua_State *L, int idx, const char *key) {
+  long long v = -1;
+  lua_getfield(L, idx, key);
+  if (!lua_isnil(L, -1) && !users_tointeger(L, -1, &v))
+    luaL_error(L, "provider declaration: '%s' must be an integer", key);
+  lua_pop(L, 1);
+  return (long)v;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *const type_names[] = {"any", "string", "integer", "boolean",
+                                         "array", "file", NULL};
+static const char *const format_names[] = {"", "email", "uuid", NULL};
+
+static void compile_schema(lua_State *L, int idx, schema_t *s);
+
+static void compile_enum(lua_State *L, int idx, schema_t *s) {
+  size_t i, n;
+  lua_getfield(L, idx, "enum");
+  if (lua_istable(L, -1)) {
+    n = users_rawlen(L, -1);
+    s->enums = calloc_or_raise(L, n, sizeof(char *));
+    for (i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (int)i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "provider declaration: enum values must be strings");
+      s->enums[i] = dup_or_raise(L, lua_tostring(L, -1));
+      s->n_enums = i + 1;
+      lua_pop(L, 1);
+    }
+    qsort(s->enums, s->n_enums, sizeof(char *), cmp_str);
+  }
+  lua_pop(L, 1);
+}
+
+static void compile_any_of(lua_State *L, int idx, schema_t *s) {
+  size_t i, n;
+  lua_getfield(L, idx, "any_of");
+  if (lua_istable(L, -1)) {
+    n = users_rawlen(L, -1);
+    s->any_of = calloc_or_raise(L, n, sizeof(schema_t));
+    for (i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (int)i + 1);
+      luaL_checktype(L, -1, LUA_TTABLE);
+      s->n_any_of = i + 1;
+      compile_schema(L, lua_gettop(L), &s->any_of[i]);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+static void compile_schema(lua_State *L, int idx, schema_t *s) {
+  int i;
+  s->min = s->max = -1;
+  lua_getfield(L, idx, "type");
+  s->type = T_ANY;
+  if (!lua_isnil(L, -1)) {
+    const char *t = luaL_checkstring(L, -1);
+    for (i = 0; type_names[i] && strcmp(type_names[i], t) != 0; i++) {}
+    if (!type_names[i]) luaL_error(L, "provider declaration: unknown type '%s'", t);
+    s->type = i;
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "format");
+  if (!lua_isnil(L, -1)) {
+    const char *f = luaL_checkstring(L, -1);
+    for (i = 1; format_names[i] && strcmp(format_names[i], f) != 0; i++) {}
+    if (!format_names[i]) luaL_error(L, "provider declaration: unknown format '%s'", f);
+    s->format = i;
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "nullable");
+  s->nullable = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  s->min = opt_long(L, idx, s->type == T_ARRAY ? "min_items" : "min_length");
+  s->max = opt_long(L, idx, s->type == T_ARRAY ? "max_items"
+                            : s->type == T_FILE ? "max_bytes" : "max_length");
+  compile_enum(L, idx, s);
+  opt_string(L, idx, "pattern", &s->pattern);
+  opt_string(L, idx, "same_as", &s->same_as);
+  opt_string(L, idx, "content_type", &s->content_type);
+  lua_getfield(L, idx, "items");
+  if (lua_istable(L, -1)) {
+    s->items = calloc_or_raise(L, 1, sizeof(schema_t));
+    compile_schema(L, lua_gettop(L), s->items);
+  } else if (s->type == T_ARRAY) {
+    luaL_error(L, "provider declaration: an array needs 'items'");
+  }
+  lua_pop(L, 1);
+  compile_any_of(L, idx, s);
+}
+
+/* decl[key] is an array of { "name", type = ..., ... } */
+static void compile_list(lua_State *L, int idx, const char *key, field_t **out,
+                         size_t *n_out) {
+  size_t i, n;
+  lua_getfield(L, idx, key);
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = users_rawlen(L, -1);
+  *out = calloc_or_raise(L, n, sizeof(field_t));
+  for (i = 0; i < n; i++) {
+    field_t *f = &(*out)[i];
+    lua_rawgeti(L, -1, (int)i + 1);
+    if (!lua_istable(L, -1))
+      luaL_error(L, "provider declaration: %s[%d] must be a table", key, (int)i + 1);
+    *n_out = i + 1; /* counted before filling, so __gc frees a partial entry */
+    lua_rawgeti(L, -1, 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "provider declaration: %s[%d] needs a name first", key, (int)i + 1);
+    f->name = dup_or_raise(L, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "required");
+    f->required = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    compile_schema(L, lua_gettop(L), &f->s);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+int provider_compile(lua_State *L) {
+  provider_t *p;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  p = (provider_t *)users_newuserdata(L, sizeof *p);
+  memset(p, 0, sizeof *p);
+  users_setmeta(L, PROVIDER_MT, NULL, provider_gc);
+  lua_getfield(L, 1, "name");
+  p->name = dup_or_raise(L, luaL_checkstring(L, -1));
+  lua_pop(L, 1);
+  compile_list(L, 1, "fields", &p->fields, &p->n_fields);
+  compile_list(L, 1, "params", &p->params, &p->n_params);
+  return 1;
+}
+
+provider_t *provider_check(lua_State *L, int idx) {
+  provider_t *p = (provider_t *)users_checkud(L, idx, PROVIDER_MT);
+  if (!p->name) luaL_argerror(L, idx, "provider is closed");
+  return p;
+}
+
+const field_t *provider_field(const provider_t *p, const char *name) {
+  size_t i;
+  for (i = 0; i < p->n_fields; i++)
+    if (strcmp(p->fields[i].name, name) == 0) return &p->fields[i];
+  return NULL;
+}

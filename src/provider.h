@@ -1,0 +1,46 @@
+/* A provider's declaration (a Lua table) compiled into C structures, so that
+ * validation and encoding run without walking Lua tables of rules. */
+#ifndef USERS_PROVIDER_H
+#define USERS_PROVIDER_H
+
+#include <stddef.h>
+#include "compat.h"
+
+enum { T_ANY, T_STRING, T_INTEGER, T_BOOLEAN, T_ARRAY, T_FILE };
+enum { F_NONE, F_EMAIL, F_UUID };
+
+typedef struct schema {
+  int type, format;
+  int nullable;
+  long min, max;          /* characters, items or bytes; -1 when unset */
+  char **enums;           /* sorted, for bsearch */
+  size_t n_enums;
+  char *pattern;          /* anchored subset of ECMA regex, see pattern.c */
+  char *same_as;          /* name of the field this one must equal */
+  char *content_type;     /* files: image/ (any image) or an exact type */
+  struct schema *items;   /* arrays */
+  struct schema *any_of;  /* alternatives: valid when one of them is */
+  size_t n_any_of;
+} schema_t;
+
+typedef struct {
+  char *name;
+  int required;
+  schema_t s;
+} field_t;
+
+typedef struct {
+  char *name;
+  field_t *fields;
+  size_t n_fields;
+  field_t *params;        /* path parameters, in template order */
+  size_t n_params;
+} provider_t;
+
+#define PROVIDER_MT "users.provider"
+
+int provider_compile(lua_State *L);            /* core.compile(decl) */
+provider_t *provider_check(lua_State *L, int idx);
+const field_t *provider_field(const provider_t *p, const char *name);
+
+#endif

@@ -1,0 +1,612 @@
+/* HTTP transfers over libcurl's multi interface.
+ *
+ * The engine owns the multi handle (and so the connection cache shared by
+ * every transfer) and a pool of easy handles. A transfer is a userdata that
+ * owns its easy handle, header list, response buffers and request segments;
+ * while it runs it is anchored in a registry table so it cannot be collected,
+ * and the request table is referenced so the strings libcurl borrows stay
+ * alive. libcurl's callbacks only copy bytes into C buffers: no Lua code runs
+ * inside libcurl, so no Lua error can unwind through it. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "buf.h"
+#include "transfer.h"
+
+#define ENGINE_MT "users.engine"
+#define TRANSFER_MT "users.transfer"
+#define POOL_MAX 64
+#define MAX_HEADER_BYTES (256 * 1024)
+
+enum { S_NEW, S_RUNNING, S_DONE };
+
+typedef struct {
+  const char *data; /* string segment (borrowed from the request table) */
+  size_t len;
+  char *path;       /* file segment */
+  long long size;
+} seg_t;
+
+struct engine;
+
+typedef struct transfer {
+  struct engine *engine;
+  CURL *easy;
+  struct curl_slist *headers;
+  buf_t body, head;
+  size_t max_body;
+  int state, too_big, file_changed, sync;
+  CURLcode result;
+  long status;
+  double elapsed;
+  char errbuf[CURL_ERROR_SIZE];
+  int req_ref;
+  seg_t *segs;
+  size_t n_segs, cur;
+  long long off;
+  FILE *fp;
+  struct transfer *prev, *next;
+} transfer_t;
+
+typedef struct engine {
+  CURLM *multi;
+  CURL *pool[POOL_MAX];
+  int n_pool;
+  transfer_t *running;
+  int n_running;
+  int anchor_ref, done_ref;
+} engine_t;
+
+/* --- libcurl callbacks: bytes only, never Lua ---------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
+  transfer_t *t = (transfer_t *)ud;
+  size_t n = size * nmemb;
+  if (n > t->max_body - t->body.len) { t->too_big = 1; return 0; }
+  return buf_add(&t->body, p, n) ? n : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
+  transfer_t *t = (transfer_t *)ud;
+  size_t n = size * nmemb;
+  if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) t->head.len = 0; /* a new response */
+  if (t->head.len + n > MAX_HEADER_BYTES) return 0;
+  return buf_add(&t->head, p, n) ? n : 0;
+}
+
+static size_t on_read(char *out, size_t size, size_t nmemb, void *ud) {
+  transfer_t *t = (transfer_t *)ud;
+  size_t room = size * nmemb, done = 0;
+  while (room > 0 && t->cur < t->n_segs) {
+    seg_t *s = &t->segs[t->cur];
+    size_t want, got;
+    if (s->path) {
+      if (!t->fp && !(t->fp = fopen(s->path, "rb"))) { t->file_changed = 1; return CURL_READFUNC_ABORT; }
+      want = (size_t)(s->size - t->off) < room ? (size_t)(s->size - t->off) : room;
+      got = fread(out + done, 1, want, t->fp);
+      if (got < want) { t->file_changed = 1; return CURL_READFUNC_ABORT; }
+      if (t->off + (long long)got == s->size) { fclose(t->fp); t->fp = NULL; }
+    } else {
+      want = s->len - (size_t)t->off < room ? s->len - (size_t)t->off : room;
+      memcpy(out + done, s->data + t->off, want);
+      got = want;
+    }
+    t->off += (long long)got;
+    done += got;
+    room -= got;
+    if (t->off == (s->path ? s->size : (long long)s->len)) { t->cur++; t->off = 0; }
+  }
+  return done;
+}
+
+/* libcurl rewinds when it resends on a fresh connection. */
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+  transfer_t *t = (transfer_t *)ud;
+  if (offset != 0 || origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+  if (t->fp) { fclose(t->fp); t->fp = NULL; }
+  t->cur = 0;
+  t->off = 0;
+  return CURL_SEEKFUNC_OK;
+}
+
+/* --- transfer lifetime --------------------------------------------------- */
+
+static void unlink_running(transfer_t *t) {
+  engine_t *e = t->engine;
+  if (t->prev) t->prev->next = t->next; else if (e) e->running = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  if (e) e->n_running--;
+}
+
+static void release_easy(engine_t *e, transfer_t *t) {
+  if (!t->easy) return;
+  if (e && e->n_pool < POOL_MAX) {
+    curl_easy_reset(t->easy);
+    e->pool[e->n_pool++] = t->easy;
+  } else {
+    curl_easy_cleanup(t->easy);
+  }
+  t->easy = NULL;
+}
+
+static void free_request(transfer_t *t) {
+  size_t i;
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  if (t->fp) { fclose(t->fp); t->fp = NULL; }
+  for (i = 0; i < t->n_segs; i++) free(t->segs[i].path);
+  free(t->segs);
+  t->segs = NULL;
+  t->n_segs = 0;
+}
+
+static int transfer_gc(lua_State *L) {
+  transfer_t *t = (transfer_t *)lua_touserdata(L, 1);
+  if (t->state == S_RUNNING && t->engine) {
+    curl_multi_remove_handle(t->engine->multi, t->easy);
+    unlink_running(t);
+  }
+  if (t->easy) curl_easy_cleanup(t->easy);
+  t->easy = NULL;
+  free_request(t);
+  buf_free(&t->body);
+  buf_free(&t->head);
+  if (t->req_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, t->req_ref);
+  t->req_ref = LUA_NOREF;
+  t->state = S_DONE;
+  return 0;
+}
+
+/* Called when libcurl says a transfer ended: keep the results, give the easy
+ * handle back, move the transfer from the anchors to the done list. */
+static void finish(lua_State *L, engine_t *e, transfer_t *t, CURLcode result) {
+  t->result = result;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &t->elapsed);
+  curl_multi_remove_handle(e->multi, t->easy);
+  release_easy(e, t);
+  free_request(t);
+  unlink_running(t);
+  t->state = S_DONE;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  lua_pushlightuserdata(L, t);
+  lua_rawget(L, -2);
+  if (!t->sync) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->done_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (int)users_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_pushlightuserdata(L, t);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->req_ref);
+  t->req_ref = LUA_NOREF;
+}
+
+static void harvest(lua_State *L, engine_t *e) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+    char *priv = NULL;
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    finish(L, e, (transfer_t *)priv, msg->data.result);
+  }
+}
+
+/* --- request setup ------------------------------------------------------- */
+
+static engine_t *check_engine(lua_State *L) {
+  engine_t *e = (engine_t *)users_checkud(L, 1, ENGINE_MT);
+  if (!e->multi) luaL_argerror(L, 1, "engine is closed");
+  return e;
+}
+
+static double opt_seconds(lua_State *L, int req, const char *key, double dflt) {
+  double v;
+  lua_getfield(L, req, key);
+  v = lua_isnil(L, -1) ? dflt : (double)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(v > 0)) luaL_error(L, "'%s' must be a positive number of seconds", key);
+  return v;
+}
+
+static void set_headers(lua_State *L, int req, transfer_t *t) {
+  size_t i, n;
+  lua_getfield(L, req, "headers");
+  if (!lua_isnil(L, -1)) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    n = users_rawlen(L, -1);
+    for (i = 1; i <= n; i++) {
+      size_t len;
+      const char *h;
+      struct curl_slist *l;
+      lua_rawgeti(L, -1, (int)i);
+      h = lua_tolstring(L, -1, &len);
+      if (!h || strlen(h) != len || strpbrk(h, "\r\n"))
+        luaL_error(L, "header %d is not a string without CR, LF or NUL", (int)i);
+      if (!(l = curl_slist_append(t->headers, h))) luaL_error(L, "not enough memory");
+      t->headers = l;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  /* No "Expect: 100-continue" round trip before a body. */
+  {
+    struct curl_slist *l = curl_slist_append(t->headers, "Expect:");
+    if (!l) luaL_error(L, "not enough memory");
+    t->headers = l;
+  }
+  curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+}
+
+/* body = "string", or segments = { "string" | { path=, size= }, ... } */
+static void set_body(lua_State *L, int req, transfer_t *t) {
+  size_t i, n, len;
+  long long total = 0;
+  const char *body;
+  lua_getfield(L, req, "body");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    body = lua_tolstring(L, -1, &len);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body);
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, req, "segments");
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = users_rawlen(L, -1);
+  if (!(t->segs = calloc(n ? n : 1, sizeof(seg_t)))) luaL_error(L, "not enough memory");
+  for (i = 0; i < n; i++) {
+    seg_t *s = &t->segs[i];
+    t->n_segs = i + 1;
+    lua_rawgeti(L, -1, (int)i + 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      s->data = lua_tolstring(L, -1, &s->len);
+      total += (long long)s->len;
+    } else {
+      const char *path;
+      luaL_checktype(L, -1, LUA_TTABLE);
+      lua_getfield(L, -1, "path");
+      path = luaL_checkstring(L, -1);
+      if (!(s->path = malloc(strlen(path) + 1))) luaL_error(L, "not enough memory");
+      strcpy(s->path, path);
+      lua_getfield(L, -2, "size");
+      s->size = (long long)luaL_checknumber(L, -1);
+      total += s->size;
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
+  curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
+  curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, t);
+}
+
+/* Pushes a new transfer for the request table at req, added to the engine. */
+static transfer_t *start(lua_State *L, engine_t *e, int req) {
+  transfer_t *t;
+  const char *s;
+  CURL *easy;
+  luaL_checktype(L, req, LUA_TTABLE);
+  t = (transfer_t *)users_newuserdata(L, sizeof *t);
+  memset(t, 0, sizeof *t);
+  t->req_ref = LUA_NOREF;
+  users_setmeta(L, TRANSFER_MT, NULL, transfer_gc);
+  easy = e->n_pool ? e->pool[--e->n_pool] : curl_easy_init();
+  if (!easy) luaL_error(L, "curl_easy_init failed");
+  t->easy = easy;
+  lua_pushvalue(L, req);
+  t->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  lua_getfield(L, req, "url");
+  s = lua_tostring(L, -1);
+  if (!s || strpbrk(s, "\r\n \t")) luaL_error(L, "request url must be a string without spaces or line breaks");
+  curl_easy_setopt(easy, CURLOPT_URL, s); /* libcurl copies strings */
+  lua_pop(L, 1);
+  lua_getfield(L, req, "method");
+  s = luaL_optstring(L, -1, "GET");
+  if (strcmp(s, "POST") == 0) curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  else if (strcmp(s, "GET") != 0) curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, s);
+  lua_pop(L, 1);
+  set_headers(L, req, t);
+  set_body(L, req, t);
+
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(opt_seconds(L, req, "timeout", 30) * 1000));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   (long)(opt_seconds(L, req, "connect_timeout", 10) * 1000));
+  t->max_body = (size_t)opt_seconds(L, req, "max_body", 8 * 1024 * 1024);
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
+  lua_getfield(L, req, "ca_file");
+  if (lua_type(L, -1) == LUA_TSTRING) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
+  lua_pop(L, 1);
+
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* never carry credentials elsewhere */
+  curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);     /* the path is ours, already encoded */
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
+
+  if (curl_multi_add_handle(e->multi, easy) != CURLM_OK)
+    luaL_error(L, "curl_multi_add_handle failed");
+  t->engine = e;
+  t->state = S_RUNNING;
+  t->next = e->running;
+  if (e->running) e->running->prev = t;
+  e->running = t;
+  e->n_running++;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  lua_pushlightuserdata(L, t);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  return t;
+}
+
+/* --- running ------------------------------------------------------------- */
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One step: let libcurl work, collect what ended, then sleep in poll for at
+ * most max_ms, or less when libcurl has a timer due sooner. */
+static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
+  int running;
+  long due = -1;
+  curl_multi_perform(e->multi, &running);
+  harvest(L, e);
+  if (!may_sleep || e->n_running == 0) return;
+  curl_multi_timeout(e->multi, &due);
+  if (due >= 0 && due < max_ms) max_ms = due;
+  if (max_ms > 0) {
+#if LIBCURL_VERSION_NUM >= 0x074200
+    curl_multi_poll(e->multi, NULL, 0, (int)max_ms, NULL);
+#else
+    curl_multi_wait(e->multi, NULL, 0, (int)max_ms, NULL);
+#endif
+  }
+}
+
+static int done_count(lua_State *L, engine_t *e) {
+  int n;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->done_ref);
+  n = (int)users_rawlen(L, -1);
+  lua_pop(L, 1);
+  return n;
+}
+
+/* engine:add(request) -> transfer */
+static int engine_add(lua_State *L) {
+  engine_t *e = check_engine(L);
+  start(L, e, 2);
+  return 1;
+}
+
+/* engine:wait([seconds]) -> { transfer, ... } finished since the last call;
+ * returns as soon as one has finished, or when the time is up (nil: no
+ * limit), or at once when nothing is running. */
+static int engine_wait(lua_State *L) {
+  engine_t *e = check_engine(L);
+  double limit = luaL_optnumber(L, 2, -1), deadline = now() + limit;
+  for (;;) {
+    long ms = 1000;
+    if (limit >= 0) {
+      double left = deadline - now();
+      if (left <= 0) { step(L, e, 0, 0); break; }
+      if (left * 1000 < ms) ms = (long)(left * 1000) + 1;
+    }
+    step(L, e, ms, done_count(L, e) == 0);
+    if (done_count(L, e) > 0 || e->n_running == 0) break;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->done_ref);
+  lua_newtable(L);
+  lua_rawseti(L, LUA_REGISTRYINDEX, e->done_ref);
+  return 1;
+}
+
+static int push_result(lua_State *L, transfer_t *t);
+
+/* engine:perform(request) -> response | nil, code, message. Runs until this
+ * transfer ends; others that end meanwhile wait for engine:wait(). */
+static int engine_perform(lua_State *L) {
+  engine_t *e = check_engine(L);
+  transfer_t *t = start(L, e, 2);
+  t->sync = 1;
+  while (t->state != S_DONE) step(L, e, 1000, 1);
+  return push_result(L, t);
+}
+
+static int engine_running(lua_State *L) {
+  engine_t *e = check_engine(L);
+  lua_pushinteger(L, e->n_running);
+  return 1;
+}
+
+/* Stops every running transfer (they end as "aborted") and frees libcurl's
+ * handles. Both __gc and :close(). */
+static int engine_close(lua_State *L) {
+  engine_t *e = (engine_t *)lua_touserdata(L, 1);
+  int i;
+  if (!e->multi) return 0;
+  while (e->running) {
+    transfer_t *t = e->running;
+    curl_multi_remove_handle(e->multi, t->easy);
+    unlink_running(t);
+    t->engine = NULL;
+    t->state = S_DONE;
+    t->result = CURLE_ABORTED_BY_CALLBACK;
+  }
+  for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+  e->n_pool = 0;
+  curl_multi_cleanup(e->multi);
+  e->multi = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, e->done_ref);
+  e->anchor_ref = e->done_ref = LUA_NOREF;
+  return 0;
+}
+
+int engine_new(lua_State *L) {
+  engine_t *e;
+  static const luaL_Reg methods[] = {
+      {"add", engine_add},         {"wait", engine_wait},
+      {"perform", engine_perform}, {"running", engine_running},
+      {"close", engine_close},     {NULL, NULL}};
+  e = (engine_t *)users_newuserdata(L, sizeof *e);
+  memset(e, 0, sizeof *e);
+  e->anchor_ref = e->done_ref = LUA_NOREF;
+  users_setmeta(L, ENGINE_MT, methods, engine_close);
+  if (!(e->multi = curl_multi_init())) luaL_error(L, "curl_multi_init failed");
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "max_host_connections");
+    if (!lua_isnil(L, -1))
+      curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)lua_tonumber(L, -1));
+    lua_pop(L, 1);
+  }
+  curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  lua_newtable(L);
+  e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(L);
+  e->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+/* --- results ------------------------------------------------------------- */
+
+static const char *error_code(transfer_t *t) {
+  if (t->too_big || t->result == CURLE_FILESIZE_EXCEEDED) return "too_large";
+  if (t->file_changed) return "file_changed";
+  switch (t->result) {
+  case CURLE_OPERATION_TIMEDOUT: return "timeout";
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
+  case CURLE_COULDNT_CONNECT: return "connect";
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_USE_SSL_FAILED:
+  case CURLE_SSL_SHUTDOWN_FAILED: return "tls";
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM: return "reset";
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL: return "bad_url";
+  case CURLE_ABORTED_BY_CALLBACK: return "aborted";
+  default: return "transport";
+  }
+}
+
+static void push_headers(lua_State *L, transfer_t *t) {
+  const char *p = t->head.data, *end = p + t->head.len;
+  lua_newtable(L);
+  while (p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+    if (!eol) eol = end;
+    colon = memchr(p, ':', (size_t)(eol - p));
+    if (colon && memcmp(p, "HTTP/", 5) != 0) {
+      char name[128];
+      size_t n = (size_t)(colon - p), i;
+      if (n > 0 && n < sizeof name) {
+        for (i = 0; i < n; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+        v = colon + 1;
+        ve = eol;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        lua_pushlstring(L, name, n);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          lua_pushlstring(L, v, (size_t)(ve - v));
+        } else { /* repeated header: values joined as RFC 9110 allows */
+          lua_pushliteral(L, ", ");
+          lua_pushlstring(L, v, (size_t)(ve - v));
+          lua_concat(L, 3);
+        }
+        lua_rawset(L, -3);
+      }
+    }
+    p = eol + 1;
+  }
+}
+
+static int push_result(lua_State *L, transfer_t *t) {
+  if (t->state != S_DONE) return luaL_error(L, "transfer has not finished");
+  if (t->result != CURLE_OK || t->too_big) {
+    const char *code = error_code(t);
+    lua_pushnil(L);
+    lua_pushstring(L, code);
+    if (strcmp(code, "too_large") == 0)
+      lua_pushfstring(L, "response body larger than %d bytes", (int)t->max_body);
+    else if (strcmp(code, "file_changed") == 0)
+      lua_pushliteral(L, "a file being uploaded changed size or could not be read");
+    else
+      lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
+    return 3;
+  }
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, t->status);
+  lua_setfield(L, -2, "status");
+  push_headers(L, t);
+  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
+  lua_setfield(L, -2, "body");
+  lua_pushnumber(L, t->elapsed);
+  lua_setfield(L, -2, "elapsed");
+  return 1;
+}
+
+static int transfer_result(lua_State *L) {
+  return push_result(L, (transfer_t *)users_checkud(L, 1, TRANSFER_MT));
+}
+
+void transfer_open(lua_State *L) {
+  static const luaL_Reg methods[] = {{"result", transfer_result}, {NULL, NULL}};
+  luaL_newmetatable(L, TRANSFER_MT);
+  lua_newtable(L);
+  users_setfuncs(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, transfer_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+}

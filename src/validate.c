@@ -1,0 +1,384 @@
+/* Validation of an update's fields against a compiled provider. Every
+ * offending field is reported, each with all of its messages:
+ * { field = { "message", ... } }. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "formats.h"
+#include "validate.h"
+
+int is_null(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
+}
+
+/* Appends msg to errs[name] (errs at index E). E == 0: probing, record nothing. */
+static void add_error(lua_State *L, int E, const char *name, const char *msg) {
+  if (!E) return;
+  lua_getfield(L, E, name);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, E, name);
+  }
+  lua_pushstring(L, msg);
+  lua_rawseti(L, -2, (int)users_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+}
+
+static void add_prefixed(lua_State *L, int E, const char *name,
+                         const char *prefix, const char *a, const char *b) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s%s%s", prefix, a, b);
+  add_error(L, E, name, msg);
+}
+
+/* fmt takes at most one %ld */
+static void add_errorf(lua_State *L, int E, const char *name, const char *prefix,
+                       const char *fmt, long a) {
+  char body[200];
+  snprintf(body, sizeof body, fmt, a);
+  add_prefixed(L, E, name, prefix, body, "");
+}
+
+static int cmp_key(const void *key, const void *elem) {
+  return strcmp((const char *)key, *(char *const *)elem);
+}
+
+int file_info(lua_State *L, int idx, long long *size, const char **ctype,
+              const char **err) {
+  unsigned char head[16];
+  size_t got = 0;
+  static char msg[160];
+  *ctype = NULL;
+  *err = NULL;
+  if (!lua_istable(L, idx)) { *err = "must be a file (users.file or users.blob)"; return 0; }
+  lua_getfield(L, idx, "data");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t n;
+    const char *d = lua_tolstring(L, -1, &n);
+    *size = (long long)n;
+    got = n < sizeof head ? n : sizeof head;
+    memcpy(head, d, got);
+    lua_pop(L, 1);
+  } else {
+    FILE *f;
+    struct stat st;
+    const char *path;
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "path");
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      *err = "must be a file (users.file or users.blob)";
+      return 0;
+    }
+    path = lua_tostring(L, -1);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb"))) {
+      snprintf(msg, sizeof msg, "cannot read the file: %s",
+               errno ? strerror(errno) : "not a regular file");
+      lua_pop(L, 1);
+      *err = msg;
+      return 0;
+    }
+    got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    *size = (long long)st.st_size;
+    lua_pop(L, 1);
+  }
+  *ctype = sniff_image(head, got);
+  return 1;
+}
+
+static int check_file(lua_State *L, const schema_t *s, int v, int E,
+                      const char *name) {
+  long long size;
+  const char *sniffed, *err, *given;
+  int ok = 1;
+  if (!file_info(L, v, &size, &sniffed, &err)) { add_error(L, E, name, err); return 0; }
+  if (s->max >= 0 && size > s->max) {
+    add_errorf(L, E, name, "", "must be at most %ld bytes", s->max);
+    ok = 0;
+  }
+  lua_getfield(L, v, "content_type");
+  given = lua_tostring(L, -1);
+  if (s->content_type && strncmp(s->content_type, "image/", 6) == 0) {
+    if (!sniffed) {
+      add_error(L, E, name, "must be an image (PNG, JPEG, GIF, WebP or BMP)");
+      ok = 0;
+    } else if (given && strncmp(given, "image/", 6) != 0) {
+      add_error(L, E, name, "must have an image/* content type");
+      ok = 0;
+    }
+  }
+  if (given && strpbrk(given, "\r\n\"") != NULL) {
+    add_error(L, E, name, "has a content type with forbidden characters");
+    ok = 0;
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, v, "filename");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t n;
+    const char *fn = lua_tolstring(L, -1, &n);
+    if (n == 0 || strpbrk(fn, "\r\n\"") != NULL || strlen(fn) != n || utf8_length(fn, n) < 0) {
+      add_error(L, E, name, "has a file name that is empty or has forbidden characters");
+      ok = 0;
+    }
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+static int check_string(lua_State *L, const schema_t *s, int v, int E,
+                        const char *name, const char *prefix) {
+  size_t n;
+  const char *str = lua_tolstring(L, v, &n);
+  long chars = utf8_length(str, n);
+  int ok = 1, r;
+  if (chars < 0) {
+    add_errorf(L, E, name, prefix, "must be valid UTF-8 text", 0);
+    return 0;
+  }
+  if (s->min >= 0 && chars < s->min) {
+    add_errorf(L, E, name, prefix, "must be at least %ld characters", s->min);
+    ok = 0;
+  }
+  if (s->max >= 0 && chars > s->max) {
+    add_errorf(L, E, name, prefix, "must be at most %ld characters", s->max);
+    ok = 0;
+  }
+  if (s->format == F_EMAIL && !is_email(str, n)) {
+    add_errorf(L, E, name, prefix, "must be a valid email address", 0);
+    ok = 0;
+  }
+  if (s->format == F_UUID && !is_uuid(str, n)) {
+    add_errorf(L, E, name, prefix, "must be a valid UUID", 0);
+    ok = 0;
+  }
+  if (s->pattern && (r = pattern_match(s->pattern, str, n)) != 1) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "%smust match the pattern %s", prefix, s->pattern);
+    if (r < 0) snprintf(msg, sizeof msg, "%shas a pattern the client cannot check", prefix);
+    add_error(L, E, name, msg);
+    ok = 0;
+  }
+  if (s->n_enums && (strlen(str) != n ||
+                     !bsearch(str, s->enums, s->n_enums, sizeof(char *), cmp_key))) {
+    char msg[400];
+    size_t i, used;
+    if (s->n_enums <= 10) {
+      used = (size_t)snprintf(msg, sizeof msg, "%smust be one of: ", prefix);
+      for (i = 0; i < s->n_enums && used < sizeof msg; i++)
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s",
+                                 i ? ", " : "", s->enums[i]);
+    } else {
+      snprintf(msg, sizeof msg, "%sis not one of the %lu allowed values", prefix,
+               (unsigned long)s->n_enums);
+    }
+    add_error(L, E, name, msg);
+    ok = 0;
+  }
+  return ok;
+}
+
+static int check_value(lua_State *L, const schema_t *s, int v, int E,
+                       const char *name, const char *prefix);
+
+static int check_array(lua_State *L, const schema_t *s, int v, int E,
+                       const char *name, const char *prefix) {
+  size_t n = users_rawlen(L, v), count = 0, i;
+  int ok = 1;
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    long long k;
+    lua_pop(L, 1);
+    if (!users_tointeger(L, -1, &k) || k < 1 || (size_t)k > n) {
+      lua_pop(L, 1);
+      add_errorf(L, E, name, prefix, "must be an array (keys 1..n), not an object", 0);
+      return 0;
+    }
+    count++;
+  }
+  if (count != n) {
+    add_errorf(L, E, name, prefix, "must be an array without holes", 0);
+    return 0;
+  }
+  if (s->min >= 0 && (long)n < s->min) {
+    add_errorf(L, E, name, prefix, "must have at least %ld items", s->min);
+    ok = 0;
+  }
+  if (s->max >= 0 && (long)n > s->max) {
+    add_errorf(L, E, name, prefix, "must have at most %ld items", s->max);
+    ok = 0;
+  }
+  for (i = 1; i <= n; i++) {
+    char item[48];
+    lua_rawgeti(L, v, (int)i);
+    snprintf(item, sizeof item, "item %lu ", (unsigned long)i);
+    if (!check_value(L, s->items, lua_gettop(L), E, name, item)) ok = 0;
+    lua_pop(L, 1);
+  }
+  return ok;
+}
+
+static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
+                        const char *name, const char *prefix) {
+  size_t i;
+  char msg[300];
+  size_t used;
+  for (i = 0; i < s->n_any_of; i++)
+    if (check_value(L, &s->any_of[i], v, 0, name, prefix)) return 1;
+  used = (size_t)snprintf(msg, sizeof msg, "%smust be ", prefix);
+  for (i = 0; i < s->n_any_of && used < sizeof msg; i++) {
+    const schema_t *a = &s->any_of[i];
+    const char *sep = i ? " or " : "";
+    if (a->format == F_UUID) used += (size_t)snprintf(msg + used, sizeof msg - used, "%sa UUID", sep);
+    else if (a->format == F_EMAIL) used += (size_t)snprintf(msg + used, sizeof msg - used, "%san email address", sep);
+    else if (a->n_enums) used += (size_t)snprintf(msg + used, sizeof msg - used, "%s\"%s\"", sep, a->enums[0]);
+    else used += (size_t)snprintf(msg + used, sizeof msg - used, "%sanother value", sep);
+  }
+  add_error(L, E, name, msg);
+  return 0;
+}
+
+static int check_value(lua_State *L, const schema_t *s, int v, int E,
+                       const char *name, const char *prefix) {
+  long long i;
+  int t = lua_type(L, v);
+  if (is_null(L, v)) {
+    if (s->nullable) return 1;
+    add_errorf(L, E, name, prefix, "cannot be null", 0);
+    return 0;
+  }
+  switch (s->type) {
+  case T_STRING:
+    if (t != LUA_TSTRING) break;
+    if (!check_string(L, s, v, E, name, prefix)) return 0;
+    return s->n_any_of ? check_any_of(L, s, v, E, name, prefix) : 1;
+  case T_INTEGER:
+    if (users_tointeger(L, v, &i)) return 1;
+    if (t == LUA_TSTRING) {
+      size_t n;
+      const char *str = lua_tolstring(L, v, &n);
+      if (is_integer_text(str, n)) return 1;
+    }
+    add_errorf(L, E, name, prefix, "must be an integer", 0);
+    return 0;
+  case T_BOOLEAN:
+    if (t == LUA_TBOOLEAN) return 1;
+    break;
+  case T_ARRAY:
+    if (t == LUA_TTABLE) return check_array(L, s, v, E, name, prefix);
+    break;
+  case T_FILE:
+    return check_file(L, s, v, E, name);
+  default: /* no type: the string rules still apply to a string */
+    if (t == LUA_TSTRING && !check_string(L, s, v, E, name, prefix)) return 0;
+    return s->n_any_of ? check_any_of(L, s, v, E, name, prefix) : 1;
+  }
+  {
+    static const char *const what[] = {"a value", "a string", "an integer",
+                                       "a boolean", "an array", "a file"};
+    add_prefixed(L, E, name, prefix, "must be ", what[s->type]);
+  }
+  return 0;
+}
+
+int validate_fields(lua_State *L) {
+  provider_t *p = provider_check(L, 1);
+  int E, present = 0;
+  size_t i;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_newtable(L);
+  E = 3;
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    lua_pop(L, 1);
+    present++;
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      lua_pushvalue(L, -1);
+      add_error(L, E, luaL_typename(L, -1), "is not a field name: names are strings");
+      lua_pop(L, 1);
+    } else if (!provider_field(p, lua_tostring(L, -1))) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "is not a field of %s", p->name);
+      add_error(L, E, lua_tostring(L, -1), msg);
+    }
+  }
+  if (present == 0) {
+    lua_pushstring(L, "empty");
+    return 2;
+  }
+  for (i = 0; i < p->n_fields; i++) {
+    const field_t *f = &p->fields[i];
+    lua_getfield(L, 2, f->name);
+    if (lua_isnil(L, -1)) {
+      if (f->required) add_error(L, E, f->name, "is required");
+    } else {
+      check_value(L, &f->s, lua_gettop(L), E, f->name, "");
+    }
+    if (f->s.same_as) {
+      lua_getfield(L, 2, f->s.same_as);
+      if ((!lua_isnil(L, -1) || !lua_isnil(L, -2)) && !lua_rawequal(L, -1, -2)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "must match %s", f->s.same_as);
+        add_error(L, E, f->name, msg);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  if (lua_next(L, E) == 0) return 0; /* no error */
+  lua_settop(L, E);
+  return 1;
+}
+
+/* Path parameters: validated like a field, returned as the text to encode. */
+int validate_param(lua_State *L) {
+  provider_t *p = provider_check(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  const field_t *f = NULL;
+  size_t i;
+  long long iv;
+  for (i = 0; i < p->n_params; i++)
+    if (strcmp(p->params[i].name, name) == 0) f = &p->params[i];
+  if (!f) return luaL_argerror(L, 2, "no such path parameter");
+  lua_settop(L, 3);
+  lua_newtable(L); /* errors, index 4 */
+  if (lua_isnil(L, 3)) {
+    lua_pushnil(L);
+    lua_pushstring(L, "is required");
+    return 2;
+  }
+  if (f->s.type == T_INTEGER && users_tointeger(L, 3, &iv)) {
+    char text[32];
+    snprintf(text, sizeof text, "%lld", iv);
+    lua_pushstring(L, text);
+    return 1;
+  }
+  if (f->s.type == T_STRING && lua_type(L, 3) != LUA_TSTRING) {
+    lua_pushnil(L);
+    lua_pushstring(L, "must be a string");
+    return 2;
+  }
+  if (!check_value(L, &f->s, 3, 4, f->name, "")) {
+    lua_getfield(L, 4, f->name);
+    lua_pushnil(L);
+    lua_rawgeti(L, -2, 1);
+    return 2;
+  }
+  {
+    size_t n;
+    const char *s = lua_tolstring(L, 3, &n);
+    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
+      lua_pushnil(L);
+      lua_pushstring(L, "must not be empty, \".\" or \"..\"");
+      return 2;
+    }
+  }
+  lua_pushvalue(L, 3);
+  return 1;
+}
