@@ -2,6 +2,7 @@
  * [] and null exactly as asked, integers as integers, strings as given
  * (validated UTF-8; '/' is not escaped). */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include "decode.h"
@@ -57,11 +58,68 @@ static int json_number(lua_State *L, buf_t *b, int v) {
 
 static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth);
 
+typedef struct {
+  const char *s;
+  size_t n;
+} jkey_t;
+
+static int cmp_keys(const void *a, const void *b) {
+  const jkey_t *x = (const jkey_t *)a, *y = (const jkey_t *)b;
+  int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+  return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* An object with its keys sorted, so the same table always gives the same
+ * bytes (journals, signatures, specs). Keys are held in a table while their
+ * pointers sit in a boxed buffer: nothing leaks if a value raises. */
+static void json_object(lua_State *L, buf_t *b, int v, int depth) {
+  int keys, i, n = 0;
+  buf_t *list;
+  lua_newtable(L);
+  keys = lua_gettop(L);
+  list = buf_box(L);
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    jkey_t k;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      lua_pushvalue(L, -1);
+    } else if (lua_type(L, -1) == LUA_TNUMBER) {
+      lua_pushvalue(L, -1);
+      lua_tostring(L, -1); /* converts the copy, not the key */
+    } else {
+      luaL_error(L, "cannot encode a table key of type %s", luaL_typename(L, -1));
+    }
+    k.s = lua_tolstring(L, -1, &k.n);
+    lua_rawseti(L, keys, ++n);
+    buf_check(L, buf_add(list, &k, sizeof k));
+  }
+  qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
+  buf_check(L, buf_addc(b, '{'));
+  for (i = 0; i < n; i++) {
+    const jkey_t *k = &((const jkey_t *)list->data)[i];
+    if (i) buf_check(L, buf_addc(b, ','));
+    buf_check(L, json_string(b, k->s, k->n) && buf_addc(b, ':'));
+    lua_pushlstring(L, k->s, k->n);
+    lua_rawget(L, v);
+    if (lua_isnil(L, -1)) { /* the key was a number: look it up as one */
+      lua_pop(L, 1);
+      lua_pushlstring(L, k->s, k->n);
+      lua_pushnumber(L, lua_tonumber(L, -1));
+      lua_remove(L, -2);
+      lua_rawget(L, v);
+    }
+    json_value(L, b, NULL, lua_gettop(L), depth + 1);
+    lua_pop(L, 1);
+  }
+  buf_check(L, buf_addc(b, '}'));
+  lua_pop(L, 2);
+}
+
 /* A table with no schema: an array when it is a sequence, or empty and
  * marked with users.array_mt; an object otherwise. */
 static void json_table(lua_State *L, buf_t *b, int v, int depth) {
   size_t n = users_rawlen(L, v), i;
-  int first = 1;
   if (depth > 64) luaL_error(L, "cannot encode a table nested deeper than 64");
   lua_pushnil(L);
   if (n > 0 || lua_next(L, v) == 0) {
@@ -87,22 +145,7 @@ static void json_table(lua_State *L, buf_t *b, int v, int depth) {
     return;
   }
   lua_pop(L, 2);
-  buf_check(L, buf_addc(b, '{'));
-  lua_pushnil(L);
-  while (lua_next(L, v)) {
-    size_t kn;
-    const char *k;
-    lua_pushvalue(L, -2);
-    k = lua_tolstring(L, -1, &kn); /* the copy may be converted, not the key */
-    if (!k) luaL_error(L, "cannot encode a table key of type %s", luaL_typename(L, -3));
-    if (!first) buf_check(L, buf_addc(b, ','));
-    first = 0;
-    buf_check(L, json_string(b, k, kn) && buf_addc(b, ':'));
-    lua_pop(L, 1);
-    json_value(L, b, NULL, lua_gettop(L), depth + 1);
-    lua_pop(L, 1);
-  }
-  buf_check(L, buf_addc(b, '}'));
+  json_object(L, b, v, depth);
 }
 
 static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth) {
