@@ -53,4 +53,11 @@ function M.tmpfile(content)
   return path
 end
 
+
+-- The interpreter running the specs, for child processes.
+function M.lua_bin()
+  if jit then return "luajit" end
+  return "lua" .. _VERSION:match("%d+%.%d+")
+end
+
 return M

@@ -1,0 +1,46 @@
+rockspec_format = "3.0"
+package = "lua-users"
+version = "0.1.0-1"
+source = {
+  url = "git+file:///dev/null", -- built from a checkout: luarocks make
+}
+description = {
+  summary = "Update users on SaaS APIs from Lua: one call, validated, over libcurl",
+  detailed = [[
+users.update(provider, id, fields) validates fields against the provider's
+API contract, encodes them (JSON, multipart with file upload, form), sends
+the request with libcurl and returns the decoded answer or one error shape.
+Providers: lancepilot, lexful, generic, activepieces, paradigm.
+]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1, < 5.5",
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["users.core"] = {
+      sources = {
+        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
+        "src/encode_json.c", "src/formats.c", "src/provider.c", "src/transfer.c",
+        "src/users_core.c", "src/validate.c",
+      },
+      -- libcurl from the system (Debian: libcurl4-openssl-dev, whose header
+      -- sits in the multiarch include directory the compiler searches).
+      libraries = { "curl" },
+    },
+    users = "lua/users.lua",
+    ["users.auth"] = "lua/users/auth.lua",
+    ["users.client"] = "lua/users/client.lua",
+    ["users.errors"] = "lua/users/errors.lua",
+    ["users.registry"] = "lua/users/registry.lua",
+    ["users.timezones"] = "lua/users/timezones.lua",
+    ["users.transport.curl"] = "lua/users/transport/curl.lua",
+    ["users.providers.activepieces"] = "lua/users/providers/activepieces.lua",
+    ["users.providers.generic"] = "lua/users/providers/generic.lua",
+    ["users.providers.lancepilot"] = "lua/users/providers/lancepilot.lua",
+    ["users.providers.lexful"] = "lua/users/providers/lexful.lua",
+    ["users.providers.paradigm"] = "lua/users/providers/paradigm.lua",
+  },
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian 12 packages lua-users needs, when any is missing.
+# Needs root (apt-get) only when something has to be installed.
+set -e
+PACKAGES="make gcc pkg-config ca-certificates curl openssl tzdata
+lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev
+luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson lua-busted luarocks
+nginx-light libnginx-mod-http-lua lua-check valgrind wrk"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# luajit2 is OpenResty's LuaJIT, the one nginx's Lua module links; Debian's plain
+# luajit conflicts with it and must not be installed.
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

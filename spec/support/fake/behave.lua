@@ -1,0 +1,152 @@
+-- Scripted behaviours (delay, drop, canned responses, throttling, ...) set by
+-- the controller. They live in the fake_state shared dict so that they hold
+-- across requests and connections; counters use atomic incr so that `times`
+-- stays exact under concurrent requests.
+local serialize = require "serialize"
+local common = require "common"
+
+local state = ngx.shared.fake_state
+local M = {}
+
+-- Behaviours that a `times = N` in the same call limits to N requests.
+local COUNTED = { respond = true, drop = true, huge = true, not_json = true, delay = true }
+
+local function load(who)
+  local s = state:get("b:" .. who)
+  return s and serialize.decode(s) or {}
+end
+
+--- Merge spec into the behaviours of `who` (a provider name or "*").
+--  A kind set to false is removed; spec == false removes them all.
+function M.set(who, spec)
+  local current = spec and load(who) or {}
+  for kind, v in pairs(spec or {}) do
+    if kind ~= "times" then
+      local counter = "n:" .. who .. ":" .. kind
+      if v == false then
+        current[kind] = nil
+        state:delete(counter)
+      else
+        if kind == "throttle" and type(v) == "table" then
+          v.since = ngx.now() -- windows start now, so tests do not race a clock tick
+        end
+        current[kind] = v
+        if kind == "script" then
+          state:set(counter, 0)
+        elseif COUNTED[kind] and spec.times then
+          state:set(counter, spec.times)
+        else
+          state:delete(counter)
+        end
+      end
+    end
+  end
+  state:set("b:" .. who, serialize.encode(current))
+end
+
+--- The behaviour `kind` for provider `name` (its own first, then "*"),
+--  consuming one use of it. Returns the value, or nil.
+function M.take(name, kind)
+  for _, who in ipairs({ name, "*" }) do
+    local v = load(who)[kind]
+    if v ~= nil then
+      local counter = "n:" .. who .. ":" .. kind
+      if kind == "script" then
+        local i = state:incr(counter, 1, 0)
+        if v[i] then return v[i] end
+      else
+        local left = state:incr(counter, -1)
+        if left == nil or left >= 0 then return v end
+      end
+    end
+  end
+end
+
+--- Like take, without consuming (for settings such as token_ttl).
+function M.peek(name, kind)
+  local v = load(name)[kind]
+  if v == nil then v = load("*")[kind] end
+  return v
+end
+
+-- Fixed-window throttle, windows counted from when it was set: counts this
+-- request, returns the throttle spec, how many requests the window has seen,
+-- and when the window ends.
+local function count_throttle(name)
+  local t = M.peek(name, "throttle")
+  if type(t) ~= "table" or not t.limit then return nil end
+  local window, since = t.window or 1, t.since or 0
+  local slot = math.floor((ngx.now() - since) / window)
+  local n = state:incr("t:" .. name .. ":" .. since .. ":" .. slot, 1, 0, window * 2 + 1)
+  return t, n, since + (slot + 1) * window
+end
+
+local function sleep(seconds)
+  if type(seconds) == "number" and seconds > 0 then ngx.sleep(seconds) end
+end
+
+-- A canned response: { status, body (string or table), headers, delay, drop }.
+local function canned(r)
+  sleep(r.delay)
+  if r.drop then return ngx.exit(444) end
+  return common.send(r.status or 200, r.body, r.headers)
+end
+
+local function huge_body(size)
+  local head, tail = '{"data":"', '"}'
+  return head .. string.rep("x", math.max(0, size - #head - #tail)) .. tail
+end
+
+--- Apply the behaviours of provider `name` to the current request. Returns
+--  normally when the vendor should answer as usual; otherwise ends the request.
+function M.apply(name, vendor)
+  local throttle, seen, reset_at = count_throttle(name)
+  sleep(M.take(name, "delay"))
+  if M.take(name, "drop") then return ngx.exit(444) end
+
+  local step = M.take(name, "script")
+  if step and not step.pass then return canned(step) end
+  local respond = M.take(name, "respond")
+  if respond then return canned(respond) end
+
+  if throttle then
+    local remaining = math.max(0, throttle.limit - seen)
+    if vendor.rate_limit_headers then
+      ngx.ctx.extra_headers = {
+        ["X-RateLimit-Limit"] = tostring(throttle.limit),
+        ["X-RateLimit-Remaining"] = tostring(remaining),
+      }
+    end
+    if seen > throttle.limit then
+      local wait = throttle.retry_in or math.max(1, math.ceil(reset_at - ngx.now()))
+      local headers = {}
+      local ra = throttle.retry_after
+      if ra == "date" then
+        headers["Retry-After"] = ngx.http_time(ngx.time() + wait)
+      elseif ra ~= false then
+        headers["Retry-After"] = tostring(ra or wait)
+        wait = tonumber(ra) or wait
+      end
+      if vendor.rate_limit_headers then
+        headers["X-RateLimit-Reset"] = tostring(math.ceil(reset_at))
+      end
+      return common.send(429, vendor.throttled(wait), headers)
+    end
+  end
+
+  if M.take(name, "not_json") then
+    return common.send(200, "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>"
+      .. "<body><h1>We'll be right back</h1></body></html>\n",
+      { ["Content-Type"] = "text/html; charset=UTF-8" })
+  end
+  local size = M.take(name, "huge")
+  if size then return common.send(200, huge_body(size)) end
+end
+
+--- Forget every behaviour, counter, throttle window and issued token.
+function M.reset()
+  state:flush_all()
+  state:flush_expired()
+end
+
+return M
