@@ -82,4 +82,4 @@ timezones:
 	  echo '}'; } > lua/users/timezones.lua
 
 clean:
-	rm -rf build
+	rm -rf build users src/*.o

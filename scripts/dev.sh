@@ -2,11 +2,29 @@
 # The README's commands: installs what is missing (Debian packages), builds,
 # then runs the demo or the tests.
 #   sh scripts/dev.sh demo          updates a user on every provider (fake servers)
-#   sh scripts/dev.sh test [LUA]    the whole busted suite (LUA: 5.4, 5.3, 5.1, jit)
-#   sh scripts/dev.sh valgrind      the suite under valgrind
+#   sh scripts/dev.sh test          the suite on Lua 5.4, 5.3, 5.1 and LuaJIT, then under valgrind
+#   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.1, jit)
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 target=${1:-test}
-lua=${2:-5.4}
-exec make -s "$target" LUA="$lua"
+
+if [ "$target" != test ]; then
+  exec make -s "$target" LUA="${2:-5.4}"
+fi
+
+# Every run ends with "N passed, N failed"; the last line adds them up.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+runs=${2:-"5.4 5.3 5.1 jit valgrind"}
+for run in $runs; do
+  echo "== $run"
+  if [ "$run" = valgrind ]; then
+    { make -s valgrind LUA=5.4 || echo "0 passed, 1 failed"; } | tee -a "$log"
+  else
+    { make -s test LUA="$run" || echo "0 passed, 1 failed"; } | tee -a "$log"
+  fi
+done
+# A run that broke before its summary counts as one failure (echo above).
+awk '/^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+     END { print p " passed, " f " failed"; exit (f > 0 || p == 0) }' "$log"

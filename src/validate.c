@@ -187,17 +187,20 @@ static int check_value(lua_State *L, const schema_t *s, int v, int E,
 
 static int check_array(lua_State *L, const schema_t *s, int v, int E,
                        const char *name, const char *prefix) {
-  size_t n = users_rawlen(L, v), count = 0, i;
+  size_t n = 0, count = 0, i;
   int ok = 1;
+  /* Keys must be 1..n without a gap; the length operator cannot tell (its
+   * answer for a table with holes differs between Lua versions). */
   lua_pushnil(L);
   while (lua_next(L, v)) {
     long long k;
     lua_pop(L, 1);
-    if (!users_tointeger(L, -1, &k) || k < 1 || (size_t)k > n) {
+    if (!users_tointeger(L, -1, &k) || k < 1) {
       lua_pop(L, 1);
       add_errorf(L, E, name, prefix, "must be an array (keys 1..n), not an object", 0);
       return 0;
     }
+    if ((size_t)k > n) n = (size_t)k;
     count++;
   }
   if (count != n) {

@@ -1,0 +1,35 @@
+-- The rockspec builds and installs the module into a fresh tree with
+-- `luarocks make --deps-mode none`, and it loads from outside the repo.
+local env = require "spec.support.env"
+
+local function run(cmd)
+  local p = io.popen(cmd .. " 2>&1; echo \"exit:$?\"")
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("exit:(%d+)%s*$"))
+  return code, out
+end
+
+describe("luarocks", function()
+  it("installs the rock into a fresh tree, usable from anywhere", function()
+    local abi = jit and "5.1" or _VERSION:match("%d+%.%d+")
+    local tree = os.tmpname()
+    os.remove(tree)
+    local code, out = run(("luarocks --lua-version %s --tree %s make --deps-mode none lua-users-0.1.0-1.rockspec")
+      :format(abi, tree))
+    assert.equal(0, code, out)
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[local u = require "users"
+      assert(package.cpath:find("]] .. tree .. [[", 1, true), "the tree is not on the cpath")
+      assert(u.prepare("paradigm", 7, { workspaces = { 1 } }, { token = "t" }).body == '{"workspaces":[1]}')
+      io.write(u._VERSION, " ", table.concat(u.providers(), ","))]])
+    f:close()
+    code, out = run(("cd / && eval \"$(luarocks --lua-version %s --tree %s path)\" && %s %s")
+      :format(abi, tree, env.lua_bin(), script))
+    os.remove(script)
+    os.execute("rm -rf " .. tree)
+    assert.equal(0, code, out)
+    assert.matches("^0%.1%.0 activepieces,generic,lancepilot,lexful,paradigm", out)
+  end)
+end)
