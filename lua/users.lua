@@ -8,6 +8,7 @@ local core = require "users.core"
 local registry = require "users.registry"
 local client = require "users.client"
 local auth = require "users.auth"
+local bulk = require "users.bulk"
 
 local _M = {
   _VERSION = "0.1.0",
@@ -84,6 +85,37 @@ local function entry_or_raise(provider, fname)
   return entry
 end
 
+--- Updates many users: { { id = ..., fields = { ... } }, ... } or an iterator
+-- function returning such items. Returns the report (see users/bulk.lua).
+function _M.bulk_update(provider, items, opts)
+  local entry, own = resolve_provider(provider, "bulk_update")
+  if not entry then error(own, 2) end
+  if type(items) ~= "table" and type(items) ~= "function" then
+    error(bad(2, "bulk_update", "array or iterator function expected, got " .. type(items)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(bad(3, "bulk_update", "table expected, got " .. type(opts)), 2)
+  end
+  local run, update_opts = {}, {}
+  for k, v in pairs(opts or {}) do
+    local check = bulk.KEYS[k]
+    if check then
+      if not check(v) then error(bad(3, "bulk_update", "option '" .. k .. "' has a wrong type or value"), 2) end
+      run[k] = v
+    else
+      update_opts[k] = v
+    end
+  end
+  local misuse = client.check_options(update_opts, "bulk_update", 3)
+  if misuse then error(misuse, 2) end
+  local o = client.resolve(entry, defaults[entry.decl.name], own, update_opts)
+  if o.retries == 0 and update_opts.retries == nil and not (own and own.retries)
+     and not (defaults[entry.decl.name] or {}).retries then
+    o.retries = 3 -- a bulk run retries what may pass on a second try, unless told otherwise
+  end
+  return bulk.run(entry, items, run, o)
+end
+
 --- Process-wide defaults for a provider (the same keys as opts).
 function _M.configure(provider, opts)
   local entry = entry_or_raise(provider, "configure")
@@ -106,6 +138,7 @@ end
 
 function Client:update(id, fields, opts) return _M.update(self, id, fields, opts) end
 function Client:prepare(id, fields, opts) return _M.prepare(self, id, fields, opts) end
+function Client:bulk_update(items, opts) return _M.bulk_update(self, items, opts) end
 Client.__tostring = function(c) return "users client (" .. c.provider .. ")" end
 
 local File = { __name = "users.file" }

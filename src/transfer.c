@@ -485,10 +485,15 @@ int engine_new(lua_State *L) {
   e->anchor_ref = e->done_ref = LUA_NOREF;
   users_setmeta(L, ENGINE_MT, methods, engine_close);
   if (!(e->multi = curl_multi_init())) luaL_error(L, "curl_multi_init failed");
+  /* A bulk run bounds the connections it opens to its concurrency, keeps
+   * them all in the cache, and multiplexes over HTTP/2 where offered. */
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "max_host_connections");
-    if (!lua_isnil(L, -1))
-      curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)lua_tonumber(L, -1));
+    if (!lua_isnil(L, -1)) {
+      long n = (long)luaL_checknumber(L, -1);
+      curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+      curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, n);
+    }
     lua_pop(L, 1);
   }
   curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);

@@ -3,12 +3,13 @@
  *   encode_json, encode_form, encode_multipart, escape, json_encode
  *   json_decode                                 decode_json.c
  *   engine                                      transfer.c
- *   now, sleep, list_dir, file_info, curl_version      (here) */
+ *   now, sleep, list_dir, file_info, isatty, curl_version   (here) */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "decode.h"
 #include "encode.h"
 #include "provider.h"
@@ -69,6 +70,12 @@ static int core_file_info(lua_State *L) {
   return 2;
 }
 
+/* isatty(fd): for the progress bar, drawn only on a terminal. */
+static int core_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 static int core_curl_version(lua_State *L) {
   lua_pushstring(L, curl_version());
   return 1;
@@ -90,6 +97,7 @@ static const luaL_Reg functions[] = {
     {"list_dir", core_list_dir},
     {"file_info", core_file_info},
     {"curl_version", core_curl_version},
+    {"isatty", core_isatty},
     {NULL, NULL}};
 
 static int curl_ready = 0;

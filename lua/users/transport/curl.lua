@@ -35,6 +35,25 @@ function _M.send(req)
   return _M.engine():perform(_M.request(req))
 end
 
+--- A bulk session: its own engine, so the run opens at most `concurrency`
+-- connections and reuses them all. start(req) -> handle; wait(timeout) ->
+-- { { handle, res | nil, code, message }, ... }.
+function _M.session(concurrency)
+  local e = core.engine { max_host_connections = concurrency }
+  local s = {}
+  function s.start(req) return e:add(_M.request(req)) end
+  function s.wait(timeout)
+    local out = {}
+    for i, t in ipairs(e:wait(timeout)) do
+      local res, code, msg = t:result()
+      out[i] = { t, res, code, msg }
+    end
+    return out
+  end
+  function s.close() e:close() end
+  return s
+end
+
 _M.sleep = core.sleep
 _M.now = core.now
 

@@ -1,0 +1,231 @@
+--- Bulk updates: many users at once, concurrently, under a rate ceiling,
+-- retried, resumable through a journal, with progress. Every input item is
+-- accounted for exactly once in the report.
+--
+-- The loop: fill the free slots (due retries first, then new items), then
+-- wait in the transport for the first completion or the next timed event (a
+-- rate slot, a retry coming due, the end of a pause a 429 asked for).
+local core = require "users.core"
+local client = require "users.client"
+local errors = require "users.errors"
+local auth = require "users.auth"
+local journal = require "users.journal"
+local progress = require "users.progress"
+
+local _M = {}
+
+local type, pairs, ipairs, pcall, tostring = type, pairs, ipairs, pcall, tostring
+local min, max, floor, huge = math.min, math.max, math.floor, math.huge
+
+-- Options of the run itself; the rest are update options.
+_M.KEYS = {
+  concurrency = function(v) return type(v) == "number" and v >= 1 and v % 1 == 0 end,
+  rate = function(v) return type(v) == "number" and v > 0 end,
+  on_result = function(v) return type(v) == "function" end,
+  progress = function(v) return v == true or v == false or type(v) == "function" end,
+  journal = function(v) return type(v) == "string" end,
+  dry_run = function(v) return type(v) == "boolean" end,
+  total = function(v) return type(v) == "number" and v >= 0 end,
+}
+
+-- items: an array, or a function returning one item per call (nil at the end).
+local function source(items)
+  local i = 0
+  if type(items) == "function" then
+    return function()
+      local item = items()
+      if item == nil then return nil end
+      i = i + 1
+      return i, item
+    end, nil
+  end
+  local n = #items
+  return function()
+    if i >= n then return nil end
+    i = i + 1
+    return i, items[i]
+  end, n
+end
+
+local function decode(name, res)
+  if res.body == "" then return {} end
+  local value, msg = core.json_decode(res.body)
+  if value == nil then
+    return nil, errors.new { kind = "decode", code = "bad_response", status = res.status,
+                             provider = name, message = "the response is not JSON: " .. msg,
+                             body = res.body, retryable = false }
+  end
+  return value
+end
+
+--- Runs the bulk update. `run` holds the run options, `o` the resolved
+-- update options. Returns the report.
+function _M.run(entry, items, run, o)
+  local name = entry.decl.name
+  local transport = o.transport
+  local concurrency = run.concurrency or 8
+  local interval = run.rate and (1 / run.rate) * 1.02 -- a hair wider: never over the ceiling
+  local retries = o.retries
+  local next_item, total = source(items)
+  total = run.total or total
+  local started = core.now()
+  local report = { total = 0, done = 0, succeeded = 0, failed = 0, skipped = 0, retried = 0,
+                   failures = {}, dry_run = run.dry_run or nil }
+  local jr
+  if run.journal then
+    local err
+    jr, err = journal.open(run.journal)
+    if not jr then error(err, 0) end
+  end
+  local show = progress.new(run.progress, total, started)
+  local session = not run.dry_run and transport.session(concurrency)
+
+  local inflight, n_inflight = {}, 0
+  local waiting = {}              -- jobs to retry, each with .due
+  local window = concurrency      -- in-flight limit; halved by a 429, grows back
+  local next_send, pause_until = 0, 0
+  local exhausted, abort = false, nil
+
+  local function finish(job, user, err)
+    report.done = report.done + 1
+    if user ~= nil then
+      report.succeeded = report.succeeded + 1
+      if jr and not run.dry_run then jr:record(job.index, job.id) end
+    else
+      report.failed = report.failed + 1
+      local f = report.failures
+      f[#f + 1] = { index = job.index, id = job.id, err = err }
+    end
+    if run.on_result and not abort then
+      local ok, cerr = pcall(run.on_result, job.item, user, err)
+      if not ok then abort = cerr end
+    end
+    show:update(report)
+  end
+
+  local function dispatch(job, now)
+    job.attempts = job.attempts + 1
+    local ok, req, err = pcall(client.prepare, entry, job.id, job.fields, o)
+    if not ok then req, err = nil, errors.invalid(name, {}, tostring(req)) end
+    if not req then return finish(job, nil, auth.redact(err, o)) end
+    if run.dry_run then return finish(job, req, nil) end
+    job.auth = req.headers.Authorization
+    inflight[session.start(req)] = job
+    n_inflight = n_inflight + 1
+    if interval then next_send = max(next_send, now) + interval end
+  end
+
+  -- The next job to send: a retry that is due, else a new item.
+  local function take(now)
+    for i, job in ipairs(waiting) do
+      if job.due <= now then
+        table.remove(waiting, i)
+        return job
+      end
+    end
+    -- Retries hold their place: new items wait while many are pending.
+    if exhausted or #waiting + n_inflight >= 2 * concurrency then return nil end
+    local ok, index, item = pcall(next_item)
+    if not ok then abort = index return nil end
+    if not index then exhausted = true return nil end
+    report.total = report.total + 1
+    local job = { index = index, item = item, attempts = 0 }
+    if type(item) ~= "table" or type(item.fields) ~= "table" or item.id == nil then
+      finish(job, nil, errors.invalid(name, {}, "item " .. index .. " is not { id = ..., fields = { ... } }"))
+      return take(now)
+    end
+    job.id, job.fields = item.id, item.fields
+    if jr and jr:is_done(index) then
+      report.skipped = report.skipped + 1
+      report.done = report.done + 1
+      show:update(report)
+      return take(now)
+    end
+    return job
+  end
+
+  local function complete(job, res, code, msg, now)
+    local user, err
+    if not res then
+      err = errors.transport(name, code, msg)
+    elseif res.status >= 200 and res.status < 300 then
+      user, err = decode(name, res)
+    else
+      local body = core.json_decode(res.body) or res.body
+      err = errors.from_response(entry.decl, res, body)
+      if res.status == 401 and not job.refreshed and auth.can_refresh(entry, o) then
+        -- Refresh once per run of 401s: only when this job used the current token.
+        job.refreshed = true
+        if job.auth == "Bearer " .. tostring(auth.token(entry, o)) then
+          local _, terr = auth.token(entry, o, true)
+          if terr then return finish(job, nil, auth.redact(terr, o)) end
+        end
+        job.attempts = job.attempts - 1
+        job.due = now
+        waiting[#waiting + 1] = job
+        return
+      end
+    end
+    if not err then
+      window = min(concurrency, window + 1)
+      return finish(job, user, nil)
+    end
+    err.attempts = job.attempts
+    if not (err.retryable and job.attempts <= retries) then
+      return finish(job, nil, auth.redact(err, o))
+    end
+    -- Back off; a 429 slows the whole run: fewer in flight, and a pause.
+    local delay = min(30, o.backoff * 2 ^ (job.attempts - 1)) * (0.5 + math.random() * 0.5)
+    if err.retry_after then delay = max(delay, err.retry_after) end
+    if err.status == 429 then
+      window = max(1, floor(window / 2))
+      pause_until = max(pause_until, now + delay)
+    end
+    report.retried = report.retried + 1
+    job.due = now + delay
+    waiting[#waiting + 1] = job
+  end
+
+  while true do
+    local now = core.now()
+    while not abort and n_inflight < window and now >= pause_until
+          and (not interval or now >= next_send) do
+      local job = take(now)
+      if not job then break end
+      dispatch(job, now)
+      now = core.now()
+    end
+    if n_inflight == 0 and (abort or (exhausted and #waiting == 0)) then break end
+
+    -- Sleep until the first of: a completion, or, when a slot is free, the
+    -- next thing that could be sent (a retry coming due, a new item), no
+    -- sooner than the rate slot and the end of a pause.
+    local wake = huge
+    if not abort and n_inflight < window then
+      for _, job in ipairs(waiting) do wake = min(wake, job.due) end
+      if not exhausted and #waiting + n_inflight < 2 * concurrency then wake = now end
+      if wake < huge then wake = max(wake, next_send, pause_until) end
+    end
+    local timeout = max(0, wake - now)
+    if n_inflight > 0 then
+      for _, r in ipairs(session.wait(timeout == huge and nil or timeout)) do
+        local job = inflight[r[1]]
+        inflight[r[1]] = nil
+        n_inflight = n_inflight - 1
+        complete(job, r[2], r[3], r[4], core.now())
+      end
+    elseif timeout > 0 and timeout < huge then
+      transport.sleep(timeout)
+    end
+  end
+
+  if session then session.close() end
+  if jr then jr:close() end
+  report.elapsed = core.now() - started
+  show:finish(report)
+  report.done = nil
+  if abort then error(abort, 0) end
+  return report
+end
+
+return _M
