@@ -33,7 +33,7 @@ CORE = $(BUILD)/users/core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind install clean deps demo check timezones
+.PHONY: all test valgrind install clean deps demo bench check timezones
 
 all: $(CORE)
 
@@ -61,6 +61,10 @@ deps:
 
 demo: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
+
+# Six figures, each a ratio against a peer or a limit measured in the same run.
+bench: deps $(CORE)
+	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers

@@ -1,8 +1,11 @@
 -- The demo behind `make demo`: starts the bundled fake providers on
--- loopback, then runs every provider's example against them, exactly as
--- they would run against the real APIs (only the base URLs differ).
+-- loopback, runs every provider's example against them, exactly as they
+-- would run against the real APIs (only the base URLs differ), then a bulk
+-- run from a CSV file with a progress bar.
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
+
+local LUA = arg and arg[-1] or "lua5.4" -- the interpreter running us, for the bulk child
 
 local users = require "users"
 local fake = require "spec.support.fake_providers"
@@ -52,6 +55,28 @@ local ok, failure = pcall(function()
   local _, err = users.update("lexful", "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f",
                               { first_name = "", role = "root", emial = "x" })
   print(tostring(err))
+
+  -- A bulk run from a CSV file, through the command for people: 2 000 rows,
+  -- a few of them bad, a server that throttles above 400 requests a second.
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local csv = assert(io.open(dir .. "/users.csv", "w"))
+  csv:write("id,email,first_name,role\n")
+  for i = 1, 2000 do
+    local email = i % 500 == 0 and "not-an-email" or ("user" .. i .. "@example.com")
+    local id = i % 700 == 0 and "missing" or ("usr_" .. i)
+    csv:write(("%s,%s,\"Name %d\",member\n"):format(id, email, i))
+  end
+  csv:close()
+  server:reset()
+  server:record(false)
+  server:behave("generic", { throttle = { limit = 400, retry_after = "1" } })
+  print("\n== bulk: 2 000 rows from a CSV file, 16 in flight, the server throttles at 400/s")
+  os.execute(("GENERIC_BASE_URL='%s' GENERIC_TOKEN=%s LUA_CPATH='%s;;' %s examples/bulk.lua generic %s/users.csv --concurrency 16")
+    :format(server:base_url("generic"), fake.TOKEN, package.cpath:match("^[^;]+"), LUA, dir))
+  print("server received " .. server:stats().requests .. " requests in all (429s and retries included)")
+  os.execute("rm -rf " .. dir)
 end)
 server:stop()
 if not ok then

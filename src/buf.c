@@ -2,6 +2,8 @@
 #include <string.h>
 #include "buf.h"
 
+#define SCRATCH_KEEP (64 * 1024) /* a larger scratch buffer is freed after use */
+
 int buf_reserve(buf_t *b, size_t extra) {
   size_t need, cap;
   char *p;
@@ -49,6 +51,27 @@ buf_t *buf_box(lua_State *L) {
   memset(b, 0, sizeof *b);
   users_setmeta(L, "users.buf", NULL, box_gc);
   return b;
+}
+
+void buf_push_scratch(lua_State *L) {
+  buf_box(L)->scratch = 1;
+}
+
+buf_t *buf_borrow(lua_State *L) {
+  buf_t *b = (buf_t *)lua_touserdata(L, lua_upvalueindex(1));
+  if (b && b->scratch && !b->busy) {
+    b->busy = 1;
+    b->len = 0;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    return b;
+  }
+  return buf_box(L);
+}
+
+void buf_return(buf_t *b) {
+  if (!b->scratch) return;
+  b->busy = 0;
+  if (b->cap > SCRATCH_KEEP) buf_free(b);
 }
 
 void buf_check(lua_State *L, int ok) {

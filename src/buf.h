@@ -1,15 +1,16 @@
-/* A growable byte buffer. Either owned by a struct that a userdata's __gc
- * frees, or boxed in its own userdata (buf_box), so that a Lua error raised
- * while it is in use never leaks it. */
+/* A growable byte buffer, always owned by a userdata whose __gc frees it, so
+ * that a Lua error raised while it is in use never leaks it. */
 #ifndef USERS_BUF_H
 #define USERS_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 #include "compat.h"
 
 typedef struct {
   char *data;
   size_t len, cap;
+  int scratch, busy; /* the state's shared buffer, and whether it is lent */
 } buf_t;
 
 int buf_reserve(buf_t *b, size_t extra); /* 0 on allocation failure */
@@ -20,6 +21,16 @@ void buf_free(buf_t *b);
 
 /* Pushes a userdata holding an empty buffer, freed by __gc. */
 buf_t *buf_box(lua_State *L);
+
+/* The hot paths (encoders, decoder) borrow the state's scratch buffer, the
+ * C function's upvalue 1, instead of allocating a box per call. When it is
+ * lent already (a finalizer reentering) or absent, a box is used. Either way
+ * one value is pushed. A call that raises midway leaves the scratch lent:
+ * later calls then use boxes, slower but right. */
+void buf_push_scratch(lua_State *L);
+buf_t *buf_borrow(lua_State *L);
+void buf_return(buf_t *b);
+
 /* Raises "out of memory" when an append failed. */
 void buf_check(lua_State *L, int ok);
 

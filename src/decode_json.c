@@ -233,12 +233,16 @@ int decode_json(lua_State *L) {
   lua_settop(L, 1);
   lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT);
   d.array_mt = 2;
-  d.scratch = buf_box(L);
+  d.scratch = buf_borrow(L);
   if (parse_value(L, &d, 0)) {
     skip_ws(&d);
-    if (d.s == d.end) return 1;
+    if (d.s == d.end) {
+      buf_return(d.scratch);
+      return 1;
+    }
     fail(&d, "text after the value");
   }
+  buf_return(d.scratch);
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)(d.s - d.start) + 1, d.err);
   return 2;

@@ -32,9 +32,10 @@ static int percent(buf_t *b, const char *s, size_t n, int plus_for_space) {
 int encode_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  buf_t *b = buf_box(L);
+  buf_t *b = buf_borrow(L);
   buf_check(L, percent(b, s, n, 0));
   lua_pushlstring(L, b->data, b->len);
+  buf_return(b);
   return 1;
 }
 
@@ -103,9 +104,10 @@ int encode_form(lua_State *L) {
   buf_t *b;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  b = buf_box(L); /* index 3 */
-  if (!each_value(L, p, emit_urlencoded, b)) return 3;
+  b = buf_borrow(L); /* index 3 */
+  if (!each_value(L, p, emit_urlencoded, b)) { buf_return(b); return 3; }
   lua_pushlstring(L, b->data, b->len);
+  buf_return(b);
   return 1;
 }
 
@@ -201,13 +203,14 @@ int encode_multipart(lua_State *L) {
   memset(&m, 0, sizeof m);
   lua_newtable(L);
   m.segs = 3;
-  m.b = buf_box(L);
+  m.b = buf_borrow(L);
   make_boundary(m.boundary);
-  if (!each_value(L, p, emit_part, &m)) return 3;
+  if (!each_value(L, p, emit_part, &m)) { buf_return(m.b); return 3; }
   add(L, &m, "--");
   add(L, &m, m.boundary);
   add(L, &m, "--\r\n");
   flush(L, &m);
+  buf_return(m.b);
   lua_pushvalue(L, m.segs);
   lua_pushnumber(L, (lua_Number)m.length);
   lua_pushfstring(L, "multipart/form-data; boundary=%s", m.boundary);

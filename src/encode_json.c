@@ -191,11 +191,13 @@ int encode_json(lua_State *L) {
   int first = 1;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  b = buf_box(L);
+  b = buf_borrow(L);
   buf_check(L, buf_addc(b, '{'));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4: interned names */
   for (i = 0; i < p->n_fields; i++) {
     const field_t *f = &p->fields[i];
-    lua_getfield(L, 2, f->name);
+    lua_rawgeti(L, 4, (int)i + 1);
+    lua_rawget(L, 2);
     if (!lua_isnil(L, -1)) {
       if (!first) buf_check(L, buf_addc(b, ','));
       first = 0;
@@ -206,6 +208,7 @@ int encode_json(lua_State *L) {
   }
   buf_check(L, buf_addc(b, '}'));
   lua_pushlstring(L, b->data, b->len);
+  buf_return(b);
   return 1;
 }
 
@@ -216,8 +219,9 @@ int encode_json_value(lua_State *L) {
   buf_t *b;
   luaL_checkany(L, 1);
   lua_settop(L, 1);
-  b = buf_box(L);
+  b = buf_borrow(L);
   json_value(L, b, NULL, 1, 0);
   lua_pushlstring(L, b->data, b->len);
+  buf_return(b);
   return 1;
 }

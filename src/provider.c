@@ -26,6 +26,8 @@ static void fields_free(field_t *f, size_t n) {
 
 static int provider_gc(lua_State *L) {
   provider_t *p = (provider_t *)lua_touserdata(L, 1);
+  if (p->names_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, p->names_ref);
+  p->names_ref = LUA_NOREF;
   free(p->name);
   fields_free(p->fields, p->n_fields);
   fields_free(p->params, p->n_params);
@@ -184,15 +186,31 @@ static void compile_list(lua_State *L, int idx, const char *key, field_t **out,
 
 int provider_compile(lua_State *L) {
   provider_t *p;
+  size_t i, j;
   luaL_checktype(L, 1, LUA_TTABLE);
   p = (provider_t *)users_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
+  p->names_ref = LUA_NOREF;
   users_setmeta(L, PROVIDER_MT, NULL, provider_gc);
   lua_getfield(L, 1, "name");
   p->name = dup_or_raise(L, luaL_checkstring(L, -1));
   lua_pop(L, 1);
   compile_list(L, 1, "fields", &p->fields, &p->n_fields);
   compile_list(L, 1, "params", &p->params, &p->n_params);
+  if (p->n_fields > MAX_FIELDS) luaL_error(L, "provider declaration: more than %d fields", MAX_FIELDS);
+  /* The names as Lua strings: lookups by them need no hashing of C strings. */
+  lua_createtable(L, (int)p->n_fields, 0);
+  for (i = 0; i < p->n_fields; i++) {
+    field_t *f = &p->fields[i];
+    lua_pushstring(L, f->name);
+    lua_rawseti(L, -2, (int)i + 1);
+    f->same_as_index = -1;
+    for (j = 0; f->s.same_as && j < p->n_fields; j++)
+      if (strcmp(p->fields[j].name, f->s.same_as) == 0) f->same_as_index = (int)j;
+    if (f->s.same_as && f->same_as_index < 0)
+      luaL_error(L, "provider declaration: %s is the same as an unknown field", f->name);
+  }
+  p->names_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
 }
 

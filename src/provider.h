@@ -26,8 +26,11 @@ typedef struct schema {
 typedef struct {
   char *name;
   int required;
+  int same_as_index;      /* index of s.same_as in the fields, or -1 */
   schema_t s;
 } field_t;
+
+#define MAX_FIELDS 128
 
 typedef struct {
   char *name;
@@ -35,6 +38,7 @@ typedef struct {
   size_t n_fields;
   field_t *params;        /* path parameters, in template order */
   size_t n_params;
+  int names_ref;          /* registry ref: the field names as Lua strings, in order */
 } provider_t;
 
 #define PROVIDER_MT "users.provider"

@@ -189,15 +189,19 @@ static void finish(lua_State *L, engine_t *e, transfer_t *t, CURLcode result) {
   t->req_ref = LUA_NOREF;
 }
 
-static void harvest(lua_State *L, engine_t *e) {
+/* Moves every transfer libcurl has finished to the done list; returns how
+ * many there were. */
+static int harvest(lua_State *L, engine_t *e) {
   CURLMsg *msg;
-  int left;
+  int left, n = 0;
   while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
     char *priv = NULL;
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     finish(L, e, (transfer_t *)priv, msg->data.result);
+    n++;
   }
+  return n;
 }
 
 /* --- request setup ------------------------------------------------------- */
@@ -376,14 +380,14 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One step: let libcurl work, collect what ended, then sleep in poll for at
- * most max_ms, or less when libcurl has a timer due sooner. */
+/* One step: let libcurl work and collect what ended. Only when nothing
+ * ended (and the caller may wait) sleep in poll, for at most max_ms, or less
+ * when libcurl has a timer due sooner; poll wakes on socket activity. */
 static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
   int running;
   long due = -1;
   curl_multi_perform(e->multi, &running);
-  harvest(L, e);
-  if (!may_sleep || e->n_running == 0) return;
+  if (harvest(L, e) > 0 || !may_sleep || e->n_running == 0) return;
   curl_multi_timeout(e->multi, &due);
   if (due >= 0 && due < max_ms) max_ms = due;
   if (max_ms > 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "buf.h"
 #include "decode.h"
 #include "encode.h"
 #include "provider.h"
@@ -81,16 +82,20 @@ static int core_curl_version(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg functions[] = {
-    {"compile", provider_compile},
-    {"validate", validate_fields},
-    {"check_param", validate_param},
+/* These share the state's scratch buffer (upvalue 1): no allocation per call. */
+static const luaL_Reg with_scratch[] = {
     {"encode_json", encode_json},
     {"encode_form", encode_form},
     {"encode_multipart", encode_multipart},
     {"escape", encode_escape},
     {"json_encode", encode_json_value},
     {"json_decode", decode_json},
+    {NULL, NULL}};
+
+static const luaL_Reg functions[] = {
+    {"compile", provider_compile},
+    {"validate", validate_fields},
+    {"check_param", validate_param},
     {"engine", engine_new},
     {"now", core_now},
     {"sleep", core_sleep},
@@ -112,6 +117,16 @@ int luaopen_users_core(lua_State *L) {
   }
   transfer_open(L);
   users_newlib(L, functions);
+  {
+    const luaL_Reg *r;
+    buf_push_scratch(L);
+    for (r = with_scratch; r->name; r++) {
+      lua_pushvalue(L, -1);
+      lua_pushcclosure(L, r->func, 1);
+      lua_setfield(L, -3, r->name);
+    }
+    lua_pop(L, 1);
+  }
   luaL_newmetatable(L, ARRAY_MT);
   lua_pushliteral(L, "users.array");
   lua_setfield(L, -2, "__name");

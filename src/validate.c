@@ -13,9 +13,14 @@ int is_null(lua_State *L, int idx) {
   return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
 }
 
-/* Appends msg to errs[name] (errs at index E). E == 0: probing, record nothing. */
+/* Appends msg to errs[name]; errs sits at index E, nil until the first
+ * error (no table is made for a valid update). E == 0: probing, record nothing. */
 static void add_error(lua_State *L, int E, const char *name, const char *msg) {
   if (!E) return;
+  if (lua_isnil(L, E)) {
+    lua_newtable(L);
+    lua_replace(L, E);
+  }
   lua_getfield(L, E, name);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -28,19 +33,24 @@ static void add_error(lua_State *L, int E, const char *name, const char *msg) {
   lua_pop(L, 1);
 }
 
-static void add_prefixed(lua_State *L, int E, const char *name,
-                         const char *prefix, const char *a, const char *b) {
+/* Messages about an array's item say which: "item 2 must be ...". The
+ * prefix is only formatted when there is an error to report. */
+static void add_prefixed(lua_State *L, int E, const char *name, long item,
+                         const char *a, const char *b) {
   char msg[256];
-  snprintf(msg, sizeof msg, "%s%s%s", prefix, a, b);
+  if (!E) return;
+  if (item) snprintf(msg, sizeof msg, "item %ld %s%s", item, a, b);
+  else snprintf(msg, sizeof msg, "%s%s", a, b);
   add_error(L, E, name, msg);
 }
 
 /* fmt takes at most one %ld */
-static void add_errorf(lua_State *L, int E, const char *name, const char *prefix,
+static void add_errorf(lua_State *L, int E, const char *name, long item,
                        const char *fmt, long a) {
   char body[200];
+  if (!E) return;
   snprintf(body, sizeof body, fmt, a);
-  add_prefixed(L, E, name, prefix, body, "");
+  add_prefixed(L, E, name, item, body, "");
 }
 
 static int cmp_key(const void *key, const void *elem) {
@@ -98,7 +108,7 @@ static int check_file(lua_State *L, const schema_t *s, int v, int E,
   int ok = 1;
   if (!file_info(L, v, &size, &sniffed, &err)) { add_error(L, E, name, err); return 0; }
   if (s->max >= 0 && size > s->max) {
-    add_errorf(L, E, name, "", "must be at most %ld bytes", s->max);
+    add_errorf(L, E, name, 0, "must be at most %ld bytes", s->max);
     ok = 0;
   }
   lua_getfield(L, v, "content_type");
@@ -131,62 +141,59 @@ static int check_file(lua_State *L, const schema_t *s, int v, int E,
 }
 
 static int check_string(lua_State *L, const schema_t *s, int v, int E,
-                        const char *name, const char *prefix) {
+                        const char *name, long item) {
   size_t n;
   const char *str = lua_tolstring(L, v, &n);
   long chars = utf8_length(str, n);
   int ok = 1, r;
   if (chars < 0) {
-    add_errorf(L, E, name, prefix, "must be valid UTF-8 text", 0);
+    add_errorf(L, E, name, item, "must be valid UTF-8 text", 0);
     return 0;
   }
   if (s->min >= 0 && chars < s->min) {
-    add_errorf(L, E, name, prefix, "must be at least %ld characters", s->min);
+    add_errorf(L, E, name, item, "must be at least %ld characters", s->min);
     ok = 0;
   }
   if (s->max >= 0 && chars > s->max) {
-    add_errorf(L, E, name, prefix, "must be at most %ld characters", s->max);
+    add_errorf(L, E, name, item, "must be at most %ld characters", s->max);
     ok = 0;
   }
   if (s->format == F_EMAIL && !is_email(str, n)) {
-    add_errorf(L, E, name, prefix, "must be a valid email address", 0);
+    add_errorf(L, E, name, item, "must be a valid email address", 0);
     ok = 0;
   }
   if (s->format == F_UUID && !is_uuid(str, n)) {
-    add_errorf(L, E, name, prefix, "must be a valid UUID", 0);
+    add_errorf(L, E, name, item, "must be a valid UUID", 0);
     ok = 0;
   }
   if (s->pattern && (r = pattern_match(s->pattern, str, n)) != 1) {
-    char msg[200];
-    snprintf(msg, sizeof msg, "%smust match the pattern %s", prefix, s->pattern);
-    if (r < 0) snprintf(msg, sizeof msg, "%shas a pattern the client cannot check", prefix);
-    add_error(L, E, name, msg);
+    if (r < 0) add_prefixed(L, E, name, item, "has a pattern the client cannot check", "");
+    else add_prefixed(L, E, name, item, "must match the pattern ", s->pattern);
     ok = 0;
   }
   if (s->n_enums && (strlen(str) != n ||
                      !bsearch(str, s->enums, s->n_enums, sizeof(char *), cmp_key))) {
-    char msg[400];
-    size_t i, used;
+    char list[300];
+    size_t i, used = 0;
     if (s->n_enums <= 10) {
-      used = (size_t)snprintf(msg, sizeof msg, "%smust be one of: ", prefix);
-      for (i = 0; i < s->n_enums && used < sizeof msg; i++)
-        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s",
+      list[0] = '\0';
+      for (i = 0; i < s->n_enums && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
                                  i ? ", " : "", s->enums[i]);
+      add_prefixed(L, E, name, item, "must be one of: ", list);
     } else {
-      snprintf(msg, sizeof msg, "%sis not one of the %lu allowed values", prefix,
-               (unsigned long)s->n_enums);
+      add_errorf(L, E, name, item, "is not one of the %ld allowed values", (long)s->n_enums);
     }
-    add_error(L, E, name, msg);
     ok = 0;
   }
   return ok;
 }
 
 static int check_value(lua_State *L, const schema_t *s, int v, int E,
-                       const char *name, const char *prefix);
+                       const char *name, long item);
 
 static int check_array(lua_State *L, const schema_t *s, int v, int E,
-                       const char *name, const char *prefix) {
+                       const char *name, long item) {
   size_t n = 0, count = 0, i;
   int ok = 1;
   /* Keys must be 1..n without a gap; the length operator cannot tell (its
@@ -197,42 +204,40 @@ static int check_array(lua_State *L, const schema_t *s, int v, int E,
     lua_pop(L, 1);
     if (!users_tointeger(L, -1, &k) || k < 1) {
       lua_pop(L, 1);
-      add_errorf(L, E, name, prefix, "must be an array (keys 1..n), not an object", 0);
+      add_errorf(L, E, name, item, "must be an array (keys 1..n), not an object", 0);
       return 0;
     }
     if ((size_t)k > n) n = (size_t)k;
     count++;
   }
   if (count != n) {
-    add_errorf(L, E, name, prefix, "must be an array without holes", 0);
+    add_errorf(L, E, name, item, "must be an array without holes", 0);
     return 0;
   }
   if (s->min >= 0 && (long)n < s->min) {
-    add_errorf(L, E, name, prefix, "must have at least %ld items", s->min);
+    add_errorf(L, E, name, item, "must have at least %ld items", s->min);
     ok = 0;
   }
   if (s->max >= 0 && (long)n > s->max) {
-    add_errorf(L, E, name, prefix, "must have at most %ld items", s->max);
+    add_errorf(L, E, name, item, "must have at most %ld items", s->max);
     ok = 0;
   }
+  (void)item; /* arrays of arrays are not in any contract: items are numbered once */
   for (i = 1; i <= n; i++) {
-    char item[48];
     lua_rawgeti(L, v, (int)i);
-    snprintf(item, sizeof item, "item %lu ", (unsigned long)i);
-    if (!check_value(L, s->items, lua_gettop(L), E, name, item)) ok = 0;
+    if (!check_value(L, s->items, lua_gettop(L), E, name, (long)i)) ok = 0;
     lua_pop(L, 1);
   }
   return ok;
 }
 
 static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
-                        const char *name, const char *prefix) {
-  size_t i;
+                        const char *name, long item) {
+  size_t i, used = 0;
   char msg[300];
-  size_t used;
   for (i = 0; i < s->n_any_of; i++)
-    if (check_value(L, &s->any_of[i], v, 0, name, prefix)) return 1;
-  used = (size_t)snprintf(msg, sizeof msg, "%smust be ", prefix);
+    if (check_value(L, &s->any_of[i], v, 0, name, item)) return 1;
+  msg[0] = '\0';
   for (i = 0; i < s->n_any_of && used < sizeof msg; i++) {
     const schema_t *a = &s->any_of[i];
     const char *sep = i ? " or " : "";
@@ -241,24 +246,24 @@ static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
     else if (a->n_enums) used += (size_t)snprintf(msg + used, sizeof msg - used, "%s\"%s\"", sep, a->enums[0]);
     else used += (size_t)snprintf(msg + used, sizeof msg - used, "%sanother value", sep);
   }
-  add_error(L, E, name, msg);
+  add_prefixed(L, E, name, item, "must be ", msg);
   return 0;
 }
 
 static int check_value(lua_State *L, const schema_t *s, int v, int E,
-                       const char *name, const char *prefix) {
+                       const char *name, long item) {
   long long i;
   int t = lua_type(L, v);
   if (is_null(L, v)) {
     if (s->nullable) return 1;
-    add_errorf(L, E, name, prefix, "cannot be null", 0);
+    add_errorf(L, E, name, item, "cannot be null", 0);
     return 0;
   }
   switch (s->type) {
   case T_STRING:
     if (t != LUA_TSTRING) break;
-    if (!check_string(L, s, v, E, name, prefix)) return 0;
-    return s->n_any_of ? check_any_of(L, s, v, E, name, prefix) : 1;
+    if (!check_string(L, s, v, E, name, item)) return 0;
+    return s->n_any_of ? check_any_of(L, s, v, E, name, item) : 1;
   case T_INTEGER:
     if (users_tointeger(L, v, &i)) return 1;
     if (t == LUA_TSTRING) {
@@ -266,76 +271,90 @@ static int check_value(lua_State *L, const schema_t *s, int v, int E,
       const char *str = lua_tolstring(L, v, &n);
       if (is_integer_text(str, n)) return 1;
     }
-    add_errorf(L, E, name, prefix, "must be an integer", 0);
+    add_errorf(L, E, name, item, "must be an integer", 0);
     return 0;
   case T_BOOLEAN:
     if (t == LUA_TBOOLEAN) return 1;
     break;
   case T_ARRAY:
-    if (t == LUA_TTABLE) return check_array(L, s, v, E, name, prefix);
+    if (t == LUA_TTABLE) return check_array(L, s, v, E, name, item);
     break;
   case T_FILE:
     return check_file(L, s, v, E, name);
   default: /* no type: the string rules still apply to a string */
-    if (t == LUA_TSTRING && !check_string(L, s, v, E, name, prefix)) return 0;
-    return s->n_any_of ? check_any_of(L, s, v, E, name, prefix) : 1;
+    if (t == LUA_TSTRING && !check_string(L, s, v, E, name, item)) return 0;
+    return s->n_any_of ? check_any_of(L, s, v, E, name, item) : 1;
   }
   {
     static const char *const what[] = {"a value", "a string", "an integer",
                                        "a boolean", "an array", "a file"};
-    add_prefixed(L, E, name, prefix, "must be ", what[s->type]);
+    add_prefixed(L, E, name, item, "must be ", what[s->type]);
   }
   return 0;
 }
 
+/* Validates the fields present (one pass over the table the caller gave,
+ * matching keys against the interned field names), then what is missing. */
 int validate_fields(lua_State *L) {
   provider_t *p = provider_check(L, 1);
-  int E, present = 0;
+  const int E = 3, NAMES = 4;
+  int present = 0;
   size_t i;
+  char seen[MAX_FIELDS];
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  lua_newtable(L);
-  E = 3;
+  lua_pushnil(L); /* 3: errors, made on the first one */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4 */
+  memset(seen, 0, sizeof seen);
   lua_pushnil(L);
-  while (lua_next(L, 2)) {
-    lua_pop(L, 1);
+  while (lua_next(L, 2)) { /* key -2, value -1 */
+    const field_t *f = NULL;
     present++;
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      lua_pushvalue(L, -1);
-      add_error(L, E, luaL_typename(L, -1), "is not a field name: names are strings");
-      lua_pop(L, 1);
-    } else if (!provider_field(p, lua_tostring(L, -1))) {
-      char msg[200];
-      snprintf(msg, sizeof msg, "is not a field of %s", p->name);
-      add_error(L, E, lua_tostring(L, -1), msg);
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      for (i = 0; i < p->n_fields; i++) {
+        int same;
+        lua_rawgeti(L, NAMES, (int)i + 1);
+        same = lua_rawequal(L, -1, -3);
+        lua_pop(L, 1);
+        if (same) { f = &p->fields[i]; seen[i] = 1; break; }
+      }
+      if (f) {
+        check_value(L, &f->s, lua_gettop(L), E, f->name, 0);
+      } else {
+        char msg[200];
+        snprintf(msg, sizeof msg, "is not a field of %s", p->name);
+        add_error(L, E, lua_tostring(L, -2), msg);
+      }
+    } else {
+      add_error(L, E, luaL_typename(L, -2), "is not a field name: names are strings");
     }
+    lua_pop(L, 1);
   }
   if (present == 0) {
+    lua_pushnil(L);
     lua_pushstring(L, "empty");
     return 2;
   }
   for (i = 0; i < p->n_fields; i++) {
     const field_t *f = &p->fields[i];
-    lua_getfield(L, 2, f->name);
-    if (lua_isnil(L, -1)) {
-      if (f->required) add_error(L, E, f->name, "is required");
-    } else {
-      check_value(L, &f->s, lua_gettop(L), E, f->name, "");
-    }
-    if (f->s.same_as) {
-      lua_getfield(L, 2, f->s.same_as);
-      if ((!lua_isnil(L, -1) || !lua_isnil(L, -2)) && !lua_rawequal(L, -1, -2)) {
+    if (f->required && !seen[i]) add_error(L, E, f->name, "is required");
+    if (f->same_as_index >= 0 && (seen[i] || seen[f->same_as_index])) {
+      int equal;
+      lua_rawgeti(L, NAMES, (int)i + 1);
+      lua_rawget(L, 2);
+      lua_rawgeti(L, NAMES, f->same_as_index + 1);
+      lua_rawget(L, 2);
+      equal = lua_rawequal(L, -1, -2);
+      lua_pop(L, 2);
+      if (!equal) {
         char msg[200];
         snprintf(msg, sizeof msg, "must match %s", f->s.same_as);
         add_error(L, E, f->name, msg);
       }
-      lua_pop(L, 1);
     }
-    lua_pop(L, 1);
   }
-  lua_pushnil(L);
-  if (lua_next(L, E) == 0) return 0; /* no error */
-  lua_settop(L, E);
+  if (lua_isnil(L, E)) return 0; /* valid */
+  lua_pushvalue(L, E);
   return 1;
 }
 
@@ -367,7 +386,7 @@ int validate_param(lua_State *L) {
     lua_pushstring(L, "must be a string");
     return 2;
   }
-  if (!check_value(L, &f->s, 3, 4, f->name, "")) {
+  if (!check_value(L, &f->s, 3, 4, f->name, 0)) {
     lua_getfield(L, 4, f->name);
     lua_pushnil(L);
     lua_rawgeti(L, -2, 1);

@@ -186,7 +186,7 @@ function _M.run(entry, items, run, o)
     waiting[#waiting + 1] = job
   end
 
-  while true do
+  local function fill()
     local now = core.now()
     while not abort and n_inflight < window and now >= pause_until
           and (not interval or now >= next_send) do
@@ -195,6 +195,11 @@ function _M.run(entry, items, run, o)
       dispatch(job, now)
       now = core.now()
     end
+    return now
+  end
+
+  while true do
+    local now = fill()
     if n_inflight == 0 and (abort or (exhausted and #waiting == 0)) then break end
 
     -- Sleep until the first of: a completion, or, when a slot is free, the
@@ -208,10 +213,11 @@ function _M.run(entry, items, run, o)
     end
     local timeout = max(0, wake - now)
     if n_inflight > 0 then
-      for _, r in ipairs(session.wait(timeout == huge and nil or timeout)) do
+      local done = session.wait(timeout == huge and nil or timeout)
+      n_inflight = n_inflight - #done
+      for _, r in ipairs(done) do
         local job = inflight[r[1]]
         inflight[r[1]] = nil
-        n_inflight = n_inflight - 1
         complete(job, r[2], r[3], r[4], core.now())
       end
     elseif timeout > 0 and timeout < huge then

@@ -228,6 +228,12 @@ function Fake:behave(name, spec)
   self:_control("behave", serialize.encode({ name = name, spec = spec }))
 end
 
+--- Turn recording off (false) for long runs, or back on (true); reset()
+--  turns it back on. stats().requests still counts every request.
+function Fake:record(on)
+  self:_control("record", on and "on" or "off")
+end
+
 --- Counters kept by the server: { requests = total seen, tokens_issued = lexful
 --  tokens issued since the last reset }.
 function Fake:stats()

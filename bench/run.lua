@@ -1,0 +1,186 @@
+-- make bench: six figures, each a ratio measured in this same run against a
+-- peer (curl, cjson) or a limit, on loopback, against a fast nginx.
+--   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
+--   2 latency bound   2 000 updates, 20 ms each, 50 in flight, vs N*latency/concurrency
+--   3 sequential      users.update one after another, vs curl -K on one connection
+--   4 marshalling     validate + encode an update, vs cjson.encode of the same table
+--   5 memory          peak RSS for 100 000 iterator items, vs 64 MB and vs 10 000 items
+--   6 connections     connections the server saw in runs 1 and 2, vs the concurrency
+package.path = "lua/?.lua;./?.lua;" .. package.path
+package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
+
+local users = require "users"
+local core = require "users.core"
+
+io.stdout:setvbuf("line")
+local LUA = arg[-1] or "lua5.4"
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- The server ----------------------------------------------------------------
+
+local dir = sh("mktemp -d"):gsub("%s+$", "")
+local port = 20000 + math.random(0, 30000)
+local conf = io.open("bench/nginx.conf.in"):read("*a"):gsub("@DIR@", dir):gsub("@PORT@", port)
+io.open(dir .. "/nginx.conf", "w"):write(conf):close()
+for _, d in ipairs { "body", "proxy", "fastcgi", "uwsgi", "scgi" } do os.execute("mkdir -p " .. dir .. "/" .. d) end
+local pid = sh(("nginx -p %s -c %s/nginx.conf -e %s/error.log >/dev/null 2>&1 & echo $!"):format(dir, dir, dir)):match("(%d+)%s*$")
+local base = ("http://127.0.0.1:%d"):format(port)
+for _ = 1, 100 do
+  if sh("curl -s -o /dev/null -w '%{http_code}' -X PATCH " .. base .. "/fast/v1/users/x") == "200" then break end
+  core.sleep(0.05)
+end
+local function stop() os.execute("kill " .. pid .. " 2>/dev/null; rm -rf " .. dir) end
+
+local function connections_seen()
+  local seen, n = {}, 0
+  for line in io.lines(dir .. "/conn.log") do
+    if not seen[line] then seen[line] = true; n = n + 1 end
+  end
+  io.open(dir .. "/conn.log", "w"):close() -- nginx appends: truncating starts a new count
+  return n
+end
+
+-- The figures -----------------------------------------------------------------
+
+local rows = {}
+local function figure(n, name, text, ratio, target, ok)
+  rows[#rows + 1] = ("%d %-13s %s\n  ratio %.3f  (target %s)  %s"):format(n, name, text, ratio, target,
+                                                                          ok and "met" or "MISSED")
+  print(rows[#rows])
+end
+
+local FIELDS = { email = "jane@example.com", role = "member" }
+local BODY = '{"email":"jane@example.com","role":"member"}'
+local function items(n)
+  local list = {}
+  for i = 1, n do list[i] = { id = "usr_" .. i, fields = FIELDS } end
+  return list
+end
+
+local function bulk(path, n, concurrency)
+  local t0 = core.now()
+  local report = users.bulk_update("generic", items(n), {
+    base_url = base .. path, token = "bench-token", concurrency = concurrency, retries = 0 })
+  local t = core.now() - t0
+  assert(report.succeeded == n, ("only %d of %d succeeded"):format(report.succeeded, n))
+  return t
+end
+
+-- The same requests for curl, in a config file.
+local function curl_config(path, n)
+  local file = dir .. "/curl-" .. n .. ".cfg"
+  local f = io.open(file, "w")
+  for i = 1, n do
+    if i > 1 then f:write("next\n") end -- between transfers only
+    f:write(('url = "%s%s/v1/users/usr_%d"\nrequest = "PATCH"\ndata = "%s"\n'):format(
+      base, path, i, BODY:gsub('"', '\\"')))
+    f:write('header = "Content-Type: application/json"\nheader = "Accept: application/json"\n')
+    f:write('header = "Authorization: Bearer bench-token"\noutput = "/dev/null"\n')
+  end
+  f:close()
+  return file
+end
+
+local function timed(cmd)
+  local t0 = core.now()
+  assert(os.execute(cmd .. " >/dev/null 2>&1"))
+  return core.now() - t0
+end
+
+local function best(times, fn)
+  local b = math.huge
+  for _ = 1, times do b = math.min(b, fn()) end
+  return b
+end
+
+print(("lua-users benchmarks: %s, %s, nginx on 127.0.0.1:%d\n"):format(_VERSION, core.curl_version():match("^%S+"), port))
+local ok, err = pcall(function()
+  -- 1. Throughput, and 6. the connections it used.
+  local N, C = 20000, 50
+  local cfg = curl_config("/fast", N)
+  bulk("/fast", 2000, C) -- warm up both
+  timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, cfg))
+  connections_seen()
+  local ours, conns1 = math.huge, 0
+  for _ = 1, 3 do
+    ours = math.min(ours, bulk("/fast", N, C))
+    conns1 = math.max(conns1, connections_seen())
+  end
+  local curl = best(3, function() return timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, cfg)) end)
+  connections_seen()
+  figure(1, "throughput", ("%d updates, %d in flight: ours %.0f/s, curl --parallel %.0f/s"):format(
+    N, C, N / ours, N / curl), curl / ours, ">= 0.9, ours/curl", curl / ours >= 0.9)
+
+  -- 2. Latency bound.
+  local LN, LAT = 2000, 0.02
+  local limit = LN * LAT / C
+  local wall = best(3, function() return bulk("/slow", LN, C) end)
+  local conns2 = connections_seen()
+  figure(2, "latency", ("%d updates of %.0f ms, %d in flight: %.3f s, limit N*latency/concurrency %.3f s"):format(
+    LN, LAT * 1000, C, wall, limit), wall / limit, "<= 1.05, wall/limit", wall / limit <= 1.05)
+
+  -- 3. Sequential over keep-alive.
+  local SN = 2000
+  local scfg = curl_config("/fast", SN)
+  local o = { base_url = base .. "/fast", token = "bench-token" }
+  local function sequential()
+    local t0 = core.now()
+    for i = 1, SN do assert(users.update("generic", "usr_" .. i, FIELDS, o)) end
+    return core.now() - t0
+  end
+  sequential()
+  local seq = best(3, sequential)
+  local cseq = best(3, function() return timed("curl -s -K " .. scfg) end)
+  connections_seen()
+  figure(3, "sequential", ("%d users.update calls: ours %.0f/s, curl -K (one connection) %.0f/s"):format(
+    SN, SN / seq, SN / cseq), cseq / seq, ">= 1.0, ours/curl", cseq / seq >= 1.0)
+
+  -- 4. Marshalling alone.
+  local cjson = require "cjson"
+  local entry = users._registry.get("lexful")
+  local update = { email = "jane@example.com", first_name = "Jane", last_name = "Doe", role = "admin",
+                   account_scopes = { "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f", "11111111-1111-4111-8111-111111111111" },
+                   organization_scopes = { "*" } }
+  local M = 200000
+  local compiled, validate, encode = entry.compiled, core.validate, core.encode_json
+  local function ours_m()
+    local t0 = os.clock()
+    for _ = 1, M do
+      if validate(compiled, update) then error("invalid") end
+      encode(compiled, update)
+    end
+    return os.clock() - t0
+  end
+  local function cjson_m()
+    local enc = cjson.encode
+    local t0 = os.clock()
+    for _ = 1, M do enc(update) end
+    return os.clock() - t0
+  end
+  ours_m(); cjson_m()
+  local om, cm = best(3, ours_m), best(3, cjson_m)
+  figure(4, "marshalling", ("validate + encode: %.2f us, cjson.encode alone: %.2f us (%d runs)"):format(
+    om / M * 1e6, cm / M * 1e6, M), om / cm, "<= 1.0, ours/cjson", om / cm <= 1.0)
+
+  -- 5. Memory.
+  local function peak(n)
+    return tonumber(sh(("LUA_USERS_CPATH='%s' %s bench/memory.lua %d %s/fast"):format(
+      package.cpath:match("^[^;]+"), LUA, n, base)):match("(%d+)%s*$"))
+  end
+  local p10, p100 = peak(10000), peak(100000)
+  connections_seen()
+  figure(5, "memory", ("peak RSS: 10 000 items %.1f MB, 100 000 items %.1f MB (limit 64 MB)"):format(
+    p10 / 1024, p100 / 1024), p100 / p10, "<= 1.2, 100k/10k", p100 / p10 <= 1.2 and p100 <= 64 * 1024)
+
+  -- 6. Connections.
+  local worst = math.max(conns1, conns2)
+  figure(6, "connections", ("the server saw %d connections (throughput runs), %d (latency runs), %d allowed"):format(
+    conns1, conns2, C), worst / C, "<= 1.0, seen/concurrency", worst <= C)
+end)
+stop()
+if not ok then error(err, 0) end
