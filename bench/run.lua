@@ -116,13 +116,26 @@ local ok, err = pcall(function()
   figure(1, "throughput", ("%d updates, %d in flight: ours %.0f/s, curl --parallel %.0f/s"):format(
     N, C, N / ours, N / curl), curl / ours, ">= 0.9, ours/curl", curl / ours >= 0.9)
 
-  -- 2. Latency bound.
+  -- 2. Latency bound. The server's own round trip is measured too: nginx's
+  -- timers add a little to the 20 ms, which no client can take back.
   local LN, LAT = 2000, 0.02
   local limit = LN * LAT / C
-  local wall = best(3, function() return bulk("/slow", LN, C) end)
-  local conns2 = connections_seen()
-  figure(2, "latency", ("%d updates of %.0f ms, %d in flight: %.3f s, limit N*latency/concurrency %.3f s"):format(
-    LN, LAT * 1000, C, wall, limit), wall / limit, "<= 1.05, wall/limit", wall / limit <= 1.05)
+  local wall, conns2 = math.huge, 0
+  for _ = 1, 3 do
+    wall = math.min(wall, bulk("/slow", LN, C))
+    conns2 = math.max(conns2, connections_seen())
+  end
+  local lcfg = curl_config("/slow", LN)
+  local lcurl = best(3, function() return timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, lcfg)) end)
+  connections_seen()
+  local o1 = { base_url = base .. "/slow", token = "bench-token" }
+  local t0 = core.now()
+  for i = 1, 50 do assert(users.update("generic", "usr_" .. i, FIELDS, o1)) end
+  local rtt = (core.now() - t0) / 50
+  connections_seen()
+  figure(2, "latency", ("%d updates of %.0f ms, %d in flight: ours %.3f s, curl --parallel %.3f s; limit %.3f s "
+    .. "(the server's measured round trip is %.1f ms: floor %.3f)"):format(
+    LN, LAT * 1000, C, wall, lcurl, limit, rtt * 1000, rtt / LAT), wall / limit, "<= 1.05, wall/limit", wall / limit <= 1.05)
 
   -- 3. Sequential over keep-alive.
   local SN = 2000
@@ -179,7 +192,7 @@ local ok, err = pcall(function()
 
   -- 6. Connections.
   local worst = math.max(conns1, conns2)
-  figure(6, "connections", ("the server saw %d connections (throughput runs), %d (latency runs), %d allowed"):format(
+  figure(6, "connections", ("the server saw at most %d connections in a throughput run, %d in a latency run, %d allowed"):format(
     conns1, conns2, C), worst / C, "<= 1.0, seen/concurrency", worst <= C)
 end)
 stop()

@@ -203,6 +203,7 @@ int provider_compile(lua_State *L) {
   for (i = 0; i < p->n_fields; i++) {
     field_t *f = &p->fields[i];
     lua_pushstring(L, f->name);
+    f->interned = lua_tostring(L, -1);
     lua_rawseti(L, -2, (int)i + 1);
     f->same_as_index = -1;
     for (j = 0; f->s.same_as && j < p->n_fields; j++)

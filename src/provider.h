@@ -27,6 +27,9 @@ typedef struct {
   char *name;
   int required;
   int same_as_index;      /* index of s.same_as in the fields, or -1 */
+  const char *interned;   /* the name's bytes inside its Lua string (names_ref
+                             keeps it alive): short strings are interned, so a
+                             key with the same pointer is the same name */
   schema_t s;
 } field_t;
 

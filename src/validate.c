@@ -311,13 +311,14 @@ int validate_fields(lua_State *L) {
     const field_t *f = NULL;
     present++;
     if (lua_type(L, -2) == LUA_TSTRING) {
-      for (i = 0; i < p->n_fields; i++) {
-        int same;
-        lua_rawgeti(L, NAMES, (int)i + 1);
-        same = lua_rawequal(L, -1, -3);
-        lua_pop(L, 1);
-        if (same) { f = &p->fields[i]; seen[i] = 1; break; }
-      }
+      size_t len;
+      const char *key = lua_tolstring(L, -2, &len);
+      for (i = 0; i < p->n_fields && !f; i++) /* interned: compare pointers */
+        if (key == p->fields[i].interned) f = &p->fields[i];
+      for (i = 0; i < p->n_fields && !f; i++) /* long names are not interned */
+        if (strlen(p->fields[i].name) == len && memcmp(key, p->fields[i].name, len) == 0)
+          f = &p->fields[i];
+      if (f) seen[f - p->fields] = 1;
       if (f) {
         check_value(L, &f->s, lua_gettop(L), E, f->name, 0);
       } else {
