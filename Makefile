@@ -74,7 +74,7 @@ install: $(CORE)
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/
 
 check:
-	luacheck lua spec examples
+	luacheck lua spec examples bench
 
 # lua/users/timezones.lua from tzdata: the zones PHP lists, plus UTC.
 timezones:

@@ -129,9 +129,9 @@ local ok, err = pcall(function()
   local lcurl = best(3, function() return timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, lcfg)) end)
   connections_seen()
   local o1 = { base_url = base .. "/slow", token = "bench-token" }
-  local t0 = core.now()
+  local t_rtt = core.now()
   for i = 1, 50 do assert(users.update("generic", "usr_" .. i, FIELDS, o1)) end
-  local rtt = (core.now() - t0) / 50
+  local rtt = (core.now() - t_rtt) / 50
   connections_seen()
   figure(2, "latency", ("%d updates of %.0f ms, %d in flight: ours %.3f s, curl --parallel %.3f s; limit %.3f s "
     .. "(the server's measured round trip is %.1f ms: floor %.3f)"):format(

@@ -2,7 +2,8 @@
 # The README's commands: installs what is missing (Debian packages), builds,
 # then runs the demo or the tests.
 #   sh scripts/dev.sh demo          updates a user on every provider (fake servers)
-#   sh scripts/dev.sh test          the suite on Lua 5.4, 5.3, 5.1 and LuaJIT, then under valgrind
+#   sh scripts/dev.sh test          luacheck, then the suite on Lua 5.4, 5.3, 5.1 and LuaJIT,
+#                                   then under valgrind
 #   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.1, jit)
 set -e
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ target=${1:-test}
 if [ "$target" != test ]; then
   exec make -s "$target" LUA="${2:-5.4}"
 fi
+
+luacheck --no-color --quiet lua spec examples bench
 
 # Every run ends with "N passed, N failed"; the last line adds them up.
 log=$(mktemp)

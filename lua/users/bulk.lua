@@ -14,7 +14,7 @@ local progress = require "users.progress"
 
 local _M = {}
 
-local type, pairs, ipairs, pcall, tostring = type, pairs, ipairs, pcall, tostring
+local type, ipairs, pcall, tostring = type, ipairs, pcall, tostring
 local min, max, floor, huge = math.min, math.max, math.floor, math.huge
 
 -- Options of the run itself; the rest are update options.

@@ -6,7 +6,7 @@ local auth = require "users.auth"
 
 local _M = { _VERSION = "0.1.0" }
 
-local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local getenv, random, min, max = os.getenv, math.random, math.min, math.max
 local concat = table.concat
 

@@ -1,0 +1,6 @@
+-- luacheck: the module, the specs (busted globals), the examples and bench.
+std = "max"
+max_line_length = 140
+files["spec/**/*.lua"] = { std = "+busted" }
+files["spec/support/fake/**/*.lua"] = { globals = { "ngx" } }
+exclude_files = { "build/**", "lua/users/timezones.lua" }
