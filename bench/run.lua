@@ -104,14 +104,14 @@ local ok, err = pcall(function()
   local N, C = 20000, 50
   local cfg = curl_config("/fast", N)
   bulk("/fast", 2000, C) -- warm up both
-  timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, cfg))
+  timed(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, cfg))
   connections_seen()
   local ours, conns1 = math.huge, 0
   for _ = 1, 3 do
     ours = math.min(ours, bulk("/fast", N, C))
     conns1 = math.max(conns1, connections_seen())
   end
-  local curl = best(3, function() return timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, cfg)) end)
+  local curl = best(3, function() return timed(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, cfg)) end)
   connections_seen()
   figure(1, "throughput", ("%d updates, %d in flight: ours %.0f/s, curl --parallel %.0f/s"):format(
     N, C, N / ours, N / curl), curl / ours, ">= 0.9, ours/curl", curl / ours >= 0.9)
@@ -126,7 +126,7 @@ local ok, err = pcall(function()
     conns2 = math.max(conns2, connections_seen())
   end
   local lcfg = curl_config("/slow", LN)
-  local lcurl = best(3, function() return timed(("curl -s --parallel --parallel-max %d -K %s"):format(C, lcfg)) end)
+  local lcurl = best(3, function() return timed(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, lcfg)) end)
   connections_seen()
   local o1 = { base_url = base .. "/slow", token = "bench-token" }
   local t_rtt = core.now()

@@ -11,6 +11,20 @@ local function run(cmd)
 end
 
 describe("luarocks", function()
+  it("lists every Lua file of the module in the rockspec", function()
+    local rockspec = io.open("lua-users-0.1.0-1.rockspec"):read("*a")
+    local _, files = run("cd lua && find . -name '*.lua' | sort")
+    local n = 0
+    for path in files:gmatch("%./([^\n]+%.lua)") do
+      n = n + 1
+      local module = path:gsub("%.lua$", ""):gsub("/", ".")
+      assert.truthy(rockspec:find('["' .. module .. '"] = "lua/' .. path .. '"', 1, true)
+                    or rockspec:find(module .. ' = "lua/' .. path .. '"', 1, true),
+                    path .. " is missing from the rockspec")
+    end
+    assert.is_true(n >= 15)
+  end)
+
   it("installs the rock into a fresh tree, usable from anywhere", function()
     local abi = jit and "5.1" or _VERSION:match("%d+%.%d+")
     local tree = os.tmpname()
@@ -23,6 +37,9 @@ describe("luarocks", function()
     f:write([[local u = require "users"
       assert(package.cpath:find("]] .. tree .. [[", 1, true), "the tree is not on the cpath")
       assert(u.prepare("paradigm", 7, { workspaces = { 1 } }, { token = "t" }).body == '{"workspaces":[1]}')
+      local r = u.bulk_update("paradigm", { { id = 7, fields = { workspaces = {} } } }, { token = "t", dry_run = true })
+      assert(r.succeeded == 1)
+      assert(require("users.transport.nginx").name == "nginx")
       io.write(u._VERSION, " ", table.concat(u.providers(), ","))]])
     f:close()
     code, out = run(("cd / && eval \"$(luarocks --lua-version %s --tree %s path)\" && %s %s")

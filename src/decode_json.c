@@ -139,7 +139,9 @@ static int parse_number(lua_State *L, dec_t *d) {
   if (is_int && n <= 18) {
     long long v = strtoll(d->s, NULL, 10); /* digits end at p: no separator */
     users_pushinteger(L, v);
-  } else if (is_int && n < sizeof tmp) {
+  } else if (is_int && n >= sizeof tmp) {
+    lua_pushlstring(L, d->s, n); /* far beyond 64 bits: the digits as text */
+  } else if (is_int) {
     /* Possibly beyond 64 bits: exact when it fits, else the digits as text. */
     char *endp;
     long long v;
@@ -151,11 +153,14 @@ static int parse_number(lua_State *L, dec_t *d) {
       lua_pushstring(L, tmp);
     else
       users_pushinteger(L, v);
-  } else {
-    if (n >= sizeof tmp) return fail(d, "number too long");
+  } else if (n < sizeof tmp) {
     memcpy(tmp, d->s, n);
     tmp[n] = '\0';
     lua_pushnumber(L, (lua_Number)strtod(tmp, NULL));
+  } else { /* a long spelling of a number: copied into the scratch buffer */
+    d->scratch->len = 0;
+    if (!buf_add(d->scratch, d->s, n) || !buf_addc(d->scratch, '\0')) return fail(d, "not enough memory");
+    lua_pushnumber(L, (lua_Number)strtod(d->scratch->data, NULL));
   }
   d->s = p;
   return 1;

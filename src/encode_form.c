@@ -62,9 +62,12 @@ typedef void (*emit_fn)(lua_State *L, void *ctx, const field_t *f, int v);
 
 static int each_value(lua_State *L, provider_t *p, emit_fn emit, void *ctx) {
   size_t i, k, n;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref);
   for (i = 0; i < p->n_fields; i++) {
     const field_t *f = &p->fields[i];
-    lua_getfield(L, 2, f->name);
+    /* Raw access, as validation had: no __index can slip in a field. */
+    lua_rawgeti(L, -1, (int)i + 1);
+    lua_rawget(L, 2);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
     if (f->s.type == T_ARRAY && lua_istable(L, -1)) {
       n = users_rawlen(L, -1);
@@ -84,6 +87,7 @@ static int each_value(lua_State *L, provider_t *p, emit_fn emit, void *ctx) {
     }
     lua_pop(L, 1);
   }
+  lua_pop(L, 1);
   return 1;
 }
 
@@ -117,7 +121,7 @@ typedef struct {
   buf_t *b;            /* the pending string segment */
   int segs;            /* index of the segments table */
   long long length;
-  char boundary[40];
+  char boundary[48]; /* "lua-users-" + 32 hex digits + NUL */
 } mp_t;
 
 static void flush(lua_State *L, mp_t *m) {

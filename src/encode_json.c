@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "decode.h"
+#include "formats.h"
 #include "encode.h"
 #include "validate.h"
 
@@ -59,8 +60,9 @@ static int json_number(lua_State *L, buf_t *b, int v) {
 static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth);
 
 typedef struct {
-  const char *s;
+  const char *s; /* the key's text (a string key, or a number's copy) */
   size_t n;
+  int slot;      /* where the original key sits in the keys table */
 } jkey_t;
 
 static int cmp_keys(const void *a, const void *b) {
@@ -70,7 +72,8 @@ static int cmp_keys(const void *a, const void *b) {
 }
 
 /* An object with its keys sorted, so the same table always gives the same
- * bytes (journals, signatures, specs). Keys are held in a table while their
+ * bytes (journals, signatures, specs). The keys table holds each original
+ * key (for the lookup) and its text (for the order and the output); their
  * pointers sit in a boxed buffer: nothing leaks if a value raises. */
 static void json_object(lua_State *L, buf_t *b, int v, int depth) {
   int keys, i, n = 0;
@@ -82,33 +85,25 @@ static void json_object(lua_State *L, buf_t *b, int v, int depth) {
   while (lua_next(L, v)) {
     jkey_t k;
     lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      lua_pushvalue(L, -1);
-    } else if (lua_type(L, -1) == LUA_TNUMBER) {
-      lua_pushvalue(L, -1);
-      lua_tostring(L, -1); /* converts the copy, not the key */
-    } else {
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
       luaL_error(L, "cannot encode a table key of type %s", luaL_typename(L, -1));
-    }
-    k.s = lua_tolstring(L, -1, &k.n);
-    lua_rawseti(L, keys, ++n);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, keys, ++n);      /* the original key */
+    lua_pushvalue(L, -1);
+    k.s = lua_tolstring(L, -1, &k.n); /* converts the copy, not the key */
+    lua_rawseti(L, keys, ++n);      /* its text, kept alive */
+    k.slot = n - 1;
     buf_check(L, buf_add(list, &k, sizeof k));
   }
+  n /= 2;
   qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
   buf_check(L, buf_addc(b, '{'));
   for (i = 0; i < n; i++) {
     const jkey_t *k = &((const jkey_t *)list->data)[i];
     if (i) buf_check(L, buf_addc(b, ','));
     buf_check(L, json_string(b, k->s, k->n) && buf_addc(b, ':'));
-    lua_pushlstring(L, k->s, k->n);
+    lua_rawgeti(L, keys, k->slot);
     lua_rawget(L, v);
-    if (lua_isnil(L, -1)) { /* the key was a number: look it up as one */
-      lua_pop(L, 1);
-      lua_pushlstring(L, k->s, k->n);
-      lua_pushnumber(L, lua_tonumber(L, -1));
-      lua_remove(L, -2);
-      lua_rawget(L, v);
-    }
     json_value(L, b, NULL, lua_gettop(L), depth + 1);
     lua_pop(L, 1);
   }
@@ -116,36 +111,39 @@ static void json_object(lua_State *L, buf_t *b, int v, int depth) {
   lua_pop(L, 2);
 }
 
-/* A table with no schema: an array when it is a sequence, or empty and
- * marked with users.array_mt; an object otherwise. */
+/* A table with no schema: an array when its keys are exactly 1..n (or it
+ * is empty and marked with users.array_mt, as cjson does), else an object. */
 static void json_table(lua_State *L, buf_t *b, int v, int depth) {
-  size_t n = users_rawlen(L, v), i;
+  size_t n = users_rawlen(L, v), i, count = 0;
   if (depth > 64) luaL_error(L, "cannot encode a table nested deeper than 64");
+  luaL_checkstack(L, 8, "nested too deeply");
   lua_pushnil(L);
-  if (n > 0 || lua_next(L, v) == 0) {
-    if (n == 0) { /* empty: an array only when marked so, as cjson does */
-      int is_array = 0;
-      if (lua_getmetatable(L, v)) {
-        lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT);
-        is_array = lua_rawequal(L, -1, -2);
-        lua_pop(L, 2);
-      }
-      buf_check(L, buf_adds(b, is_array ? "[]" : "{}"));
-      return;
+  while (lua_next(L, v)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if (count == 0) {
+    int is_array = 0;
+    if (lua_getmetatable(L, v)) {
+      lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT);
+      is_array = lua_rawequal(L, -1, -2);
+      lua_pop(L, 2);
     }
-    lua_settop(L, lua_gettop(L) - 1);
-    buf_check(L, buf_addc(b, '['));
-    for (i = 1; i <= n; i++) {
-      if (i > 1) buf_check(L, buf_addc(b, ','));
-      lua_rawgeti(L, v, (int)i);
-      json_value(L, b, NULL, lua_gettop(L), depth + 1);
-      lua_pop(L, 1);
-    }
-    buf_check(L, buf_addc(b, ']'));
+    buf_check(L, buf_adds(b, is_array ? "[]" : "{}"));
     return;
   }
-  lua_pop(L, 2);
-  json_object(L, b, v, depth);
+  if (count != n) { /* not exactly the keys 1..n */
+    json_object(L, b, v, depth);
+    return;
+  }
+  buf_check(L, buf_addc(b, '['));
+  for (i = 1; i <= n; i++) {
+    if (i > 1) buf_check(L, buf_addc(b, ','));
+    lua_rawgeti(L, v, (int)i);
+    json_value(L, b, NULL, lua_gettop(L), depth + 1);
+    lua_pop(L, 1);
+  }
+  buf_check(L, buf_addc(b, ']'));
 }
 
 static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth) {
@@ -155,8 +153,13 @@ static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int dep
   switch (lua_type(L, v)) {
   case LUA_TSTRING:
     str = lua_tolstring(L, v, &n);
-    if (s && s->type == T_INTEGER) buf_check(L, json_number(L, b, v));
-    else buf_check(L, json_string(b, str, n));
+    if (s && s->type == T_INTEGER) {
+      if (!is_integer_text(str, n)) luaL_error(L, "cannot encode \"%s\" as an integer", str);
+      buf_check(L, json_number(L, b, v));
+    } else {
+      if (!s && utf8_length(str, n) < 0) luaL_error(L, "cannot encode a string that is not UTF-8");
+      buf_check(L, json_string(b, str, n));
+    }
     return;
   case LUA_TNUMBER:
     buf_check(L, json_number(L, b, v));

@@ -45,7 +45,7 @@ int is_email(const char *s, size_t n) {
   if (local == 0 || local > 64 || s[0] == '.' || s[local - 1] == '.') return 0;
   for (i = 0; i < local; i++) {
     int c = (unsigned char)s[i];
-    if (is_alnum(c) || strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL) continue;
+    if (is_alnum(c) || (c && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL)) continue;
     if (c == '.' && s[i + 1] != '.') continue;
     return 0;
   }
@@ -82,12 +82,15 @@ int is_uuid(const char *s, size_t n) {
 }
 
 int is_integer_text(const char *s, size_t n) {
-  size_t i = 0;
+  size_t i = 0, k;
   if (n && s[0] == '-') i = 1;
   if (i == n || n - i > 19) return 0;
   if (s[i] == '0' && n - i > 1) return 0;
-  for (; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return 0;
+  for (k = i; k < n; k++)
+    if (s[k] < '0' || s[k] > '9') return 0;
+  /* 19 digits may still be beyond 64 bits: compare with the limits. */
+  if (n - i == 19 && memcmp(s + i, i ? "9223372036854775808" : "9223372036854775807", 19) > 0)
+    return 0;
   return 1;
 }
 
@@ -102,7 +105,10 @@ static int atom_match(const char *p, const char **end, int c) {
     if (*p == '^') { neg = 1; p++; }
     while (*p && *p != ']') {
       int lo = (unsigned char)*p, hi;
-      if (lo == '\\' && p[1]) lo = (unsigned char)*++p;
+      if (lo == '\\' && p[1]) {
+        if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z')) return -1; /* \d, \w ... */
+        lo = (unsigned char)*++p;
+      }
       hi = lo;
       if (p[1] == '-' && p[2] && p[2] != ']') { hi = (unsigned char)p[2]; p += 2; }
       if (c >= lo && c <= hi) hit = 1;
@@ -112,7 +118,11 @@ static int atom_match(const char *p, const char **end, int c) {
     *end = p + 1;
     return hit != neg;
   }
-  if (*p == '\\' && p[1]) { *end = p + 2; return c == (unsigned char)p[1]; }
+  if (*p == '\\' && p[1]) {
+    if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z')) return -1; /* \d, \w ... */
+    *end = p + 2;
+    return c == (unsigned char)p[1];
+  }
   if (strchr("()|", *p)) return -1; /* groups and alternation: not supported */
   *end = p + 1;
   return *p == '.' ? 1 : c == (unsigned char)*p;
@@ -127,14 +137,20 @@ static const char *quantifier(const char *p, long *min, long *max) {
   if (*p == '{') {
     long a = 0, b;
     p++;
-    while (*p >= '0' && *p <= '9') a = a * 10 + (*p++ - '0');
+    while (*p >= '0' && *p <= '9') {
+      a = a * 10 + (*p++ - '0');
+      if (a > 65535) return NULL; /* no contract counts that high */
+    }
     b = a;
     if (*p == ',') {
       p++;
       if (*p == '}') b = -1;
-      else for (b = 0; *p >= '0' && *p <= '9';) b = b * 10 + (*p++ - '0');
+      else for (b = 0; *p >= '0' && *p <= '9';) {
+        b = b * 10 + (*p++ - '0');
+        if (b > 65535) return NULL;
+      }
     }
-    if (*p != '}') return NULL;
+    if (*p != '}' || (b >= 0 && b < a)) return NULL;
     *min = a; *max = b;
     return p + 1;
   }
@@ -166,6 +182,10 @@ static int match_here(const char *p, const char *s, size_t n) {
 int pattern_match(const char *pat, const char *s, size_t n) {
   size_t i;
   int r;
+  /* '.' and negated classes match bytes here, not characters: with text
+   * beyond ASCII the answer could be wrong, so say it cannot be checked. */
+  for (i = 0; i < n; i++)
+    if ((unsigned char)s[i] >= 0x80 && (strchr(pat, '.') || strstr(pat, "[^"))) return -1;
   if (*pat == '^') return match_here(pat + 1, s, n);
   for (i = 0; i <= n; i++) { /* unanchored start: try every offset */
     r = match_here(pat, s + i, n - i);

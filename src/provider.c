@@ -32,6 +32,7 @@ static int provider_gc(lua_State *L) {
   fields_free(p->fields, p->n_fields);
   fields_free(p->params, p->n_params);
   memset(p, 0, sizeof *p);
+  p->names_ref = LUA_NOREF; /* __close then __gc: the second call unrefs nothing */
   return 0;
 }
 

@@ -2,11 +2,11 @@
  *
  * The engine owns the multi handle (and so the connection cache shared by
  * every transfer) and a pool of easy handles. A transfer is a userdata that
- * owns its easy handle, header list, response buffers and request segments;
- * while it runs it is anchored in a registry table so it cannot be collected,
- * and the request table is referenced so the strings libcurl borrows stay
- * alive. libcurl's callbacks only copy bytes into C buffers: no Lua code runs
- * inside libcurl, so no Lua error can unwind through it. */
+ * owns its easy handle, header list, response buffers and its own copy of
+ * the request body (libcurl never borrows a Lua string, which the caller
+ * could drop); while it runs it is anchored in a registry table so it cannot
+ * be collected. libcurl's callbacks only copy bytes between C buffers: no Lua
+ * code runs inside libcurl, so no Lua error can unwind through it. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 enum { S_NEW, S_RUNNING, S_DONE };
 
 typedef struct {
-  const char *data; /* string segment (borrowed from the request table) */
+  char *data;       /* string segment (our copy) */
   size_t len;
   char *path;       /* file segment */
   long long size;
@@ -42,7 +42,6 @@ typedef struct transfer {
   long status;
   double elapsed;
   char errbuf[CURL_ERROR_SIZE];
-  int req_ref;
   seg_t *segs;
   size_t n_segs, cur;
   long long off;
@@ -137,7 +136,10 @@ static void free_request(transfer_t *t) {
   curl_slist_free_all(t->headers);
   t->headers = NULL;
   if (t->fp) { fclose(t->fp); t->fp = NULL; }
-  for (i = 0; i < t->n_segs; i++) free(t->segs[i].path);
+  for (i = 0; i < t->n_segs; i++) {
+    free(t->segs[i].path);
+    free(t->segs[i].data);
+  }
   free(t->segs);
   t->segs = NULL;
   t->n_segs = 0;
@@ -154,8 +156,6 @@ static int transfer_gc(lua_State *L) {
   free_request(t);
   buf_free(&t->body);
   buf_free(&t->head);
-  if (t->req_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, t->req_ref);
-  t->req_ref = LUA_NOREF;
   t->state = S_DONE;
   return 0;
 }
@@ -185,8 +185,6 @@ static void finish(lua_State *L, engine_t *e, transfer_t *t, CURLcode result) {
   lua_pushnil(L);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  luaL_unref(L, LUA_REGISTRYINDEX, t->req_ref);
-  t->req_ref = LUA_NOREF;
 }
 
 /* Moves every transfer libcurl has finished to the done list; returns how
@@ -212,9 +210,15 @@ static engine_t *check_engine(lua_State *L) {
   return e;
 }
 
+/* req[key], raw: no __index runs while a transfer is being set up. */
+static void rawfield(lua_State *L, int req, const char *key) {
+  lua_pushstring(L, key);
+  lua_rawget(L, req);
+}
+
 static double opt_seconds(lua_State *L, int req, const char *key, double dflt) {
   double v;
-  lua_getfield(L, req, key);
+  rawfield(L, req, key);
   v = lua_isnil(L, -1) ? dflt : (double)lua_tonumber(L, -1);
   lua_pop(L, 1);
   if (!(v > 0)) luaL_error(L, "'%s' must be a positive number of seconds", key);
@@ -223,7 +227,7 @@ static double opt_seconds(lua_State *L, int req, const char *key, double dflt) {
 
 static void set_headers(lua_State *L, int req, transfer_t *t) {
   size_t i, n;
-  lua_getfield(L, req, "headers");
+  rawfield(L, req, "headers");
   if (!lua_isnil(L, -1)) {
     luaL_checktype(L, -1, LUA_TTABLE);
     n = users_rawlen(L, -1);
@@ -250,42 +254,53 @@ static void set_headers(lua_State *L, int req, transfer_t *t) {
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 }
 
-/* body = "string", or segments = { "string" | { path=, size= }, ... } */
-static void set_body(lua_State *L, int req, transfer_t *t) {
+/* body = "string", or segments = { "string" | { path=, size= }, ... }; libcurl
+ * gets copies, and a request without a body sends an empty one (never its
+ * default, which reads stdin). */
+static void set_body(lua_State *L, int req, transfer_t *t, int has_method_body) {
   size_t i, n, len;
   long long total = 0;
   const char *body;
-  lua_getfield(L, req, "body");
+  rawfield(L, req, "body");
   if (lua_type(L, -1) == LUA_TSTRING) {
     body = lua_tolstring(L, -1, &len);
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body);
     lua_pop(L, 1);
     return;
   }
   lua_pop(L, 1);
-  lua_getfield(L, req, "segments");
-  if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
+  rawfield(L, req, "segments");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    if (has_method_body) {
+      curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+      curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, "");
+    }
+    return;
+  }
   luaL_checktype(L, -1, LUA_TTABLE);
   n = users_rawlen(L, -1);
   if (!(t->segs = calloc(n ? n : 1, sizeof(seg_t)))) luaL_error(L, "not enough memory");
   for (i = 0; i < n; i++) {
-    seg_t *s = &t->segs[i];
+    seg_t *sg = &t->segs[i];
     t->n_segs = i + 1;
     lua_rawgeti(L, -1, (int)i + 1);
     if (lua_type(L, -1) == LUA_TSTRING) {
-      s->data = lua_tolstring(L, -1, &s->len);
-      total += (long long)s->len;
+      const char *d = lua_tolstring(L, -1, &sg->len);
+      if (!(sg->data = malloc(sg->len ? sg->len : 1))) luaL_error(L, "not enough memory");
+      memcpy(sg->data, d, sg->len);
+      total += (long long)sg->len;
     } else {
       const char *path;
       luaL_checktype(L, -1, LUA_TTABLE);
-      lua_getfield(L, -1, "path");
+      rawfield(L, lua_gettop(L), "path");
       path = luaL_checkstring(L, -1);
-      if (!(s->path = malloc(strlen(path) + 1))) luaL_error(L, "not enough memory");
-      strcpy(s->path, path);
-      lua_getfield(L, -2, "size");
-      s->size = (long long)luaL_checknumber(L, -1);
-      total += s->size;
+      if (!(sg->path = malloc(strlen(path) + 1))) luaL_error(L, "not enough memory");
+      strcpy(sg->path, path);
+      rawfield(L, lua_gettop(L) - 1, "size");
+      sg->size = (long long)luaL_checknumber(L, -1);
+      total += sg->size;
       lua_pop(L, 2);
     }
     lua_pop(L, 1);
@@ -305,35 +320,36 @@ static transfer_t *start(lua_State *L, engine_t *e, int req) {
   const char *s;
   CURL *easy;
   luaL_checktype(L, req, LUA_TTABLE);
+  int has_method_body;
   t = (transfer_t *)users_newuserdata(L, sizeof *t);
   memset(t, 0, sizeof *t);
-  t->req_ref = LUA_NOREF;
   users_setmeta(L, TRANSFER_MT, NULL, transfer_gc);
   easy = e->n_pool ? e->pool[--e->n_pool] : curl_easy_init();
   if (!easy) luaL_error(L, "curl_easy_init failed");
   t->easy = easy;
-  lua_pushvalue(L, req);
-  t->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
-  lua_getfield(L, req, "url");
+  rawfield(L, req, "url");
   s = lua_tostring(L, -1);
   if (!s || strpbrk(s, "\r\n \t")) luaL_error(L, "request url must be a string without spaces or line breaks");
   curl_easy_setopt(easy, CURLOPT_URL, s); /* libcurl copies strings */
   lua_pop(L, 1);
-  lua_getfield(L, req, "method");
+  rawfield(L, req, "method");
   s = luaL_optstring(L, -1, "GET");
+  has_method_body = strcmp(s, "GET") != 0 && strcmp(s, "HEAD") != 0;
   if (strcmp(s, "POST") == 0) curl_easy_setopt(easy, CURLOPT_POST, 1L);
   else if (strcmp(s, "GET") != 0) curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, s);
+  if (strcmp(s, "HEAD") == 0) curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
   lua_pop(L, 1);
   set_headers(L, req, t);
-  set_body(L, req, t);
+  set_body(L, req, t, has_method_body);
 
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(opt_seconds(L, req, "timeout", 30) * 1000));
+  /* At least 1 ms: libcurl reads 0 as "no timeout". */
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(opt_seconds(L, req, "timeout", 30) * 1000) + 1);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   (long)(opt_seconds(L, req, "connect_timeout", 10) * 1000));
+                   (long)(opt_seconds(L, req, "connect_timeout", 10) * 1000) + 1);
   t->max_body = (size_t)opt_seconds(L, req, "max_body", 8 * 1024 * 1024);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
-  lua_getfield(L, req, "ca_file");
+  rawfield(L, req, "ca_file");
   if (lua_type(L, -1) == LUA_TSTRING) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
   lua_pop(L, 1);
 

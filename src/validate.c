@@ -85,6 +85,7 @@ int file_info(lua_State *L, int idx, long long *size, const char **ctype,
       return 0;
     }
     path = lua_tostring(L, -1);
+    errno = 0;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb"))) {
       snprintf(msg, sizeof msg, "cannot read the file: %s",
                errno ? strerror(errno) : "not a regular file");

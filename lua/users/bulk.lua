@@ -70,7 +70,8 @@ function _M.run(entry, items, run, o)
   total = run.total or total
   local started = core.now()
   local report = { total = 0, done = 0, succeeded = 0, failed = 0, skipped = 0, retried = 0,
-                   failures = {}, dry_run = run.dry_run or nil }
+                   failures = setmetatable({}, core.array_mt), -- [] in JSON, even empty
+                   dry_run = run.dry_run or nil }
   local jr
   if run.journal then
     local err
@@ -213,7 +214,7 @@ function _M.run(entry, items, run, o)
     end
     local timeout = max(0, wake - now)
     if n_inflight > 0 then
-      local done = session.wait(timeout == huge and nil or timeout)
+      local done = session.wait(timeout < huge and timeout or nil) -- nil: until one completes
       n_inflight = n_inflight - #done
       for _, r in ipairs(done) do
         local job = inflight[r[1]]

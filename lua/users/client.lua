@@ -43,6 +43,18 @@ function _M.check_options(opts, fname, argn)
   end
 end
 
+-- Inside nginx, in the phases where cosockets work, requests go through
+-- nginx itself and never block the worker; everywhere else through libcurl.
+local cosocket_phases = { rewrite = true, access = true, content = true, timer = true,
+                          ssl_cert = true, ssl_session_fetch = true, preread = true }
+function _M.default_transport()
+  local ngx = rawget(_G, "ngx")
+  if ngx and ngx.socket and ngx.get_phase and cosocket_phases[ngx.get_phase()] then
+    return require "users.transport.nginx"
+  end
+  return require "users.transport.curl"
+end
+
 --- Layers of options, last wins, then the environment, then the provider.
 function _M.resolve(entry, ...)
   local o = {}
@@ -65,7 +77,7 @@ function _M.resolve(entry, ...)
   o.retries = o.retries or 0
   o.backoff = o.backoff or 0.5
   o.max_body = o.max_body or 8 * 1024 * 1024
-  o.transport = o.transport or require "users.transport.curl"
+  o.transport = o.transport or _M.default_transport()
   return o
 end
 

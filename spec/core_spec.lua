@@ -1,0 +1,99 @@
+-- The C core's edges: inputs that once broke it, each held to the right
+-- answer (found by review, reproduced under ASan and valgrind).
+local core = require "users.core"
+local users = require "users"
+local env = require "spec.support.env"
+
+local function compile(fields)
+  return core.compile { name = "edge", fields = fields }
+end
+
+describe("the C core at its edges", function()
+  it("encodes tables nested up to 64 deep, and refuses deeper with an error", function()
+    local t = {}
+    for _ = 1, 60 do t = { a = t } end
+    assert.matches('^{"a":{"a":', core.json_encode(t))
+    for _ = 1, 10 do t = { t } end
+    assert.has_error(function() core.json_encode(t) end)
+  end)
+
+  it("encodes mixed and numeric-keyed tables as objects, losing nothing", function()
+    assert.equal('{"1":1,"2":2,"x":3}', core.json_encode { 1, 2, x = 3 })
+    assert.equal('{"0.33333333333333":1}', core.json_encode { [1 / 3] = 1 })
+    assert.equal("[1,2]", core.json_encode { 1, 2 })
+  end)
+
+  it("refuses to encode text that is not UTF-8, or a non-integer as an integer", function()
+    assert.has_error(function() core.json_encode("\255") end)
+    local p = compile { { "n", type = "integer" } }
+    assert.has_error(function() core.encode_json(p, { n = '1,"admin":true' }) end)
+    assert.equal('{"n":12}', core.encode_json(p, { n = "12" }))
+  end)
+
+  it("refuses integers beyond 64 bits and emails with a NUL", function()
+    local p = compile { { "n", type = "integer" }, { "e", type = "string", format = "email" } }
+    assert.is_nil(core.validate(p, { n = "9223372036854775807" }))
+    assert.is_table(core.validate(p, { n = "9223372036854775808" }))
+    assert.is_nil(core.validate(p, { n = "-9223372036854775808" }))
+    assert.is_table(core.validate(p, { n = "9999999999999999999" }))
+    assert.is_table(core.validate(p, { e = "a\0b@example.com" }))
+  end)
+
+  it("says a pattern cannot be checked rather than guess", function()
+    for _, pattern in ipairs { "^a{9223372036854775808}b$", "^\\d{3}$", "^a{3,1}$" } do
+      local errs = core.validate(compile { { "x", type = "string", pattern = pattern } }, { x = "aaa" })
+      assert.matches("cannot check", errs.x[1])
+    end
+    local p = compile { { "x", type = "string", pattern = "^.{1,3}$" } }
+    assert.is_nil(core.validate(p, { x = "abc" }))
+    assert.matches("cannot check", core.validate(p, { x = "ééé" }).x[1])
+  end)
+
+  it("closes a provider twice without harm (5.4 __close, then __gc)", function()
+    local p = compile { { "x", type = "string" } }
+    local close = getmetatable(p).__close or getmetatable(p).__gc
+    close(p)
+    close(p)
+    assert.has_error(function() core.validate(p, { x = "y" }) end)
+  end)
+
+  describe("transfers", function()
+    setup(function() env.start() end)
+    teardown(function() env.stop() end)
+    before_each(function() env.fake:reset() end)
+
+    it("keep their own copy of the body: the caller may drop it", function()
+      local e = core.engine()
+      local req = {
+        method = "PATCH", url = env.fake:base_url("generic") .. "/v1/users/u1",
+        headers = { "Authorization: Bearer test-token", "Content-Type: application/json" },
+        body = '{"role":"' .. ("x"):rep(100) .. '"}',
+      }
+      e:add(req)
+      req.body = nil
+      req = nil -- luacheck: ignore 311
+      collectgarbage()
+      collectgarbage()
+      local done = e:wait(5)
+      assert.equal(1, #done)
+      assert.equal(200, done[1]:result().status)
+      assert.equal('{"role":"' .. ("x"):rep(100) .. '"}', env.fake:last().body)
+      e:close()
+    end)
+
+    it("send an empty body when none is given, never stdin", function()
+      local e = core.engine()
+      local res = e:perform { method = "POST", url = env.fake:base_url("generic") .. "/v1/users/u1",
+                              headers = { "Authorization: Bearer test-token" } }
+      assert.is_table(res)
+      local req = env.fake:last()
+      assert.equal("", req.body)
+      assert.equal("0", req.headers["content-length"])
+      e:close()
+    end)
+  end)
+
+  it("users.null is what the decoder gives for null", function()
+    assert.equal(users.null, core.json_decode("null"))
+  end)
+end)

@@ -1,0 +1,148 @@
+-- lua-users inside a real nginx (Debian's, with its Lua module on LuaJIT),
+-- configured by examples/nginx/: the provider calls go through cosockets, so
+-- 20 concurrent requests to a provider that takes 0.5 s each finish in about
+-- 0.5 s, not the 10 s a blocking transport would take on one worker.
+local env = require "spec.support.env"
+local core = require "users.core"
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+describe("inside nginx (examples/nginx)", function()
+  local dir, port, pid, base
+
+  setup(function()
+    env.start()
+    -- The C core for nginx's LuaJIT.
+    assert(os.execute("make -s LUA=jit >/dev/null"))
+    dir = sh("mktemp -d"):gsub("%s+$", "")
+    for _, d in ipairs { "logs", "temp" } do assert(os.execute("mkdir -p " .. dir .. "/" .. d)) end
+    local root = sh("pwd"):gsub("%s+$", "")
+    for _ = 1, 20 do
+      port = math.random(20000, 60000)
+      local conf = read("examples/nginx/nginx.conf"):gsub("@ROOT@", root):gsub("@PORT@", port)
+      local f = assert(io.open(dir .. "/nginx.conf", "w"))
+      f:write(conf)
+      f:close()
+      pid = sh(("GENERIC_BASE_URL='%s' PARADIGM_BASE_URL='%s' nginx -p %s -c %s/nginx.conf >/dev/null 2>&1 & echo $!")
+        :format(env.fake:base_url("generic"), env.fake:base_url("paradigm"), dir, dir)):match("(%d+)%s*$")
+      base = "http://127.0.0.1:" .. port
+      local up = false
+      for _ = 1, 50 do
+        core.sleep(0.05)
+        if sh("curl -s -o /dev/null -w '%{http_code}' " .. base .. "/users/nope/1") == "404" then up = true break end
+      end
+      if up then break end
+      os.execute("kill " .. pid .. " 2>/dev/null")
+    end
+  end)
+
+  teardown(function()
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    core.sleep(0.2)
+    if dir then os.execute("rm -rf " .. dir) end
+    env.stop()
+  end)
+
+  before_each(function() env.fake:reset() end)
+
+  it("serves 20 concurrent updates to a 0.5 s provider in under 1 s", function()
+    env.fake:behave("generic", { delay = 0.5 })
+    local cfg = dir .. "/parallel.cfg"
+    local f = assert(io.open(cfg, "w"))
+    for i = 1, 20 do
+      if i > 1 then f:write("next\n") end
+      f:write(('url = "%s/users/generic/u%d"\nrequest = "PATCH"\ndata = "{\\"role\\":\\"admin\\"}"\n'):format(base, i))
+      f:write(('header = "X-Provider-Token: test-token"\noutput = "%s/out-%d"\n'):format(dir, i))
+      f:write('write-out = "%{http_code}\\n"\n')
+    end
+    f:close()
+    -- One request first: the worker compiles the provider once, and both
+    -- sides open connections; what is measured is the steady state.
+    sh(("curl -s -X PATCH -H 'X-Provider-Token: test-token' -d '{\"role\":\"x\"}' %s/users/generic/warm"):format(base))
+    env.fake:reset()
+    env.fake:behave("generic", { delay = 0.5 })
+    local t0 = core.now()
+    local codes = sh(("curl -s --parallel --parallel-immediate --parallel-max 20 -K %s"):format(cfg))
+    local wall = core.now() - t0
+    local n200 = select(2, codes:gsub("200", ""))
+    assert.equal(20, n200, codes)
+    assert.is_true(wall < 1.0, ("20 requests took %.2f s"):format(wall))
+    for i = 1, 20 do
+      local user = core.json_decode(read(("%s/out-%d"):format(dir, i)))
+      assert.equal("u" .. i, user.id)
+      assert.equal("admin", user.role)
+    end
+    local reqs = env.fake:requests()
+    assert.equal(20, #reqs)
+    for _, r in ipairs(reqs) do
+      assert.equal("PATCH", r.method)
+      assert.equal("Bearer test-token", r.headers.authorization)
+      assert.equal('{"role":"admin"}', r.body)
+      assert.equal("application/json", r.headers.accept)
+    end
+    assert.is_nil((read(dir .. "/logs/error.log") or ""):find("%[error%]"))
+  end)
+
+  it("keeps each request's credentials to itself", function()
+    local function patch(token, id)
+      local header = token and ("-H 'X-Provider-Token: " .. token .. "'") or ""
+      return sh(("curl -s -w ' %%{http_code}' -X PATCH %s -d '{\"role\":\"x\"}' %s/users/generic/%s")
+        :format(header, base, id))
+    end
+    local good = patch("test-token", "a"):gsub(" 200$", "")
+    local bad = patch("stolen", "b")
+    local none = patch(nil, "c")
+    assert.equal("a", core.json_decode(good).id)
+    assert.matches('"code":"unauthorized".* 401$', bad)
+    assert.matches('"kind":"config".* 500$', none)
+    local auth = {}
+    for _, r in ipairs(env.fake:requests()) do auth[#auth + 1] = r.headers.authorization end
+    assert.same({ "Bearer test-token", "Bearer stolen" }, auth)
+  end)
+
+  it("gives the same validation and error shapes as everywhere else", function()
+    local out = sh(("curl -s -w ' %%{http_code}' -X PATCH -H 'X-Provider-Token: test-token' "
+      .. "-d '{\"workspaces\":[1,\"x\"],\"bogus\":1}' %s/users/paradigm/7"):format(base))
+    assert.matches('"kind":"invalid".* 422$', out)
+    assert.matches("bogus", out)
+    assert.matches("item 2 must be an integer", out)
+    out = sh(("curl -s -w ' %%{http_code}' -X PATCH -H 'X-Provider-Token: test-token' "
+      .. "-d '{\"workspaces\":[]}' %s/users/paradigm/404"):format(base))
+    assert.matches('"code":"not_found".* 404$', out)
+    assert.equal(1, #env.fake:requests())
+  end)
+
+  it("runs a bulk update in the request, concurrently, with retries", function()
+    env.fake:behave("generic", { delay = 0.3, script = { { status = 503, body = "{}" } } })
+    local items = {}
+    for i = 1, 10 do items[i] = ('{"id":"b%d","fields":{"role":"member"}}'):format(i) end
+    local body = dir .. "/bulk.json"
+    local f = assert(io.open(body, "w"))
+    f:write("[" .. table.concat(items, ",") .. "]")
+    f:close()
+    local t0 = core.now()
+    local out = sh(("curl -s -X POST -H 'X-Provider-Token: test-token' --data-binary @%s '%s/bulk/generic?concurrency=5'")
+      :format(body, base))
+    local wall = core.now() - t0
+    local report = core.json_decode(out)
+    assert.is_table(report, out)
+    assert.equal(10, report.total)
+    assert.equal(10, report.succeeded)
+    assert.equal(1, report.retried)
+    assert.is_true(wall < 2.5, ("bulk of 10 at 5 in flight took %.2f s"):format(wall))
+    assert.equal(11, #env.fake:requests())
+  end)
+end)
