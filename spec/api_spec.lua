@@ -57,23 +57,13 @@ describe("the users module", function()
   end)
 
   it("falls back to <PROVIDER>_TOKEN, _BASE_URL and LANCEPILOT_WORKSPACE", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
-      package.path = "lua/?.lua;" .. package.path
-      package.cpath = os.getenv("LUA_USERS_CPATH") .. ";" .. package.cpath
+    local out = env.run_lua([[
       local users = require "users"
       local user, err = users.update("lancepilot", 42, { name = "Env", email = "e@example.com",
                                       timezone = "UTC", status = true })
       io.write(user and "ok" or tostring(err))
-    ]])
-    f:close()
-    local cmd = ("LANCEPILOT_TOKEN=test-token LANCEPILOT_BASE_URL='%s' LANCEPILOT_WORKSPACE=%s LUA_USERS_CPATH='%s' %s %s"):format(
-      env.fake:base_url("lancepilot"), env.WORKSPACE, package.cpath:match("^[^;]+"), env.lua_bin(), script)
-    local p = io.popen(cmd)
-    local out = p:read("*a")
-    p:close()
-    os.remove(script)
+    ]], ("LANCEPILOT_TOKEN=test-token LANCEPILOT_BASE_URL='%s' LANCEPILOT_WORKSPACE=%s"):format(
+      env.fake:base_url("lancepilot"), env.WORKSPACE))
     assert.equal("ok", out)
     assert.equal("/lancepilot/api/v3/workspaces/" .. env.WORKSPACE .. "/users/42", env.fake:last().uri)
   end)

@@ -2,19 +2,7 @@
 -- in, report out, failures written in the same format and accepted back.
 local env = require "spec.support.env"
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local write, read = env.write, env.read
 
 local function run_cli(provider, file, extra)
   local cmd = ("%s_BASE_URL='%s' %s_TOKEN=test-token LUA_CPATH='%s;;' %s examples/bulk.lua %s %s %s 2>&1; echo \"exit:$?\"")

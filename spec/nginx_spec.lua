@@ -5,20 +5,7 @@
 local env = require "spec.support.env"
 local core = require "users.core"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local sh, read = env.sh, env.read
 
 describe("inside nginx (examples/nginx)", function()
   local dir, port, pid, base

@@ -54,6 +54,40 @@ function M.tmpfile(content)
 end
 
 
+--- Output of a shell command (stdout and stderr).
+function M.sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+--- Runs Lua code in a child interpreter that finds the module in the tree,
+-- with `vars` ("NAME=value ...") in its environment; returns its output.
+function M.run_lua(code, vars)
+  local script = os.tmpname()
+  M.write(script, 'package.path = "lua/?.lua;" .. package.path\n'
+    .. 'package.cpath = os.getenv("LUA_USERS_CPATH") .. ";" .. package.cpath\n' .. code)
+  local out = M.sh(("%s LUA_USERS_CPATH='%s' %s %s"):format(
+    vars or "", package.cpath:match("^[^;]+"), M.lua_bin(), script))
+  os.remove(script)
+  return out
+end
+
 -- The interpreter running the specs, for child processes.
 function M.lua_bin()
   if jit then return "luajit" end
