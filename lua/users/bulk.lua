@@ -47,17 +47,6 @@ local function source(items)
   end, n
 end
 
-local function decode(name, res)
-  if res.body == "" then return {} end
-  local value, msg = core.json_decode(res.body)
-  if value == nil then
-    return nil, errors.new { kind = "decode", code = "bad_response", status = res.status,
-                             provider = name, message = "the response is not JSON: " .. msg,
-                             body = res.body, retryable = false }
-  end
-  return value
-end
-
 --- Runs the bulk update. `run` holds the run options, `o` the resolved
 -- update options. Returns the report.
 function _M.run(entry, items, run, o)
@@ -150,7 +139,7 @@ function _M.run(entry, items, run, o)
     if not res then
       err = errors.transport(name, code, msg)
     elseif res.status >= 200 and res.status < 300 then
-      user, err = decode(name, res)
+      user, err = client.decode(name, res)
     else
       local body = core.json_decode(res.body) or res.body
       err = errors.from_response(entry.decl, res, body)
@@ -176,8 +165,7 @@ function _M.run(entry, items, run, o)
       return finish(job, nil, auth.redact(err, o))
     end
     -- Back off; a 429 slows the whole run: fewer in flight, and a pause.
-    local delay = min(30, o.backoff * 2 ^ (job.attempts - 1)) * (0.5 + math.random() * 0.5)
-    if err.retry_after then delay = max(delay, err.retry_after) end
+    local delay = client.backoff(o, job.attempts, err.retry_after)
     if err.status == 429 then
       window = max(1, floor(window / 2))
       pause_until = max(pause_until, now + delay)

@@ -236,7 +236,7 @@ local function is_json(ctype)
 end
 
 --- Decodes a 2xx response: the user table, or nil and a decode error.
-local function decode(name, res)
+function _M.decode(name, res)
   if res.body == "" then return {} end
   local value, msg = core.json_decode(res.body)
   if value == nil or not is_json(res.headers["content-type"]) then
@@ -250,7 +250,9 @@ local function decode(name, res)
   return value
 end
 
-local function backoff(o, attempt, retry_after)
+--- Seconds before retry `attempt`: exponential, with jitter, at most 30 s,
+-- and never sooner than the server's Retry-After.
+function _M.backoff(o, attempt, retry_after)
   local delay = min(30, o.backoff * 2 ^ (attempt - 1)) * (0.5 + random() * 0.5)
   if retry_after then delay = max(delay, retry_after) end
   return delay
@@ -268,7 +270,7 @@ function _M.send(entry, req, o)
     if not res then
       err = errors.transport(name, code, msg)
     elseif res.status >= 200 and res.status < 300 then
-      local user, derr = decode(name, res)
+      local user, derr = _M.decode(name, res)
       if user ~= nil then
         res.body = nil
         res.attempts = attempts
@@ -297,7 +299,7 @@ function _M.send(entry, req, o)
       if not (err.retryable and attempts <= o.retries) then
         return nil, auth.redact(err, o)
       end
-      transport.sleep(backoff(o, attempts, err.retry_after))
+      transport.sleep(_M.backoff(o, attempts, err.retry_after))
     end
   end
 end
