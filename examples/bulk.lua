@@ -190,6 +190,22 @@ else
   end
 end
 
+-- A first pass counts the items, so the bar can show a percentage and an
+-- ETA; it streams too, holding nothing.
+do
+  local count = io.open(path, "rb")
+  local n = 0
+  if jsonl then
+    for line in count:lines() do if not line:match("^%s*$") then n = n + 1 end end
+  else
+    local rows = csv_rows(count)
+    rows() -- the header
+    for row in rows do if not (#row == 1 and row[1] == "") then n = n + 1 end end
+  end
+  count:close()
+  opts.total = n
+end
+
 local failures_path = path:gsub("%.%w+$", "") .. (jsonl and ".failures.jsonl" or ".failures.csv")
 local failures
 opts.on_result = function(item, _, err)
