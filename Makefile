@@ -21,6 +21,9 @@ LUA_LMOD ?= $(PREFIX)/share/lua/$(LUA_ABI)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
+# Only luaopen_users_core is exported, and calls into liblua skip the PLT:
+# both make the per-request C paths a little shorter.
+CODEGEN = -fvisibility=hidden -fno-plt
 WARN = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
@@ -39,7 +42,7 @@ all: $(CORE)
 
 $(BUILD)/%.o: src/%.c src/*.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -fPIC $(LUA_INC) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(CODEGEN) $(WARN) -fPIC $(LUA_INC) $(CURL_CFLAGS) -c $< -o $@
 
 $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users

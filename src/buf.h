@@ -14,8 +14,12 @@ typedef struct {
 } buf_t;
 
 int buf_reserve(buf_t *b, size_t extra); /* 0 on allocation failure */
+/* buf_reserve without a call when the room is there already. */
+#define buf_room(b, n) ((b)->cap - (b)->len >= (n) || buf_reserve((b), (n)))
 int buf_add(buf_t *b, const void *p, size_t n);
 int buf_addc(buf_t *b, char c);
+/* buf_addc, inline when the room is there. */
+#define buf_putc(b, c) ((b)->len < (b)->cap ? ((b)->data[(b)->len++] = (c), 1) : buf_addc((b), (c)))
 #define buf_adds(b, s) buf_add((b), (s), strlen(s))
 void buf_free(buf_t *b);
 

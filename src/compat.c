@@ -37,8 +37,8 @@ void users_pushinteger(lua_State *L, long long v) {
 #endif
 }
 
-void users_setmeta(lua_State *L, const char *name, const luaL_Reg *methods,
-                   lua_CFunction gc) {
+void users_pushmeta(lua_State *L, const char *name, const luaL_Reg *methods,
+                    lua_CFunction gc) {
   if (luaL_newmetatable(L, name)) {
     if (methods) {
       lua_newtable(L);
@@ -56,6 +56,11 @@ void users_setmeta(lua_State *L, const char *name, const luaL_Reg *methods,
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
   }
+}
+
+void users_setmeta(lua_State *L, const char *name, const luaL_Reg *methods,
+                   lua_CFunction gc) {
+  users_pushmeta(L, name, methods, gc);
   lua_setmetatable(L, -2);
 }
 

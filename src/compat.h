@@ -28,7 +28,10 @@ int users_tointeger(lua_State *L, int idx, long long *out);
  * so that 64-bit ids never lose digits. */
 void users_pushinteger(lua_State *L, long long v);
 
-/* A metatable created once per state, looked up by name. */
+/* A metatable created once per state, looked up by name: pushed, or set
+ * on the value on top. */
+void users_pushmeta(lua_State *L, const char *name, const luaL_Reg *methods,
+                    lua_CFunction gc);
 void users_setmeta(lua_State *L, const char *name, const luaL_Reg *methods,
                    lua_CFunction gc);
 void *users_checkud(lua_State *L, int idx, const char *name);

@@ -12,9 +12,9 @@
 
 int json_string(buf_t *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  size_t i, run = 0;
+  size_t i = ascii_prefix(s, n, 1), run = 0;
   if (!buf_reserve(b, n + 2) || !buf_addc(b, '"')) return 0;
-  for (i = 0; i < n; i++) {
+  for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     const char *esc = NULL;
     char u[6];

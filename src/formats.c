@@ -1,10 +1,76 @@
+#include <stdint.h>
 #include <string.h>
 #include "formats.h"
 
+/* Nonzero when one of the eight bytes in w is not plain (see ascii_prefix):
+ * the classic "has a byte less than / equal to" bit tricks. */
+static uint64_t not_plain(uint64_t w, int json_plain) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  uint64_t bad = w, q, b;
+  if (json_plain) {
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    bad |= (w - ones * 0x20) & ~w; /* a byte below 0x20 */
+    bad |= (q - ones) & ~q;        /* a byte equal to '"' */
+    bad |= (b - ones) & ~b;        /* a byte equal to '\\' */
+  }
+  return bad & highs;
+}
+
+#define X16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char json_plain_byte[256] = {
+  X16(0), X16(0),                                  /* control characters */
+  1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x20: '"' is not */
+  X16(1), X16(1),
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,  /* 0x50: '\\' is not */
+  X16(1), X16(1)};                                 /* 0x80 up: 0 */
+#undef X16
+
+size_t ascii_prefix(const char *s, size_t n, int json_plain) {
+  size_t i = 0;
+  uint64_t w;
+  if (n >= 8) {
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&w, s + i, 8); /* unaligned-safe; compiles to one load */
+      if (not_plain(w, json_plain)) break;
+    }
+    if (i + 8 > n) { /* the tail: the last eight bytes, overlapping */
+      memcpy(&w, s + n - 8, 8);
+      if (!not_plain(w, json_plain)) return n;
+    }
+  }
+  if (json_plain)
+    while (i < n && json_plain_byte[(unsigned char)s[i]]) i++;
+  else
+    while (i < n && (unsigned char)s[i] < 0x80) i++;
+  return i;
+}
+
+size_t json_plain_copy(char *out, const char *s, size_t n) {
+  size_t i = 0;
+  uint64_t w;
+  if (n >= 8) {
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&w, s + i, 8);
+      if (not_plain(w, 1)) break;
+      memcpy(out + i, &w, 8);
+    }
+    if (i + 8 > n) { /* the last eight bytes, overlapping what is copied */
+      memcpy(&w, s + n - 8, 8);
+      if (!not_plain(w, 1)) {
+        memcpy(out + n - 8, &w, 8);
+        return n;
+      }
+    }
+  }
+  for (; i < n && json_plain_byte[(unsigned char)s[i]]; i++) out[i] = s[i];
+  return i;
+}
+
 long utf8_length(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
-  size_t i = 0;
-  long count = 0;
+  size_t i = ascii_prefix(str, n, 0);
+  long count = (long)i;
   while (i < n) {
     unsigned c = s[i];
     size_t need;
@@ -29,28 +95,40 @@ long utf8_length(const char *str, size_t n) {
   return count;
 }
 
-static int is_alnum(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+/* Character classes for email addresses: the dot-atom "atext" of RFC 5322,
+ * and letters and digits for domain labels. */
+enum { ATEXT = 1, ALNUM = 2, ALPHA = 4, LETTER = ATEXT | ALNUM | ALPHA, DIGIT = ATEXT | ALNUM };
+static const unsigned char email_class[256] = {
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  /*  !  "  #  $  %  &  '  (  )  *  +  ,  -  .  / */
+  0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1,
+  DIGIT, DIGIT, DIGIT, DIGIT, DIGIT, DIGIT, DIGIT, DIGIT, DIGIT, DIGIT,
+  0, 0, 0, 1, 0, 1, /* : ; < = > ? */
+  0, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, /* @ A-G */
+  LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER,
+  LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER,
+  LETTER, LETTER, LETTER, 0, 0, 0, 1, 1, /* X-Z [ \ ] ^ _ */
+  1, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, /* ` a-g */
+  LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER,
+  LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER, LETTER,
+  LETTER, LETTER, LETTER, 1, 1, 1, 1, 0}; /* x-z { | } ~ DEL; 0x80 up: 0 */
 
 /* Conservative: the dot-atom form of RFC 5322 with an ASCII domain of at
  * least two labels. Stricter than every server we send to, so what passes
  * here is never refused there for its form. */
-int is_email(const char *s, size_t n) {
-  const char *at = memchr(s, '@', n);
-  size_t local, i, label = 0;
+int is_email(const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t local = 0, i, label = 0;
   int labels = 1, tld_alpha = 1;
-  if (!at || n > 254) return 0;
-  local = (size_t)(at - s);
+  if (n > 254) return 0;
+  while (local < n && ((email_class[s[local]] & ATEXT) ||
+                       (s[local] == '.' && local + 1 < n && s[local + 1] != '.')))
+    local++;
+  if (local == n || s[local] != '@') return 0;
   if (local == 0 || local > 64 || s[0] == '.' || s[local - 1] == '.') return 0;
-  for (i = 0; i < local; i++) {
-    int c = (unsigned char)s[i];
-    if (is_alnum(c) || (c && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL)) continue;
-    if (c == '.' && s[i + 1] != '.') continue;
-    return 0;
-  }
   for (i = local + 1; i < n; i++) {
-    int c = (unsigned char)s[i];
+    unsigned c = s[i], cls = email_class[c];
     if (c == '.') {
       if (label == 0 || s[i - 1] == '-') return 0;
       labels++;
@@ -58,27 +136,43 @@ int is_email(const char *s, size_t n) {
       tld_alpha = 1;
       continue;
     }
-    if (!is_alnum(c) && c != '-') return 0;
+    if (!(cls & ALNUM) && c != '-') return 0;
     if (c == '-' && label == 0) return 0;
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) tld_alpha = 0;
+    if (!(cls & ALPHA)) tld_alpha = 0;
     if (++label > 63) return 0;
   }
   return labels >= 2 && label >= 2 && tld_alpha && s[n - 1] != '-';
 }
 
-int is_uuid(const char *s, size_t n) {
-  size_t i;
-  if (n != 36) return 0;
-  for (i = 0; i < 36; i++) {
-    int c = (unsigned char)s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return 0;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                 (c >= 'A' && c <= 'F'))) {
-      return 0;
-    }
-  }
-  return 1;
+/* High bit of each byte of w (all bytes below 0x80) set when lo <= byte <= hi:
+ * adding 0x80 - lo sets the high bit from lo up, adding 0x7f - hi from hi + 1
+ * up, and no sum carries into the next byte. */
+static uint64_t bytes_between(uint64_t w, unsigned lo, unsigned hi) {
+  const uint64_t ones = 0x0101010101010101ULL;
+  return (w + ones * (0x80 - lo)) & ~(w + ones * (0x7f - hi)) & (ones * 0x80);
+}
+
+/* Eight hex digits, but for the bytes where dash_mask has 0xff: dashes the
+ * caller checked already, counted as digits. */
+static int hex_word(const char *s, uint64_t dash_mask) {
+  const uint64_t ones = 0x0101010101010101ULL;
+  uint64_t w;
+  memcpy(&w, s, 8);
+  w = (w & ~dash_mask) | (ones * '0' & dash_mask);
+  if (w & (ones * 0x80)) return 0;
+  return (bytes_between(w, '0', '9') | bytes_between(w | ones * 0x20, 'a', 'f')) == ones * 0x80;
+}
+
+/* 8-4-4-4-12 hex digits, checked as five overlapping words (little- or
+ * big-endian alike: the masks name byte positions through memcpy order). */
+int is_uuid(const char *str, size_t n) {
+  uint64_t at4 = 0, at1_6 = 0;
+  if (n != 36 || str[8] != '-' || str[13] != '-' || str[18] != '-' || str[23] != '-') return 0;
+  memset((char *)&at4 + 4, 0xff, 1);      /* s[13] in the word at 9 */
+  memset((char *)&at1_6 + 1, 0xff, 1);    /* s[18] and s[23] in the word at 17 */
+  memset((char *)&at1_6 + 6, 0xff, 1);
+  return hex_word(str, 0) && hex_word(str + 9, at4) && hex_word(str + 17, at1_6) &&
+         hex_word(str + 25, 0) && hex_word(str + 28, 0);
 }
 
 int is_integer_text(const char *s, size_t n) {

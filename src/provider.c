@@ -3,13 +3,14 @@
  * before the next call that can raise, so a bad declaration never leaks. */
 #include <stdlib.h>
 #include <string.h>
-#include "provider.h"
+#include "encode.h"
 
 static void schema_free(schema_t *s) {
   size_t i;
   if (!s) return;
   for (i = 0; i < s->n_enums; i++) free(s->enums[i]);
   free(s->enums);
+  free(s->enum_strings);
   free(s->pattern);
   free(s->same_as);
   free(s->content_type);
@@ -20,7 +21,7 @@ static void schema_free(schema_t *s) {
 
 static void fields_free(field_t *f, size_t n) {
   size_t i;
-  for (i = 0; i < n; i++) { free(f[i].name); schema_free(&f[i].s); }
+  for (i = 0; i < n; i++) { free(f[i].name); free(f[i].json_key); schema_free(&f[i].s); }
   free(f);
 }
 
@@ -79,19 +80,27 @@ static const char *const format_names[] = {"", "email", "uuid", NULL};
 
 static void compile_schema(lua_State *L, int idx, schema_t *s);
 
+/* provider_compile's stack: 1 the declaration, 2 the provider, 3 a table
+ * that keeps Lua strings the provider points into: the field names at
+ * 1..n_fields and the enum values as keys. */
+#define KEEP 3
+
 static void compile_enum(lua_State *L, int idx, schema_t *s) {
   size_t i, n;
   lua_getfield(L, idx, "enum");
   if (lua_istable(L, -1)) {
     n = users_rawlen(L, -1);
     s->enums = calloc_or_raise(L, n, sizeof(char *));
+    s->enum_strings = calloc_or_raise(L, n, sizeof(char *));
     for (i = 0; i < n; i++) {
       lua_rawgeti(L, -1, (int)i + 1);
       if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "provider declaration: enum values must be strings");
       s->enums[i] = dup_or_raise(L, lua_tostring(L, -1));
+      s->enum_strings[i] = lua_tostring(L, -1);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, KEEP); /* the string stays alive as long as the provider */
       s->n_enums = i + 1;
-      lua_pop(L, 1);
     }
     qsort(s->enums, s->n_enums, sizeof(char *), cmp_str);
   }
@@ -175,6 +184,7 @@ static void compile_list(lua_State *L, int idx, const char *key, field_t **out,
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L, "provider declaration: %s[%d] needs a name first", key, (int)i + 1);
     f->name = dup_or_raise(L, lua_tostring(L, -1));
+    f->name_len = strlen(f->name);
     lua_pop(L, 1);
     lua_getfield(L, -1, "required");
     f->required = lua_toboolean(L, -1);
@@ -189,6 +199,7 @@ int provider_compile(lua_State *L) {
   provider_t *p;
   size_t i, j;
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   p = (provider_t *)users_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
   p->names_ref = LUA_NOREF;
@@ -196,24 +207,49 @@ int provider_compile(lua_State *L) {
   lua_getfield(L, 1, "name");
   p->name = dup_or_raise(L, luaL_checkstring(L, -1));
   lua_pop(L, 1);
+  lua_newtable(L); /* KEEP */
   compile_list(L, 1, "fields", &p->fields, &p->n_fields);
   compile_list(L, 1, "params", &p->params, &p->n_params);
   if (p->n_fields > MAX_FIELDS) luaL_error(L, "provider declaration: more than %d fields", MAX_FIELDS);
   /* The names as Lua strings: lookups by them need no hashing of C strings. */
-  lua_createtable(L, (int)p->n_fields, 0);
+  lua_pushvalue(L, KEEP);
   for (i = 0; i < p->n_fields; i++) {
     field_t *f = &p->fields[i];
     lua_pushstring(L, f->name);
     f->interned = lua_tostring(L, -1);
     lua_rawseti(L, -2, (int)i + 1);
     f->same_as_index = -1;
+    {
+      buf_t *key = buf_box(L);
+      buf_check(L, json_string(key, f->name, f->name_len) && buf_addc(key, ':'));
+      f->json_key = malloc(key->len);
+      if (!f->json_key) luaL_error(L, "not enough memory");
+      memcpy(f->json_key, key->data, key->len);
+      f->json_key_len = key->len;
+      lua_pop(L, 1);
+    }
     for (j = 0; f->s.same_as && j < p->n_fields; j++)
       if (strcmp(p->fields[j].name, f->s.same_as) == 0) f->same_as_index = (int)j;
     if (f->s.same_as && f->same_as_index < 0)
       luaL_error(L, "provider declaration: %s is the same as an unknown field", f->name);
   }
   p->names_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_settop(L, 2);
   return 1;
+}
+
+void provider_push_meta(lua_State *L) {
+  users_pushmeta(L, PROVIDER_MT, NULL, provider_gc);
+}
+
+provider_t *provider_check_fast(lua_State *L, int idx, int meta) {
+  provider_t *p = (provider_t *)lua_touserdata(L, idx);
+  int same;
+  if (!p || !lua_getmetatable(L, idx)) return provider_check(L, idx);
+  same = lua_rawequal(L, -1, meta);
+  lua_pop(L, 1);
+  if (!same || !p->name) return provider_check(L, idx); /* raises */
+  return p;
 }
 
 provider_t *provider_check(lua_State *L, int idx) {

@@ -14,6 +14,9 @@ typedef struct schema {
   int nullable;
   long min, max;          /* characters, items or bytes; -1 when unset */
   char **enums;           /* sorted, for bsearch */
+  const char **enum_strings; /* the same values inside their Lua strings, which
+                             are interned when short: a value with one of
+                             these pointers is valid without a compare */
   size_t n_enums;
   char *pattern;          /* anchored subset of ECMA regex, see pattern.c */
   char *same_as;          /* name of the field this one must equal */
@@ -30,6 +33,8 @@ typedef struct {
   const char *interned;   /* the name's bytes inside its Lua string (names_ref
                              keeps it alive): short strings are interned, so a
                              key with the same pointer is the same name */
+  char *json_key;         /* "name": as JSON text, ready to copy */
+  size_t json_key_len, name_len;
   schema_t s;
 } field_t;
 
@@ -48,6 +53,12 @@ typedef struct {
 
 int provider_compile(lua_State *L);            /* core.compile(decl) */
 provider_t *provider_check(lua_State *L, int idx);
+/* Pushes the providers' metatable (made on first use). */
+void provider_push_meta(lua_State *L);
+/* provider_check for hot paths: compares the metatable with the one at
+ * index meta (an upvalue) instead of looking it up by name. */
+provider_t *provider_check_fast(lua_State *L, int idx, int meta);
 const field_t *provider_field(const provider_t *p, const char *name);
+
 
 #endif

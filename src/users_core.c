@@ -107,6 +107,10 @@ static const luaL_Reg functions[] = {
 
 static int curl_ready = 0;
 
+/* The one symbol the module exports (the build hides the rest). */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
 int luaopen_users_core(lua_State *L);
 int luaopen_users_core(lua_State *L) {
   /* curl_global_init is not thread-safe: once, at load, before any handle. */
@@ -125,7 +129,9 @@ int luaopen_users_core(lua_State *L) {
       lua_pushcclosure(L, r->func, 1);
       lua_setfield(L, -3, r->name);
     }
-    lua_pop(L, 1);
+    provider_push_meta(L);
+    lua_pushcclosure(L, marshal_json, 2);
+    lua_setfield(L, -2, "marshal_json");
   }
   luaL_newmetatable(L, ARRAY_MT);
   lua_pushliteral(L, "users.array");

@@ -141,39 +141,61 @@ static int check_file(lua_State *L, const schema_t *s, int v, int E,
   return ok;
 }
 
+/* A short list is searched by the values' interned pointers first: a match
+ * needs no compare. A miss (or a long list) takes the binary search. */
+static int enum_has(const schema_t *s, const char *str, size_t n) {
+  size_t i;
+  if (s->n_enums <= 16)
+    for (i = 0; i < s->n_enums; i++)
+      if (str == s->enum_strings[i]) return 1;
+  return strlen(str) == n && bsearch(str, s->enums, s->n_enums, sizeof(char *), cmp_key);
+}
+
+unsigned string_problems(const schema_t *s, const char *str, size_t n, long chars) {
+  unsigned bad = 0;
+  int r;
+  if (chars < 0) return P_UTF8;
+  if (s->min >= 0 && chars < s->min) bad |= P_MIN;
+  if (s->max >= 0 && chars > s->max) bad |= P_MAX;
+  if (s->format == F_EMAIL && !is_email(str, n)) bad |= P_FORMAT;
+  if (s->format == F_UUID && !is_uuid(str, n)) bad |= P_FORMAT;
+  if (s->pattern && (r = pattern_match(s->pattern, str, n)) != 1)
+    bad |= r < 0 ? P_PATTERN_UNKNOWN : P_PATTERN;
+  if (s->n_enums && !enum_has(s, str, n)) bad |= P_ENUM;
+  if (!bad && s->n_any_of) {
+    size_t i;
+    bad = P_ANY_OF;
+    for (i = 0; i < s->n_any_of && bad; i++) { /* as check_value takes a string */
+      const schema_t *a = &s->any_of[i];
+      if (a->type == T_STRING || a->type == T_ANY) {
+        if (!string_problems(a, str, n, chars)) bad = 0;
+      } else if (a->type == T_INTEGER && is_integer_text(str, n)) {
+        bad = 0;
+      }
+    }
+  }
+  return bad;
+}
+
+static void report_any_of(lua_State *L, const schema_t *s, int E,
+                          const char *name, long item);
+
 static int check_string(lua_State *L, const schema_t *s, int v, int E,
                         const char *name, long item) {
   size_t n;
   const char *str = lua_tolstring(L, v, &n);
-  long chars = utf8_length(str, n);
-  int ok = 1, r;
-  if (chars < 0) {
-    add_errorf(L, E, name, item, "must be valid UTF-8 text", 0);
-    return 0;
-  }
-  if (s->min >= 0 && chars < s->min) {
-    add_errorf(L, E, name, item, "must be at least %ld characters", s->min);
-    ok = 0;
-  }
-  if (s->max >= 0 && chars > s->max) {
-    add_errorf(L, E, name, item, "must be at most %ld characters", s->max);
-    ok = 0;
-  }
-  if (s->format == F_EMAIL && !is_email(str, n)) {
+  unsigned bad = string_problems(s, str, n, utf8_length(str, n));
+  if (!bad) return 1;
+  if (bad & P_UTF8) add_errorf(L, E, name, item, "must be valid UTF-8 text", 0);
+  if (bad & P_MIN) add_errorf(L, E, name, item, "must be at least %ld characters", s->min);
+  if (bad & P_MAX) add_errorf(L, E, name, item, "must be at most %ld characters", s->max);
+  if ((bad & P_FORMAT) && s->format == F_EMAIL)
     add_errorf(L, E, name, item, "must be a valid email address", 0);
-    ok = 0;
-  }
-  if (s->format == F_UUID && !is_uuid(str, n)) {
+  if ((bad & P_FORMAT) && s->format == F_UUID)
     add_errorf(L, E, name, item, "must be a valid UUID", 0);
-    ok = 0;
-  }
-  if (s->pattern && (r = pattern_match(s->pattern, str, n)) != 1) {
-    if (r < 0) add_prefixed(L, E, name, item, "has a pattern the client cannot check", "");
-    else add_prefixed(L, E, name, item, "must match the pattern ", s->pattern);
-    ok = 0;
-  }
-  if (s->n_enums && (strlen(str) != n ||
-                     !bsearch(str, s->enums, s->n_enums, sizeof(char *), cmp_key))) {
+  if (bad & P_PATTERN_UNKNOWN) add_prefixed(L, E, name, item, "has a pattern the client cannot check", "");
+  if (bad & P_PATTERN) add_prefixed(L, E, name, item, "must match the pattern ", s->pattern);
+  if (bad & P_ENUM) {
     char list[300];
     size_t i, used = 0;
     if (s->n_enums <= 10) {
@@ -185,9 +207,9 @@ static int check_string(lua_State *L, const schema_t *s, int v, int E,
     } else {
       add_errorf(L, E, name, item, "is not one of the %ld allowed values", (long)s->n_enums);
     }
-    ok = 0;
   }
-  return ok;
+  if (bad & P_ANY_OF) report_any_of(L, s, E, name, item);
+  return 0;
 }
 
 static int check_value(lua_State *L, const schema_t *s, int v, int E,
@@ -232,12 +254,10 @@ static int check_array(lua_State *L, const schema_t *s, int v, int E,
   return ok;
 }
 
-static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
-                        const char *name, long item) {
+static void report_any_of(lua_State *L, const schema_t *s, int E,
+                          const char *name, long item) {
   size_t i, used = 0;
   char msg[300];
-  for (i = 0; i < s->n_any_of; i++)
-    if (check_value(L, &s->any_of[i], v, 0, name, item)) return 1;
   msg[0] = '\0';
   for (i = 0; i < s->n_any_of && used < sizeof msg; i++) {
     const schema_t *a = &s->any_of[i];
@@ -248,6 +268,15 @@ static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
     else used += (size_t)snprintf(msg + used, sizeof msg - used, "%sanother value", sep);
   }
   add_prefixed(L, E, name, item, "must be ", msg);
+}
+
+/* A value that is not a string, against alternatives. */
+static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
+                        const char *name, long item) {
+  size_t i;
+  for (i = 0; i < s->n_any_of; i++)
+    if (check_value(L, &s->any_of[i], v, 0, name, item)) return 1;
+  report_any_of(L, s, E, name, item);
   return 0;
 }
 
@@ -263,8 +292,7 @@ static int check_value(lua_State *L, const schema_t *s, int v, int E,
   switch (s->type) {
   case T_STRING:
     if (t != LUA_TSTRING) break;
-    if (!check_string(L, s, v, E, name, item)) return 0;
-    return s->n_any_of ? check_any_of(L, s, v, E, name, item) : 1;
+    return check_string(L, s, v, E, name, item);
   case T_INTEGER:
     if (users_tointeger(L, v, &i)) return 1;
     if (t == LUA_TSTRING) {
@@ -283,7 +311,7 @@ static int check_value(lua_State *L, const schema_t *s, int v, int E,
   case T_FILE:
     return check_file(L, s, v, E, name);
   default: /* no type: the string rules still apply to a string */
-    if (t == LUA_TSTRING && !check_string(L, s, v, E, name, item)) return 0;
+    if (t == LUA_TSTRING) return check_string(L, s, v, E, name, item);
     return s->n_any_of ? check_any_of(L, s, v, E, name, item) : 1;
   }
   {
@@ -292,6 +320,10 @@ static int check_value(lua_State *L, const schema_t *s, int v, int E,
     add_prefixed(L, E, name, item, "must be ", what[s->type]);
   }
   return 0;
+}
+
+int value_ok(lua_State *L, const schema_t *s, int v) {
+  return check_value(L, s, v, 0, NULL, 0);
 }
 
 /* Validates the fields present (one pass over the table the caller gave,

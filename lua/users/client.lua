@@ -121,22 +121,25 @@ local function build_url(entry, id, o)
   return base .. path
 end
 
-local function encode(entry, fields, o)
-  local decl, c = entry.decl, entry.compiled
-  local encoding = o.encoding or (decl.encodings or { "json" })[1]
-  if not entry.encodings[encoding] then
-    error(("provider %s has no encoding '%s' (it has: %s)"):format(
-      decl.name, encoding, concat(decl.encodings or { "json" }, ", ")), 0)
-  end
+-- The body: validated and encoded. JSON takes one pass in C (validation
+-- and encoding together); the form encodings validate first. Returns the
+-- body, or nil, problems, reason as core.validate does.
+local function encode(entry, fields, encoding)
+  local c = entry.compiled
   if encoding == "json" then
-    return { body = core.encode_json(c, fields), content_type = "application/json" }
-  elseif encoding == "form" then
+    local body, problems, reason = core.marshal_json(c, fields)
+    if not body then return nil, problems, reason end
+    return { body = body, content_type = "application/json" }
+  end
+  local problems, reason = core.validate(c, fields)
+  if problems or reason then return nil, problems, reason end
+  if encoding == "form" then
     local body, field, msg = core.encode_form(c, fields)
-    if not body then return nil, errors.invalid(decl.name, { [field] = { msg } }) end
+    if not body then return nil, { [field] = { msg } } end
     return { body = body, content_type = "application/x-www-form-urlencoded" }
   end
   local segments, length, ctype = core.encode_multipart(c, fields)
-  if not segments then return nil, errors.invalid(decl.name, { [length] = { ctype } }) end
+  if not segments then return nil, { [length] = { ctype } } end
   local only_strings = true
   for _, s in ipairs(segments) do
     if type(s) ~= "string" then only_strings = false end
@@ -175,20 +178,21 @@ end
 -- fetched). Returns req or nil, err.
 function _M.prepare(entry, id, fields, o)
   local decl, name = entry.decl, entry.decl.name
-  local problems, reason = core.validate(entry.compiled, fields)
-  if reason == "empty" then
+  local encoding = o.encoding or (decl.encodings or { "json" })[1]
+  if not entry.encodings[encoding] then
+    error(("provider %s has no encoding '%s' (it has: %s)"):format(
+      name, encoding, concat(decl.encodings or { "json" }, ", ")), 0)
+  end
+  local ok, body, problems, reason = pcall(encode, entry, fields, encoding)
+  if not ok then
+    return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
+  elseif reason == "empty" then
     return nil, errors.invalid(name, {}, "an update needs at least one field")
   elseif problems then
     return nil, errors.invalid(name, problems)
   end
   local url, err = build_url(entry, id, o)
   if not url then return nil, err end
-  local ok, body, eerr = pcall(encode, entry, fields, o)
-  if not ok then
-    if type(body) == "string" and body:find("has no encoding", 1, true) then error(body, 0) end
-    return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
-  end
-  if not body then return nil, eerr end
 
   local headers = {
     ["Accept"] = "application/json",

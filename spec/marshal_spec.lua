@@ -1,0 +1,121 @@
+-- core.marshal_json validates and encodes in one pass; core.validate then
+-- core.encode_json are the reference. For every provider and thousands of
+-- generated updates, valid and not, the two must give the same answer:
+-- the same body, or the same problems, or both an error.
+local core = require "users.core"
+local users = require "users"
+
+local NULL = users.null
+local LONG = ("long_"):rep(10) -- 50 bytes: Lua 5.3/5.4 do not intern it
+
+-- Values of every kind a caller might pass, right and wrong for any field.
+local function pool()
+  local backwards = {}
+  backwards[3], backwards[2], backwards[1] = 3, 2, 1 -- keys 1..3 in the hash part
+  return {
+    "jane@example.com", "bad@", "", "x", "Jane", ("a"):rep(120), "admin", "ADMIN", "MEMBER",
+    "Europe/Paris", "Mars/Olympus", "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f", "*", "**",
+    "5F0C2C1E-8F5D-4C8E-9D6A-0A1B2C3D4E5G", "Zoë", "日本語", "quote\"back\\slash", "tab\there",
+    "nul\0byte", "\255bad utf8", "line\nbreak", "ACTIVE", "12", "-7", "9223372036854775808",
+    LONG, 0, 42, -3, 1.5, 2 ^ 53, 0 / 0, true, false, NULL,
+    {}, setmetatable({}, users.array_mt), { 1, 2, 3 }, { 7 }, { "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f", "*" },
+    { "*" }, { "a", "b" }, { 1, nil, 3 }, backwards, { x = 1 }, { 1, 2, x = 3 }, { { 1 } },
+    { 1.5 }, { "12" }, { NULL }, { [0] = 1 }, function() end,
+    users.blob("\137PNG\r\n\26\n....", "a.png"),
+  }
+end
+
+-- A right value for a field of the five providers.
+local RIGHT = {
+  email = "jane@example.com", role = "admin", account_scopes = { "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f", "*" },
+  organization_scopes = { "*" }, platformRole = "MEMBER", workspaces = { 1, 2 }, timezone = "Europe/Paris",
+  password = "secret1", confirm_password = "secret1", client = false,
+  avatar = users.blob("\137PNG\r\n\26\n....", "a.png"),
+}
+local function right(provider, f)
+  if f[1] == "status" then return provider == "activepieces" and "ACTIVE" or true end
+  if RIGHT[f[1]] ~= nil then return RIGHT[f[1]] end
+  return "Jane"
+end
+
+local function compare(provider, fields)
+  local c = provider.compiled
+  local ok_m, body, problems, reason = pcall(core.marshal_json, c, fields)
+  local want_problems, want_reason = core.validate(c, fields)
+  if want_problems or want_reason then
+    assert.is_true(ok_m)
+    assert.is_nil(body)
+    assert.same(want_problems, problems)
+    assert.equal(want_reason, reason)
+    return "invalid"
+  end
+  local ok_e, want_body = pcall(core.encode_json, c, fields)
+  assert.equal(ok_e, ok_m)
+  if ok_e then assert.equal(want_body, body) end
+  return ok_e and "valid" or "refused"
+end
+
+describe("core.marshal_json", function()
+  for _, name in ipairs { "lexful", "generic", "activepieces", "paradigm", "lancepilot" } do
+    it("answers as validate + encode_json for generated " .. name .. " updates", function()
+      math.randomseed(42)
+      local provider = users._registry.get(name)
+      local names = {}
+      for i, f in ipairs(provider.decl.fields) do names[i] = f[1] end
+      names[#names + 1] = "not_a_field"
+      names[#names + 1] = LONG
+      local values = pool()
+      local seen = { valid = 0, invalid = 0, refused = 0 }
+      for _ = 1, 3000 do
+        local fields = {}
+        for _, f in ipairs(provider.decl.fields) do -- right values, often
+          if math.random(10) <= (f.required and 9 or 6) then fields[f[1]] = right(name, f) end
+        end
+        for _ = 1, math.random(0, 2) do -- then a few of anything
+          fields[names[math.random(#names)]] = values[math.random(#values)]
+        end
+        if math.random(20) == 1 then fields[1] = "positional" end
+        local kind = compare(provider, fields)
+        seen[kind] = seen[kind] + 1
+      end
+      -- the generator must exercise both answers, or the test proves little
+      assert.is_true(seen.valid > 100, "valid updates generated: " .. seen.valid)
+      assert.is_true(seen.invalid > 100, "invalid updates generated: " .. seen.invalid)
+    end)
+  end
+
+  it("writes fields in declaration order, whatever order the table has", function()
+    local p = core.compile { name = "order", fields = {
+      { "b", type = "string" }, { "a", type = "integer" }, { "c", type = "array", items = { type = "string" } },
+      { LONG, type = "boolean" } } }
+    local t = {}
+    t[LONG] = false; t.c = { "x", "y" }; t.a = 5; t.b = "é"
+    assert.equal('{"b":"é","a":5,"c":["x","y"],"' .. LONG .. '":false}', core.marshal_json(p, t))
+    assert.equal(core.encode_json(p, t), core.marshal_json(p, t))
+  end)
+
+  it("matches enum values that are not interned (long) as well as short ones", function()
+    local long_value = ("v"):rep(60)
+    local p = core.compile { name = "enums", fields = { { "e", type = "string", enum = { "a", long_value } } } }
+    assert.equal('{"e":"' .. long_value .. '"}', core.marshal_json(p, { e = ("v"):rep(30) .. ("v"):rep(30) }))
+    assert.equal('{"e":"a"}', core.marshal_json(p, { e = "a" }))
+    local body, problems = core.marshal_json(p, { e = "b" })
+    assert.is_nil(body)
+    assert.same({ e = { "must be one of: a, " .. long_value } }, problems)
+  end)
+
+  it("reports an empty update as validate does", function()
+    local p = users._registry.get("generic").compiled
+    assert.same({ nil, nil, "empty" }, { core.marshal_json(p, {}) })
+  end)
+
+  it("raises for a closed provider or a value that is not a provider", function()
+    local p = core.compile { name = "closing", fields = { { "a", type = "string" } } }
+    assert.has_error(function() core.marshal_json({}, { a = "x" }) end)
+    assert.has_error(function() core.marshal_json(io.stdout, { a = "x" }) end)
+    getmetatable(p).__gc(p)
+    local ok, err = pcall(core.marshal_json, p, { a = "x" })
+    assert.is_false(ok)
+    assert.matches("provider is closed", err)
+  end)
+end)
