@@ -8,6 +8,8 @@
  * be collected. libcurl's callbacks only copy bytes between C buffers: no Lua
  * code runs inside libcurl, so no Lua error can unwind through it. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,12 @@ typedef struct engine {
   transfer_t *running;
   int n_running;
   int anchor_ref, done_ref;
+  /* What libcurl asked us to watch (its socket callback) and when its timer
+   * is due (its timer callback; < 0: none): one poll() covers every
+   * transfer, and libcurl only works on the sockets that are ready. */
+  struct pollfd *watch;
+  int n_watch, cap_watch;
+  double timer_at;
 } engine_t;
 
 /* --- libcurl callbacks: bytes only, never Lua ---------------------------- */
@@ -200,6 +208,46 @@ static int harvest(lua_State *L, engine_t *e) {
     n++;
   }
   return n;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep the watch list as libcurl asks. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
+  engine_t *e = (engine_t *)ud;
+  int i;
+  (void)easy;
+  (void)sockp;
+  for (i = 0; i < e->n_watch && e->watch[i].fd != fd; i++) {}
+  if (what == CURL_POLL_REMOVE) {
+    if (i < e->n_watch) e->watch[i] = e->watch[--e->n_watch];
+    return 0;
+  }
+  if (i == e->n_watch) {
+    if (e->n_watch == e->cap_watch) {
+      int cap = e->cap_watch ? e->cap_watch * 2 : 16;
+      struct pollfd *w = realloc(e->watch, (size_t)cap * sizeof *w);
+      if (!w) return -1; /* libcurl fails the transfer */
+      e->watch = w;
+      e->cap_watch = cap;
+    }
+    e->watch[e->n_watch++].fd = fd;
+  }
+  e->watch[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                               ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  e->watch[i].revents = 0;
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only note the time; step() acts on it. */
+static int on_timer(CURLM *multi, long ms, void *ud) {
+  (void)multi;
+  ((engine_t *)ud)->timer_at = ms < 0 ? -1 : now() + (double)ms / 1000;
+  return 0;
 }
 
 /* --- request setup ------------------------------------------------------- */
@@ -390,29 +438,46 @@ static transfer_t *start(lua_State *L, engine_t *e, int req) {
 
 /* --- running ------------------------------------------------------------- */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+/* libcurl's timer, when due: it starts new transfers and ends slow ones. */
+static void fire_timer(engine_t *e) {
+  int running;
+  if (e->timer_at >= 0 && now() >= e->timer_at) {
+    e->timer_at = -1;
+    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
 }
 
-/* One step: let libcurl work and collect what ended. Only when nothing
- * ended (and the caller may wait) sleep in poll, for at most max_ms, or less
- * when libcurl has a timer due sooner; poll wakes on socket activity. */
+/* One step: let libcurl act on what is due and collect what ended. Only
+ * when nothing ended (and the caller may wait) sleep in poll() on every
+ * watched socket, for at most max_ms, or less when libcurl's timer is due
+ * sooner; then libcurl works on the sockets that are ready, and only those. */
 static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
-  int running;
-  long due = -1;
-  curl_multi_perform(e->multi, &running);
-  if (harvest(L, e) > 0 || !may_sleep || e->n_running == 0) return;
-  curl_multi_timeout(e->multi, &due);
-  if (due >= 0 && due < max_ms) max_ms = due;
-  if (max_ms > 0) {
-#if LIBCURL_VERSION_NUM >= 0x074200
-    curl_multi_poll(e->multi, NULL, 0, (int)max_ms, NULL);
-#else
-    curl_multi_wait(e->multi, NULL, 0, (int)max_ms, NULL);
-#endif
+  int i, n, ready = 0, running;
+  curl_socket_t fds[64];
+  int flags[64];
+  fire_timer(e);
+  if (harvest(L, e) > 0 || e->n_running == 0) return;
+  if (!may_sleep) max_ms = 0;
+  if (e->timer_at >= 0) {
+    long due = (long)((e->timer_at - now()) * 1000) + 1; /* round up: no busy loop */
+    if (due < max_ms) max_ms = due < 0 ? 0 : due;
   }
+  n = poll(e->watch, (nfds_t)e->n_watch, (int)max_ms);
+  if (n < 0 && errno != EINTR) n = 0;
+  /* Act on a copy: libcurl's callbacks change the watch list meanwhile. */
+  for (i = 0; n > 0 && i < e->n_watch; i++) {
+    short r = e->watch[i].revents;
+    if (!r) continue;
+    fds[ready] = e->watch[i].fd;
+    flags[ready] = ((r & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
+                   ((r & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((r & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+    e->watch[i].revents = 0;
+    if (++ready == 64) break; /* the rest are still ready at the next step */
+  }
+  for (i = 0; i < ready; i++) curl_multi_socket_action(e->multi, fds[i], flags[i], &running);
+  fire_timer(e);
+  harvest(L, e);
 }
 
 static int done_count(lua_State *L, engine_t *e) {
@@ -423,10 +488,13 @@ static int done_count(lua_State *L, engine_t *e) {
   return n;
 }
 
-/* engine:add(request) -> transfer */
+/* engine:add(request) -> transfer. The request leaves at once (libcurl's
+ * timer for a new transfer is due now): a reply that frees a slot in a bulk
+ * run is followed by the next request without waiting for the rest. */
 static int engine_add(lua_State *L) {
   engine_t *e = check_engine(L);
   start(L, e, 2);
+  fire_timer(e);
   return 1;
 }
 
@@ -488,6 +556,9 @@ static int engine_close(lua_State *L) {
   e->n_pool = 0;
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
+  free(e->watch); /* after the cleanup, whose callbacks may still use it */
+  e->watch = NULL;
+  e->n_watch = e->cap_watch = 0;
   luaL_unref(L, LUA_REGISTRYINDEX, e->anchor_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, e->done_ref);
   e->anchor_ref = e->done_ref = LUA_NOREF;
@@ -517,6 +588,11 @@ int engine_new(lua_State *L) {
     lua_pop(L, 1);
   }
   curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  e->timer_at = -1;
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
   lua_newtable(L);
   e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);

@@ -203,11 +203,12 @@ function _M.run(entry, items, run, o)
     local timeout = max(0, wake - now)
     if n_inflight > 0 then
       local done = session.wait(timeout < huge and timeout or nil) -- nil: until one completes
-      n_inflight = n_inflight - #done
       for _, r in ipairs(done) do
         local job = inflight[r[1]]
         inflight[r[1]] = nil
+        n_inflight = n_inflight - 1
         complete(job, r[2], r[3], r[4], core.now())
+        fill() -- the freed slot takes its next request before the other replies are read
       end
     elseif timeout > 0 and timeout < huge then
       transport.sleep(timeout)
