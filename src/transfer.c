@@ -458,9 +458,11 @@ static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
   fire_timer(e);
   if (harvest(L, e) > 0 || e->n_running == 0) return;
   if (!may_sleep) max_ms = 0;
-  if (e->timer_at >= 0) {
-    long due = (long)((e->timer_at - now()) * 1000) + 1; /* round up: no busy loop */
-    if (due < max_ms) max_ms = due < 0 ? 0 : due;
+  if (e->timer_at >= 0) { /* whole milliseconds, rounded up: no busy loop */
+    double left = (e->timer_at - now()) * 1000;
+    long due = left <= 0 ? 0 : (long)left;
+    if ((double)due < left) due++;
+    if (due < max_ms) max_ms = due;
   }
   n = poll(e->watch, (nfds_t)e->n_watch, (int)max_ms);
   if (n < 0 && errno != EINTR) n = 0;
