@@ -81,16 +81,11 @@ static int put_array(lua_State *L, buf_t *b, const schema_t *s, int v) {
 }
 
 static const field_t *find_field(const provider_t *p, lua_State *L, int k) {
-  size_t i, len;
+  size_t len;
   const char *key;
   if (lua_type(L, k) != LUA_TSTRING) return NULL;
   key = lua_tolstring(L, k, &len);
-  for (i = 0; i < p->n_fields; i++) /* interned: compare pointers */
-    if (key == p->fields[i].interned) return &p->fields[i];
-  for (i = 0; i < p->n_fields; i++) /* long names are not interned */
-    if (p->fields[i].name_len == len && memcmp(key, p->fields[i].name, len) == 0)
-      return &p->fields[i];
-  return NULL;
+  return provider_field_by_key(p, key, len);
 }
 
 /* The stack during the pass: 1 provider, 2 fields, 3 scratch buffer, then

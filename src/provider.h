@@ -4,6 +4,7 @@
 #define USERS_PROVIDER_H
 
 #include <stddef.h>
+#include <string.h>
 #include "compat.h"
 
 enum { T_ANY, T_STRING, T_INTEGER, T_BOOLEAN, T_ARRAY, T_FILE };
@@ -59,6 +60,19 @@ void provider_push_meta(lua_State *L);
  * index meta (an upvalue) instead of looking it up by name. */
 provider_t *provider_check_fast(lua_State *L, int idx, int meta);
 const field_t *provider_field(const provider_t *p, const char *name);
+
+/* The field named by a Lua string key (len bytes), or NULL. Inline: every
+ * key of every update comes through here. */
+static inline const field_t *provider_field_by_key(const provider_t *p, const char *key,
+                                                   size_t len) {
+  size_t i;
+  for (i = 0; i < p->n_fields; i++) /* short names are interned: compare pointers */
+    if (key == p->fields[i].interned) return &p->fields[i];
+  for (i = 0; i < p->n_fields; i++) /* long names are not */
+    if (p->fields[i].name_len == len && memcmp(key, p->fields[i].name, len) == 0)
+      return &p->fields[i];
+  return NULL;
+}
 
 
 #endif

@@ -346,11 +346,7 @@ int validate_fields(lua_State *L) {
     if (lua_type(L, -2) == LUA_TSTRING) {
       size_t len;
       const char *key = lua_tolstring(L, -2, &len);
-      for (i = 0; i < p->n_fields && !f; i++) /* interned: compare pointers */
-        if (key == p->fields[i].interned) f = &p->fields[i];
-      for (i = 0; i < p->n_fields && !f; i++) /* long names are not interned */
-        if (strlen(p->fields[i].name) == len && memcmp(key, p->fields[i].name, len) == 0)
-          f = &p->fields[i];
+      f = provider_field_by_key(p, key, len);
       if (f) seen[f - p->fields] = 1;
       if (f) {
         check_value(L, &f->s, lua_gettop(L), E, f->name, 0);
