@@ -45,6 +45,17 @@ describe("bulk_update", function()
     assert.is_true(count_distinct(reqs, function(r) return r.conn end) <= 5)
   end)
 
+  it("runs 150 in flight at once, more sockets than one poll() batch once took", function()
+    env.fake:behave("generic", { delay = 0.3 })
+    local t0 = core.now()
+    local report = users.bulk_update("generic", items(300), opts { concurrency = 150 })
+    local elapsed = core.now() - t0
+    assert.equal(300, report.succeeded)
+    assert.is_true(elapsed >= 0.55, "2 rounds of 0.3 s took " .. elapsed)
+    assert.is_true(elapsed < 3, "2 rounds of 0.3 s took " .. elapsed)
+    assert.is_true(count_distinct(env.fake:requests(), function(r) return r.conn end) <= 150)
+  end)
+
   it("keeps `concurrency` requests in flight, no more", function()
     env.fake:behave("generic", { delay = 0.2 })
     local t0 = core.now()

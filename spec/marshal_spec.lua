@@ -104,6 +104,27 @@ describe("core.marshal_json", function()
     assert.same({ e = { "must be one of: a, " .. long_value } }, problems)
   end)
 
+  it("refuses declarations it could not encode as declared", function()
+    -- two fields of one name: the reference would write the key twice
+    local ok, err = pcall(core.compile, { name = "dup", fields = { { "d" }, { "d", type = "string" } } })
+    assert.is_false(ok)
+    assert.matches("field d is declared twice", err)
+    -- an enum value with a NUL: C strings cannot hold it
+    ok, err = pcall(core.compile, { name = "nul", fields = { { "e", type = "string", enum = { "a\0b" } } } })
+    assert.is_false(ok)
+    assert.matches("without NUL", err)
+  end)
+
+  it("writes an empty array as [] where the schema says array", function()
+    local p = core.compile { name = "arr", fields = { { "a", type = "array", items = { type = "integer" } },
+                                                     { "b", type = "array", min_items = 1, items = { type = "string" } } } }
+    assert.equal('{"a":[]}', core.marshal_json(p, { a = {} }))
+    assert.equal(core.encode_json(p, { a = {} }), core.marshal_json(p, { a = {} }))
+    local body, problems = core.marshal_json(p, { b = {} })
+    assert.is_nil(body)
+    assert.same({ b = { "must have at least 1 items" } }, problems)
+  end)
+
   it("reports an empty update as validate does", function()
     local p = users._registry.get("generic").compiled
     assert.same({ nil, nil, "empty" }, { core.marshal_json(p, {}) })

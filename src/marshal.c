@@ -52,8 +52,8 @@ static int put_value(lua_State *L, buf_t *b, const schema_t *s, int v) {
   case LUA_TBOOLEAN:
     if (!value_ok(L, s, v)) return 0;
     return lua_toboolean(L, v) ? buf_add(b, "true", 4) : buf_add(b, "false", 5);
-  case LUA_TLIGHTUSERDATA: /* users.null */
-    return value_ok(L, s, v) && buf_add(b, "null", 4);
+  case LUA_TLIGHTUSERDATA: /* users.null; any other is no JSON value */
+    return is_null(L, v) && value_ok(L, s, v) && buf_add(b, "null", 4);
   default:
     return 0;
   }
@@ -75,7 +75,6 @@ static int put_array(lua_State *L, buf_t *b, const schema_t *s, int v) {
     want++;
     lua_pop(L, 1);
   }
-  if (want == 1) return 0; /* empty: [] or {} depends on a metatable */
   if ((s->min >= 0 && want - 1 < s->min) || (s->max >= 0 && want - 1 > s->max)) return 0;
   return buf_putc(b, ']');
 }

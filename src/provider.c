@@ -94,8 +94,8 @@ static void compile_enum(lua_State *L, int idx, schema_t *s) {
     s->enum_strings = calloc_or_raise(L, n, sizeof(char *));
     for (i = 0; i < n; i++) {
       lua_rawgeti(L, -1, (int)i + 1);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "provider declaration: enum values must be strings");
+      if (lua_type(L, -1) != LUA_TSTRING || strlen(lua_tostring(L, -1)) != users_rawlen(L, -1))
+        luaL_error(L, "provider declaration: enum values must be strings without NUL");
       s->enums[i] = dup_or_raise(L, lua_tostring(L, -1));
       s->enum_strings[i] = lua_tostring(L, -1);
       lua_pushboolean(L, 1);
@@ -215,6 +215,9 @@ int provider_compile(lua_State *L) {
   lua_pushvalue(L, KEEP);
   for (i = 0; i < p->n_fields; i++) {
     field_t *f = &p->fields[i];
+    for (j = 0; j < i; j++)
+      if (strcmp(p->fields[j].name, f->name) == 0)
+        luaL_error(L, "provider declaration: field %s is declared twice", f->name);
     lua_pushstring(L, f->name);
     f->interned = lua_tostring(L, -1);
     lua_rawseti(L, -2, (int)i + 1);

@@ -8,7 +8,6 @@
  * be collected. libcurl's callbacks only copy bytes between C buffers: no Lua
  * code runs inside libcurl, so no Lua error can unwind through it. */
 #include <curl/curl.h>
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +61,10 @@ typedef struct engine {
    * is due (its timer callback; < 0: none): one poll() covers every
    * transfer, and libcurl only works on the sockets that are ready. */
   struct pollfd *watch;
+  struct ready { curl_socket_t fd; int flags; } *ready; /* what one poll() found */
   int n_watch, cap_watch;
   double timer_at;
+  CURLMcode broken;       /* libcurl's multi handle failed: every transfer ends */
 } engine_t;
 
 /* --- libcurl callbacks: bytes only, never Lua ---------------------------- */
@@ -216,6 +217,22 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Room to watch n sockets. Made before a transfer is added (where running
+ * out of memory is a Lua error), so that libcurl's callback never fails. */
+static int reserve_watch(engine_t *e, int n) {
+  struct pollfd *w;
+  struct ready *r;
+  int cap = e->cap_watch ? e->cap_watch : 16;
+  if (n <= e->cap_watch) return 1;
+  while (cap < n) cap *= 2;
+  if (!(w = realloc(e->watch, (size_t)cap * sizeof *w))) return 0;
+  e->watch = w;
+  if (!(r = realloc(e->ready, (size_t)cap * sizeof *r))) return 0;
+  e->ready = r;
+  e->cap_watch = cap;
+  return 1;
+}
+
 /* CURLMOPT_SOCKETFUNCTION: keep the watch list as libcurl asks. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
   engine_t *e = (engine_t *)ud;
@@ -228,13 +245,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     return 0;
   }
   if (i == e->n_watch) {
-    if (e->n_watch == e->cap_watch) {
-      int cap = e->cap_watch ? e->cap_watch * 2 : 16;
-      struct pollfd *w = realloc(e->watch, (size_t)cap * sizeof *w);
-      if (!w) return -1; /* libcurl fails the transfer */
-      e->watch = w;
-      e->cap_watch = cap;
-    }
+    /* Out of room despite the reserve (more sockets than transfers, and no
+     * memory): the socket goes unwatched and its transfer ends by its
+     * timeout. Returning -1 would make libcurl fail every transfer. */
+    if (!reserve_watch(e, e->n_watch + 1)) return 0;
     e->watch[e->n_watch++].fd = fd;
   }
   e->watch[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
@@ -420,6 +434,8 @@ static transfer_t *start(lua_State *L, engine_t *e, int req) {
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
 
+  if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
+    luaL_error(L, "not enough memory");
   if (curl_multi_add_handle(e->multi, easy) != CURLM_OK)
     luaL_error(L, "curl_multi_add_handle failed");
   t->engine = e;
@@ -438,12 +454,19 @@ static transfer_t *start(lua_State *L, engine_t *e, int req) {
 
 /* --- running ------------------------------------------------------------- */
 
+/* curl_multi_socket_action, its failure kept: the multi handle is then of
+ * no more use, and step() ends what runs on it. */
+static void act(engine_t *e, curl_socket_t fd, int flags) {
+  int running;
+  CURLMcode rc = curl_multi_socket_action(e->multi, fd, flags, &running);
+  if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET && !e->broken) e->broken = rc;
+}
+
 /* libcurl's timer, when due: it starts new transfers and ends slow ones. */
 static void fire_timer(engine_t *e) {
-  int running;
   if (e->timer_at >= 0 && now() >= e->timer_at) {
     e->timer_at = -1;
-    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    act(e, CURL_SOCKET_TIMEOUT, 0);
   }
 }
 
@@ -452,10 +475,10 @@ static void fire_timer(engine_t *e) {
  * watched socket, for at most max_ms, or less when libcurl's timer is due
  * sooner; then libcurl works on the sockets that are ready, and only those. */
 static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
-  int i, n, ready = 0, running;
-  curl_socket_t fds[64];
-  int flags[64];
+  int i, n, ready = 0;
   fire_timer(e);
+  if (e->broken) /* nothing will end by itself any more */
+    while (e->running) finish(L, e, e->running, CURLE_OUT_OF_MEMORY);
   if (harvest(L, e) > 0 || e->n_running == 0) return;
   if (!may_sleep) max_ms = 0;
   if (e->timer_at >= 0) { /* whole milliseconds, rounded up: no busy loop */
@@ -465,19 +488,17 @@ static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
     if (due < max_ms) max_ms = due;
   }
   n = poll(e->watch, (nfds_t)e->n_watch, (int)max_ms);
-  if (n < 0 && errno != EINTR) n = 0;
   /* Act on a copy: libcurl's callbacks change the watch list meanwhile. */
   for (i = 0; n > 0 && i < e->n_watch; i++) {
     short r = e->watch[i].revents;
     if (!r) continue;
-    fds[ready] = e->watch[i].fd;
-    flags[ready] = ((r & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
-                   ((r & POLLOUT) ? CURL_CSELECT_OUT : 0) |
-                   ((r & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+    e->ready[ready].fd = e->watch[i].fd;
+    e->ready[ready++].flags = ((r & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
+                              ((r & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                              ((r & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
     e->watch[i].revents = 0;
-    if (++ready == 64) break; /* the rest are still ready at the next step */
   }
-  for (i = 0; i < ready; i++) curl_multi_socket_action(e->multi, fds[i], flags[i], &running);
+  for (i = 0; i < ready; i++) act(e, e->ready[i].fd, e->ready[i].flags);
   fire_timer(e);
   harvest(L, e);
 }
@@ -559,7 +580,9 @@ static int engine_close(lua_State *L) {
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   free(e->watch); /* after the cleanup, whose callbacks may still use it */
+  free(e->ready);
   e->watch = NULL;
+  e->ready = NULL;
   e->n_watch = e->cap_watch = 0;
   luaL_unref(L, LUA_REGISTRYINDEX, e->anchor_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, e->done_ref);
