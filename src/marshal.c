@@ -4,7 +4,8 @@
  * The pass handles what updates are made of: strings, integers, booleans,
  * null and arrays of those. Each value is checked with the same rules as
  * core.validate and written into the scratch buffer as it is met; the body
- * is then assembled in declaration order. Anything else (an invalid update,
+ * is then those pieces in declaration order (copied only when the table's
+ * traversal met them in another order). Anything else (an invalid update,
  * which needs the full report, files, same_as, free-form tables) declines
  * to the reference path: core.validate then core.encode_json. So the fast
  * path only ever decides speed, never the answer. */
@@ -15,7 +16,7 @@
 #include "validate.h"
 
 typedef struct {
-  size_t off, len; /* the encoded value inside the buffer; len 0: absent */
+  size_t off, len; /* a field's ,"name":value inside the buffer; len 0: absent */
 } span_t;
 
 static int put_integer(buf_t *b, long long i) {
