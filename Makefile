@@ -23,7 +23,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 # Only luaopen_users_core is exported, and calls into liblua skip the PLT:
 # both make the per-request C paths a little shorter.
-CODEGEN = -fvisibility=hidden -fno-plt
+CODEGEN := -fvisibility=hidden $(shell $(CC) -fno-plt -Werror -x c -c /dev/null -o /dev/null 2>/dev/null && echo -fno-plt)
 WARN = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
