@@ -12,8 +12,10 @@
 
 int json_string(buf_t *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  size_t i = ascii_prefix(s, n, 1), run = 0;
+  size_t i, run;
   if (!buf_reserve(b, n + 2) || !buf_addc(b, '"')) return 0;
+  i = run = json_plain_copy(b->data + b->len, s, n); /* the plain start, as is */
+  b->len += i;
   for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     const char *esc = NULL;

@@ -2,8 +2,9 @@
 #include <string.h>
 #include "formats.h"
 
-/* Nonzero when one of the eight bytes in w is not plain (see ascii_prefix):
- * the classic "has a byte less than / equal to" bit tricks. */
+/* Nonzero when one of the eight bytes in w is not ASCII or, with json_plain,
+ * not taken by JSON as it is (a control character, '"' or '\\'): the
+ * classic "has a byte less than / equal to" bit tricks. */
 static uint64_t not_plain(uint64_t w, int json_plain) {
   const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
   uint64_t bad = w, q, b;
@@ -26,23 +27,22 @@ static const unsigned char json_plain_byte[256] = {
   X16(1), X16(1)};                                 /* 0x80 up: 0 */
 #undef X16
 
-size_t ascii_prefix(const char *s, size_t n, int json_plain) {
+/* Length of the leading run of ASCII bytes, eight at a time: most text is
+ * this run from end to end. */
+static size_t ascii_prefix(const char *s, size_t n) {
   size_t i = 0;
   uint64_t w;
   if (n >= 8) {
     for (; i + 8 <= n; i += 8) {
       memcpy(&w, s + i, 8); /* unaligned-safe; compiles to one load */
-      if (not_plain(w, json_plain)) break;
+      if (not_plain(w, 0)) break;
     }
     if (i + 8 > n) { /* the tail: the last eight bytes, overlapping */
       memcpy(&w, s + n - 8, 8);
-      if (!not_plain(w, json_plain)) return n;
+      if (!not_plain(w, 0)) return n;
     }
   }
-  if (json_plain)
-    while (i < n && json_plain_byte[(unsigned char)s[i]]) i++;
-  else
-    while (i < n && (unsigned char)s[i] < 0x80) i++;
+  while (i < n && (unsigned char)s[i] < 0x80) i++;
   return i;
 }
 
@@ -69,7 +69,7 @@ size_t json_plain_copy(char *out, const char *s, size_t n) {
 
 long utf8_length(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
-  size_t i = ascii_prefix(str, n, 0);
+  size_t i = ascii_prefix(str, n);
   long count = (long)i;
   while (i < n) {
     unsigned c = s[i];

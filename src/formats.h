@@ -7,12 +7,9 @@
 /* Number of code points when s is valid UTF-8 (no overlong forms, no
  * surrogates, nothing above U+10FFFF), or -1. */
 long utf8_length(const char *s, size_t n);
-/* Length of the leading run of ASCII bytes; with json_plain, of bytes that
- * JSON also takes as they are (no control character, '"' or '\\'). Checks
- * eight bytes at a time: most text is this run from end to end. */
-size_t ascii_prefix(const char *s, size_t n, int json_plain);
-/* Copies the leading run of JSON-plain bytes (as ascii_prefix) of s to out,
- * which has room for n; returns its length. */
+/* Copies the leading run of bytes that JSON takes as they are (ASCII but
+ * control characters, '"' and '\\') of s to out, which has room for n,
+ * eight bytes at a time; returns its length. */
 size_t json_plain_copy(char *out, const char *s, size_t n);
 int is_email(const char *s, size_t n);
 int is_uuid(const char *s, size_t n);

@@ -62,19 +62,8 @@ function M.sh(cmd)
   return out
 end
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-function M.write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+-- read(path) -> contents | nil; write(path, text), raising on failure
+M.read, M.write = fake.read_file, fake.write_file
 
 --- Runs Lua code in a child interpreter that finds the module in the tree,
 -- with `vars` ("NAME=value ...") in its environment; returns its output.

@@ -56,6 +56,7 @@ local function run(cmd)
   return body or out, rc == "0"
 end
 
+-- File helpers, also the specs' own (spec.support.env).
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -69,6 +70,8 @@ local function write_file(path, data)
   assert(f:write(data))
   assert(f:close())
 end
+
+M.read_file, M.write_file = read_file, write_file
 
 local function sleep(seconds)
   os.execute("sleep " .. seconds)
