@@ -206,7 +206,7 @@ int encode_json(lua_State *L) {
     if (!lua_isnil(L, -1)) {
       if (!first) buf_check(L, buf_addc(b, ','));
       first = 0;
-      buf_check(L, json_string(b, f->name, strlen(f->name)) && buf_addc(b, ':'));
+      buf_check(L, buf_add(b, f->json_key, f->json_key_len)); /* "name": */
       json_value(L, b, &f->s, lua_gettop(L), 0);
     }
     lua_pop(L, 1);
