@@ -34,6 +34,7 @@ build = {
     ["users.auth"] = "lua/users/auth.lua",
     ["users.bulk"] = "lua/users/bulk.lua",
     ["users.client"] = "lua/users/client.lua",
+    ["users.encodings"] = "lua/users/encodings.lua",
     ["users.errors"] = "lua/users/errors.lua",
     ["users.journal"] = "lua/users/journal.lua",
     ["users.progress"] = "lua/users/progress.lua",

@@ -3,6 +3,7 @@
 local core = require "users.core"
 local errors = require "users.errors"
 local auth = require "users.auth"
+local encodings = require "users.encodings"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -121,33 +122,6 @@ local function build_url(entry, id, o)
   return base .. path
 end
 
--- The body: validated and encoded. JSON takes one pass in C (validation
--- and encoding together); the form encodings validate first. Returns the
--- body, or nil, problems, reason as core.validate does.
-local function encode(entry, fields, encoding)
-  local c = entry.compiled
-  if encoding == "json" then
-    local body, problems, reason = core.marshal_json(c, fields)
-    if not body then return nil, problems, reason end
-    return { body = body, content_type = "application/json" }
-  end
-  local problems, reason = core.validate(c, fields)
-  if problems or reason then return nil, problems, reason end
-  if encoding == "form" then
-    local body, field, msg = core.encode_form(c, fields)
-    if not body then return nil, { [field] = { msg } } end
-    return { body = body, content_type = "application/x-www-form-urlencoded" }
-  end
-  local segments, length, ctype = core.encode_multipart(c, fields)
-  if not segments then return nil, { [length] = { ctype } } end
-  local only_strings = true
-  for _, s in ipairs(segments) do
-    if type(s) ~= "string" then only_strings = false end
-  end
-  if only_strings then return { body = concat(segments), content_type = ctype } end
-  return { segments = segments, length = length, content_type = ctype }
-end
-
 -- A chunk iterator over multipart segments, reading files piece by piece:
 -- for hosts that send a prepared request with their own client.
 local function stream(segments)
@@ -183,7 +157,7 @@ function _M.prepare(entry, id, fields, o)
     error(("provider %s has no encoding '%s' (it has: %s)"):format(
       name, encoding, concat(decl.encodings or { "json" }, ", ")), 0)
   end
-  local ok, body, problems, reason = pcall(encode, entry, fields, encoding)
+  local ok, body, problems, reason = pcall(encodings[encoding], entry.compiled, fields)
   if not ok then
     return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
   elseif reason == "empty" then
