@@ -11,12 +11,12 @@ local auth = require "users.auth"
 local bulk = require "users.bulk"
 
 local _M = {
-  _VERSION = "0.1.0",
+  _VERSION = require "users.version",
   null = core.null,          -- JSON null (the same value as cjson.null and ngx.null)
   array_mt = core.array_mt,  -- marks tables that encode as JSON arrays
 }
 
-local type, error, setmetatable, pairs, pcall = type, error, setmetatable, pairs, pcall
+local type, error, setmetatable, pairs = type, error, setmetatable, pairs
 
 local defaults = {}  -- users.configure(provider, opts)
 
@@ -51,12 +51,10 @@ local function prepare(fname, provider, id, fields, opts)
   if type(fields) ~= "table" then
     error(bad(3, fname, "table of fields expected, got " .. type(fields)), 3)
   end
-  local misuse = client.check_options(opts, fname, 4)
+  local misuse = client.check_options(entry, opts, fname, 4)
   if misuse then error(misuse, 3) end
   local o = client.resolve(entry, defaults[entry.decl.name], own, opts)
-  local ok, req, err = pcall(client.prepare, entry, id, fields, o)
-  if not ok then error(req, 3) end -- a misuse found deeper (an unknown encoding)
-  return entry, o, req, err
+  return entry, o, client.prepare(entry, id, fields, o)
 end
 
 --- Updates one user. Returns user, res or nil, err.
@@ -106,7 +104,7 @@ function _M.bulk_update(provider, items, opts)
       update_opts[k] = v
     end
   end
-  local misuse = client.check_options(update_opts, "bulk_update", 3)
+  local misuse = client.check_options(entry, update_opts, "bulk_update", 3)
   if misuse then error(misuse, 2) end
   local o = client.resolve(entry, defaults[entry.decl.name], own, update_opts)
   if o.retries == 0 and update_opts.retries == nil and not (own and own.retries)
@@ -119,7 +117,7 @@ end
 --- Process-wide defaults for a provider (the same keys as opts).
 function _M.configure(provider, opts)
   local entry = entry_or_raise(provider, "configure")
-  local misuse = client.check_options(opts, "configure", 2)
+  local misuse = client.check_options(entry, opts, "configure", 2)
   if misuse then error(misuse, 2) end
   local d = defaults[entry.decl.name] or {}
   for k, v in pairs(opts or {}) do d[k] = v end
@@ -129,7 +127,7 @@ end
 --- A client with its own options (credentials per tenant or per request).
 function _M.new(provider, opts)
   local entry = entry_or_raise(provider, "new")
-  local misuse = client.check_options(opts, "new", 2)
+  local misuse = client.check_options(entry, opts, "new", 2)
   if misuse then error(misuse, 2) end
   local own = {}
   for k, v in pairs(opts or {}) do own[k] = v end

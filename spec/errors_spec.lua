@@ -59,7 +59,7 @@ describe("errors", function()
 
   describe("lexful", function()
     local v = env.valid.lexful
-    for status, code in pairs { [400] = "bad_request", [403] = "forbidden", [404] = "not_found", [500] = "server_error" } do
+    for status, code in pairs { [400] = "validation_error", [403] = "forbidden", [404] = "not_found", [500] = "server_error" } do
       it(status .. ": the ErrorResponse body", function()
         respond("lexful", status, ('{"status":%d,"message":"Something %d","error_id":"e-1",'
           .. '"error_code":"X","developer_message":"details"}'):format(status, status))

@@ -10,9 +10,34 @@ local function run(cmd)
   return code, out
 end
 
+local VERSION = require "users.version"
+local ROCKSPEC = "lua-users-" .. VERSION .. "-1.rockspec"
+
 describe("luarocks", function()
+  it("names the version of users/version.lua, the one place it is written", function()
+    local rockspec = assert(io.open(ROCKSPEC), ROCKSPEC .. " is missing"):read("*a")
+    assert.equal(VERSION .. "-1", rockspec:match('\nversion = "([^"]+)"'))
+    assert.equal(VERSION, require("users")._VERSION)
+    local _, others = run("ls lua-users-*.rockspec")
+    assert.equal(ROCKSPEC, (others:gsub("%s*exit:%d+%s*$", "")))
+  end)
+
+  it("lists every C source of the core in the rockspec", function()
+    local rockspec = io.open(ROCKSPEC):read("*a")
+    local _, files = run("ls src/*.c")
+    local listed, n = {}, 0
+    for path in rockspec:match("sources = (%b{})"):gmatch('"(src/[^"]+%.c)"') do listed[path] = true end
+    for path in files:gmatch("src/[^\n]+%.c") do
+      n = n + 1
+      assert.truthy(listed[path], path .. " is missing from the rockspec")
+      listed[path] = nil
+    end
+    assert.same({}, listed)
+    assert.is_true(n >= 8)
+  end)
+
   it("lists every Lua file of the module in the rockspec", function()
-    local rockspec = io.open("lua-users-0.1.0-1.rockspec"):read("*a")
+    local rockspec = io.open(ROCKSPEC):read("*a")
     local _, files = run("cd lua && find . -name '*.lua' | sort")
     local n = 0
     for path in files:gmatch("%./([^\n]+%.lua)") do
@@ -29,7 +54,7 @@ describe("luarocks", function()
     local abi = jit and "5.1" or _VERSION:match("%d+%.%d+")
     local tree = os.tmpname()
     os.remove(tree)
-    local code, out = run(("luarocks --lua-version %s --tree %s make --deps-mode none lua-users-0.1.0-1.rockspec")
+    local code, out = run(("luarocks --lua-version %s --tree %s make --deps-mode none " .. ROCKSPEC)
       :format(abi, tree))
     assert.equal(0, code, out)
     local script = os.tmpname()
@@ -47,6 +72,7 @@ describe("luarocks", function()
     os.remove(script)
     os.execute("rm -rf " .. tree)
     assert.equal(0, code, out)
-    assert.matches("^0%.1%.0 activepieces,generic,lancepilot,lexful,paradigm", out)
+    assert.equal(VERSION, out:match("^(%S+) "))
+    assert.matches(" activepieces,generic,lancepilot,lexful,paradigm", out)
   end)
 end)

@@ -3,8 +3,9 @@
 -- Secrets are scrubbed from every error that leaves the module.
 local core = require "users.core"
 local errors = require "users.errors"
+local headers = require "users.headers"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type, tonumber, pairs, ipairs, tostring = type, tonumber, pairs, ipairs, tostring
 
@@ -51,31 +52,26 @@ end
 
 local function fetch(entry, o, spec)
   local name = entry.decl.name
-  local headers = {
-    ["Accept"] = "application/json",
-    ["Content-Type"] = "application/json",
-    ["User-Agent"] = o.user_agent or ("lua-users/" .. _M._VERSION),
-  }
+  local h, p = headers.ours("application/json", o.user_agent)
+  if not h then return nil, errors.config(name, p) end
   for k, v in pairs(spec.headers or {}) do
-    if type(v) ~= "string" or v:find("[\r\n%z]") then
-      return nil, errors.config(name, "credential header " .. k .. " is missing or has CR, LF or NUL")
-    end
-    headers[k] = v
+    p = headers.set(h, k, v)
+    if p then return nil, errors.config(name, "credential header: " .. p) end
   end
   local base = (o.base_url or ""):gsub("/+$", "")
   local req = {
-    method = spec.method, url = base .. spec.path, headers = headers,
+    method = spec.method, url = base .. spec.path, headers = h,
     body = core.json_encode(spec.json), timeout = o.timeout,
     connect_timeout = o.connect_timeout, ca_file = o.ca_file, max_body = o.max_body,
   }
   local res, code, msg = o.transport.send(req)
   if not res then return nil, errors.transport(name, code, "token request failed: " .. msg) end
-  local body = core.json_decode(res.body)
   if res.status < 200 or res.status >= 300 then
-    local err = errors.from_response(entry.decl, res, body or res.body)
+    local err = errors.from_response(entry.decl, res)
     err.message = "token request failed: " .. err.message
     return nil, err
   end
+  local body = core.json_decode(res.body)
   local token = type(body) == "table" and (body.token or body.access_token or body.jwt)
   if type(token) ~= "string" or token == "" then
     return nil, errors.new { kind = "decode", code = "bad_response", provider = name,

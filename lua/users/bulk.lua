@@ -9,6 +9,8 @@ local core = require "users.core"
 local client = require "users.client"
 local errors = require "users.errors"
 local auth = require "users.auth"
+local headers = require "users.headers"
+local response = require "users.response"
 local journal = require "users.journal"
 local progress = require "users.progress"
 
@@ -57,7 +59,6 @@ function _M.run(entry, items, run, o)
   -- still opening, say) must not land in the same second as one more than
   -- the server allows, as the server counts them.
   local interval = run.rate and (1 / run.rate) * 1.05
-  local retries = o.retries
   local next_item, total = source(items)
   total = run.total or total
   local started = core.now()
@@ -102,7 +103,7 @@ function _M.run(entry, items, run, o)
     if not ok then req, err = nil, errors.invalid(name, {}, tostring(req)) end
     if not req then return finish(job, nil, auth.redact(err, o)) end
     if run.dry_run then return finish(job, req, nil) end
-    job.auth = req.headers.Authorization
+    job.auth = headers.get(req.headers, "Authorization")
     inflight[session.start(req)] = job
     n_inflight = n_inflight + 1
     if interval then next_send = max(next_send, now) + interval end
@@ -137,44 +138,33 @@ function _M.run(entry, items, run, o)
     return job
   end
 
+  -- What to do with an answer is response.judge's; here only its scheduling.
   local function complete(job, res, code, msg, now)
-    local user, err
-    if not res then
-      err = errors.transport(name, code, msg)
-    elseif res.status >= 200 and res.status < 300 then
-      user, err = client.decode(name, res)
-    else
-      local body = core.json_decode(res.body) or res.body
-      err = errors.from_response(entry.decl, res, body)
-      if res.status == 401 and not job.refreshed and auth.can_refresh(entry, o) then
-        -- Refresh once per run of 401s: only when this job used the current token.
-        job.refreshed = true
-        if job.auth == "Bearer " .. tostring(auth.token(entry, o)) then
-          local _, terr = auth.token(entry, o, true)
-          if terr then return finish(job, nil, auth.redact(terr, o)) end
-        end
-        job.attempts = job.attempts - 1
-        job.due = now
-        waiting[#waiting + 1] = job
-        return
-      end
-    end
-    if not err then
+    local v = response.judge(entry, o, job.attempts, job.refreshed, res, code, msg)
+    if v.action == "done" then
       window = min(concurrency, window + 1)
-      return finish(job, user, nil)
+      return finish(job, v.user, nil)
+    elseif v.action == "fail" then
+      return finish(job, nil, v.err)
+    elseif v.action == "refresh" then
+      -- One fetch for a run of 401s: only when this job used the current token.
+      job.refreshed = true
+      if job.auth == "Bearer " .. tostring(auth.token(entry, o)) then
+        local _, terr = auth.token(entry, o, true)
+        if terr then return finish(job, nil, auth.redact(terr, o)) end
+      end
+      job.attempts = job.attempts - 1
+      job.due = now
+      waiting[#waiting + 1] = job
+      return
     end
-    err.attempts = job.attempts
-    if not (err.retryable and job.attempts <= retries) then
-      return finish(job, nil, auth.redact(err, o))
-    end
-    -- Back off; a 429 slows the whole run: fewer in flight, and a pause.
-    local delay = client.backoff(o, job.attempts, err.retry_after)
-    if err.status == 429 then
+    -- A retry backs off; a 429 slows the whole run: fewer in flight, and a pause.
+    if v.err.status == 429 then
       window = max(1, floor(window / 2))
-      pause_until = max(pause_until, now + delay)
+      pause_until = max(pause_until, now + v.delay)
     end
     report.retried = report.retried + 1
-    job.due = now + delay
+    job.due = now + v.delay
     waiting[#waiting + 1] = job
   end
 

@@ -1,35 +1,62 @@
---- A configured client of one provider: options, request preparation and
--- sending with retries and token refresh. `users.lua` is the public face.
+--- A configured client of one provider: its options, checked at the front
+-- door and resolved in layers, the request it prepares, and sending with
+-- retries and token refresh. `users.lua` is the public face; what to do
+-- with an answer is users/response.lua's.
 local core = require "users.core"
 local errors = require "users.errors"
 local auth = require "users.auth"
 local encodings = require "users.encodings"
+local headers = require "users.headers"
+local response = require "users.response"
+local transports = require "users.transport"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
-local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
-local getenv, random, min, max = os.getenv, math.random, math.min, math.max
+local type, pairs, ipairs, tostring, pcall, select = type, pairs, ipairs, tostring, pcall, select
+local getenv = os.getenv
 local concat = table.concat
 
-_M.USER_AGENT = "lua-users/" .. _M._VERSION
 
--- Options every provider takes, with the check each value must pass.
-local function positive(v) return type(v) == "number" and v > 0 end
-local function nonneg_int(v) return type(v) == "number" and v >= 0 and v % 1 == 0 end
-local function str(v) return type(v) == "string" end
-local function tbl(v) return type(v) == "table" end
+-- Options every provider takes, with the check each value must pass: nil
+-- when it may be used, else what is wrong. Numbers must be finite and in
+-- range (a C cast of math.huge is undefined): a day at most for timeouts,
+-- 1 GiB at most for a response.
+local function number_in(lo, hi, integer)
+  return function(v)
+    if type(v) ~= "number" or v ~= v or v <= lo or v > hi or (integer and v % 1 ~= 0) then
+      return ("must be a %s above %s and at most %s"):format(
+        integer and "whole number" or "number", tostring(lo), tostring(hi))
+    end
+  end
+end
+local function of(t) return function(v) if type(v) ~= t then return "must be a " .. t end end end
+local str = of("string")
 local option_checks = {
-  token = str, base_url = str, account_id = str, workspace = function(v) return str(v) end,
-  key_id = str, key_secret = str, timeout = positive, connect_timeout = positive,
-  ca_file = str, headers = tbl, retries = nonneg_int, user_agent = str,
-  encoding = str, max_body = positive, backoff = function(v) return type(v) == "number" and v >= 0 end,
-  transport = tbl,
+  token = str, base_url = str, account_id = str, workspace = str,
+  key_id = str, key_secret = str, ca_file = str, user_agent = str,
+  timeout = number_in(0, 86400), connect_timeout = number_in(0, 86400),
+  max_body = number_in(0, 2 ^ 30, true),
+  backoff = function(v)
+    if type(v) ~= "number" or not (v >= 0 and v <= 3600) then return "must be a number from 0 to 3600" end
+  end,
+  retries = function(v)
+    if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then return "must be a whole number from 0 to 100" end
+  end,
+  headers = of("table"),
+  encoding = function(v, entry)
+    if not entry.encodings[v] then
+      return ("is '%s', which %s does not take (it takes: %s)"):format(
+        tostring(v), entry.decl.name, concat(entry.decl.encodings or { "json" }, ", "))
+    end
+  end,
+  transport = function(v) return transports.problem(v) end,
 }
 _M.option_checks = option_checks
 
---- Checks an options table: nil, or the message of a misuse (unknown key,
--- wrong type) for the caller to raise.
-function _M.check_options(opts, fname, argn)
+--- Checks an options table for the provider of `entry`: nil, or the
+-- message of a misuse (unknown key, wrong type or value) for the caller to
+-- raise at its caller's line.
+function _M.check_options(entry, opts, fname, argn)
   if opts == nil then return nil end
   if type(opts) ~= "table" then
     return ("bad argument #%d to '%s' (table expected, got %s)"):format(argn, fname, type(opts))
@@ -38,22 +65,12 @@ function _M.check_options(opts, fname, argn)
     local check = option_checks[k]
     if not check then
       return ("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k))
-    elseif not check(v) then
-      return ("bad argument #%d to '%s' (option '%s' has a wrong type or value)"):format(argn, fname, k)
+    end
+    local problem = check(v, entry)
+    if problem then
+      return ("bad argument #%d to '%s' (option '%s' %s)"):format(argn, fname, k, problem)
     end
   end
-end
-
--- Inside nginx, in the phases where cosockets work, requests go through
--- nginx itself and never block the worker; everywhere else through libcurl.
-local cosocket_phases = { rewrite = true, access = true, content = true, timer = true,
-                          ssl_cert = true, ssl_session_fetch = true, preread = true }
-function _M.default_transport()
-  local ngx = rawget(_G, "ngx")
-  if ngx and ngx.socket and ngx.get_phase and cosocket_phases[ngx.get_phase()] then
-    return require "users.transport.nginx"
-  end
-  return require "users.transport.curl"
 end
 
 --- Layers of options, last wins, then the environment, then the provider.
@@ -73,16 +90,15 @@ function _M.resolve(entry, ...)
     end
   end
   o.base_url = o.base_url or entry.decl.base_url
+  o.encoding = o.encoding or (entry.decl.encodings or { "json" })[1]
   o.timeout = o.timeout or 30
   o.connect_timeout = o.connect_timeout or 10
   o.retries = o.retries or 0
   o.backoff = o.backoff or 0.5
   o.max_body = o.max_body or 8 * 1024 * 1024
-  o.transport = o.transport or _M.default_transport()
+  o.transport = o.transport or transports.default()
   return o
 end
-
-local function has_bad_byte(s) return s:find("[\r\n%z]") ~= nil end
 
 -- The URL, or nil and an error. Every path parameter is validated by the C
 -- core and percent-encoded: no id can change the path, query or a header.
@@ -93,7 +109,7 @@ local function build_url(entry, id, o)
     return nil, errors.config(name, "no base URL for " .. name .. ": set opts.base_url or "
                                       .. name:upper() .. "_BASE_URL")
   end
-  if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or has_bad_byte(base) then
+  if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or base:find("[\r\n%z]") then
     return nil, errors.config(name, "base URL must be http(s)://host[/path], without query or spaces")
   end
   base = base:gsub("/+$", "")
@@ -143,44 +159,24 @@ local function stream(segments)
   end
 end
 
-local function header_error(name, what)
-  return errors.invalid(name, { headers = { what .. " has CR, LF or NUL" } },
-                        "header " .. what .. " has CR, LF or NUL")
-end
-
---- Validates and prepares a request; nothing is sent (but a token may be
--- fetched). Returns req or nil, err.
-function _M.prepare(entry, id, fields, o)
-  local decl, name = entry.decl, entry.decl.name
-  local encoding = o.encoding or (decl.encodings or { "json" })[1]
-  if not entry.encodings[encoding] then
-    error(("provider %s has no encoding '%s' (it has: %s)"):format(
-      name, encoding, concat(decl.encodings or { "json" }, ", ")), 0)
+-- The request's headers: ours, the provider's, the token's, then the
+-- caller's, each replacing one of the same name in any case. Returns the
+-- map, or nil, err.
+local function request_headers(entry, o, content_type)
+  local name = entry.decl.name
+  local function bad(problem)
+    return nil, errors.invalid(name, { headers = { problem } }, "bad header: " .. problem)
   end
-  local ok, body, problems, reason = pcall(encodings[encoding], entry.compiled, fields)
-  if not ok then
-    return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
-  elseif reason == "empty" then
-    return nil, errors.invalid(name, {}, "an update needs at least one field")
-  elseif problems then
-    return nil, errors.invalid(name, problems)
-  end
-  local url, err = build_url(entry, id, o)
-  if not url then return nil, err end
-
-  local headers = {
-    ["Accept"] = "application/json",
-    ["Content-Type"] = body.content_type,
-    ["User-Agent"] = o.user_agent or _M.USER_AGENT,
-  }
-  for header, option in pairs(decl.headers or {}) do
+  local h, p = headers.ours(content_type, o.user_agent)
+  if not h then return bad(p) end
+  for header, option in pairs(entry.decl.headers or {}) do
     local v = o[option]
     if v == nil then
       return nil, errors.config(name, "no " .. option .. " for " .. name .. ": set opts." .. option
                                         .. " or " .. name:upper() .. "_" .. option:upper())
     end
-    if has_bad_byte(v) then return nil, header_error(name, header) end
-    headers[header] = v
+    p = headers.set(h, header, v)
+    if p then return bad(p) end
   end
   local token, terr = auth.token(entry, o)
   if terr then return nil, terr end
@@ -188,20 +184,34 @@ function _M.prepare(entry, id, fields, o)
     return nil, errors.config(name, "no token for " .. name .. ": set opts.token or "
                                       .. name:upper() .. "_TOKEN")
   end
-  if has_bad_byte(token) then
+  if headers.set(h, "Authorization", "Bearer " .. token) then
     return nil, errors.config(name, "the token has CR, LF or NUL")
   end
-  headers["Authorization"] = "Bearer " .. token
   for k, v in pairs(o.headers or {}) do
-    if type(k) ~= "string" or not k:match("^[%w!#$%%&'*+.^_`|~-]+$") then
-      return nil, errors.invalid(name, { headers = { "'" .. tostring(k) .. "' is not a header name" } },
-                                 "bad header name")
-    end
-    if type(v) ~= "string" or has_bad_byte(v) then return nil, header_error(name, k) end
-    headers[k] = v
+    p = headers.set(h, k, v)
+    if p then return bad(p) end
   end
+  return h
+end
+
+--- Validates and prepares a request; nothing is sent (but a token may be
+-- fetched). Returns req or nil, err. `o` is resolved and checked.
+function _M.prepare(entry, id, fields, o)
+  local name = entry.decl.name
+  local ok, body, problems, reason = pcall(encodings[o.encoding], entry.compiled, fields)
+  if not ok then
+    return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
+  elseif reason == "empty" then
+    return nil, errors.invalid(name, {}, "an update needs at least one field")
+  elseif not body then
+    return nil, errors.invalid(name, problems or {})
+  end
+  local url, err = build_url(entry, id, o)
+  if not url then return nil, err end
+  local h, herr = request_headers(entry, o, body.content_type)
+  if not h then return nil, herr end
   return {
-    method = decl.method, url = url, headers = headers,
+    method = entry.decl.method, url = url, headers = h,
     body = body.body or stream(body.segments), segments = body.segments,
     body_length = body.length or #body.body,
     timeout = o.timeout, connect_timeout = o.connect_timeout,
@@ -209,75 +219,34 @@ function _M.prepare(entry, id, fields, o)
   }
 end
 
-local function is_json(ctype)
-  return ctype == nil or ctype:find("json", 1, true) ~= nil
-end
-
---- Decodes a 2xx response: the user table, or nil and a decode error.
-function _M.decode(name, res)
-  if res.body == "" then return {} end
-  local value, msg = core.json_decode(res.body)
-  if value == nil or not is_json(res.headers["content-type"]) then
-    return nil, errors.new {
-      kind = "decode", code = "bad_response", status = res.status, provider = name,
-      message = "the response is not JSON" .. (msg and (": " .. msg) or
-                (" (content type " .. tostring(res.headers["content-type"]) .. ")")),
-      body = res.body, retryable = false,
-    }
-  end
-  return value
-end
-
---- Seconds before retry `attempt`: exponential, with jitter, at most 30 s,
--- and never sooner than the server's Retry-After.
-function _M.backoff(o, attempt, retry_after)
-  local delay = min(30, o.backoff * 2 ^ (attempt - 1)) * (0.5 + random() * 0.5)
-  if retry_after then delay = max(delay, retry_after) end
-  return delay
+--- Puts a freshly fetched token on a prepared request.
+function _M.refresh(entry, req, o)
+  local token, err = auth.token(entry, o, true)
+  if not token then return nil, auth.redact(err, o) end
+  headers.set(req.headers, "Authorization", "Bearer " .. token)
+  return true
 end
 
 --- Sends a prepared request with retries; user, res or nil, err.
 function _M.send(entry, req, o)
-  local name, transport = entry.decl.name, o.transport
+  local transport = o.transport
   local started = transport.now()
   local attempts, refreshed = 0, false
   while true do
     attempts = attempts + 1
-    local res, code, msg = transport.send(req)
-    local err
-    if not res then
-      err = errors.transport(name, code, msg)
-    elseif res.status >= 200 and res.status < 300 then
-      local user, derr = _M.decode(name, res)
-      if user ~= nil then
-        res.body = nil
-        res.attempts = attempts
-        res.elapsed = transport.now() - started
-        return user, res
-      end
-      err = derr
+    local v = response.judge(entry, o, attempts, refreshed, transport.send(req))
+    if v.action == "done" then
+      v.res.attempts = attempts
+      v.res.elapsed = transport.now() - started
+      return v.user, v.res
+    elseif v.action == "fail" then
+      return nil, v.err
+    elseif v.action == "refresh" then
+      refreshed, attempts = true, attempts - 1
+      local ok, err = _M.refresh(entry, req, o)
+      if not ok then return nil, err end
     else
-      local body = res.body
-      if is_json(res.headers["content-type"]) then
-        body = core.json_decode(res.body) or res.body
-      end
-      err = errors.from_response(entry.decl, res, body)
-      -- A fetched token that the server refuses is fetched again, once.
-      if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then
-        refreshed = true
-        local token, terr = auth.token(entry, o, true)
-        if not token then return nil, auth.redact(terr, o) end
-        req.headers["Authorization"] = "Bearer " .. token
-        attempts = attempts - 1
-        err = nil
-      end
-    end
-    if err then
-      err.attempts = attempts
-      if not (err.retryable and attempts <= o.retries) then
-        return nil, auth.redact(err, o)
-      end
-      transport.sleep(_M.backoff(o, attempts, err.retry_after))
+      transport.sleep(v.delay)
     end
   end
 end

@@ -1,7 +1,9 @@
 --- One error shape for every provider.
 -- `{ kind, status, code, message, fields, retry_after, retryable, provider, body }`
 -- with `__tostring`. Secrets are scrubbed before an error leaves the module.
-local _M = { _VERSION = "0.1.0" }
+local core = require "users.core"
+
+local _M = {}
 
 local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local concat, sort = table.concat, table.sort
@@ -104,16 +106,26 @@ function _M.retry_after(value, now)
   return wait > 0 and wait or 0
 end
 
---- The error for a non-2xx response. `decl.error(status, body)` reads the
--- provider's own body shape; what it does not say comes from the status.
-function _M.from_response(decl, res, body)
-  local status = res.status
+--- Whether a body is to be read as JSON: the server says so, or says
+-- nothing. The one rule for every answer, error or not.
+function _M.is_json(ctype)
+  return ctype == nil or ctype:find("json", 1, true) ~= nil
+end
+
+--- The error for a non-2xx response; its body decoded when it is JSON.
+-- `decl.error(status, body)` reads the provider's own body shape, and
+-- `decl.status_codes` names what the provider's document gives a status;
+-- what neither says comes from the status.
+function _M.from_response(decl, res)
+  local status, body = res.status, res.body
+  if _M.is_json(res.headers["content-type"]) then body = core.json_decode(body) or body end
   local info = {}
   if type(body) == "table" and decl.error then
     local ok, got = pcall(decl.error, status, body)
     if ok and type(got) == "table" then info = got end
   end
   local code = info.code
+  if not known_codes[code] then code = decl.status_codes and decl.status_codes[status] end
   if not known_codes[code] then
     code = status_codes[status]
       or (status >= 500 and "server_error")

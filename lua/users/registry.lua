@@ -2,7 +2,7 @@
 -- once per Lua state by the C core, listed and described.
 local core = require "users.core"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type, pairs, ipairs, pcall, require = type, pairs, ipairs, pcall, require
 local compiled = {}

@@ -40,9 +40,12 @@ return {
     }
   end,
 
-  -- {"status", "message", "error_id", "error_code", "developer_message"}
+  -- Its document answers 400 "Bad request - validation error".
+  status_codes = { [400] = "validation_error" },
+
+  -- {"status", "message", "error_id", "error_code", "developer_message"}:
+  -- the message is the sentence for people; the whole body stays in err.body.
   error = function(_, body)
-    return { message = body.message, detail = body.developer_message,
-             error_id = body.error_id }
+    return { message = body.message }
   end,
 }

@@ -3,7 +3,7 @@
 -- calls reuse kept-alive connections.
 local core = require "users.core"
 
-local _M = { _VERSION = "0.1.0", name = "curl" }
+local _M = { name = "curl" }
 
 local engine
 

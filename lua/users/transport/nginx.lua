@@ -9,7 +9,7 @@
 -- from the environment are not used, and the response is HTTP/1.1.
 local ngx = ngx -- luacheck: ignore 113 (only loaded inside nginx)
 
-local _M = { _VERSION = "0.1.0", name = "nginx" }
+local _M = { name = "nginx" }
 
 local tonumber, tostring, type, pairs, ipairs, pcall = tonumber, tostring, type, pairs, ipairs, pcall
 local concat = table.concat

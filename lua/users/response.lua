@@ -1,0 +1,72 @@
+--- The one policy for an answer: what users.update and bulk runs do with
+-- what a transport returned. `judge` decodes it and decides; the callers
+-- only carry the decision out (a bulk run adds its scheduling: window,
+-- pause, rate, journal).
+--
+--   local v = response.judge(entry, o, attempts, refreshed, res, code, msg)
+--   v.action == "done"     v.user, v.res          a 2xx with its decoded body
+--   v.action == "fail"     v.err                  final (secrets redacted)
+--   v.action == "retry"    v.err, v.delay         send again in v.delay seconds
+--   v.action == "refresh"  v.err                  fetch a new token, resend at
+--                                                 once (not counted as an attempt)
+local core = require "users.core"
+local errors = require "users.errors"
+local auth = require "users.auth"
+
+local _M = {}
+
+local random, min, max = math.random, math.min, math.max
+
+--- The decoded body of a 2xx answer, or nil and a decode error.
+function _M.decode(name, res)
+  if res.body == "" then return {} end
+  local ctype = res.headers["content-type"]
+  local value, msg = core.json_decode(res.body)
+  if value == nil or not errors.is_json(ctype) then
+    return nil, errors.new {
+      kind = "decode", code = "bad_response", status = res.status, provider = name,
+      message = "the response is not JSON" .. (msg and (": " .. msg) or
+                (" (content type " .. tostring(ctype) .. ")")),
+      body = res.body, retryable = false,
+    }
+  end
+  return value
+end
+
+--- Seconds before retry `attempt`: exponential, with jitter, at most 30 s,
+-- and never sooner than the server's Retry-After.
+function _M.backoff(o, attempt, retry_after)
+  local delay = min(30, o.backoff * 2 ^ (attempt - 1)) * (0.5 + random() * 0.5)
+  if retry_after then delay = max(delay, retry_after) end
+  return delay
+end
+
+--- The decision for one answer. `attempts` counts this one; `refreshed`
+-- says whether this request's token was fetched anew already.
+function _M.judge(entry, o, attempts, refreshed, res, code, msg)
+  local name = entry.decl.name
+  local err
+  if not res then
+    err = errors.transport(name, code, msg)
+  elseif res.status >= 200 and res.status < 300 then
+    local user, derr = _M.decode(name, res)
+    if user ~= nil then
+      res.body = nil
+      return { action = "done", user = user, res = res }
+    end
+    err = derr
+  else
+    err = errors.from_response(entry.decl, res)
+    -- A fetched token that the server refuses is fetched again, once.
+    if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then
+      return { action = "refresh", err = err }
+    end
+  end
+  err.attempts = attempts
+  if err.retryable and attempts <= o.retries then
+    return { action = "retry", err = err, delay = _M.backoff(o, attempts, err.retry_after) }
+  end
+  return { action = "fail", err = auth.redact(err, o) }
+end
+
+return _M

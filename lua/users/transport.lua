@@ -1,0 +1,55 @@
+--- The transport contract: what users.update and bulk runs need from a
+-- transport, written once here. Two follow it: users.transport.curl
+-- (libcurl, the default) and users.transport.nginx (cosockets, chosen
+-- inside nginx). `opts.transport` may be any table that follows it.
+--
+-- A request (`req`, made by users.prepare) is
+--   { method, url, headers = { Name = "value" }, body = "..." | nil,
+--     segments = { "bytes" | { path =, size = }, ... } | nil, body_length,
+--     timeout, connect_timeout (seconds), ca_file, max_body (bytes) }
+-- Its headers never hold Content-Length or Transfer-Encoding (the transport
+-- frames the body); a Host header, when present, replaces the URL's.
+--
+--   send(req)            -> res | nil, code, message
+--        res = { status = 200, headers = { ["lower-case-name"] = "v" },
+--                body = "...", elapsed = seconds }
+--        repeated response headers are joined with ", "; code is one of
+--        timeout, connect, dns, tls, reset, too_large, bad_url, aborted,
+--        file_changed, transport
+--   session(concurrency) -> s, for bulk runs:
+--        s.start(req)     -> handle (sent at once)
+--        s.wait(seconds)  -> { { handle, res | nil, code, message }, ... }:
+--                            at least one finished, or none when the time
+--                            is up (nil seconds: until one finishes)
+--        s.close()          abandons what is still running
+--   sleep(seconds)         blocks (or yields, inside nginx)
+--   now()                -> monotonic seconds
+local _M = {}
+
+local type, rawget, require = type, rawget, require
+
+local REQUIRED = { "send", "session", "sleep", "now" }
+
+--- nil when t follows the contract, else what is missing.
+function _M.problem(t)
+  if type(t) ~= "table" then return "a transport must be a table" end
+  for _, k in ipairs(REQUIRED) do
+    if type(t[k]) ~= "function" then return "a transport needs a function '" .. k .. "'" end
+  end
+end
+
+-- Inside nginx, in the phases where cosockets work, requests go through
+-- nginx itself and never block the worker; everywhere else through libcurl.
+local cosocket_phases = { rewrite = true, access = true, content = true, timer = true,
+                          ssl_cert = true, ssl_session_fetch = true, preread = true }
+
+--- The transport to use where no opts.transport is given.
+function _M.default()
+  local ngx = rawget(_G, "ngx")
+  if ngx and ngx.socket and ngx.get_phase and cosocket_phases[ngx.get_phase()] then
+    return require "users.transport.nginx"
+  end
+  return require "users.transport.curl"
+end
+
+return _M
