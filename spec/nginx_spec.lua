@@ -7,6 +7,14 @@ local core = require "users.core"
 
 local sh, read = env.sh, env.read
 
+local TRANSPORT_LOCATION = [[location = /_transport { content_by_lua_block {
+            local core = require "users.core"
+            ngx.req.read_body()
+            local req = core.json_decode(ngx.req.get_body_data())
+            local res, code, msg = require("users.transport.nginx").send(req)
+            ngx.say(core.json_encode { res = res or core.null, code = code, msg = msg })
+        } }]]
+
 describe("inside nginx (examples/nginx)", function()
   local dir, port, pid, base
 
@@ -20,6 +28,9 @@ describe("inside nginx (examples/nginx)", function()
     for _ = 1, 20 do
       port = math.random(20000, 60000)
       local conf = read("examples/nginx/nginx.conf"):gsub("@ROOT@", root):gsub("@PORT@", port)
+      -- For the transport contract: a location that sends the request it is
+      -- given through users.transport.nginx and answers what came back.
+      conf = conf:gsub("location /users/", function(l) return TRANSPORT_LOCATION .. "\n        " .. l end, 1)
       -- As root, nginx's workers would run as nobody, who may not read the
       -- checkout (under /root, say): keep them root for the test.
       if sh("id -u"):match("^0%s") then conf = "user root;\n" .. conf end
@@ -139,5 +150,63 @@ describe("inside nginx (examples/nginx)", function()
     assert.equal(1, report.retried)
     assert.is_true(wall < 2.5, ("bulk of 10 at 5 in flight took %.2f s"):format(wall))
     assert.equal(11, #env.fake:requests())
+  end)
+  -- The transport contract (users/transport.lua): the same prepared
+  -- requests through libcurl and through cosockets reach the provider as
+  -- the same request and come back as the same answer.
+  it("follows the transport contract as the libcurl transport does", function()
+    local users = require "users"
+    local curl = require "users.transport.curl"
+    local png = env.tmpfile(env.PNG)
+    local reqs = {}
+    for _, name in ipairs(env.names) do
+      local v = env.valid[name]
+      reqs[#reqs + 1] = assert(users.prepare(name, v.id, v.fields, env.opts(name)))
+    end
+    local lp = env.valid.lancepilot
+    local fields = {}
+    for k, x in pairs(lp.fields) do fields[k] = x end
+    fields.avatar = users.file(png, "image/png")
+    reqs[#reqs + 1] = assert(users.prepare("lancepilot", lp.id, fields, env.opts("lancepilot")))
+    reqs[#reqs + 1] = assert(users.prepare("generic", "u1", { role = "x" }, env.opts("generic", {
+      headers = { authorization = "Bearer test-token", ["content-type"] = "application/json; charset=utf-8",
+                  host = "users.example" } })))
+    reqs[#reqs + 1] = assert(users.prepare("generic", "missing", { role = "x" }, env.opts("generic")))
+    local keep = { "accept", "authorization", "content-type", "content-length", "user-agent", "host",
+                   "x-account-id", "expect" }
+    local function seen()
+      local r = env.fake:last()
+      local h = {}
+      for _, k in ipairs(keep) do h[k] = r.headers[k] end
+      if h["content-type"] then h["content-type"] = h["content-type"]:gsub("boundary=.*", "boundary=B") end
+      return { method = r.method, uri = r.uri, headers = h, n = #env.fake:requests(),
+               body_length = #r.body }
+    end
+    local function answer(res)
+      local body = res.body:gsub('"%d%d%d%d%-%d%d%-%d%dT[^"]*"', '"(time)"') -- the fakes stamp updates
+      return { status = res.status, body = body, ctype = res.headers["content-type"] }
+    end
+    for i, req in ipairs(reqs) do
+      if req.segments then req.body = nil end -- the chunk iterator is for other hosts
+      env.fake:reset()
+      local res = assert(curl.send(req))
+      local by_curl, curl_answer = seen(), answer(res)
+      env.fake:reset()
+      env.write(dir .. "/req.json", core.json_encode(req))
+      local raw = sh(("curl -s --data-binary @%s/req.json %s/_transport"):format(dir, base))
+      local out = core.json_decode(raw)
+      assert.is_table(out, "request " .. i .. ": " .. raw .. (read(dir .. "/logs/error.log") or ""))
+      assert.is_table(out.res, "request " .. i .. ": " .. tostring(out.msg))
+      assert.same(by_curl, seen(), "request " .. i)
+      reqs[i].seen = by_curl
+      assert.same(curl_answer, answer(out.res), "request " .. i)
+    end
+    local override = reqs[#reqs - 1].seen.headers -- the caller's headers won, once each
+    assert.equal("users.example", override.host)
+    assert.equal("Bearer test-token", override.authorization)
+    assert.equal("application/json; charset=utf-8", override["content-type"])
+    assert.is_nil(reqs[#reqs - 2].seen.headers.expect)
+    assert.matches("^multipart/form%-data", reqs[#reqs - 2].seen.headers["content-type"])
+    os.remove(png)
   end)
 end)

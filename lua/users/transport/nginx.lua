@@ -15,6 +15,10 @@ local tonumber, tostring, type, pairs, ipairs, pcall = tonumber, tostring, type,
 local concat = table.concat
 local core -- users.core, for now(); loaded lazily to keep this file plain Lua
 local unpack = table.unpack or unpack -- luacheck: ignore 113
+local headers_get = require("users.headers").get
+
+-- Headers this transport writes itself.
+local OURS = { host = true, ["content-length"] = true, ["transfer-encoding"] = true }
 
 local function now()
   core = core or require "users.core"
@@ -52,27 +56,44 @@ local function fail(sock, err, what)
   return nil, code_of(err), (what and (what .. ": ") or "") .. tostring(err)
 end
 
+-- Files attached to a request must still have the size they were declared
+-- with: checked before anything is sent, so a file that changed fails the
+-- request instead of sending more or fewer bytes than Content-Length says.
+local function check_files(req)
+  for _, seg in ipairs(req.segments or {}) do
+    if type(seg) ~= "string" then
+      local fh, err = io.open(seg.path, "rb")
+      if not fh then return nil, err end
+      local size = fh:seek("end")
+      fh:close()
+      if size ~= seg.size then return nil, "file changed size since it was validated" end
+    end
+  end
+  return true
+end
+
+-- Sends exactly seg.size bytes of a file, in pieces.
+local function send_file(sock, seg)
+  local fh, err = io.open(seg.path, "rb")
+  if not fh then return nil, err end
+  local left = seg.size
+  while left > 0 do
+    local chunk = fh:read(left < 65536 and left or 65536)
+    if not chunk then fh:close() return nil, "file changed while it was sent" end
+    left = left - #chunk
+    local ok, serr = sock:send(chunk)
+    if not ok then fh:close() return nil, serr end
+  end
+  fh:close()
+  return true
+end
+
 local function send_body(sock, req)
   if type(req.body) == "string" then return sock:send(req.body) end
   for _, seg in ipairs(req.segments or {}) do
-    if type(seg) == "string" then
-      local ok, err = sock:send(seg)
-      if not ok then return nil, err end
-    else
-      -- A file part: at most 1 MB (validated), read in pieces.
-      local fh, err = io.open(seg.path, "rb")
-      if not fh then return nil, err end
-      local sent = 0
-      while true do
-        local chunk = fh:read(65536)
-        if not chunk then break end
-        sent = sent + #chunk
-        local ok, serr = sock:send(chunk)
-        if not ok then fh:close() return nil, serr end
-      end
-      fh:close()
-      if sent ~= seg.size then return nil, "file changed while it was sent" end
-    end
+    local ok, err
+    if type(seg) == "string" then ok, err = sock:send(seg) else ok, err = send_file(sock, seg) end
+    if not ok then return nil, err end
   end
   return true
 end
@@ -139,6 +160,8 @@ function _M.send(req)
   local started = now()
   local scheme, host, port, path, authority = parse_url(req.url)
   if not scheme then return nil, "bad_url", "cannot parse the URL" end
+  local fok, ferr = check_files(req)
+  if not fok then return nil, "file_changed", "a file to upload: " .. tostring(ferr) end
   local timeout = (req.timeout or 30) * 1000
   local sock = ngx.socket.tcp()
   sock:settimeouts((req.connect_timeout or 10) * 1000, timeout, timeout)
@@ -149,9 +172,11 @@ function _M.send(req)
     if not ok then return fail(sock, "ssl: " .. tostring(err), "TLS") end
   end
 
-  local head = { req.method, " ", path, " HTTP/1.1\r\nHost: ", authority, "\r\n" }
+  -- The framing is ours; a caller's Host replaces the URL's (the contract,
+  -- users/transport.lua).
+  local head = { req.method, " ", path, " HTTP/1.1\r\nHost: ", headers_get(req.headers, "host") or authority, "\r\n" }
   for name, value in pairs(req.headers) do
-    head[#head + 1] = name .. ": " .. value .. "\r\n"
+    if not OURS[name:lower()] then head[#head + 1] = name .. ": " .. value .. "\r\n" end
   end
   local length = type(req.body) == "string" and #req.body or req.body_length
   if length then head[#head + 1] = "Content-Length: " .. length .. "\r\n" end

@@ -1,0 +1,96 @@
+-- Options are checked at the front door, against the provider: a misuse
+-- raises at the caller's own line in update, prepare, bulk_update, new and
+-- configure alike; headers merge case-insensitively and every value that
+-- becomes a header is checked in one place.
+local users = require "users"
+local env = require "spec.support.env"
+
+-- The message a call raises, which must point at this file (the caller).
+local function raised(f)
+  local ok, msg = pcall(f)
+  assert.is_false(ok, "did not raise")
+  assert.matches("options_spec%.lua:%d+: bad argument", msg)
+  return msg
+end
+
+describe("options", function()
+  setup(function() env.start() end)
+  teardown(function() env.stop() end)
+  before_each(function() env.fake:reset() end)
+
+  local v = env.valid.lexful
+  local function calls(opts)
+    return {
+      function() users.update("lexful", v.id, v.fields, env.opts("lexful", opts)) end,
+      function() users.prepare("lexful", v.id, v.fields, env.opts("lexful", opts)) end,
+      function() users.bulk_update("lexful", { { id = v.id, fields = v.fields } }, env.opts("lexful", opts)) end,
+      function() users.new("lexful", opts) end,
+      function() users.configure("lexful", opts) end,
+    }
+  end
+
+  it("an encoding the provider does not take raises at the caller's line, everywhere", function()
+    for _, call in ipairs(calls { encoding = "form" }) do
+      assert.matches("option 'encoding' is 'form', which lexful does not take %(it takes: json%)", raised(call))
+    end
+    assert.same({}, env.fake:requests())
+  end)
+
+  it("numbers out of range raise instead of overflowing a C cast", function()
+    local bad = {
+      { timeout = math.huge }, { timeout = 1e16 }, { timeout = 0 / 0 }, { timeout = -1 },
+      { connect_timeout = math.huge }, { max_body = math.huge }, { max_body = 0.5 }, { max_body = 2 ^ 31 },
+      { retries = 1.5 }, { retries = 1e9 }, { backoff = -1 }, { backoff = math.huge },
+    }
+    for _, opts in ipairs(bad) do
+      for _, call in ipairs(calls(opts)) do raised(call) end
+    end
+    assert.same({}, env.fake:requests())
+    assert.is_table(users.update("lexful", v.id, v.fields, env.opts("lexful", { timeout = 86400, max_body = 2 ^ 30 })))
+  end)
+
+  it("a transport that lacks part of the contract raises", function()
+    local msg = raised(function()
+      users.update("generic", "u1", { role = "x" }, { transport = { send = function() end } })
+    end)
+    assert.matches("needs a function 'session'", msg)
+  end)
+
+  it("a caller's header replaces ours whatever its case, sent once", function()
+    local o = env.opts("generic", { headers = {
+      authorization = "Bearer test-token", ["content-type"] = "application/json; charset=utf-8",
+      accept = "application/vnd.api+json, application/json", ["USER-AGENT"] = "tool/1" } })
+    assert.is_table(users.update("generic", "u1", { role = "x" }, o))
+    local h = env.fake:last().headers
+    assert.equal("Bearer test-token", h.authorization)
+    assert.equal("application/json; charset=utf-8", h["content-type"])
+    assert.equal("application/vnd.api+json, application/json", h.accept)
+    assert.equal("tool/1", h["user-agent"])
+    local req = users.prepare("generic", "u1", { role = "x" }, o)
+    local names = {}
+    for k in pairs(req.headers) do names[#names + 1] = k:lower() end
+    table.sort(names)
+    assert.same({ "accept", "authorization", "content-type", "user-agent" }, names)
+  end)
+
+  it("framing headers, empty values and a user agent with CR or LF are refused, nothing sent", function()
+    local bad = {
+      { headers = { ["Content-Length"] = "3" } }, { headers = { ["transfer-encoding"] = "chunked" } },
+      { headers = { Accept = "" } }, { headers = { ["User-Agent"] = " " } },
+      { user_agent = "x\r\nX-Injected: 1" }, { user_agent = "x\0" }, { user_agent = "" },
+    }
+    for _, extra in ipairs(bad) do
+      local o = env.opts("generic", extra)
+      local user, err = users.update("generic", "u1", { role = "x" }, o)
+      assert.is_nil(user)
+      assert.equal("invalid", err.kind)
+      local req, perr = users.prepare("generic", "u1", { role = "x" }, o)
+      assert.is_nil(req)
+      assert.equal(err.message, perr.message)
+      local report = users.bulk_update("generic", { { id = "u1", fields = { role = "x" } } }, o)
+      assert.equal(1, report.failed)
+      assert.equal(err.message, report.failures[1].err.message)
+    end
+    assert.same({}, env.fake:requests())
+  end)
+end)
