@@ -198,12 +198,12 @@ describe("bulk_update", function()
     assert.same({}, env.fake:requests())
   end)
 
-  it("raises the error of an on_result callback after the run drained", function()
-    local ok, msg = pcall(users.bulk_update, "generic", items(20), opts {
+  it("stops at the error of an on_result callback and returns the report with it", function()
+    local report = users.bulk_update("generic", items(20), opts {
       concurrency = 2, on_result = function() error("stop here") end })
-    assert.is_false(ok)
-    assert.matches("stop here", msg)
+    assert.matches("stop here", report.error)
     assert.is_true(#env.fake:requests() <= 3)
+    assert.equal(#env.fake:requests(), report.total)
   end)
 
   it("streams an iterator: 100 000 items in constant memory", function()

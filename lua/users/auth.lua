@@ -93,15 +93,25 @@ function _M.token(entry, o, force)
   local key = cache_key(entry, o)
   local hit = cache[key]
   if hit and not force and core.now() < hit.expires then
-    o._fetched_token = hit.token
+    _M.used(o, hit.token)
     return hit.token
   end
   cache[key] = nil
   local fresh, err = fetch(entry, o, spec)
   if not fresh then return nil, _M.redact(err, o) end
   cache[key] = fresh
-  o._fetched_token = fresh.token
+  _M.used(o, fresh.token)
   return fresh.token
+end
+
+--- Remembers a secret sent with these options, so that every error they
+-- give is scrubbed of it: a bulk run's answers to requests sent with the
+-- previous token, still valid, are scrubbed of that one too.
+function _M.used(o, secret)
+  local list = o._secrets
+  if not list then list = {}; o._secrets = list end
+  for _, s in ipairs(list) do if s == secret then return end end
+  list[#list + 1] = secret
 end
 
 --- Whether a 401 can be cured by fetching a new token.
@@ -110,12 +120,16 @@ function _M.can_refresh(entry, o)
     and entry.decl.token_request(o) ~= nil
 end
 
---- Scrubs the secrets the options hold from an error.
+--- Scrubs from an error every secret these options hold or have sent.
 function _M.redact(err, o)
   local secrets = {}
-  for _, k in ipairs { "token", "key_secret", "_fetched_token" } do
-    local v = o[k]
-    if type(v) == "string" and #v >= 4 then secrets[#secrets + 1] = v end
+  for _, s in ipairs(o._secrets or {}) do secrets[#secrets + 1] = s end
+  secrets[#secrets + 1] = o.key_secret
+  secrets[#secrets + 1] = o.token
+  for k, v in pairs(o.headers or {}) do -- a caller's own credentials
+    if type(k) == "string" and k:lower() == "authorization" and type(v) == "string" then
+      secrets[#secrets + 1] = v:match("^%s*%S+%s+(.-)%s*$") or v
+    end
   end
   return errors.redact(err, secrets)
 end

@@ -28,7 +28,16 @@ _M.KEYS = {
   journal = function(v) return type(v) == "string" end,
   dry_run = function(v) return type(v) == "boolean" end,
   total = function(v) return type(v) == "number" and v >= 0 end,
+  max_failures = function(v) return type(v) == "number" and v >= 0 and v % 1 == 0 end,
 }
+
+-- A failure as the report keeps it: the error without the provider's body,
+-- so that a run of many failures stays small (on_result has it whole).
+local function lean(err)
+  return errors.new { kind = err.kind, code = err.code, status = err.status, message = err.message,
+                      fields = err.fields, retry_after = err.retry_after, retryable = err.retryable,
+                      attempts = err.attempts, provider = err.provider }
+end
 
 -- items: an array, or a function returning one item per call (nil at the end).
 local function source(items)
@@ -64,7 +73,8 @@ function _M.run(entry, items, run, o)
   local started = core.now()
   local report = { total = 0, done = 0, succeeded = 0, failed = 0, skipped = 0, retried = 0,
                    failures = setmetatable({}, core.array_mt), -- [] in JSON, even empty
-                   dry_run = run.dry_run or nil }
+                   failures_dropped = 0, dry_run = run.dry_run or nil }
+  local max_failures = run.max_failures or 1000
   local jr
   if run.journal then
     local err
@@ -80,27 +90,49 @@ function _M.run(entry, items, run, o)
   local next_send, pause_until = 0, 0
   local exhausted, abort = false, nil
 
+  -- A callback (on_result, progress, the items iterator) or a value's
+  -- metamethod that raises stops the run: nothing new is taken, what is in
+  -- flight finishes and is counted, and the report carries the first error.
+  local function stop(e)
+    if not abort then abort = type(e) == "string" and e or "an error that is not a string" end
+  end
+
+  local function tick()
+    if not show then return end
+    local ok, perr = pcall(show.update, show, report)
+    if not ok then stop(perr); show = nil end
+  end
+
   local function finish(job, user, err)
     report.done = report.done + 1
     if user ~= nil then
       report.succeeded = report.succeeded + 1
-      if jr and not run.dry_run then jr:record(job.index, job.id) end
+      if jr and not run.dry_run then
+        local ok, jerr = pcall(jr.record, jr, job.index, job.id)
+        if not ok then stop(jerr) end
+      end
     else
       report.failed = report.failed + 1
       local f = report.failures
-      f[#f + 1] = { index = job.index, id = job.id, err = err }
+      if #f < max_failures then
+        f[#f + 1] = { index = job.index, id = job.id, err = lean(err) }
+      else
+        report.failures_dropped = report.failures_dropped + 1
+      end
     end
-    if run.on_result and not abort then
+    if run.on_result then
       local ok, cerr = pcall(run.on_result, job.item, user, err)
-      if not ok then abort = cerr end
+      if not ok then stop(cerr) end
     end
-    show:update(report)
+    tick()
   end
 
   local function dispatch(job, now)
     job.attempts = job.attempts + 1
     local ok, req, err = pcall(client.prepare, entry, job.id, job.fields, o)
-    if not ok then req, err = nil, errors.invalid(name, {}, tostring(req)) end
+    if not ok then
+      req, err = nil, errors.invalid(name, {}, type(req) == "string" and req or "the item cannot be prepared")
+    end
     if not req then return finish(job, nil, auth.redact(err, o)) end
     if run.dry_run then return finish(job, req, nil) end
     job.auth = headers.get(req.headers, "Authorization")
@@ -120,7 +152,7 @@ function _M.run(entry, items, run, o)
     -- Retries hold their place: new items wait while many are pending.
     if exhausted or #waiting + n_inflight >= 2 * concurrency then return nil end
     local ok, index, item = pcall(next_item)
-    if not ok then abort = index return nil end
+    if not ok then stop(index) return nil end
     if not index then exhausted = true return nil end
     report.total = report.total + 1
     local job = { index = index, item = item, attempts = 0 }
@@ -132,7 +164,7 @@ function _M.run(entry, items, run, o)
     if jr and jr:is_done(index) then
       report.skipped = report.skipped + 1
       report.done = report.done + 1
-      show:update(report)
+      tick()
       return take(now)
     end
     return job
@@ -154,7 +186,7 @@ function _M.run(entry, items, run, o)
         if terr then return finish(job, nil, auth.redact(terr, o)) end
       end
       job.attempts = job.attempts - 1
-      job.due = now
+      job.err, job.due = v.err, now
       waiting[#waiting + 1] = job
       return
     end
@@ -164,6 +196,7 @@ function _M.run(entry, items, run, o)
       pause_until = max(pause_until, now + v.delay)
     end
     report.retried = report.retried + 1
+    job.err = v.err -- its outcome, should the run stop before it is sent again
     job.due = now + v.delay
     waiting[#waiting + 1] = job
   end
@@ -208,12 +241,17 @@ function _M.run(entry, items, run, o)
     end
   end
 
+  -- A stopped run reports what waited for a retry with its last error.
+  for _, job in ipairs(waiting) do finish(job, nil, auth.redact(job.err, o)) end
   if session then session.close() end
   if jr then jr:close() end
   report.elapsed = core.now() - started
-  show:finish(report)
+  if show then
+    local ok, perr = pcall(show.finish, show, report)
+    if not ok then stop(perr) end
+  end
   report.done = nil
-  if abort then error(abort, 0) end
+  report.error = abort
   return report
 end
 

@@ -39,6 +39,9 @@ local option_checks = {
   backoff = function(v)
     if type(v) ~= "number" or not (v >= 0 and v <= 3600) then return "must be a number from 0 to 3600" end
   end,
+  max_retry_after = function(v)
+    if type(v) ~= "number" or not (v >= 0 and v <= 86400) then return "must be a number from 0 to 86400" end
+  end,
   retries = function(v)
     if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then return "must be a whole number from 0 to 100" end
   end,
@@ -111,6 +114,10 @@ local function build_url(entry, id, o)
   end
   if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or base:find("[\r\n%z]") then
     return nil, errors.config(name, "base URL must be http(s)://host[/path], without query or spaces")
+  end
+  if base:match("^https?://([^/]*)"):find("@", 1, true) then
+    -- the token would go to the host after the @
+    return nil, errors.config(name, "base URL must not hold user information (user@host)")
   end
   base = base:gsub("/+$", "")
   local values, bad = {}, nil

@@ -162,29 +162,51 @@ function _M.from_response(decl, res)
   }
 end
 
---- Replaces every secret in the error's strings (message, fields, body).
-local function scrub(v, secrets, depth)
-  if type(v) == "string" then
-    for _, s in ipairs(secrets) do
-      local i = 1
-      while true do
-        local a, b = v:find(s, i, true)
-        if not a then break end
-        v = v:sub(1, a - 1) .. "[REDACTED]" .. v:sub(b + 1)
-        i = a + 10
-      end
+local function scrub_string(v, secrets)
+  for _, secret in ipairs(secrets) do
+    local i = 1
+    while true do
+      local a, b = v:find(secret, i, true)
+      if not a then break end
+      v = v:sub(1, a - 1) .. "[REDACTED]" .. v:sub(b + 1)
+      i = a + 10
     end
-    return v
-  elseif type(v) == "table" and depth < 8 then
-    for k, x in pairs(v) do v[k] = scrub(x, secrets, depth + 1) end
   end
   return v
 end
 
-function _M.redact(err, secrets)
-  if #secrets > 0 then
-    for k, v in pairs(err) do err[k] = scrub(v, secrets, 0) end
+-- Every string of a table, keys as well as values, at any depth (a table
+-- met twice is scrubbed once).
+local function scrub_table(t, secrets, seen)
+  if seen[t] then return end
+  seen[t] = true
+  local renamed
+  for k, v in pairs(t) do
+    if type(v) == "string" then
+      t[k] = scrub_string(v, secrets)
+    elseif type(v) == "table" then
+      scrub_table(v, secrets, seen)
+    end
+    if type(k) == "string" then
+      local clean = scrub_string(k, secrets)
+      if clean ~= k then renamed = renamed or {}; renamed[k] = clean end
+    end
   end
+  for k, clean in pairs(renamed or {}) do -- after the traversal, which a new key would upset
+    t[clean], t[k] = t[k], nil
+  end
+end
+
+--- Replaces every secret (non-empty strings) wherever it appears in the
+-- error: its message, fields and body, keys and values, at any depth.
+function _M.redact(err, secrets)
+  local list = {}
+  for _, s in ipairs(secrets) do
+    if type(s) == "string" and s ~= "" then list[#list + 1] = s end
+  end
+  if #list == 0 then return err end
+  table.sort(list, function(a, b) return #a > #b end) -- a secret inside a longer one goes last
+  scrub_table(err, list, {})
   return err
 end
 

@@ -15,6 +15,9 @@ local auth = require "users.auth"
 
 local _M = {}
 
+-- The longest Retry-After honoured by default (seconds): opts.max_retry_after.
+_M.MAX_RETRY_AFTER = 300
+
 local random, min, max = math.random, math.min, math.max
 
 --- The decoded body of a 2xx answer, or nil and a decode error.
@@ -22,6 +25,9 @@ function _M.decode(name, res)
   if res.body == "" then return {} end
   local ctype = res.headers["content-type"]
   local value, msg = core.json_decode(res.body)
+  -- JSON false would make `if not user` fire on a success: a 2xx that
+  -- carries no user is an empty table, as an empty body is.
+  if value == false and errors.is_json(ctype) then return {} end
   if value == nil or not errors.is_json(ctype) then
     return nil, errors.new {
       kind = "decode", code = "bad_response", status = res.status, provider = name,
@@ -63,6 +69,13 @@ function _M.judge(entry, o, attempts, refreshed, res, code, msg)
     end
   end
   err.attempts = attempts
+  -- A server may not stall a run: past the cap, the caller decides.
+  if err.retry_after and err.retry_after > (o.max_retry_after or _M.MAX_RETRY_AFTER) then
+    err.retryable = false
+    err.message = ("%s (the server asks to wait %.0f s, more than max_retry_after, %g s)"):format(
+      err.message, err.retry_after, o.max_retry_after or _M.MAX_RETRY_AFTER)
+    return { action = "fail", err = auth.redact(err, o) }
+  end
   if err.retryable and attempts <= o.retries then
     return { action = "retry", err = err, delay = _M.backoff(o, attempts, err.retry_after) }
   end

@@ -86,10 +86,17 @@ local function sleep(seconds)
 end
 
 -- A canned response: { status, body (string or table), headers, delay, drop }.
+-- "@BEARER@" in a string body is the request's bearer token, echoed back as
+-- careless servers do.
 local function canned(r)
   sleep(r.delay)
   if r.drop then return ngx.exit(444) end
-  return common.send(r.status or 200, r.body, r.headers)
+  local body = r.body
+  if type(body) == "string" and body:find("@BEARER@", 1, true) then
+    local bearer = (ngx.var.http_authorization or ""):match("(%S+)%s*$") or ""
+    body = body:gsub("@BEARER@", function() return bearer end)
+  end
+  return common.send(r.status or 200, body, r.headers)
 end
 
 local function huge_body(size)
