@@ -76,18 +76,35 @@ function _M.check_options(entry, opts, fname, argn)
   end
 end
 
+-- A credential is a token or a key pair, taken whole from one source.
+local CREDENTIALS = { "token", "key_id", "key_secret" }
+local IS_CREDENTIAL = { token = true, key_id = true, key_secret = true }
+
+local function holds_credential(layer)
+  for _, k in ipairs(CREDENTIALS) do
+    if layer[k] ~= nil then return true end
+  end
+  return false
+end
+
 --- Layers of options, last wins, then the environment, then the provider.
+-- The credential comes whole from the highest layer that has one (a
+-- call's options, the client's, users.configure's, then the environment):
+-- a client's own key pair is never mixed with, or beaten by, a token from
+-- elsewhere; a client made without a credential falls back.
 function _M.resolve(entry, ...)
-  local o = {}
+  local o, credential = {}, nil
   for i = 1, select("#", ...) do
     local layer = select(i, ...)
     if layer then for k, v in pairs(layer) do o[k] = v end end
+    if layer and holds_credential(layer) then credential = layer end
   end
+  for _, k in ipairs(CREDENTIALS) do o[k] = credential and credential[k] end
   local prefix = entry.decl.name:upper() .. "_"
   local env_keys = { "token", "base_url" }
   for _, k in ipairs(entry.decl.options or {}) do env_keys[#env_keys + 1] = k end
   for _, k in ipairs(env_keys) do
-    if o[k] == nil then
+    if o[k] == nil and not (credential and IS_CREDENTIAL[k]) then
       local v = getenv(prefix .. k:upper())
       if v and v ~= "" then o[k] = v end
     end
