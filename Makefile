@@ -1,8 +1,9 @@
 # lua-users: build, test and install the C core and the Lua module.
-#   make [LUA=5.4|5.3|5.1|jit]   build src/ into users/core.so
+#   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
 #   make install [PREFIX=...]    install into LUA_CMOD / LUA_LMOD
+#   make doc                     the API reference (LDoc) into doc/
 LUA ?= 5.4
 
 ifeq ($(LUA),jit)
@@ -36,7 +37,7 @@ CORE = $(BUILD)/users/core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind install clean deps demo bench check timezones
+.PHONY: all test valgrind install clean deps demo bench check timezones doc pack
 
 all: $(CORE)
 
@@ -80,6 +81,18 @@ install: $(CORE)
 
 check:
 	luacheck lua spec examples bench
+
+# A source rock of the checkout's HEAD: the rockspec with its source
+# pointed at this clone (luarocks make ignores the source; pack fetches it).
+ROCKSPEC = $(wildcard lua-users-*.rockspec)
+pack:
+	@mkdir -p build/pack
+	sed 's|^  url = .*|  url = "git+file://$(CURDIR)",|' $(ROCKSPEC) > build/pack/$(ROCKSPEC)
+	cd build/pack && luarocks --lua-version $(LUA_ABI) pack $(ROCKSPEC)
+
+# LDoc runs on Lua 5.1 here: Debian's markdown.lua is packaged for it.
+doc: deps
+	lua5.1 /usr/bin/ldoc --fatalwarnings .
 
 # lua/users/timezones.lua from tzdata: the zones PHP lists, plus UTC.
 timezones:

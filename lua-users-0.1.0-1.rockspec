@@ -2,7 +2,7 @@ rockspec_format = "3.0"
 package = "lua-users"
 version = "0.1.0-1"
 source = {
-  url = "git+file:///dev/null", -- built from a checkout: luarocks make
+  url = "git+file:///dev/null", -- built from a checkout (luarocks make); `make pack` packs it
 }
 description = {
   summary = "Update users on SaaS APIs from Lua: one call, validated, over libcurl",

@@ -1,9 +1,18 @@
---- lua-users: update a user on any of several SaaS APIs with one call.
+--- Update a user on any of several SaaS APIs with one call.
 --
---     local users = require "users"
---     local user, err = users.update("lexful", id, { first_name = "Jane" })
+-- The fields are checked against the provider's own API contract, encoded
+-- the way it wants them, sent with libcurl (or nginx cosockets inside
+-- OpenResty) and the answer comes back decoded, or as `nil, err` with one
+-- error shape for every provider (see `Error`).
 --
--- The contract is in DESIGN.md; errors have one shape (users/errors.lua).
+-- Misuse (wrong argument types, an unknown provider or option) raises, as
+-- Lua's own libraries do; everything else returns `nil, err`.
+-- @module users
+-- @usage
+-- local users = require "users"
+-- local user, err = users.update("lexful", "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f",
+--                                { first_name = "Jane", role = "admin" })
+-- if not user then error(tostring(err)) end
 local core = require "users.core"
 local registry = require "users.registry"
 local client = require "users.client"
@@ -11,9 +20,14 @@ local auth = require "users.auth"
 local bulk = require "users.bulk"
 
 local _M = {
+  --- The module's version, e.g. "0.1.0".
   _VERSION = require "users.version",
-  null = core.null,          -- JSON null (the same value as cjson.null and ngx.null)
-  array_mt = core.array_mt,  -- marks tables that encode as JSON arrays
+  --- JSON null: send it where a field is nullable; decoded nulls are it.
+  -- The same value as `cjson.null` and `ngx.null` (a NULL light userdata).
+  null = core.null,
+  --- The metatable that marks a table as a JSON array (decoded arrays carry
+  -- it, so they encode back as arrays; an empty table with it is `[]`).
+  array_mt = core.array_mt,
 }
 
 local type, error, setmetatable, pairs = type, error, setmetatable, pairs
@@ -57,20 +71,35 @@ local function prepare(fname, provider, id, fields, opts)
   return entry, o, client.prepare(entry, id, fields, o)
 end
 
---- Updates one user. Returns user, res or nil, err.
--- @param provider a provider name ("lexful", ...) or a client from users.new
--- @param id the provider's user id (lancepilot: { workspace =, user = } too)
--- @param fields the provider's own field names and values
--- @param opts optional: token, base_url, timeout, retries, ... (DESIGN.md)
+--- Updates one user.
+-- @param provider a provider name (`"lexful"`, ...) or a client from `new`
+-- @param id the provider's user id: a string or an integer as the provider
+--   has it; lancepilot also takes `{ workspace = "<uuid>", user = 42 }`
+-- @param fields the provider's own field names and values (`describe`)
+-- @tparam[opt] Options opts
+-- @return the decoded user (a table), and `Response`
+-- @return[2] nil, and an `Error`
+-- @raise on misuse: wrong argument types, an unknown provider or option, an
+--   option out of range
+-- @usage local user, res = users.update("paradigm", 42, { workspaces = { 3, 5 } })
 function _M.update(provider, id, fields, opts)
   local entry, o, req, err = prepare("update", provider, id, fields, opts)
   if not req then return nil, auth.redact(err, o) end
   return client.send(entry, req, o)
 end
 
---- Validates and builds the request without sending it:
--- { method, url, headers, body } (body: a string, or a chunk iterator when
--- a file is attached), or nil, err.
+--- Validates and builds the request without sending it: for dry runs, and
+-- hosts that send with their own client. A lexful key pair is exchanged for
+-- a token, as for `update`.
+-- @param provider a provider name or a client
+-- @param id the user id, as for `update`
+-- @param fields the fields, as for `update`
+-- @tparam[opt] Options opts
+-- @return `{ method, url, headers, body, segments, body_length, timeout,
+--   connect_timeout, ca_file, max_body }`; `body` is a string, or a chunk
+--   iterator when a file is attached
+-- @return[2] nil, and an `Error`
+-- @raise on misuse, as `update`
 function _M.prepare(provider, id, fields, opts)
   local _, o, req, err = prepare("prepare", provider, id, fields, opts)
   if not req then return nil, auth.redact(err, o) end
@@ -83,8 +112,17 @@ local function entry_or_raise(provider, fname)
   return entry
 end
 
---- Updates many users: { { id = ..., fields = { ... } }, ... } or an iterator
--- function returning such items. Returns the report (see users/bulk.lua).
+--- Updates many users concurrently, under a rate ceiling, retried,
+-- resumable through a journal, with progress. Every input item is
+-- accounted for exactly once in the `Report`.
+-- @param provider a provider name or a client
+-- @param items an array of `{ id = ..., fields = { ... } }`, or a function
+--   returning one such item per call and nil at the end (streamed: a
+--   million items are never held in memory)
+-- @tparam[opt] BulkOptions opts run options, and any `Options` key
+-- @treturn Report the report (also when a callback raised: see `Report.error`)
+-- @raise on misuse, as `update`, and when the journal cannot be opened
+-- @usage local report = users.bulk_update("generic", items, { concurrency = 16, rate = 50 })
 function _M.bulk_update(provider, items, opts)
   local entry, own = resolve_provider(provider, "bulk_update")
   if not entry then error(own, 2) end
@@ -114,7 +152,11 @@ function _M.bulk_update(provider, items, opts)
   return bulk.run(entry, items, run, o)
 end
 
---- Process-wide defaults for a provider (the same keys as opts).
+--- Sets process-wide defaults for a provider; a call's and a client's own
+-- options win over them, and they win over the environment.
+-- @param provider a provider name
+-- @tparam Options opts
+-- @raise on misuse
 function _M.configure(provider, opts)
   local entry = entry_or_raise(provider, "configure")
   local misuse = client.check_options(entry, opts, "configure", 2)
@@ -124,7 +166,17 @@ function _M.configure(provider, opts)
   defaults[entry.decl.name] = d
 end
 
---- A client with its own options (credentials per tenant or per request).
+--- A client with its own options: credentials per tenant or per request.
+-- Its credential (a token, or a key pair) is never mixed with one from
+-- `configure` or the environment; a client made without one falls back
+-- to them. It shares nothing with other clients but connections.
+-- @param provider a provider name
+-- @tparam[opt] Options opts
+-- @return a client with `:update(id, fields [, opts])`,
+--   `:prepare(id, fields [, opts])` and `:bulk_update(items [, opts])`
+-- @raise on misuse
+-- @usage local tenant = users.new("lexful", { account_id = A, key_id = K, key_secret = S })
+-- local user, err = tenant:update(id, { role = "admin" })
 function _M.new(provider, opts)
   local entry = entry_or_raise(provider, "new")
   local misuse = client.check_options(entry, opts, "new", 2)
@@ -141,7 +193,12 @@ Client.__tostring = function(c) return "users client (" .. c.provider .. ")" end
 
 local File = { __name = "users.file" }
 
---- A file to upload, streamed from disk when the request is sent.
+--- A file to upload (lancepilot's avatar), streamed from disk when the
+-- request is sent, never read whole into a Lua string.
+-- @string path the file
+-- @string[opt] content_type its media type (sniffed from its bytes otherwise)
+-- @return a file value for a field of type file
+-- @raise on misuse
 function _M.file(path, content_type)
   if type(path) ~= "string" or path == "" then error(bad(1, "file", "path expected"), 2) end
   if content_type ~= nil and type(content_type) ~= "string" then
@@ -152,6 +209,11 @@ function _M.file(path, content_type)
 end
 
 --- Bytes to upload as a file.
+-- @string bytes the content
+-- @string filename the name sent with it
+-- @string[opt] content_type its media type
+-- @return a file value for a field of type file
+-- @raise on misuse
 function _M.blob(bytes, filename, content_type)
   if type(bytes) ~= "string" then error(bad(1, "blob", "string expected"), 2) end
   if type(filename) ~= "string" then error(bad(2, "blob", "file name expected"), 2) end
@@ -161,10 +223,16 @@ function _M.blob(bytes, filename, content_type)
   return setmetatable({ data = bytes, filename = filename, content_type = content_type }, File)
 end
 
---- Names of the providers that can be used.
+--- Names of the providers that can be used, sorted.
+-- @return `{ "activepieces", "generic", ... }`
 function _M.providers() return registry.names() end
 
---- A provider's fields and rules: { name, method, path, fields = { ... } }.
+--- A provider's contract, for help texts and command lines (a copy).
+-- @param provider a provider name or a client
+-- @return `{ name, title, method, path, base_url, encodings, options,
+--   params = { ... }, fields = { name = { type, required, nullable, enum,
+--   min_length, max_length, format, pattern, items, description, ... } } }`
+-- @raise on misuse
 function _M.describe(provider)
   local entry = entry_or_raise(provider, "describe")
   return registry.describe(entry)
@@ -172,5 +240,93 @@ end
 
 -- For the bulk helpers and tests: the low layers, not part of the contract.
 _M._client, _M._registry = client, registry
+
+--- Options of `update`, `prepare`, `new`, `configure` and `bulk_update`.
+-- Missing values fall back to the environment: `<PROVIDER>_TOKEN`,
+-- `<PROVIDER>_BASE_URL`, `LEXFUL_ACCOUNT_ID`, `LEXFUL_KEY_ID`,
+-- `LEXFUL_KEY_SECRET`, `LANCEPILOT_WORKSPACE`. An unknown key, a wrong type
+-- or a value out of range raises.
+-- @table Options
+-- @field token the bearer token
+-- @field base_url `http(s)://host[/path]`, without query or user information
+-- @field account_id lexful: the X-Account-ID
+-- @field workspace lancepilot: the workspace UUID, when the id is an integer
+-- @field key_id lexful: with key_secret, the token is fetched and refreshed
+-- @field key_secret lexful: the key's secret (never shown in errors)
+-- @field timeout seconds for the whole transfer (default 30, at most 86400)
+-- @field connect_timeout seconds to connect (default 10, at most 86400)
+-- @field ca_file a CA bundle to verify the server with (libcurl)
+-- @field headers extra request headers; one of ours of the same name, in
+--   any case, is replaced; Content-Length, Transfer-Encoding, Connection,
+--   Expect, TE and Upgrade are the transport's and refused
+-- @field retries retries of transport errors, 429 and 5xx (default 0;
+--   3 in bulk runs; at most 100)
+-- @field backoff seconds before the first retry, doubled each time with
+--   jitter, at most 30 (default 0.5)
+-- @field max_retry_after the longest Retry-After honoured, in seconds
+--   (default 300): past it the request fails as `rate_limited`, with
+--   `err.retry_after` set, and the caller decides
+-- @field user_agent the User-Agent (default `lua-users/<version>`)
+-- @field encoding paradigm: `"json"` (default), `"form"` or `"multipart"`
+-- @field max_body the largest response accepted, in bytes (default 8 MiB,
+--   at most 1 GiB)
+-- @field transport a table following `users.transport`'s contract
+
+--- Run options of `bulk_update`, beside any `Options` key.
+-- @table BulkOptions
+-- @field concurrency requests in flight (default 8); at most that many
+--   connections
+-- @field rate requests per second, never exceeded (paced 5% under it)
+-- @field on_result `function(item, user, err)` after each item
+-- @field progress `true` (a bar on stderr when it is a terminal) or
+--   `function(done, total, report)`
+-- @field journal a file: confirmed items are recorded, a rerun skips them
+-- @field dry_run validate and prepare every item, send nothing
+-- @field total the number of items, for progress over an iterator
+-- @field max_failures failures kept in `Report.failures` (default 1000)
+
+--- What `update` returns beside the user.
+-- @table Response
+-- @field status the HTTP status
+-- @field headers the response headers, names in lower case
+-- @field attempts how many requests were made
+-- @field elapsed seconds, retries included
+
+--- The one error shape (a table with `__tostring`). No secret (token, key
+-- secret) ever appears in it, at any depth, nor in `tostring(err)`.
+-- @table Error
+-- @field kind `"invalid"` (refused before sending), `"http"` (non-2xx),
+--   `"transport"`, `"decode"` (not the JSON promised), `"config"`
+-- @field code one word across providers: `validation_error` (every
+--   provider's validation answer, lexful's 400 included), `unauthorized`,
+--   `forbidden`, `not_found`, `conflict`, `rate_limited`, `server_error`,
+--   `redirect`, `bad_request`, `method_not_allowed`, `too_large`,
+--   `http_error`, `bad_response`, `config_error`; transport: `timeout`,
+--   `connect`, `dns`, `tls`, `reset`, `too_large`, `bad_url`, `aborted`,
+--   `file_changed`, `transport`
+-- @field status the HTTP status, for `kind == "http"`
+-- @field message one sentence
+-- @field fields `{ field = { "message", ... } }` for validation errors
+-- @field retry_after seconds the server asked to wait (both Retry-After forms)
+-- @field retryable whether a retry may help
+-- @field attempts how many requests were made
+-- @field provider the provider's name
+-- @field body the provider's decoded (or raw) body
+
+--- What `bulk_update` returns.
+-- @table Report
+-- @field total items taken from the input
+-- @field succeeded items the provider confirmed
+-- @field failed items that failed (after their retries)
+-- @field skipped items the journal had confirmed already
+-- @field retried retries made
+-- @field elapsed seconds
+-- @field failures the first `max_failures` failures, `{ index, id, err }`,
+--   each err without the provider's body (on_result gets it whole)
+-- @field failures_dropped failures beyond `max_failures`
+-- @field dry_run true for a dry run
+-- @field error when a callback (on_result, progress, the items iterator)
+--   or a value's metamethod raised: its message. The run then stopped
+--   taking items; what was in flight finished and is counted.
 
 return _M

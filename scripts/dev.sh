@@ -2,9 +2,10 @@
 # The README's commands: installs what is missing (Debian packages), builds,
 # then runs the demo or the tests.
 #   sh scripts/dev.sh demo          updates a user on every provider (fake servers)
-#   sh scripts/dev.sh test          luacheck, then the suite on Lua 5.4, 5.3, 5.1 and LuaJIT,
+#   sh scripts/dev.sh test          luacheck and the API reference (LDoc, warnings fail),
+#                                   then the suite on Lua 5.4, 5.3, 5.2, 5.1 and LuaJIT,
 #                                   then under valgrind
-#   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.1, jit)
+#   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.2, 5.1, jit)
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -15,11 +16,12 @@ if [ "$target" != test ]; then
 fi
 
 luacheck --no-color --quiet lua spec examples bench
+make -s doc >/dev/null
 
 # Every run ends with "N passed, N failed"; the last line adds them up.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-runs=${2:-"5.4 5.3 5.1 jit valgrind"}
+runs=${2:-"5.4 5.3 5.2 5.1 jit valgrind"}
 for run in $runs; do
   echo "== $run"
   if [ "$run" = valgrind ]; then

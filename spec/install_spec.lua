@@ -22,6 +22,15 @@ describe("luarocks", function()
     assert.equal(ROCKSPEC, (others:gsub("%s*exit:%d+%s*$", "")))
   end)
 
+  it("packs a source rock of the checkout (make pack)", function()
+    local abi = jit and "5.1" or _VERSION:match("%d+%.%d+")
+    local code, out = run("make -s pack LUA=" .. (jit and "jit" or abi))
+    assert.equal(0, code, out)
+    local rock = "build/pack/lua-users-" .. VERSION .. "-1.src.rock"
+    assert.truthy(io.open(rock), out)
+    os.remove(rock)
+  end)
+
   it("lists every C source of the core in the rockspec", function()
     local rockspec = io.open(ROCKSPEC):read("*a")
     local _, files = run("ls src/*.c")

@@ -2,6 +2,7 @@
 -- transport, written once here. Two follow it: users.transport.curl
 -- (libcurl, the default) and users.transport.nginx (cosockets, chosen
 -- inside nginx). `opts.transport` may be any table that follows it.
+-- @module users.transport
 --
 -- A request (`req`, made by users.prepare) is
 --   { method, url, headers = { Name = "value" }, body = "..." | nil,
@@ -24,13 +25,18 @@
 --        s.close()          abandons what is still running
 --   sleep(seconds)         blocks (or yields, inside nginx)
 --   now()                -> monotonic seconds
+-- @usage
+-- local t = require("users.transport").default()
+-- local res, code, msg = t.send(users.prepare("generic", "u1", { role = "x" }))
 local _M = {}
 
 local type, rawget, require = type, rawget, require
 
 local REQUIRED = { "send", "session", "sleep", "now" }
 
---- nil when t follows the contract, else what is missing.
+--- Checks a table against the contract.
+-- @param t a transport
+-- @return nil when t follows the contract, else what is missing
 function _M.problem(t)
   if type(t) ~= "table" then return "a transport must be a table" end
   for _, k in ipairs(REQUIRED) do
@@ -43,7 +49,9 @@ end
 local cosocket_phases = { rewrite = true, access = true, content = true, timer = true,
                           ssl_cert = true, ssl_session_fetch = true, preread = true }
 
---- The transport to use where no opts.transport is given.
+--- The transport to use where no opts.transport is given: nginx's inside
+-- nginx, in the phases where cosockets work; libcurl's everywhere else.
+-- @return users.transport.nginx or users.transport.curl
 function _M.default()
   local ngx = rawget(_G, "ngx")
   if ngx and ngx.socket and ngx.get_phase and cosocket_phases[ngx.get_phase()] then
