@@ -1,0 +1,83 @@
+-- A server that misbehaves on purpose, for the hostile-server specs: it
+-- writes raw bytes on the connection (ngx.req.socket(true)), so it can
+-- break HTTP in ways nginx itself never would.
+--
+--   /hostile/bare-lf        headers ended by bare LFs, the block exactly 256 bytes
+--   /hostile/endless-1xx    "100 Continue" forever, one every 50 ms
+--   /hostile/slowloris      a status line, then one header byte every 200 ms
+--   /hostile/truncated      Content-Length 100, 10 bytes, then the end
+--   /hostile/reset          the connection closed with no answer
+--   /hostile/garbage-retry  429 with Retry-After: soon
+--   /hostile/redirect-<s>   302 to another scheme (file, ftp, gopher, javascript)
+--   /hostile/many-headers   one header repeated 40 000 times
+local M = {}
+
+local function raw()
+  ngx.req.read_body()
+  local sock, err = ngx.req.socket(true)
+  if not sock then ngx.log(ngx.ERR, "raw socket: ", err) return ngx.exit(500) end
+  return sock
+end
+
+local cases = {}
+
+cases["bare-lf"] = function(sock)
+  local body = '{"id":"u1"}'
+  local head = "HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: " .. #body .. "\n"
+  -- pad with one header so that the block, ending "x:\n\n", is 256 bytes
+  local pad = 256 - #head - #"X-Pad: \n" - #"x:\n\n"
+  head = head .. "X-Pad: " .. ("p"):rep(pad) .. "\nx:\n\n"
+  assert(#head == 256)
+  sock:send(head .. body)
+end
+
+cases["endless-1xx"] = function(sock)
+  for _ = 1, 400 do -- 20 s at most
+    if not sock:send("HTTP/1.1 100 Continue\r\n\r\n") then return end
+    ngx.sleep(0.05)
+  end
+end
+
+cases.slowloris = function(sock)
+  sock:send("HTTP/1.1 200 OK\r\n")
+  for c in ("Content-Type: application/json\r\nX-Slow: " .. ("s"):rep(100)):gmatch(".") do
+    if not sock:send(c) then return end
+    ngx.sleep(0.2)
+  end
+end
+
+cases.truncated = function(sock)
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":\"u1\"")
+end
+
+cases.reset = function() end
+
+cases["garbage-retry"] = function(sock)
+  sock:send("HTTP/1.1 429 Too Many Requests\r\nRetry-After: soon\r\nContent-Length: 2\r\n"
+    .. "Content-Type: application/json\r\n\r\n{}")
+end
+
+cases["many-headers"] = function(sock)
+  local parts = { "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" }
+  for i = 2, 40001 do parts[i] = "A:1\r\n" end
+  parts[#parts + 1] = "Content-Length: 2\r\n\r\n{}"
+  sock:send(table.concat(parts))
+end
+
+function M.serve()
+  local name = ngx.var.uri:match("^/hostile/([%w-]+)")
+  local scheme = name and name:match("^redirect%-(%a+)$")
+  local sock = raw()
+  if scheme then
+    local target = scheme == "javascript" and "javascript:alert(1)" or (scheme .. "://127.0.0.1/etc/passwd")
+    sock:send("HTTP/1.1 302 Found\r\nLocation: " .. target .. "\r\nContent-Length: 0\r\n\r\n")
+  elseif cases[name] then
+    cases[name](sock)
+  else
+    sock:send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+  end
+  -- end the connection with whatever was written: no keep-alive here
+  return ngx.exit(ngx.OK)
+end
+
+return M
