@@ -37,7 +37,7 @@ CORE = $(BUILD)/users/core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind install clean deps demo bench check timezones doc pack
+.PHONY: all test valgrind install clean deps demo bench check timezones doc pack soak
 
 all: $(CORE)
 
@@ -58,6 +58,11 @@ test: deps $(CORE)
 # spec/support/valgrind-lua runs the interpreter under valgrind.
 valgrind: deps $(CORE)
 	$(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal spec
+
+# The fault soak at full size (the suite runs it with 1 000): SOAK=N items.
+SOAK ?= 10000
+soak: deps $(CORE)
+	$(TEST_ENV) LUA_USERS_SOAK=$(SOAK) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal spec/soak_spec.lua
 
 # Installs the Debian packages the build, tests and demo need, if missing.
 deps:

@@ -104,9 +104,56 @@ local function huge_body(size)
   return head .. string.rep("x", math.max(0, size - #head - #tail)) .. tail
 end
 
+-- A number in [0, 1) from the seed, the URI and the attempt: the same run
+-- of faults for the same seed, whatever the order requests arrive in.
+local function draw(seed, uri, attempt)
+  local m = 4294967296 -- every step stays below 2^53: exact in doubles
+  local h = 5381
+  for i = 1, #uri do h = (h * 33 + uri:byte(i)) % m end
+  h = (h + seed * 7919 + attempt * 104729) % m
+  for _ = 1, 3 do h = (h * 69069 + 1) % m end
+  return h / m
+end
+
+-- Seeded faults for the soak: { seed, p500, p429, preset, pmalformed,
+-- pstall, stall = seconds, upto = attempts that may fault }. Past `upto`
+-- attempts of one URI the request passes, so every fault is transient.
+-- Updates the vendor will apply are marked "applied:<uri>".
+local function fault(faults)
+  local uri = ngx.var.uri
+  local attempt = state:incr("f:" .. uri, 1, 0)
+  local x = attempt <= (faults.upto or 2) and draw(faults.seed or 1, uri, attempt) or 1
+  local function band(p) local hit = x < (p or 0); x = x - (p or 0); return hit end
+  if band(faults.p500) then
+    return common.send(500, { error = "server_error", message = "Internal error" })
+  elseif band(faults.p429) then
+    local ra = attempt % 2 == 0 and ngx.http_time(ngx.time()) or "0"
+    return common.send(429, { error = "rate_limited", message = "Too many requests" }, { ["Retry-After"] = ra })
+  elseif band(faults.preset) then
+    return ngx.exit(444)
+  elseif band(faults.pmalformed) then
+    if attempt % 2 == 0 then -- a gateway's garbage
+      return common.send(502, '{"error": "bad gateway", "message": "upstr', { ["Content-Type"] = "application/json" })
+    end
+    ngx.status = 200 -- a body cut short of its Content-Length
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = 64
+    ngx.print('{"id":"')
+    ngx.flush(true)
+    return ngx.exit(444)
+  elseif band(faults.pstall) then
+    state:set("applied:" .. uri, true)
+    ngx.sleep(faults.stall or 1)
+    return -- the vendor answers, too late for the client
+  end
+  state:set("applied:" .. uri, true)
+end
+
 --- Apply the behaviours of provider `name` to the current request. Returns
 --  normally when the vendor should answer as usual; otherwise ends the request.
 function M.apply(name, vendor)
+  local faults = M.peek(name, "faults")
+  if faults then return fault(faults) end
   local throttle, seen, reset_at = count_throttle(name)
   sleep(M.take(name, "delay"))
   if M.take(name, "drop") then return ngx.exit(444) end

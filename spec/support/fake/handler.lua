@@ -98,6 +98,15 @@ function M.serve()
   return vendor.handle(req)
 end
 
+-- How many URIs the seeded faults let through to the vendor (behave.lua).
+local function applied()
+  local n = 0
+  for _, k in ipairs(ngx.shared.fake_state:get_keys(0)) do
+    if k:sub(1, 8) == "applied:" then n = n + 1 end
+  end
+  return n
+end
+
 --- location /_control/: calls from the controller, never recorded.
 function M.control()
   local action = ngx.var.uri:match("^/_control/(%w+)$")
@@ -121,6 +130,7 @@ function M.control()
     return common.send(200, serialize.encode({
       requests = ngx.shared.fake_seq:get("n") or 0,
       tokens_issued = ngx.shared.fake_state:get("lexful:tokens_issued") or 0,
+      applied = applied(),
     }), text)
   end
   return common.send(404, "unknown control action", text)
