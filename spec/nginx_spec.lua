@@ -6,6 +6,7 @@ local env = require "spec.support.env"
 local core = require "users.core"
 
 local sh, read = env.sh, env.read
+local function users_prepare(...) return require("users").prepare(...) end
 
 local TRANSPORT_LOCATION = [[location = /_transport { content_by_lua_block {
             local core = require "users.core"
@@ -208,5 +209,18 @@ describe("inside nginx (examples/nginx)", function()
     assert.is_nil(reqs[#reqs - 2].seen.headers.expect)
     assert.matches("^multipart/form%-data", reqs[#reqs - 2].seen.headers["content-type"])
     os.remove(png)
+  end)
+  it("ends a trickling answer at its total timeout (endless 1xx, slowloris)", function()
+    for _, case in ipairs { "endless-1xx", "slowloris" } do
+      local req = assert(users_prepare("generic", "u1", { role = "x" },
+        { base_url = env.fake.url .. "/hostile/" .. case, token = "test-token", timeout = 1 }))
+      env.write(dir .. "/req.json", core.json_encode(req))
+      local t0 = core.now()
+      local out = core.json_decode(sh(("curl -s --data-binary @%s/req.json %s/_transport"):format(dir, base)))
+      local took = core.now() - t0
+      assert.is_table(out, case)
+      assert.equal("timeout", out.code, case)
+      assert.is_true(took < 2.5, ("%s took %.1f s"):format(case, took))
+    end
   end)
 end)

@@ -154,9 +154,8 @@ local function read_body(sock, headers, max_body)
   end
 end
 
---- Sends a prepared request: res ({ status, headers, body, elapsed }) or
--- nil, code, message, like the libcurl transport.
-function _M.send(req)
+-- One exchange on a socket; its timeouts hold per operation only.
+local function exchange(req)
   local started = now()
   local scheme, host, port, path, authority = parse_url(req.url)
   if not scheme then return nil, "bad_url", "cannot parse the URL" end
@@ -217,6 +216,25 @@ function _M.send(req)
   return { status = status, headers = headers, body = body, elapsed = now() - started }
 end
 
+--- Sends a prepared request: res ({ status, headers, body, elapsed }) or
+-- nil, code, message, like the libcurl transport. The exchange runs in a
+-- light thread, killed when `timeout` runs out: a server that trickles
+-- bytes (endless 1xx answers, one byte at a time) cannot hold it longer,
+-- as cosocket timeouts count each operation, not the whole.
+function _M.send(req)
+  local timeout = req.timeout or 30
+  local worker = ngx.thread.spawn(exchange, req)
+  local sleeper = ngx.thread.spawn(function() ngx.sleep(timeout) end)
+  local ok, res, code, msg = ngx.thread.wait(worker, sleeper)
+  if coroutine.status(worker) ~= "dead" then
+    ngx.thread.kill(worker) -- the sleeper ended first: its socket is closed with it
+    return nil, "timeout", ("no complete answer within %g s"):format(timeout)
+  end
+  ngx.thread.kill(sleeper)
+  if not ok then return nil, "transport", tostring(res) end
+  return res, code, msg
+end
+
 --- A bulk session: each request runs in its own light thread; wait returns
 -- the finished ones, as the libcurl engine does.
 function _M.session()
@@ -248,7 +266,19 @@ function _M.session()
     end
     local ok, handle, res, code, msg = ngx.thread.wait(unpack(threads))
     if sleeper then ngx.thread.kill(sleeper) end
-    if not ok or type(handle) ~= "table" or not handle.thread then return {} end -- the sleeper
+    if not ok then
+      -- A thread died of an error that its pcall did not catch: report
+      -- every dead one, or the next wait would meet it again at once.
+      local out = {}
+      for t, h in pairs(running) do
+        if coroutine.status(t) == "dead" then
+          running[t], n = nil, n - 1
+          out[#out + 1] = { h, nil, "transport", "the request's thread failed: " .. tostring(handle) }
+        end
+      end
+      return out
+    end
+    if type(handle) ~= "table" or not handle.thread then return {} end -- the sleeper
     running[handle.thread] = nil
     n = n - 1
     return { { handle, res, code, msg } }
