@@ -77,8 +77,11 @@ function M.run_lua(code, vars)
   return out
 end
 
--- The interpreter running the specs, for child processes.
+-- The interpreter running the specs, for child processes (LUA_USERS_LUA
+-- names it when it is not a system one: make asan's).
 function M.lua_bin()
+  local own = os.getenv("LUA_USERS_LUA")
+  if own and own ~= "" then return own end
   if jit then return "luajit" end
   return "lua" .. _VERSION:match("%d+%.%d+")
 end
