@@ -4,7 +4,7 @@
 #include "compat.h"
 
 /* Registry name of the metatable that marks decoded arrays. */
-#define ARRAY_MT "users.array"
+#define USERS_ARRAY_MT "users.array"
 
 int decode_json(lua_State *L);
 

@@ -15,16 +15,16 @@ static int is_unreserved(unsigned char c) {
          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int percent(buf_t *b, const char *s, size_t n, int plus_for_space) {
+static int percent(users_buf_t *b, const char *s, size_t n, int plus_for_space) {
   static const char hex[] = "0123456789ABCDEF";
   size_t i;
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     char e[3];
-    if (is_unreserved(c)) { if (!buf_addc(b, (char)c)) return 0; continue; }
-    if (c == ' ' && plus_for_space) { if (!buf_addc(b, '+')) return 0; continue; }
+    if (is_unreserved(c)) { if (!users_buf_addc(b, (char)c)) return 0; continue; }
+    if (c == ' ' && plus_for_space) { if (!users_buf_addc(b, '+')) return 0; continue; }
     e[0] = '%'; e[1] = hex[c >> 4]; e[2] = hex[c & 15];
-    if (!buf_add(b, e, 3)) return 0;
+    if (!users_buf_add(b, e, 3)) return 0;
   }
   return 1;
 }
@@ -32,17 +32,17 @@ static int percent(buf_t *b, const char *s, size_t n, int plus_for_space) {
 int encode_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  buf_t *b = buf_borrow(L);
-  buf_check(L, percent(b, s, n, 0));
+  users_buf_t *b = users_buf_borrow(L);
+  users_buf_check(L, percent(b, s, n, 0));
   lua_pushlstring(L, b->data, b->len);
-  buf_return(b);
+  users_buf_return(b);
   return 1;
 }
 
 /* Text of a scalar value for a form: pushed on the stack. */
 static void scalar_text(lua_State *L, int v) {
   long long i;
-  if (is_null(L, v)) lua_pushliteral(L, "");
+  if (users_is_null(L, v)) lua_pushliteral(L, "");
   else if (lua_type(L, v) == LUA_TBOOLEAN) lua_pushstring(L, lua_toboolean(L, v) ? "1" : "0");
   else if (users_tointeger(L, v, &i)) {
     char num[32];
@@ -58,18 +58,18 @@ static void scalar_text(lua_State *L, int v) {
 
 /* Calls emit for each (name, value index) pair of the fields, arrays
  * expanded. Returns 0 (and pushes nil, field, message) on an empty array. */
-typedef void (*emit_fn)(lua_State *L, void *ctx, const field_t *f, int v);
+typedef void (*emit_fn)(lua_State *L, void *ctx, const users_field_t *f, int v);
 
-static int each_value(lua_State *L, provider_t *p, emit_fn emit, void *ctx) {
+static int each_value(lua_State *L, users_provider_t *p, emit_fn emit, void *ctx) {
   size_t i, k, n;
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref);
   for (i = 0; i < p->n_fields; i++) {
-    const field_t *f = &p->fields[i];
+    const users_field_t *f = &p->fields[i];
     /* Raw access, as validation had: no __index can slip in a field. */
     lua_rawgeti(L, -1, (int)i + 1);
     lua_rawget(L, 2);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
-    if (f->s.type == T_ARRAY && lua_istable(L, -1)) {
+    if (f->s.type == USERS_T_ARRAY && lua_istable(L, -1)) {
       n = users_rawlen(L, -1);
       if (n == 0) {
         lua_pushnil(L);
@@ -91,34 +91,34 @@ static int each_value(lua_State *L, provider_t *p, emit_fn emit, void *ctx) {
   return 1;
 }
 
-static void emit_urlencoded(lua_State *L, void *ctx, const field_t *f, int v) {
-  buf_t *b = (buf_t *)ctx;
+static void emit_urlencoded(lua_State *L, void *ctx, const users_field_t *f, int v) {
+  users_buf_t *b = (users_buf_t *)ctx;
   size_t n;
   const char *s;
-  if (b->len) buf_check(L, buf_addc(b, '&'));
-  buf_check(L, percent(b, f->name, strlen(f->name), 1) && buf_addc(b, '='));
+  if (b->len) users_buf_check(L, users_buf_addc(b, '&'));
+  users_buf_check(L, percent(b, f->name, strlen(f->name), 1) && users_buf_addc(b, '='));
   scalar_text(L, v);
   s = lua_tolstring(L, -1, &n);
-  buf_check(L, percent(b, s, n, 1));
+  users_buf_check(L, percent(b, s, n, 1));
   lua_pop(L, 1);
 }
 
 int encode_form(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
-  buf_t *b;
+  users_provider_t *p = users_provider_check(L, 1);
+  users_buf_t *b;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  b = buf_borrow(L); /* index 3 */
-  if (!each_value(L, p, emit_urlencoded, b)) { buf_return(b); return 3; }
+  b = users_buf_borrow(L); /* index 3 */
+  if (!each_value(L, p, emit_urlencoded, b)) { users_buf_return(b); return 3; }
   lua_pushlstring(L, b->data, b->len);
-  buf_return(b);
+  users_buf_return(b);
   return 1;
 }
 
 /* --- multipart ----------------------------------------------------------- */
 
 typedef struct {
-  buf_t *b;            /* the pending string segment */
+  users_buf_t *b;            /* the pending string segment */
   int segs;            /* index of the segments table */
   long long length;
   char boundary[48]; /* "lua-users-" + 32 hex digits + NUL */
@@ -132,19 +132,19 @@ static void flush(lua_State *L, mp_t *m) {
   m->b->len = 0;
 }
 
-static void add(lua_State *L, mp_t *m, const char *s) { buf_check(L, buf_adds(m->b, s)); }
+static void add(lua_State *L, mp_t *m, const char *s) { users_buf_check(L, users_buf_adds(m->b, s)); }
 
-static void emit_part(lua_State *L, void *ctx, const field_t *f, int v) {
+static void emit_part(lua_State *L, void *ctx, const users_field_t *f, int v) {
   mp_t *m = (mp_t *)ctx;
   add(L, m, "--");
   add(L, m, m->boundary);
   add(L, m, "\r\nContent-Disposition: form-data; name=\"");
   add(L, m, f->name);
   add(L, m, "\"");
-  if (f->s.type == T_FILE && lua_istable(L, v)) {
+  if (f->s.type == USERS_T_FILE && lua_istable(L, v)) {
     long long size;
     const char *ctype, *err, *given, *fname;
-    if (!file_info(L, v, &size, &ctype, &err)) luaL_error(L, "%s: %s", f->name, err);
+    if (!users_file_info(L, v, &size, &ctype, &err)) luaL_error(L, "%s: %s", f->name, err);
     lua_getfield(L, v, "content_type");
     given = lua_tostring(L, -1);
     lua_getfield(L, v, "filename");
@@ -159,7 +159,7 @@ static void emit_part(lua_State *L, void *ctx, const field_t *f, int v) {
     if (lua_type(L, -1) == LUA_TSTRING) {
       size_t n;
       const char *d = lua_tolstring(L, -1, &n);
-      buf_check(L, buf_add(m->b, d, n));
+      users_buf_check(L, users_buf_add(m->b, d, n));
       lua_pop(L, 1);
     } else {
       lua_pop(L, 1);
@@ -178,7 +178,7 @@ static void emit_part(lua_State *L, void *ctx, const field_t *f, int v) {
     add(L, m, "\r\n\r\n");
     scalar_text(L, v);
     s = lua_tolstring(L, -1, &n);
-    buf_check(L, buf_add(m->b, s, n));
+    users_buf_check(L, users_buf_add(m->b, s, n));
     lua_pop(L, 1);
   }
   add(L, m, "\r\n");
@@ -200,21 +200,21 @@ static void make_boundary(char *out) {
 }
 
 int encode_multipart(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
+  users_provider_t *p = users_provider_check(L, 1);
   mp_t m;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   memset(&m, 0, sizeof m);
   lua_newtable(L);
   m.segs = 3;
-  m.b = buf_borrow(L);
+  m.b = users_buf_borrow(L);
   make_boundary(m.boundary);
-  if (!each_value(L, p, emit_part, &m)) { buf_return(m.b); return 3; }
+  if (!each_value(L, p, emit_part, &m)) { users_buf_return(m.b); return 3; }
   add(L, &m, "--");
   add(L, &m, m.boundary);
   add(L, &m, "--\r\n");
   flush(L, &m);
-  buf_return(m.b);
+  users_buf_return(m.b);
   lua_pushvalue(L, m.segs);
   lua_pushnumber(L, (lua_Number)m.length);
   lua_pushfstring(L, "multipart/form-data; boundary=%s", m.boundary);

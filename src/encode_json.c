@@ -10,18 +10,18 @@
 #include "encode.h"
 #include "validate.h"
 
-int json_string(buf_t *b, const char *s, size_t n) {
+int json_string(users_buf_t *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   size_t i, run;
-  if (!buf_reserve(b, n + 2) || !buf_addc(b, '"')) return 0;
-  i = run = json_plain_copy(b->data + b->len, s, n); /* the plain start, as is */
+  if (!users_buf_reserve(b, n + 2) || !users_buf_addc(b, '"')) return 0;
+  i = run = users_json_plain_copy(b->data + b->len, s, n); /* the plain start, as is */
   b->len += i;
   for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     const char *esc = NULL;
     char u[6];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    if (!buf_add(b, s + run, i - run)) return 0;
+    if (!users_buf_add(b, s + run, i - run)) return 0;
     run = i + 1;
     switch (c) {
     case '"': esc = "\\\""; break;
@@ -35,14 +35,14 @@ int json_string(buf_t *b, const char *s, size_t n) {
       memcpy(u, "\\u00", 4);
       u[4] = hex[c >> 4];
       u[5] = hex[c & 15];
-      if (!buf_add(b, u, 6)) return 0;
+      if (!users_buf_add(b, u, 6)) return 0;
     }
-    if (esc && !buf_adds(b, esc)) return 0;
+    if (esc && !users_buf_adds(b, esc)) return 0;
   }
-  return buf_add(b, s + run, n - run) && buf_addc(b, '"');
+  return users_buf_add(b, s + run, n - run) && users_buf_addc(b, '"');
 }
 
-static int json_number(lua_State *L, buf_t *b, int v) {
+static int json_number(lua_State *L, users_buf_t *b, int v) {
   char num[64];
   long long i;
   if (users_tointeger(L, v, &i)) {
@@ -50,16 +50,16 @@ static int json_number(lua_State *L, buf_t *b, int v) {
   } else if (lua_type(L, v) == LUA_TSTRING) { /* validated integer text */
     size_t n;
     const char *s = lua_tolstring(L, v, &n);
-    return buf_add(b, s, n);
+    return users_buf_add(b, s, n);
   } else {
     double d = (double)lua_tonumber(L, v);
     if (isnan(d) || isinf(d)) luaL_error(L, "cannot encode NaN or infinity as JSON");
     snprintf(num, sizeof num, "%.17g", d);
   }
-  return buf_adds(b, num);
+  return users_buf_adds(b, num);
 }
 
-static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth);
+static void json_value(lua_State *L, users_buf_t *b, const users_schema_t *s, int v, int depth);
 
 typedef struct {
   const char *s; /* the key's text (a string key, or a number's copy) */
@@ -77,12 +77,12 @@ static int cmp_keys(const void *a, const void *b) {
  * bytes (journals, signatures, specs). The keys table holds each original
  * key (for the lookup) and its text (for the order and the output); their
  * pointers sit in a boxed buffer: nothing leaks if a value raises. */
-static void json_object(lua_State *L, buf_t *b, int v, int depth) {
+static void json_object(lua_State *L, users_buf_t *b, int v, int depth) {
   int keys, i, n = 0;
-  buf_t *list;
+  users_buf_t *list;
   lua_newtable(L);
   keys = lua_gettop(L);
-  list = buf_box(L);
+  list = users_buf_box(L);
   lua_pushnil(L);
   while (lua_next(L, v)) {
     jkey_t k;
@@ -95,27 +95,27 @@ static void json_object(lua_State *L, buf_t *b, int v, int depth) {
     k.s = lua_tolstring(L, -1, &k.n); /* converts the copy, not the key */
     lua_rawseti(L, keys, ++n);      /* its text, kept alive */
     k.slot = n - 1;
-    buf_check(L, buf_add(list, &k, sizeof k));
+    users_buf_check(L, users_buf_add(list, &k, sizeof k));
   }
   n /= 2;
   qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
-  buf_check(L, buf_addc(b, '{'));
+  users_buf_check(L, users_buf_addc(b, '{'));
   for (i = 0; i < n; i++) {
     const jkey_t *k = &((const jkey_t *)list->data)[i];
-    if (i) buf_check(L, buf_addc(b, ','));
-    buf_check(L, json_string(b, k->s, k->n) && buf_addc(b, ':'));
+    if (i) users_buf_check(L, users_buf_addc(b, ','));
+    users_buf_check(L, json_string(b, k->s, k->n) && users_buf_addc(b, ':'));
     lua_rawgeti(L, keys, k->slot);
     lua_rawget(L, v);
     json_value(L, b, NULL, lua_gettop(L), depth + 1);
     lua_pop(L, 1);
   }
-  buf_check(L, buf_addc(b, '}'));
+  users_buf_check(L, users_buf_addc(b, '}'));
   lua_pop(L, 2);
 }
 
 /* A table with no schema: an array when its keys are exactly 1..n (or it
  * is empty and marked with users.array_mt, as cjson does), else an object. */
-static void json_table(lua_State *L, buf_t *b, int v, int depth) {
+static void json_table(lua_State *L, users_buf_t *b, int v, int depth) {
   size_t n = users_rawlen(L, v), i, count = 0;
   if (depth > 64) luaL_error(L, "cannot encode a table nested deeper than 64");
   luaL_checkstack(L, 8, "nested too deeply");
@@ -127,59 +127,59 @@ static void json_table(lua_State *L, buf_t *b, int v, int depth) {
   if (count == 0) {
     int is_array = 0;
     if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT);
+      lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
       is_array = lua_rawequal(L, -1, -2);
       lua_pop(L, 2);
     }
-    buf_check(L, buf_adds(b, is_array ? "[]" : "{}"));
+    users_buf_check(L, users_buf_adds(b, is_array ? "[]" : "{}"));
     return;
   }
   if (count != n) { /* not exactly the keys 1..n */
     json_object(L, b, v, depth);
     return;
   }
-  buf_check(L, buf_addc(b, '['));
+  users_buf_check(L, users_buf_addc(b, '['));
   for (i = 1; i <= n; i++) {
-    if (i > 1) buf_check(L, buf_addc(b, ','));
+    if (i > 1) users_buf_check(L, users_buf_addc(b, ','));
     lua_rawgeti(L, v, (int)i);
     json_value(L, b, NULL, lua_gettop(L), depth + 1);
     lua_pop(L, 1);
   }
-  buf_check(L, buf_addc(b, ']'));
+  users_buf_check(L, users_buf_addc(b, ']'));
 }
 
-static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int depth) {
+static void json_value(lua_State *L, users_buf_t *b, const users_schema_t *s, int v, int depth) {
   size_t n;
   const char *str;
-  if (is_null(L, v)) { buf_check(L, buf_adds(b, "null")); return; }
+  if (users_is_null(L, v)) { users_buf_check(L, users_buf_adds(b, "null")); return; }
   switch (lua_type(L, v)) {
   case LUA_TSTRING:
     str = lua_tolstring(L, v, &n);
-    if (s && s->type == T_INTEGER) {
-      if (!is_integer_text(str, n)) luaL_error(L, "cannot encode \"%s\" as an integer", str);
-      buf_check(L, json_number(L, b, v));
+    if (s && s->type == USERS_T_INTEGER) {
+      if (!users_is_integer_text(str, n)) luaL_error(L, "cannot encode \"%s\" as an integer", str);
+      users_buf_check(L, json_number(L, b, v));
     } else {
-      if (!s && utf8_length(str, n) < 0) luaL_error(L, "cannot encode a string that is not UTF-8");
-      buf_check(L, json_string(b, str, n));
+      if (!s && users_utf8_length(str, n) < 0) luaL_error(L, "cannot encode a string that is not UTF-8");
+      users_buf_check(L, json_string(b, str, n));
     }
     return;
   case LUA_TNUMBER:
-    buf_check(L, json_number(L, b, v));
+    users_buf_check(L, json_number(L, b, v));
     return;
   case LUA_TBOOLEAN:
-    buf_check(L, buf_adds(b, lua_toboolean(L, v) ? "true" : "false"));
+    users_buf_check(L, users_buf_adds(b, lua_toboolean(L, v) ? "true" : "false"));
     return;
   case LUA_TTABLE:
-    if (s && s->type == T_ARRAY) {
+    if (s && s->type == USERS_T_ARRAY) {
       size_t i, len = users_rawlen(L, v);
-      buf_check(L, buf_addc(b, '['));
+      users_buf_check(L, users_buf_addc(b, '['));
       for (i = 1; i <= len; i++) {
-        if (i > 1) buf_check(L, buf_addc(b, ','));
+        if (i > 1) users_buf_check(L, users_buf_addc(b, ','));
         lua_rawgeti(L, v, (int)i);
         json_value(L, b, s->items, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
       }
-      buf_check(L, buf_addc(b, ']'));
+      users_buf_check(L, users_buf_addc(b, ']'));
       return;
     }
     json_table(L, b, v, depth);
@@ -190,30 +190,30 @@ static void json_value(lua_State *L, buf_t *b, const schema_t *s, int v, int dep
 }
 
 int encode_json(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
-  buf_t *b;
+  users_provider_t *p = users_provider_check(L, 1);
+  users_buf_t *b;
   size_t i;
   int first = 1;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  b = buf_borrow(L);
-  buf_check(L, buf_addc(b, '{'));
+  b = users_buf_borrow(L);
+  users_buf_check(L, users_buf_addc(b, '{'));
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4: interned names */
   for (i = 0; i < p->n_fields; i++) {
-    const field_t *f = &p->fields[i];
+    const users_field_t *f = &p->fields[i];
     lua_rawgeti(L, 4, (int)i + 1);
     lua_rawget(L, 2);
     if (!lua_isnil(L, -1)) {
-      if (!first) buf_check(L, buf_addc(b, ','));
+      if (!first) users_buf_check(L, users_buf_addc(b, ','));
       first = 0;
-      buf_check(L, buf_add(b, f->json_key, f->json_key_len)); /* "name": */
+      users_buf_check(L, users_buf_add(b, f->json_key, f->json_key_len)); /* "name": */
       json_value(L, b, &f->s, lua_gettop(L), 0);
     }
     lua_pop(L, 1);
   }
-  buf_check(L, buf_addc(b, '}'));
+  users_buf_check(L, users_buf_addc(b, '}'));
   lua_pushlstring(L, b->data, b->len);
-  buf_return(b);
+  users_buf_return(b);
   return 1;
 }
 
@@ -221,12 +221,12 @@ int encode_json(lua_State *L) {
  * journals, hosts that want our JSON). */
 int encode_json_value(lua_State *L);
 int encode_json_value(lua_State *L) {
-  buf_t *b;
+  users_buf_t *b;
   luaL_checkany(L, 1);
   lua_settop(L, 1);
-  b = buf_borrow(L);
+  b = users_buf_borrow(L);
   json_value(L, b, NULL, 1, 0);
   lua_pushlstring(L, b->data, b->len);
-  buf_return(b);
+  users_buf_return(b);
   return 1;
 }

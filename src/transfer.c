@@ -36,7 +36,7 @@ typedef struct transfer {
   struct engine *engine;
   CURL *easy;
   struct curl_slist *headers;
-  buf_t body, head;
+  users_buf_t body, head;
   size_t max_body;
   int state, too_big, file_changed, sync;
   CURLcode result;
@@ -73,7 +73,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   transfer_t *t = (transfer_t *)ud;
   size_t n = size * nmemb;
   if (n > t->max_body - t->body.len) { t->too_big = 1; return 0; }
-  return buf_add(&t->body, p, n) ? n : 0;
+  return users_buf_add(&t->body, p, n) ? n : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
@@ -81,7 +81,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   size_t n = size * nmemb;
   if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) t->head.len = 0; /* a new response */
   if (t->head.len + n > MAX_HEADER_BYTES) return 0;
-  return buf_add(&t->head, p, n) ? n : 0;
+  return users_buf_add(&t->head, p, n) ? n : 0;
 }
 
 static size_t on_read(char *out, size_t size, size_t nmemb, void *ud) {
@@ -163,8 +163,8 @@ static int transfer_gc(lua_State *L) {
   if (t->easy) curl_easy_cleanup(t->easy);
   t->easy = NULL;
   free_request(t);
-  buf_free(&t->body);
-  buf_free(&t->head);
+  users_buf_free(&t->body);
+  users_buf_free(&t->head);
   t->state = S_DONE;
   return 0;
 }

@@ -61,7 +61,7 @@ static int core_list_dir(lua_State *L) {
 static int core_file_info(lua_State *L) {
   long long size;
   const char *ctype, *err;
-  if (!file_info(L, 1, &size, &ctype, &err)) {
+  if (!users_file_info(L, 1, &size, &ctype, &err)) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     return 2;
@@ -93,9 +93,9 @@ static const luaL_Reg with_scratch[] = {
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
-    {"compile", provider_compile},
-    {"validate", validate_fields},
-    {"check_param", validate_param},
+    {"compile", users_provider_compile},
+    {"validate", users_validate_fields},
+    {"check_param", users_validate_param},
     {"engine", engine_new},
     {"now", core_now},
     {"sleep", core_sleep},
@@ -123,17 +123,17 @@ int luaopen_users_core(lua_State *L) {
   users_newlib(L, functions);
   {
     const luaL_Reg *r;
-    buf_push_scratch(L);
+    users_buf_push_scratch(L);
     for (r = with_scratch; r->name; r++) {
       lua_pushvalue(L, -1);
       lua_pushcclosure(L, r->func, 1);
       lua_setfield(L, -3, r->name);
     }
-    provider_push_meta(L);
+    users_provider_push_meta(L);
     lua_pushcclosure(L, marshal_json, 2);
     lua_setfield(L, -2, "marshal_json");
   }
-  luaL_newmetatable(L, ARRAY_MT);
+  luaL_newmetatable(L, USERS_ARRAY_MT);
   lua_pushliteral(L, "users.array");
   lua_setfield(L, -2, "__name");
   lua_setfield(L, -2, "array_mt");
