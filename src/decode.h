@@ -3,9 +3,6 @@
 
 #include "compat.h"
 
-/* Registry name of the metatable that marks decoded arrays. */
-#define USERS_ARRAY_MT "users.array"
-
 int decode_json(lua_State *L);
 
 #endif

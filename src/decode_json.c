@@ -6,6 +6,7 @@
 #include <string.h>
 #include "buf.h"
 #include "decode.h"
+#include "json_write.h"
 
 #define MAX_DEPTH 200
 

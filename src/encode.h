@@ -16,7 +16,5 @@ int encode_form(lua_State *L);
 int encode_multipart(lua_State *L);
 /* core.escape(text) -> text percent-encoded but for RFC 3986 unreserved */
 int encode_escape(lua_State *L);
-/* JSON text of the string at idx into b (quoted, escaped). */
-int json_string(users_buf_t *b, const char *s, size_t n);
 
 #endif

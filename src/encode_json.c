@@ -5,48 +5,15 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include "decode.h"
 #include "formats.h"
 #include "encode.h"
+#include "json_write.h"
 #include "validate.h"
 
-int json_string(users_buf_t *b, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  size_t i, run;
-  if (!users_buf_reserve(b, n + 2) || !users_buf_addc(b, '"')) return 0;
-  i = run = users_json_plain_copy(b->data + b->len, s, n); /* the plain start, as is */
-  b->len += i;
-  for (; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    const char *esc = NULL;
-    char u[6];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    if (!users_buf_add(b, s + run, i - run)) return 0;
-    run = i + 1;
-    switch (c) {
-    case '"': esc = "\\\""; break;
-    case '\\': esc = "\\\\"; break;
-    case '\n': esc = "\\n"; break;
-    case '\r': esc = "\\r"; break;
-    case '\t': esc = "\\t"; break;
-    case '\b': esc = "\\b"; break;
-    case '\f': esc = "\\f"; break;
-    default:
-      memcpy(u, "\\u00", 4);
-      u[4] = hex[c >> 4];
-      u[5] = hex[c & 15];
-      if (!users_buf_add(b, u, 6)) return 0;
-    }
-    if (esc && !users_buf_adds(b, esc)) return 0;
-  }
-  return users_buf_add(b, s + run, n - run) && users_buf_addc(b, '"');
-}
-
 static int json_number(lua_State *L, users_buf_t *b, int v) {
-  char num[64];
   long long i;
   if (users_tointeger(L, v, &i)) {
-    snprintf(num, sizeof num, "%lld", i);
+    return users_json_integer(b, i);
   } else if (lua_type(L, v) == LUA_TSTRING) { /* validated integer text */
     size_t n;
     const char *s = lua_tolstring(L, v, &n);
@@ -54,9 +21,8 @@ static int json_number(lua_State *L, users_buf_t *b, int v) {
   } else {
     double d = (double)lua_tonumber(L, v);
     if (isnan(d) || isinf(d)) luaL_error(L, "cannot encode NaN or infinity as JSON");
-    snprintf(num, sizeof num, "%.17g", d);
+    return users_json_double(b, d);
   }
-  return users_buf_adds(b, num);
 }
 
 static void json_value(lua_State *L, users_buf_t *b, const users_schema_t *s, int v, int depth);
@@ -103,7 +69,7 @@ static void json_object(lua_State *L, users_buf_t *b, int v, int depth) {
   for (i = 0; i < n; i++) {
     const jkey_t *k = &((const jkey_t *)list->data)[i];
     if (i) users_buf_check(L, users_buf_addc(b, ','));
-    users_buf_check(L, json_string(b, k->s, k->n) && users_buf_addc(b, ':'));
+    users_buf_check(L, users_json_string(b, k->s, k->n) && users_buf_addc(b, ':'));
     lua_rawgeti(L, keys, k->slot);
     lua_rawget(L, v);
     json_value(L, b, NULL, lua_gettop(L), depth + 1);
@@ -160,7 +126,7 @@ static void json_value(lua_State *L, users_buf_t *b, const users_schema_t *s, in
       users_buf_check(L, json_number(L, b, v));
     } else {
       if (!s && users_utf8_length(str, n) < 0) luaL_error(L, "cannot encode a string that is not UTF-8");
-      users_buf_check(L, json_string(b, str, n));
+      users_buf_check(L, users_json_string(b, str, n));
     }
     return;
   case LUA_TNUMBER:

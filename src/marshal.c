@@ -13,6 +13,7 @@
 #include <string.h>
 #include "encode.h"
 #include "formats.h"
+#include "json_write.h"
 #include "validate.h"
 
 typedef struct {
@@ -45,7 +46,7 @@ static int put_value(lua_State *L, users_buf_t *b, const users_schema_t *s, int 
       b->len += n + 2;
       return 1;
     }
-    return !users_string_problems(s, str, n, users_utf8_length(str, n)) && json_string(b, str, n);
+    return !users_string_problems(s, str, n, users_utf8_length(str, n)) && users_json_string(b, str, n);
   case LUA_TTABLE:
     return s->type == USERS_T_ARRAY && put_array(L, b, s, v);
   case LUA_TNUMBER:

@@ -3,7 +3,8 @@
  * before the next call that can raise, so a bad declaration never leaks. */
 #include <stdlib.h>
 #include <string.h>
-#include "encode.h"
+#include "json_write.h"
+#include "provider.h"
 
 static void schema_free(users_schema_t *s) {
   size_t i;
@@ -225,7 +226,7 @@ int users_provider_compile(lua_State *L) {
     f->same_as_index = -1;
     {
       users_buf_t *key = users_buf_box(L);
-      users_buf_check(L, json_string(key, f->name, f->name_len) && users_buf_addc(key, ':'));
+      users_buf_check(L, users_json_string(key, f->name, f->name_len) && users_buf_addc(key, ':'));
       f->json_key = malloc(key->len);
       if (!f->json_key) luaL_error(L, "not enough memory");
       memcpy(f->json_key, key->data, key->len);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "buf.h"
 #include "decode.h"
+#include "json_write.h"
 #include "encode.h"
 #include "provider.h"
 #include "transfer.h"
