@@ -77,3 +77,15 @@ void users_buf_return(users_buf_t *b) {
 void users_buf_check(lua_State *L, int ok) {
   if (!ok) luaL_error(L, "not enough memory");
 }
+
+int users_fail(users_fail_t *f, const char *fmt, const char *a, const char *b) {
+  f->fmt = fmt;
+  f->a = a ? a : "";
+  f->b = b ? b : "";
+  return 0;
+}
+
+int users_fail_raise(lua_State *L, const users_fail_t *f) {
+  if (!f->fmt) return luaL_error(L, "not enough memory");
+  return luaL_error(L, f->fmt, f->a, f->b);
+}

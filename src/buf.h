@@ -30,13 +30,34 @@ users_buf_t *users_buf_box(lua_State *L);
 /* The hot paths (encoders, decoder) borrow the state's scratch buffer, the
  * C function's upvalue 1, instead of allocating a box per call. When it is
  * lent already (a finalizer reentering) or absent, a box is used. Either way
- * one value is pushed. A call that raises midway leaves the scratch lent:
- * later calls then use boxes, slower but right. */
+ * one value is pushed.
+ *
+ * While the scratch is lent a borrower raises nothing itself: it records why
+ * it stopped in a users_fail_t, gives the scratch back, then raises. So an
+ * error never leaves the scratch lent (were it left lent, every later call
+ * would take the slower box). Only the interpreter's own out-of-memory error,
+ * from a lua_push* inside a loan, still can: a pcall around every call would
+ * cost more than that rare case does. */
 void users_buf_push_scratch(lua_State *L);
 users_buf_t *users_buf_borrow(lua_State *L);
 void users_buf_return(users_buf_t *b);
 
-/* Raises "out of memory" when an append failed. */
+/* Raises "not enough memory" when an append to a box failed (never use it
+ * on the scratch: see above). */
 void users_buf_check(lua_State *L, int ok);
+
+/* Why a borrower stopped: a message with up to two %s, and what they name
+ * (type names, field names, or the text of values still on the stack). */
+typedef struct {
+  const char *fmt, *a, *b;
+  char text[128]; /* an argument made up on the spot, e.g. a system error */
+} users_fail_t;
+
+/* Records the failure; returns 0, so that `return users_fail(...)` stops a
+ * writer. */
+int users_fail(users_fail_t *f, const char *fmt, const char *a, const char *b);
+/* Raises what f recorded, or "not enough memory" when nothing was (an append
+ * failed). Call it after users_buf_return. */
+int users_fail_raise(lua_State *L, const users_fail_t *f);
 
 #endif

@@ -4,11 +4,6 @@
 #include "buf.h"
 #include "provider.h"
 
-/* core.encode_json(provider, fields) -> body */
-int encode_json(lua_State *L);
-/* core.marshal_json(provider, fields) -> body | nil, errors, reason:
- * core.validate and core.encode_json in one call (see marshal.c) */
-int marshal_json(lua_State *L);
 /* core.encode_form(provider, fields) -> body | nil, field, message */
 int encode_form(lua_State *L);
 /* core.encode_multipart(provider, fields) -> segments, length, content_type

@@ -42,7 +42,7 @@ int encode_escape(lua_State *L) {
 /* Text of a scalar value for a form: pushed on the stack. */
 static void scalar_text(lua_State *L, int v) {
   long long i;
-  if (users_is_null(L, v)) lua_pushliteral(L, "");
+  if (users_isnull(L, v)) lua_pushliteral(L, "");
   else if (lua_type(L, v) == LUA_TBOOLEAN) lua_pushstring(L, lua_toboolean(L, v) ? "1" : "0");
   else if (users_tointeger(L, v, &i)) {
     char num[32];

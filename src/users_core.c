@@ -14,11 +14,11 @@
 #include "decode.h"
 #include "json_write.h"
 #include "encode.h"
+#include "encode_json.h"
+#include "marshal.h"
 #include "provider.h"
 #include "transfer.h"
 #include "validate.h"
-
-int encode_json_value(lua_State *L);
 
 static int core_now(lua_State *L) {
   struct timespec ts;
@@ -85,11 +85,11 @@ static int core_curl_version(lua_State *L) {
 
 /* These share the state's scratch buffer (upvalue 1): no allocation per call. */
 static const luaL_Reg with_scratch[] = {
-    {"encode_json", encode_json},
+    {"encode_json", users_encode_json},
     {"encode_form", encode_form},
     {"encode_multipart", encode_multipart},
     {"escape", encode_escape},
-    {"json_encode", encode_json_value},
+    {"json_encode", users_json_encode},
     {"json_decode", decode_json},
     {NULL, NULL}};
 
@@ -131,7 +131,7 @@ int luaopen_users_core(lua_State *L) {
       lua_setfield(L, -3, r->name);
     }
     users_provider_push_meta(L);
-    lua_pushcclosure(L, marshal_json, 2);
+    lua_pushcclosure(L, users_marshal_json, 2);
     lua_setfield(L, -2, "marshal_json");
   }
   luaL_newmetatable(L, USERS_ARRAY_MT);

@@ -9,10 +9,6 @@
 #include "formats.h"
 #include "validate.h"
 
-int users_is_null(lua_State *L, int idx) {
-  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
-}
-
 /* Appends msg to errs[name]; errs sits at index E, nil until the first
  * error (no table is made for a valid update). E == 0: probing, record nothing. */
 static void add_error(lua_State *L, int E, const char *name, const char *msg) {
@@ -288,7 +284,7 @@ static int check_value(lua_State *L, const users_schema_t *s, int v, int E,
                        const char *name, long item) {
   long long i;
   int t = lua_type(L, v);
-  if (users_is_null(L, v)) {
+  if (users_isnull(L, v)) {
     if (s->nullable) return 1;
     add_errorf(L, E, name, item, "cannot be null", 0);
     return 0;

@@ -8,17 +8,16 @@ int users_validate_fields(lua_State *L);
 /* core.check_param(provider, name, value) -> text | nil, message */
 int users_validate_param(lua_State *L);
 /* What is wrong with a string under s's string rules (any_of included), as
- * P_ bits; 0 when it is valid. chars is users_utf8_length(str, n), which the
- * caller may know already. Pure C: the hot path calls it directly. */
-enum { USERS_P_UTF8 = 1, USERS_P_MIN = 2, USERS_P_MAX = 4, USERS_P_FORMAT = 8, USERS_P_PATTERN = 16,
-       USERS_P_PATTERN_UNKNOWN = 32, USERS_P_ENUM = 64, USERS_P_ANY_OF = 128 };
+ * USERS_P_ bits; 0 when it is valid. chars is users_utf8_length(str, n),
+ * which the caller may know already. Pure C: the hot path calls it directly. */
+enum { USERS_P_UTF8 = 1, USERS_P_MIN = 2, USERS_P_MAX = 4, USERS_P_FORMAT = 8,
+       USERS_P_PATTERN = 16, USERS_P_PATTERN_UNKNOWN = 32, USERS_P_ENUM = 64,
+       USERS_P_ANY_OF = 128 };
 unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars);
 /* True when the value at v is valid under s (a probe: no report). */
 int users_value_ok(lua_State *L, const users_schema_t *s, int v);
 /* Size and content type of a users.file / users.blob value at idx. */
 int users_file_info(lua_State *L, int idx, long long *size, const char **ctype,
               const char **err);
-/* True when the value at idx is users.null (a NULL light userdata). */
-int users_is_null(lua_State *L, int idx);
 
 #endif
