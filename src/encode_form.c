@@ -142,9 +142,9 @@ static void emit_part(lua_State *L, void *ctx, const users_field_t *f, int v) {
   add(L, m, f->name);
   add(L, m, "\"");
   if (f->s.type == USERS_T_FILE && lua_istable(L, v)) {
-    long long size;
-    const char *ctype, *err, *given, *fname;
-    if (!users_file_info(L, v, &size, &ctype, &err)) luaL_error(L, "%s: %s", f->name, err);
+    users_file_t file;
+    const char *given, *fname;
+    if (!users_file_info(L, v, &file)) luaL_error(L, "%s: %s", f->name, file.err);
     lua_getfield(L, v, "content_type");
     given = lua_tostring(L, -1);
     lua_getfield(L, v, "filename");
@@ -152,7 +152,7 @@ static void emit_part(lua_State *L, void *ctx, const users_field_t *f, int v) {
     add(L, m, "; filename=\"");
     add(L, m, fname ? fname : "upload");
     add(L, m, "\"\r\nContent-Type: ");
-    add(L, m, given ? given : ctype ? ctype : "application/octet-stream");
+    add(L, m, given ? given : file.sniffed ? file.sniffed : "application/octet-stream");
     add(L, m, "\r\n\r\n");
     lua_pop(L, 2);
     lua_getfield(L, v, "data");
@@ -167,10 +167,10 @@ static void emit_part(lua_State *L, void *ctx, const users_field_t *f, int v) {
       lua_newtable(L);
       lua_getfield(L, v, "path");
       lua_setfield(L, -2, "path");
-      lua_pushnumber(L, (lua_Number)size);
+      lua_pushnumber(L, (lua_Number)file.size);
       lua_setfield(L, -2, "size");
       lua_rawseti(L, m->segs, (int)users_rawlen(L, m->segs) + 1);
-      m->length += size;
+      m->length += file.size;
     }
   } else {
     size_t n;

@@ -60,15 +60,14 @@ static int core_list_dir(lua_State *L) {
 
 /* file_info(file) -> size, sniffed content type | nil, message */
 static int core_file_info(lua_State *L) {
-  long long size;
-  const char *ctype, *err;
-  if (!users_file_info(L, 1, &size, &ctype, &err)) {
+  users_file_t file;
+  if (!users_file_info(L, 1, &file)) {
     lua_pushnil(L);
-    lua_pushstring(L, err);
+    lua_pushstring(L, file.err);
     return 2;
   }
-  lua_pushnumber(L, (lua_Number)size);
-  if (ctype) lua_pushstring(L, ctype); else lua_pushnil(L);
+  lua_pushnumber(L, (lua_Number)file.size);
+  if (file.sniffed) lua_pushstring(L, file.sniffed); else lua_pushnil(L);
   return 2;
 }
 

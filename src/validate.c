@@ -49,23 +49,27 @@ static void add_errorf(lua_State *L, int E, const char *name, long item,
   add_prefixed(L, E, name, item, body, "");
 }
 
+static int not_a_file(users_file_t *out) {
+  snprintf(out->err, sizeof out->err, "must be a file (users.file or users.blob)");
+  return 0;
+}
+
 static int cmp_key(const void *key, const void *elem) {
   return strcmp((const char *)key, *(char *const *)elem);
 }
 
-int users_file_info(lua_State *L, int idx, long long *size, const char **ctype,
-              const char **err) {
+int users_file_info(lua_State *L, int idx, users_file_t *out) {
   unsigned char head[16];
   size_t got = 0;
-  static char msg[160];
-  *ctype = NULL;
-  *err = NULL;
-  if (!lua_istable(L, idx)) { *err = "must be a file (users.file or users.blob)"; return 0; }
+  out->size = 0;
+  out->sniffed = NULL;
+  out->err[0] = '\0';
+  if (!lua_istable(L, idx)) return not_a_file(out);
   lua_getfield(L, idx, "data");
   if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
     const char *d = lua_tolstring(L, -1, &n);
-    *size = (long long)n;
+    out->size = (long long)n;
     got = n < sizeof head ? n : sizeof head;
     memcpy(head, d, got);
     lua_pop(L, 1);
@@ -77,41 +81,44 @@ int users_file_info(lua_State *L, int idx, long long *size, const char **ctype,
     lua_getfield(L, idx, "path");
     if (lua_type(L, -1) != LUA_TSTRING) {
       lua_pop(L, 1);
-      *err = "must be a file (users.file or users.blob)";
-      return 0;
+      return not_a_file(out);
     }
     path = lua_tostring(L, -1);
     errno = 0;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb"))) {
-      snprintf(msg, sizeof msg, "cannot read the file: %s",
-               errno ? strerror(errno) : "not a regular file");
+      int e = errno;
+      char why[96] = "not a regular file";
+      if (e && strerror_r(e, why, sizeof why) != 0) snprintf(why, sizeof why, "error %d", e);
+      snprintf(out->err, sizeof out->err, "cannot read the file: %s", why);
       lua_pop(L, 1);
-      *err = msg;
       return 0;
     }
     got = fread(head, 1, sizeof head, f);
     fclose(f);
-    *size = (long long)st.st_size;
+    out->size = (long long)st.st_size;
     lua_pop(L, 1);
   }
-  *ctype = users_sniff_image(head, got);
+  out->sniffed = users_sniff_image(head, got);
   return 1;
 }
 
 static int check_file(lua_State *L, const users_schema_t *s, int v, int E,
                       const char *name) {
-  long long size;
-  const char *sniffed, *err, *given;
+  users_file_t file;
+  const char *given;
   int ok = 1;
-  if (!users_file_info(L, v, &size, &sniffed, &err)) { add_error(L, E, name, err); return 0; }
-  if (s->max >= 0 && size > s->max) {
+  if (!users_file_info(L, v, &file)) {
+    add_error(L, E, name, file.err);
+    return 0;
+  }
+  if (s->max >= 0 && file.size > s->max) {
     add_errorf(L, E, name, 0, "must be at most %ld bytes", s->max);
     ok = 0;
   }
   lua_getfield(L, v, "content_type");
   given = lua_tostring(L, -1);
   if (s->content_type && strncmp(s->content_type, "image/", 6) == 0) {
-    if (!sniffed) {
+    if (!file.sniffed) {
       add_error(L, E, name, "must be an image (PNG, JPEG, GIF, WebP or BMP)");
       ok = 0;
     } else if (given && strncmp(given, "image/", 6) != 0) {

@@ -16,8 +16,16 @@ enum { USERS_P_UTF8 = 1, USERS_P_MIN = 2, USERS_P_MAX = 4, USERS_P_FORMAT = 8,
 unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars);
 /* True when the value at v is valid under s (a probe: no report). */
 int users_value_ok(lua_State *L, const users_schema_t *s, int v);
-/* Size and content type of a users.file / users.blob value at idx. */
-int users_file_info(lua_State *L, int idx, long long *size, const char **ctype,
-              const char **err);
+/* A users.file / users.blob value: its size, the image type its first
+ * bytes show (or NULL), and when it is not a file or cannot be read, why:
+ * in the caller's struct, never a static buffer (Lua states may run on
+ * several threads). */
+typedef struct {
+  long long size;
+  const char *sniffed;
+  char err[160];
+} users_file_t;
+/* 1 with the size and sniffed type filled in; 0 with the reason in err. */
+int users_file_info(lua_State *L, int idx, users_file_t *out);
 
 #endif
