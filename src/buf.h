@@ -50,7 +50,6 @@ void users_buf_check(lua_State *L, int ok);
  * (type names, field names, or the text of values still on the stack). */
 typedef struct {
   const char *fmt, *a, *b;
-  char text[128]; /* an argument made up on the spot, e.g. a system error */
 } users_fail_t;
 
 /* Records the failure; returns 0, so that `return users_fail(...)` stops a

@@ -180,7 +180,8 @@ int users_json_value(users_jw_t *w, const users_schema_t *s, int v, int depth) {
     if (w->check && !users_value_ok(L, s, v)) return 0;
     return users_json_null(w->b) || no_room(w);
   }
-  return w->check ? 0 : users_fail(&w->fail, "cannot encode a %s as JSON", luaL_typename(L, v), NULL);
+  if (w->check) return 0;
+  return users_fail(&w->fail, "cannot encode a %s as JSON", luaL_typename(L, v), NULL);
 }
 
 /* The declared fields present in the table at 2, in declaration order; the
