@@ -57,6 +57,21 @@ describe("the C core at its edges", function()
     assert.has_error(function() core.validate(p, { x = "y" }) end)
   end)
 
+  it("fails in one shape in every encoder: nil, problems", function()
+    local p = compile { { "a", type = "array", items = { type = "integer" } }, { "b" } }
+    local want = { a = { "is an empty list, which a form cannot express: use the json encoding" } }
+    for _, encode in ipairs { core.encode_form, core.encode_multipart } do
+      local results = { encode(p, { a = {}, b = "x" }) }
+      assert.is_nil(results[1])
+      assert.same(want, results[2])
+      assert.is_nil(results[3])
+    end
+    assert.equal("a=1&a=2&b=x", core.encode_form(p, { a = { 1, 2 }, b = "x" }))
+    local segments, length, ctype = core.encode_multipart(p, { b = "x" })
+    assert.equal(length, #table.concat(segments))
+    assert.matches("^multipart/form%-data; boundary=lua%-users%-%x+$", ctype)
+  end)
+
   -- A call that finds the state's scratch buffer lent takes a box instead:
   -- a new userdata on every call (some 60 bytes). So what a run of calls
   -- that allocate nothing else costs tells which of the two they used.

@@ -121,15 +121,19 @@ static int each_value(form_t *c, const users_provider_t *p, emit_fn emit) {
   return 1;
 }
 
-/* Why each_value stopped, once the scratch is back: nil and the empty
- * array's field and message, or the error raised. */
+/* Why each_value stopped, once the scratch is back: an empty array is a
+ * problem with the update, reported as core.validate reports one,
+ * nil, { field = { message } }; anything else is raised. */
 static int report(form_t *c) {
   lua_State *L = c->L;
   if (!c->empty) return users_fail_raise(L, &c->fail);
   lua_pushnil(L);
-  lua_pushstring(L, c->empty->name);
+  lua_createtable(L, 0, 1);
+  lua_createtable(L, 1, 0);
   lua_pushliteral(L, "is an empty list, which a form cannot express: use the json encoding");
-  return 3;
+  lua_rawseti(L, -2, 1);
+  lua_setfield(L, -2, c->empty->name);
+  return 2;
 }
 
 static int emit_urlencoded(form_t *c, const users_field_t *f, int v) {
