@@ -138,6 +138,23 @@ describe("the C core at its edges", function()
       e:close()
     end)
 
+    it("take max_body as a positive number of bytes", function()
+      local e = core.engine()
+      local req = { method = "PATCH", url = env.fake:base_url("generic") .. "/v1/users/u1",
+                    headers = { "Authorization: Bearer test-token", "Content-Type: application/json" },
+                    body = '{"role":"admin"}' }
+      for _, bad in ipairs { 0, -1, 0.5, "many" } do
+        req.max_body = bad
+        local ok, err = pcall(e.perform, e, req)
+        assert.is_false(ok)
+        assert.matches("'max_body' must be a positive number of bytes", err)
+      end
+      env.fake:behave("generic", { huge = 5000, times = 1 })
+      req.max_body = 1000
+      assert.same({ nil, "too_large", "response body larger than 1000 bytes" }, { e:perform(req) })
+      e:close()
+    end)
+
     it("send an empty body when none is given, never stdin", function()
       local e = core.engine()
       local res = e:perform { method = "POST", url = env.fake:base_url("generic") .. "/v1/users/u1",

@@ -9,6 +9,7 @@
  * code runs inside libcurl, so no Lua error can unwind through it. */
 #include <curl/curl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,17 @@ static double opt_seconds(lua_State *L, int req, const char *key, double dflt) {
   return v;
 }
 
+/* A byte count: at least one byte (the whole part counts); a limit beyond
+ * what memory could hold is as good as none. */
+static size_t opt_bytes(lua_State *L, int req, const char *key, size_t dflt) {
+  double v;
+  rawfield(L, req, key);
+  v = lua_isnil(L, -1) ? (double)dflt : (double)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(v >= 1)) luaL_error(L, "'%s' must be a positive number of bytes", key);
+  return v >= (double)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)v;
+}
+
 static void set_headers(lua_State *L, int req, transfer_t *t) {
   size_t i, n;
   rawfield(L, req, "headers");
@@ -409,7 +421,7 @@ static transfer_t *start(lua_State *L, engine_t *e, int req) {
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(opt_seconds(L, req, "timeout", 30) * 1000) + 1);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    (long)(opt_seconds(L, req, "connect_timeout", 10) * 1000) + 1);
-  t->max_body = (size_t)opt_seconds(L, req, "max_body", 8 * 1024 * 1024);
+  t->max_body = opt_bytes(L, req, "max_body", 8 * 1024 * 1024);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
   rawfield(L, req, "ca_file");
   if (lua_type(L, -1) == LUA_TSTRING) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
@@ -702,8 +714,11 @@ static int push_result(lua_State *L, transfer_t *t) {
     const char *code = error_code(t);
     lua_pushnil(L);
     lua_pushstring(L, code);
-    if (strcmp(code, "too_large") == 0)
-      lua_pushfstring(L, "response body larger than %d bytes", (int)t->max_body);
+    if (strcmp(code, "too_large") == 0) {
+      char msg[64];
+      snprintf(msg, sizeof msg, "response body larger than %zu bytes", t->max_body);
+      lua_pushstring(L, msg);
+    }
     else if (strcmp(code, "file_changed") == 0)
       lua_pushliteral(L, "a file being uploaded changed size or could not be read");
     else
