@@ -155,6 +155,37 @@ describe("the C core at its edges", function()
       e:close()
     end)
 
+    it("close once or twice (__close on 5.4, __gc): a running one ends, the engine goes on", function()
+      local e = core.engine()
+      local req = { method = "PATCH", url = env.fake:base_url("generic") .. "/v1/users/u1",
+                    headers = { "Authorization: Bearer test-token", "Content-Type: application/json" },
+                    body = '{"role":"admin"}' }
+      local t = e:add(req)
+      local mt = getmetatable(t)
+      assert.is_function(mt.__index.result)
+      local close = mt.__close or mt.__gc
+      close(t)
+      close(t)
+      assert.equal(0, e:running())
+      assert.has_error(function() t:result() end)
+      if _VERSION == "Lua 5.4" then -- the syntax itself only parses on 5.4
+        assert(load([[
+          local e, req = ...
+          do local t <close> = e:add(req) end
+          assert(e:running() == 0)
+          do local e2 <close> = require("users.core").engine() end
+        ]]))(e, req)
+      end
+      assert.equal(200, e:perform(req).status)
+      local done = e:add(req)
+      assert.same({ done }, e:wait(5))
+      assert.equal(200, done:result().status)
+      close(done)
+      close(done)
+      e:close()
+      e:close()
+    end)
+
     it("send an empty body when none is given, never stdin", function()
       local e = core.engine()
       local res = e:perform { method = "POST", url = env.fake:base_url("generic") .. "/v1/users/u1",
@@ -165,6 +196,18 @@ describe("the C core at its edges", function()
       assert.equal("0", req.headers["content-length"])
       e:close()
     end)
+  end)
+
+  it("is built by luarocks from exactly the C files in src/", function()
+    local rockspec = assert(io.open("lua-users-0.1.0-1.rockspec")):read("*a")
+    local listed, present = {}, {}
+    for path in rockspec:match("sources = (%b{})"):gmatch('"(src/[^"]+)"') do listed[#listed + 1] = path end
+    local ls = assert(io.popen("ls src/*.c"))
+    for path in ls:lines() do present[#present + 1] = path end
+    ls:close()
+    table.sort(listed)
+    table.sort(present)
+    assert.same(present, listed)
   end)
 
   it("users.null is what the decoder gives for null", function()

@@ -17,13 +17,12 @@
 #include "encode_json.h"
 #include "marshal.h"
 #include "provider.h"
-#include "transfer.h"
+#include "engine.h"
+#include "sys.h"
 #include "validate.h"
 
 static int core_now(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  lua_pushnumber(L, (lua_Number)users_now());
   return 1;
 }
 
@@ -96,7 +95,7 @@ static const luaL_Reg functions[] = {
     {"compile", users_provider_compile},
     {"validate", users_validate_fields},
     {"check_param", users_validate_param},
-    {"engine", engine_new},
+    {"engine", users_engine_new},
     {"now", core_now},
     {"sleep", core_sleep},
     {"list_dir", core_list_dir},
@@ -119,7 +118,6 @@ int luaopen_users_core(lua_State *L) {
       return luaL_error(L, "curl_global_init failed");
     curl_ready = 1;
   }
-  transfer_open(L);
   users_newlib(L, functions);
   {
     const luaL_Reg *r;
