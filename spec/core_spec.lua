@@ -55,6 +55,7 @@ describe("the C core at its edges", function()
     close(p)
     close(p)
     assert.has_error(function() core.validate(p, { x = "y" }) end)
+    assert.has_error(function() close({}) end) -- not a provider: an error, not a crash
   end)
 
   it("fails in one shape in every encoder: nil, problems", function()
@@ -182,8 +183,10 @@ describe("the C core at its edges", function()
       assert.equal(200, done:result().status)
       close(done)
       close(done)
+      assert.has_error(function() close({}) end)
       e:close()
       e:close()
+      assert.has_error(function() e.close({}) end)
     end)
 
     it("send an empty body when none is given, never stdin", function()
@@ -196,6 +199,18 @@ describe("the C core at its edges", function()
       assert.equal("0", req.headers["content-length"])
       e:close()
     end)
+  end)
+
+  it("holds every function its C files register, and nothing else", function()
+    local names = {}
+    for k, v in pairs(core) do names[#names + 1] = k .. ":" .. type(v) end
+    table.sort(names)
+    assert.same({ "_VERSION:string", "array_mt:table", "check_param:function", "compile:function",
+                  "curl_version:function", "encode_form:function", "encode_json:function",
+                  "encode_multipart:function", "engine:function", "escape:function", "file_info:function",
+                  "isatty:function", "json_decode:function", "json_encode:function", "list_dir:function",
+                  "marshal_json:function", "now:function", "null:userdata", "sleep:function",
+                  "validate:function" }, names)
   end)
 
   it("is built by luarocks from exactly the C files in src/", function()

@@ -53,8 +53,26 @@ users_buf_t *users_buf_box(lua_State *L) {
   return b;
 }
 
+#define SCRATCH "users.scratch"
+
 void users_buf_push_scratch(lua_State *L) {
-  users_buf_box(L)->scratch = 1;
+  lua_getfield(L, LUA_REGISTRYINDEX, SCRATCH);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    users_buf_box(L)->scratch = 1;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SCRATCH);
+  }
+}
+
+void users_buf_setfuncs(lua_State *L, const luaL_Reg *l) {
+  users_buf_push_scratch(L);
+  for (; l->name; l++) {
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, l->func, 1);
+    lua_setfield(L, -3, l->name);
+  }
+  lua_pop(L, 1);
 }
 
 users_buf_t *users_buf_borrow(lua_State *L) {

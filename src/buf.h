@@ -38,9 +38,15 @@ users_buf_t *users_buf_box(lua_State *L);
  * would take the slower box). Only the interpreter's own out-of-memory error,
  * from a lua_push* inside a loan, still can: a pcall around every call would
  * cost more than that rare case does. */
-void users_buf_push_scratch(lua_State *L);
 users_buf_t *users_buf_borrow(lua_State *L);
 void users_buf_return(users_buf_t *b);
+
+/* Pushes the state's scratch buffer (made on first use, kept in the
+ * registry). */
+void users_buf_push_scratch(lua_State *L);
+/* luaL_setfuncs with the scratch as every function's upvalue 1: sets l's
+ * functions into the table on the top of the stack. */
+void users_buf_setfuncs(lua_State *L, const luaL_Reg *l);
 
 /* Raises "not enough memory" when an append to a box failed (never use it
  * on the scratch: see above). */

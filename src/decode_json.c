@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
-#include "decode.h"
+#include "decode_json.h"
 #include "json_write.h"
 
 #define MAX_DEPTH 200
@@ -231,7 +231,7 @@ static int parse_value(lua_State *L, dec_t *d, int depth) {
   }
 }
 
-int decode_json(lua_State *L) {
+static int json_decode(lua_State *L) {
   size_t n;
   dec_t d;
   memset(&d, 0, sizeof d);
@@ -253,4 +253,15 @@ int decode_json(lua_State *L) {
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)(d.s - d.start) + 1, d.err);
   return 2;
+}
+
+void users_decode_json_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"json_decode", json_decode}, {NULL, NULL}};
+  users_buf_setfuncs(L, functions);
+  luaL_newmetatable(L, USERS_ARRAY_MT);
+  lua_pushliteral(L, USERS_ARRAY_MT);
+  lua_setfield(L, -2, "__name");
+  lua_setfield(L, -2, "array_mt");
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "encode.h"
+#include "encode_form.h"
 #include "validate.h"
 
 typedef struct {
@@ -45,7 +45,8 @@ static int percent(users_buf_t *b, const char *s, size_t n, int plus_for_space) 
   return 1;
 }
 
-int encode_escape(lua_State *L) {
+/* core.escape(text) -> text percent-encoded but for RFC 3986 unreserved */
+static int escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   users_buf_t *b = users_buf_borrow(L);
@@ -142,7 +143,9 @@ static int emit_urlencoded(form_t *c, const users_field_t *f, int v) {
          put_scalar(c, v, 1);
 }
 
-int encode_form(lua_State *L) {
+/* core.encode_form(provider, fields) -> body | nil, problems (problems as
+ * core.validate gives them: { field = { "message" } }) */
+static int encode_form(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
   form_t c;
   int ok;
@@ -238,7 +241,9 @@ static void make_boundary(char *out) {
   for (i = 0; i < sizeof r; i++) sprintf(out + 10 + 2 * i, "%02x", r[i]);
 }
 
-int encode_multipart(lua_State *L) {
+/* core.encode_multipart(provider, fields) -> segments, length, content_type
+ * | nil, problems. Segments are strings and { path=, size= } files. */
+static int encode_multipart(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
   form_t c;
   int ok;
@@ -258,4 +263,11 @@ int encode_multipart(lua_State *L) {
   lua_pushnumber(L, (lua_Number)c.length);
   lua_pushfstring(L, "multipart/form-data; boundary=%s", c.boundary);
   return 3;
+}
+
+void users_encode_form_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"encode_form", encode_form}, {"encode_multipart", encode_multipart},
+      {"escape", escape}, {NULL, NULL}};
+  users_buf_setfuncs(L, functions);
 }

@@ -226,9 +226,9 @@ int users_encode_json(lua_State *L) {
   return finish(&w, put_fields(&w, p));
 }
 
-/* The same writer for any Lua value (tests, journals, hosts that want our
- * JSON). */
-int users_json_encode(lua_State *L) {
+/* core.json_encode(value) -> text: the same writer for any Lua value
+ * (tests, journals, hosts that want our JSON). */
+static int json_encode(lua_State *L) {
   users_jw_t w;
   luaL_checkany(L, 1);
   lua_settop(L, 1);
@@ -236,4 +236,10 @@ int users_json_encode(lua_State *L) {
   w.L = L;
   w.b = users_buf_borrow(L); /* 2 */
   return finish(&w, users_json_value(&w, NULL, 1, 0));
+}
+
+void users_encode_json_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"encode_json", users_encode_json}, {"json_encode", json_encode}, {NULL, NULL}};
+  users_buf_setfuncs(L, functions);
 }

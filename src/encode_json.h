@@ -27,7 +27,8 @@ int users_json_value(users_jw_t *w, const users_schema_t *s, int v, int depth);
 
 /* core.encode_json(provider, fields) -> body; marshal_json's reference path. */
 int users_encode_json(lua_State *L);
-/* core.json_encode(value) -> text: any Lua value, free-form. */
-int users_json_encode(lua_State *L);
+/* Registers encode_json and json_encode (which borrow the scratch buffer)
+ * into the module table on the top of the stack. */
+void users_encode_json_open(lua_State *L);
 
 #endif

@@ -325,7 +325,8 @@ static int engine_close(lua_State *L) {
   return 0;
 }
 
-int users_engine_new(lua_State *L) {
+/* core.engine([opts]) -> engine */
+static int engine_new(lua_State *L) {
   engine_t *e;
   static const luaL_Reg methods[] = {
       {"add", engine_add},         {"wait", engine_wait},
@@ -358,4 +359,23 @@ int users_engine_new(lua_State *L) {
   lua_newtable(L);
   e->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
+}
+
+static int curl_ready = 0;
+
+/* core.curl_version() -> text */
+static int version(lua_State *L) {
+  lua_pushstring(L, curl_version());
+  return 1;
+}
+
+void users_engine_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"engine", engine_new}, {"curl_version", version}, {NULL, NULL}};
+  /* curl_global_init is not thread-safe: once, at load, before any handle. */
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) luaL_error(L, "curl_global_init failed");
+    curl_ready = 1;
+  }
+  users_setfuncs(L, functions);
 }

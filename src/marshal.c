@@ -89,7 +89,7 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
 
 /* core.marshal_json(provider, fields) -> body | nil, errors, reason
  * Upvalues: 1 the scratch buffer, 2 the providers' metatable. */
-int users_marshal_json(lua_State *L) {
+static int marshal_json(lua_State *L) {
   users_provider_t *p = users_provider_check_fast(L, 1, lua_upvalueindex(2));
   users_buf_t *b;
   int n;
@@ -108,4 +108,11 @@ int users_marshal_json(lua_State *L) {
   lua_pushnil(L);
   lua_insert(L, -1 - n);
   return n + 1;
+}
+
+void users_marshal_open(lua_State *L) {
+  users_buf_push_scratch(L);
+  users_provider_push_meta(L);
+  lua_pushcclosure(L, marshal_json, 2);
+  lua_setfield(L, -2, "marshal_json");
 }

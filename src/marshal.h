@@ -3,9 +3,9 @@
 
 #include "compat.h"
 
-/* core.marshal_json(provider, fields) -> body | nil, errors, reason:
- * core.validate and core.encode_json in one pass (upvalues: 1 the scratch
- * buffer, 2 the providers' metatable). */
-int users_marshal_json(lua_State *L);
+/* Registers marshal_json(provider, fields) -> body | nil, errors, reason,
+ * core.validate and core.encode_json in one pass, into the module table on
+ * the top of the stack. */
+void users_marshal_open(lua_State *L);
 
 #endif

@@ -27,7 +27,7 @@ static void fields_free(users_field_t *f, size_t n) {
 }
 
 static int provider_gc(lua_State *L) {
-  users_provider_t *p = (users_provider_t *)lua_touserdata(L, 1);
+  users_provider_t *p = (users_provider_t *)users_checkud(L, 1, USERS_PROVIDER_MT);
   if (p->names_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, p->names_ref);
   p->names_ref = LUA_NOREF;
   free(p->name);
@@ -81,7 +81,7 @@ static const char *const format_names[] = {"", "email", "uuid", NULL};
 
 static void compile_schema(lua_State *L, int idx, users_schema_t *s);
 
-/* users_provider_compile's stack: 1 the declaration, 2 the provider, 3 a table
+/* compile's stack: 1 the declaration, 2 the provider, 3 a table
  * that keeps Lua strings the provider points into: the field names at
  * 1..n_fields and the enum values as keys. */
 #define KEEP 3
@@ -196,7 +196,8 @@ static void compile_list(lua_State *L, int idx, const char *key, users_field_t *
   lua_pop(L, 1);
 }
 
-int users_provider_compile(lua_State *L) {
+/* core.compile(decl) -> provider */
+static int compile(lua_State *L) {
   users_provider_t *p;
   size_t i, j;
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -261,4 +262,9 @@ users_provider_t *users_provider_check(lua_State *L, int idx) {
   users_provider_t *p = (users_provider_t *)users_checkud(L, idx, USERS_PROVIDER_MT);
   if (!p->name) luaL_argerror(L, idx, "provider is closed");
   return p;
+}
+
+void users_provider_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"compile", compile}, {NULL, NULL}};
+  users_setfuncs(L, functions);
 }

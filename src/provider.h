@@ -52,7 +52,6 @@ typedef struct {
 
 #define USERS_PROVIDER_MT "users.provider"
 
-int users_provider_compile(lua_State *L);            /* core.compile(decl) */
 users_provider_t *users_provider_check(lua_State *L, int idx);
 /* Pushes the providers' metatable (made on first use). */
 void users_provider_push_meta(lua_State *L);
@@ -73,5 +72,8 @@ static inline const users_field_t *users_provider_field_by_key(const users_provi
   return NULL;
 }
 
+
+/* Registers compile into the module table on the top of the stack. */
+void users_provider_open(lua_State *L);
 
 #endif

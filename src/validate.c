@@ -395,8 +395,9 @@ int users_validate_fields(lua_State *L) {
   return 1;
 }
 
-/* Path parameters: validated like a field, returned as the text to encode. */
-int users_validate_param(lua_State *L) {
+/* core.check_param(provider, name, value) -> text | nil, message: a path
+ * parameter, validated like a field, returned as the text to encode. */
+static int check_param(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
   const char *name = luaL_checkstring(L, 2);
   const users_field_t *f = NULL;
@@ -440,4 +441,24 @@ int users_validate_param(lua_State *L) {
   }
   lua_pushvalue(L, 3);
   return 1;
+}
+
+/* core.file_info(file) -> size, sniffed content type | nil, message */
+static int file_info(lua_State *L) {
+  users_file_t file;
+  if (!users_file_info(L, 1, &file)) {
+    lua_pushnil(L);
+    lua_pushstring(L, file.err);
+    return 2;
+  }
+  lua_pushnumber(L, (lua_Number)file.size);
+  if (file.sniffed) lua_pushstring(L, file.sniffed); else lua_pushnil(L);
+  return 2;
+}
+
+void users_validate_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"validate", users_validate_fields}, {"check_param", check_param},
+      {"file_info", file_info}, {NULL, NULL}};
+  users_setfuncs(L, functions);
 }

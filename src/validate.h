@@ -3,10 +3,9 @@
 
 #include "provider.h"
 
-/* core.validate(provider, fields) -> nil | errors, reason */
+/* core.validate(provider, fields) -> nothing when valid | errors | nil, reason
+ * (marshal_json's reference path calls it too) */
 int users_validate_fields(lua_State *L);
-/* core.check_param(provider, name, value) -> text | nil, message */
-int users_validate_param(lua_State *L);
 /* What is wrong with a string under s's string rules (any_of included), as
  * USERS_P_ bits; 0 when it is valid. chars is users_utf8_length(str, n),
  * which the caller may know already. Pure C: the hot path calls it directly. */
@@ -27,5 +26,9 @@ typedef struct {
 } users_file_t;
 /* 1 with the size and sniffed type filled in; 0 with the reason in err. */
 int users_file_info(lua_State *L, int idx, users_file_t *out);
+
+/* Registers validate, check_param and file_info into the module table on
+ * the top of the stack. */
+void users_validate_open(lua_State *L);
 
 #endif
