@@ -225,6 +225,24 @@ describe("the C core at its edges", function()
     assert.same(present, listed)
   end)
 
+  it("keeps its C files in the layers of src/README: each includes only its layer or below", function()
+    local layer, current = {}, nil
+    for line in io.lines("src/README") do
+      local num, file = line:match("^(%d)%s+([%w_]+)%.c%s")
+      if num then current = tonumber(num) else file = line:match("^   ([%w_]+)%.c%s") end
+      if file then layer[file] = current end
+    end
+    local ls = assert(io.popen("ls src/*.c src/*.h"))
+    for path in ls:lines() do
+      local name = path:match("^src/([%w_]+)%.[ch]$")
+      assert.is_number(layer[name], name .. " is in no layer of src/README")
+      for header in io.open(path):read("*a"):gmatch('#include "([%w_]+)%.h"') do
+        assert.is_true(layer[header] <= layer[name], path .. " includes " .. header .. ".h, a layer above")
+      end
+    end
+    ls:close()
+  end)
+
   it("users.null is what the decoder gives for null", function()
     assert.equal(users.null, core.json_decode("null"))
   end)

@@ -1,8 +1,7 @@
 #ifndef USERS_ENCODE_FORM_H
 #define USERS_ENCODE_FORM_H
 
-#include "buf.h"
-#include "provider.h"
+#include "compat.h"
 
 /* Registers encode_form, encode_multipart and escape (which borrow the
  * scratch buffer) into the module table on the top of the stack. */

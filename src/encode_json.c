@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "encode_json.h"
+#include "formats.h"
 #include "json_write.h"
 #include "validate.h"
 

@@ -1,4 +1,5 @@
-/* String formats shared by validation and the URL builder. */
+/* String formats: UTF-8, email, UUID, integer text, patterns, image types
+ * and JSON's plain bytes, for validation and the JSON writers. Pure C. */
 #ifndef USERS_FORMATS_H
 #define USERS_FORMATS_H
 

@@ -1,6 +1,7 @@
 /* core.compile: a provider declaration (see lua/users/providers/) into a
- * users_provider_t owned by a userdata. Every allocation is stored in the userdata
- * before the next call that can raise, so a bad declaration never leaks. */
+ * users_provider_t owned by a userdata. Every allocation is stored in the
+ * userdata before the next call that can raise, so a bad declaration never
+ * leaks. */
 #include <stdlib.h>
 #include <string.h>
 #include "json_write.h"

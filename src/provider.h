@@ -7,23 +7,25 @@
 #include <string.h>
 #include "compat.h"
 
-enum { USERS_T_ANY, USERS_T_STRING, USERS_T_INTEGER, USERS_T_BOOLEAN, USERS_T_ARRAY, USERS_T_FILE };
+/* Field types (provider.c's type_names spells them) and string formats. */
+enum { USERS_T_ANY, USERS_T_STRING, USERS_T_INTEGER, USERS_T_BOOLEAN, USERS_T_ARRAY,
+       USERS_T_FILE };
 enum { USERS_F_NONE, USERS_F_EMAIL, USERS_F_UUID };
 
 typedef struct users_schema {
   int type, format;
   int nullable;
-  long min, max;          /* characters, items or bytes; -1 when unset */
-  char **enums;           /* sorted, for bsearch */
-  const char **enum_strings; /* the same values inside their Lua strings, which
-                             are interned when short: a value with one of
-                             these pointers is valid without a compare */
+  long min, max;              /* characters, items or bytes; -1 when unset */
+  char **enums;               /* sorted, for bsearch */
+  const char **enum_strings;  /* the same values inside their Lua strings, which
+                                 are interned when short: a value with one of
+                                 these pointers is valid without a compare */
   size_t n_enums;
-  char *pattern;          /* anchored subset of ECMA regex, see pattern.c */
-  char *same_as;          /* name of the field this one must equal */
-  char *content_type;     /* files: image/ (any image) or an exact type */
-  struct users_schema *items;   /* arrays */
-  struct users_schema *any_of;  /* alternatives: valid when one of them is */
+  char *pattern;              /* a subset of ECMA regex: users_pattern_match in formats.c */
+  char *same_as;              /* name of the field this one must equal */
+  char *content_type;         /* files: image/ (any image) or an exact type */
+  struct users_schema *items; /* arrays */
+  struct users_schema *any_of; /* alternatives: valid when one of them is */
   size_t n_any_of;
 } users_schema_t;
 
@@ -45,7 +47,7 @@ typedef struct {
   char *name;
   users_field_t *fields;
   size_t n_fields;
-  users_field_t *params;        /* path parameters, in template order */
+  users_field_t *params;  /* path parameters, in template order */
   size_t n_params;
   int names_ref;          /* registry ref: the field names as Lua strings, in order */
 } users_provider_t;
@@ -71,7 +73,6 @@ static inline const users_field_t *users_provider_field_by_key(const users_provi
       return &p->fields[i];
   return NULL;
 }
-
 
 /* Registers compile into the module table on the top of the stack. */
 void users_provider_open(lua_State *L);
