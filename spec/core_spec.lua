@@ -55,6 +55,64 @@ describe("the C core at its edges", function()
     close(p)
     close(p)
     assert.has_error(function() core.validate(p, { x = "y" }) end)
+    assert.has_error(function() close({}) end) -- not a provider: an error, not a crash
+  end)
+
+  it("fails in one shape in every encoder: nil, problems", function()
+    local p = compile { { "a", type = "array", items = { type = "integer" } }, { "b" } }
+    local want = { a = { "is an empty list, which a form cannot express: use the json encoding" } }
+    for _, encode in ipairs { core.encode_form, core.encode_multipart } do
+      local results = { encode(p, { a = {}, b = "x" }) }
+      assert.is_nil(results[1])
+      assert.same(want, results[2])
+      assert.is_nil(results[3])
+    end
+    assert.equal("a=1&a=2&b=x", core.encode_form(p, { a = { 1, 2 }, b = "x" }))
+    local segments, length, ctype = core.encode_multipart(p, { b = "x" })
+    assert.equal(length, #table.concat(segments))
+    assert.matches("^multipart/form%-data; boundary=lua%-users%-%x+$", ctype)
+  end)
+
+  -- A call that finds the state's scratch buffer lent takes a box instead:
+  -- a new userdata on every call (some 60 bytes). So what a run of calls
+  -- that allocate nothing else costs tells which of the two they used.
+  local function kb_per_1000(f)
+    f()
+    collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for _ = 1, 1000 do f() end
+    local kb = collectgarbage("count") - before
+    collectgarbage("restart")
+    return kb
+  end
+
+  it("gives the scratch buffer back before an encoder raises: later calls still use it", function()
+    local p = compile { { "n", type = "integer" }, { "x" }, { "f", type = "file" } }
+    local fine = { n = 12 }
+    local function probe() return core.json_encode("x") end -- allocates nothing with the scratch
+    local cases = {
+      json_encode = { function() return core.json_encode(print) end, probe },
+      encode_json = { function() return core.encode_json(p, { n = '1,"admin":true' }) end,
+                      function() return core.encode_json(p, fine) end },
+      marshal_json = { function() return core.marshal_json(p, { x = 0 / 0 }) end, -- valid, not encodable
+                       function() return core.marshal_json(p, fine) end },
+      encode_form = { function() return core.encode_form(p, { x = print }) end,
+                      function() return core.encode_form(p, fine) end },
+      encode_multipart = { function() return core.encode_multipart(p, { f = users.file("/nonexistent") }) end,
+                           function() return core.encode_multipart(p, fine) end },
+    }
+    for name, case in pairs(cases) do
+      local raise, succeed = case[1], case[2]
+      for _ = 1, 3 do
+        assert.is_false(pcall(raise), name)
+        assert.truthy(succeed(), name)
+      end
+      assert.is_true(kb_per_1000(probe) < 16, "the scratch is left lent after " .. name .. " raised")
+    end
+    assert.equal('{"n":12}', core.encode_json(p, fine))
+    assert.equal('{"n":12}', core.marshal_json(p, fine))
+    assert.equal("n=12", core.encode_form(p, fine))
   end)
 
   describe("transfers", function()
@@ -81,6 +139,56 @@ describe("the C core at its edges", function()
       e:close()
     end)
 
+    it("take max_body as a positive number of bytes", function()
+      local e = core.engine()
+      local req = { method = "PATCH", url = env.fake:base_url("generic") .. "/v1/users/u1",
+                    headers = { "Authorization: Bearer test-token", "Content-Type: application/json" },
+                    body = '{"role":"admin"}' }
+      for _, bad in ipairs { 0, -1, 0.5, "many" } do
+        req.max_body = bad
+        local ok, err = pcall(e.perform, e, req)
+        assert.is_false(ok)
+        assert.matches("'max_body' must be a positive number of bytes", err)
+      end
+      env.fake:behave("generic", { huge = 5000, times = 1 })
+      req.max_body = 1000
+      assert.same({ nil, "too_large", "response body larger than 1000 bytes" }, { e:perform(req) })
+      e:close()
+    end)
+
+    it("close once or twice (__close on 5.4, __gc): a running one ends, the engine goes on", function()
+      local e = core.engine()
+      local req = { method = "PATCH", url = env.fake:base_url("generic") .. "/v1/users/u1",
+                    headers = { "Authorization: Bearer test-token", "Content-Type: application/json" },
+                    body = '{"role":"admin"}' }
+      local t = e:add(req)
+      local mt = getmetatable(t)
+      assert.is_function(mt.__index.result)
+      local close = mt.__close or mt.__gc
+      close(t)
+      close(t)
+      assert.equal(0, e:running())
+      assert.has_error(function() t:result() end)
+      if _VERSION == "Lua 5.4" then -- the syntax itself only parses on 5.4
+        assert(load([[
+          local e, req = ...
+          do local t <close> = e:add(req) end
+          assert(e:running() == 0)
+          do local e2 <close> = require("users.core").engine() end
+        ]]))(e, req)
+      end
+      assert.equal(200, e:perform(req).status)
+      local done = e:add(req)
+      assert.same({ done }, e:wait(5))
+      assert.equal(200, done:result().status)
+      close(done)
+      close(done)
+      assert.has_error(function() close({}) end)
+      e:close()
+      e:close()
+      assert.has_error(function() e.close({}) end)
+    end)
+
     it("send an empty body when none is given, never stdin", function()
       local e = core.engine()
       local res = e:perform { method = "POST", url = env.fake:base_url("generic") .. "/v1/users/u1",
@@ -91,6 +199,48 @@ describe("the C core at its edges", function()
       assert.equal("0", req.headers["content-length"])
       e:close()
     end)
+  end)
+
+  it("holds every function its C files register, and nothing else", function()
+    local names = {}
+    for k, v in pairs(core) do names[#names + 1] = k .. ":" .. type(v) end
+    table.sort(names)
+    assert.same({ "_VERSION:string", "array_mt:table", "check_param:function", "compile:function",
+                  "curl_version:function", "encode_form:function", "encode_json:function",
+                  "encode_multipart:function", "engine:function", "escape:function", "file_info:function",
+                  "isatty:function", "json_decode:function", "json_encode:function", "list_dir:function",
+                  "marshal_json:function", "now:function", "null:userdata", "sleep:function",
+                  "validate:function" }, names)
+  end)
+
+  it("is built by luarocks from exactly the C files in src/", function()
+    local rockspec = assert(io.open("lua-users-0.1.0-1.rockspec")):read("*a")
+    local listed, present = {}, {}
+    for path in rockspec:match("sources = (%b{})"):gmatch('"(src/[^"]+)"') do listed[#listed + 1] = path end
+    local ls = assert(io.popen("ls src/*.c"))
+    for path in ls:lines() do present[#present + 1] = path end
+    ls:close()
+    table.sort(listed)
+    table.sort(present)
+    assert.same(present, listed)
+  end)
+
+  it("keeps its C files in the layers of src/README: each includes only its layer or below", function()
+    local layer, current = {}, nil
+    for line in io.lines("src/README") do
+      local num, file = line:match("^(%d)%s+([%w_]+)%.c%s")
+      if num then current = tonumber(num) else file = line:match("^   ([%w_]+)%.c%s") end
+      if file then layer[file] = current end
+    end
+    local ls = assert(io.popen("ls src/*.c src/*.h"))
+    for path in ls:lines() do
+      local name = path:match("^src/([%w_]+)%.[ch]$")
+      assert.is_number(layer[name], name .. " is in no layer of src/README")
+      for header in io.open(path):read("*a"):gmatch('#include "([%w_]+)%.h"') do
+        assert.is_true(layer[header] <= layer[name], path .. " includes " .. header .. ".h, a layer above")
+      end
+    end
+    ls:close()
   end)
 
   it("users.null is what the decoder gives for null", function()

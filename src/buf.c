@@ -4,7 +4,7 @@
 
 #define SCRATCH_KEEP (64 * 1024) /* a larger scratch buffer is freed after use */
 
-int buf_reserve(buf_t *b, size_t extra) {
+int users_buf_reserve(users_buf_t *b, size_t extra) {
   size_t need, cap;
   char *p;
   if (b->cap - b->len >= extra) return 1;
@@ -22,58 +22,88 @@ int buf_reserve(buf_t *b, size_t extra) {
   return 1;
 }
 
-int buf_add(buf_t *b, const void *p, size_t n) {
-  if (!buf_reserve(b, n)) return 0;
+int users_buf_add(users_buf_t *b, const void *p, size_t n) {
+  if (!users_buf_reserve(b, n)) return 0;
   if (n) memcpy(b->data + b->len, p, n);
   b->len += n;
   return 1;
 }
 
-int buf_addc(buf_t *b, char c) {
-  if (b->len == b->cap && !buf_reserve(b, 1)) return 0;
+int users_buf_addc(users_buf_t *b, char c) {
+  if (b->len == b->cap && !users_buf_reserve(b, 1)) return 0;
   b->data[b->len++] = c;
   return 1;
 }
 
-void buf_free(buf_t *b) {
+void users_buf_free(users_buf_t *b) {
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
 }
 
 static int box_gc(lua_State *L) {
-  buf_free((buf_t *)lua_touserdata(L, 1));
+  users_buf_free((users_buf_t *)lua_touserdata(L, 1));
   return 0;
 }
 
-buf_t *buf_box(lua_State *L) {
-  buf_t *b = (buf_t *)users_newuserdata(L, sizeof *b);
+users_buf_t *users_buf_box(lua_State *L) {
+  users_buf_t *b = (users_buf_t *)users_newuserdata(L, sizeof *b);
   memset(b, 0, sizeof *b);
   users_setmeta(L, "users.buf", NULL, box_gc);
   return b;
 }
 
-void buf_push_scratch(lua_State *L) {
-  buf_box(L)->scratch = 1;
+#define SCRATCH "users.scratch"
+
+void users_buf_push_scratch(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, SCRATCH);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    users_buf_box(L)->scratch = 1;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SCRATCH);
+  }
 }
 
-buf_t *buf_borrow(lua_State *L) {
-  buf_t *b = (buf_t *)lua_touserdata(L, lua_upvalueindex(1));
+void users_buf_setfuncs(lua_State *L, const luaL_Reg *l) {
+  users_buf_push_scratch(L);
+  for (; l->name; l++) {
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, l->func, 1);
+    lua_setfield(L, -3, l->name);
+  }
+  lua_pop(L, 1);
+}
+
+users_buf_t *users_buf_borrow(lua_State *L) {
+  users_buf_t *b = (users_buf_t *)lua_touserdata(L, lua_upvalueindex(1));
   if (b && b->scratch && !b->busy) {
     b->busy = 1;
     b->len = 0;
     lua_pushvalue(L, lua_upvalueindex(1));
     return b;
   }
-  return buf_box(L);
+  return users_buf_box(L);
 }
 
-void buf_return(buf_t *b) {
+void users_buf_return(users_buf_t *b) {
   if (!b->scratch) return;
   b->busy = 0;
-  if (b->cap > SCRATCH_KEEP) buf_free(b);
+  if (b->cap > SCRATCH_KEEP) users_buf_free(b);
 }
 
-void buf_check(lua_State *L, int ok) {
+void users_buf_check(lua_State *L, int ok) {
   if (!ok) luaL_error(L, "not enough memory");
+}
+
+int users_fail(users_fail_t *f, const char *fmt, const char *a, const char *b) {
+  f->fmt = fmt;
+  f->a = a ? a : "";
+  f->b = b ? b : "";
+  return 0;
+}
+
+int users_fail_raise(lua_State *L, const users_fail_t *f) {
+  if (!f->fmt) return luaL_error(L, "not enough memory");
+  return luaL_error(L, f->fmt, f->a, f->b);
 }

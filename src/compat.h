@@ -21,6 +21,12 @@
 #define users_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 0)
 #endif
 
+/* True when the value at idx is users.null: a NULL light userdata (the
+ * value cjson.null and ngx.null have too). */
+static inline int users_isnull(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
+}
+
 /* True when the value at idx is an integer that Lua represents exactly.
  * On 5.1/LuaJIT every number is a double: integral values up to 2^53 count. */
 int users_tointeger(lua_State *L, int idx, long long *out);

@@ -5,14 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
-#include "decode.h"
+#include "decode_json.h"
+#include "json_write.h"
 
 #define MAX_DEPTH 200
 
 typedef struct {
   const char *s, *end, *start;
   const char *err;
-  buf_t *scratch;
+  users_buf_t *scratch;
   int array_mt; /* stack index of the array metatable */
 } dec_t;
 
@@ -41,7 +42,7 @@ static int hex4(const char *p, unsigned *out) {
   return 1;
 }
 
-static int put_utf8(buf_t *b, unsigned cp) {
+static int put_utf8(users_buf_t *b, unsigned cp) {
   char u[4];
   size_t n;
   if (cp < 0x80) { u[0] = (char)cp; n = 1; }
@@ -53,12 +54,12 @@ static int put_utf8(buf_t *b, unsigned cp) {
     u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
     u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
   }
-  return buf_add(b, u, n);
+  return users_buf_add(b, u, n);
 }
 
 /* Pushes the string starting after the opening quote. */
 static int parse_string(lua_State *L, dec_t *d) {
-  buf_t *b = d->scratch;
+  users_buf_t *b = d->scratch;
   const char *run = d->s;
   b->len = 0;
   for (;;) {
@@ -68,7 +69,7 @@ static int parse_string(lua_State *L, dec_t *d) {
     if (c == '"') break;
     if (c < 0x20) return fail(d, "control character in string");
     if (c != '\\') { d->s++; continue; }
-    if (!buf_add(b, run, (size_t)(d->s - run))) return fail(d, "not enough memory");
+    if (!users_buf_add(b, run, (size_t)(d->s - run))) return fail(d, "not enough memory");
     if (d->end - d->s < 2) return fail(d, "unterminated string");
     d->s++;
     switch (*d->s++) {
@@ -100,13 +101,13 @@ static int parse_string(lua_State *L, dec_t *d) {
     default:
       return fail(d, "bad escape in string");
     }
-    if (!buf_addc(b, (char)c)) return fail(d, "not enough memory");
+    if (!users_buf_addc(b, (char)c)) return fail(d, "not enough memory");
     run = d->s;
   }
   if (b->len == 0) {
     lua_pushlstring(L, run, (size_t)(d->s - run));
   } else {
-    if (!buf_add(b, run, (size_t)(d->s - run))) return fail(d, "not enough memory");
+    if (!users_buf_add(b, run, (size_t)(d->s - run))) return fail(d, "not enough memory");
     lua_pushlstring(L, b->data, b->len);
   }
   d->s++; /* closing quote */
@@ -159,7 +160,8 @@ static int parse_number(lua_State *L, dec_t *d) {
     lua_pushnumber(L, (lua_Number)strtod(tmp, NULL));
   } else { /* a long spelling of a number: copied into the scratch buffer */
     d->scratch->len = 0;
-    if (!buf_add(d->scratch, d->s, n) || !buf_addc(d->scratch, '\0')) return fail(d, "not enough memory");
+    if (!users_buf_add(d->scratch, d->s, n) || !users_buf_addc(d->scratch, '\0'))
+      return fail(d, "not enough memory");
     lua_pushnumber(L, (lua_Number)strtod(d->scratch->data, NULL));
   }
   d->s = p;
@@ -229,26 +231,37 @@ static int parse_value(lua_State *L, dec_t *d, int depth) {
   }
 }
 
-int decode_json(lua_State *L) {
+static int json_decode(lua_State *L) {
   size_t n;
   dec_t d;
   memset(&d, 0, sizeof d);
   d.s = d.start = luaL_checklstring(L, 1, &n);
   d.end = d.s + n;
   lua_settop(L, 1);
-  lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT);
+  lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
   d.array_mt = 2;
-  d.scratch = buf_borrow(L);
+  d.scratch = users_buf_borrow(L);
   if (parse_value(L, &d, 0)) {
     skip_ws(&d);
     if (d.s == d.end) {
-      buf_return(d.scratch);
+      users_buf_return(d.scratch);
       return 1;
     }
     fail(&d, "text after the value");
   }
-  buf_return(d.scratch);
+  users_buf_return(d.scratch);
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)(d.s - d.start) + 1, d.err);
   return 2;
+}
+
+void users_decode_json_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"json_decode", json_decode}, {NULL, NULL}};
+  users_buf_setfuncs(L, functions);
+  luaL_newmetatable(L, USERS_ARRAY_MT);
+  lua_pushliteral(L, USERS_ARRAY_MT);
+  lua_setfield(L, -2, "__name");
+  lua_setfield(L, -2, "array_mt");
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
 }

@@ -2,88 +2,120 @@
  * Booleans are "1"/"0" (what Laravel's and Django's boolean rules accept),
  * null is an empty value, an array is the same name repeated; an empty array
  * has no form spelling and is refused. Files stream from disk: a multipart
- * body is a list of segments, strings and { path=, size= }. */
+ * body is a list of segments, strings and { path=, size= }.
+ *
+ * The writers below raise nothing while the scratch buffer is lent: they
+ * stop with a reason in form_t, and the entry points raise it (or report an
+ * empty array) once the scratch is back (see buf.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "encode.h"
+#include "buf.h"
+#include "encode_form.h"
 #include "validate.h"
+
+typedef struct {
+  lua_State *L;
+  users_buf_t *b;            /* the body, or multipart's pending string segment */
+  users_fail_t fail;         /* why it stopped */
+  users_file_t file;         /* the file part being written (its error, if any) */
+  const users_field_t *empty; /* or: the field holding an empty array */
+  /* multipart only */
+  int segs;                  /* stack index of the segments table */
+  long long length;
+  char boundary[48];         /* "lua-users-" + 32 hex digits + NUL */
+} form_t;
 
 static int is_unreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int percent(buf_t *b, const char *s, size_t n, int plus_for_space) {
+static int percent(users_buf_t *b, const char *s, size_t n, int plus_for_space) {
   static const char hex[] = "0123456789ABCDEF";
   size_t i;
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     char e[3];
-    if (is_unreserved(c)) { if (!buf_addc(b, (char)c)) return 0; continue; }
-    if (c == ' ' && plus_for_space) { if (!buf_addc(b, '+')) return 0; continue; }
+    if (is_unreserved(c)) { if (!users_buf_addc(b, (char)c)) return 0; continue; }
+    if (c == ' ' && plus_for_space) { if (!users_buf_addc(b, '+')) return 0; continue; }
     e[0] = '%'; e[1] = hex[c >> 4]; e[2] = hex[c & 15];
-    if (!buf_add(b, e, 3)) return 0;
+    if (!users_buf_add(b, e, 3)) return 0;
   }
   return 1;
 }
 
-int encode_escape(lua_State *L) {
+/* core.escape(text) -> text percent-encoded but for RFC 3986 unreserved */
+static int escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  buf_t *b = buf_borrow(L);
-  buf_check(L, percent(b, s, n, 0));
-  lua_pushlstring(L, b->data, b->len);
-  buf_return(b);
+  users_buf_t *b = users_buf_borrow(L);
+  int ok = percent(b, s, n, 0);
+  if (ok) lua_pushlstring(L, b->data, b->len);
+  users_buf_return(b);
+  if (!ok) return luaL_error(L, "not enough memory");
   return 1;
 }
 
-/* Text of a scalar value for a form: pushed on the stack. */
-static void scalar_text(lua_State *L, int v) {
+/* The text of a scalar value in a form, percent-encoded or as is. */
+static int put_scalar(form_t *c, int v, int urlencoded) {
+  lua_State *L = c->L;
+  const char *s;
+  char num[32];
+  size_t n;
   long long i;
-  if (is_null(L, v)) lua_pushliteral(L, "");
-  else if (lua_type(L, v) == LUA_TBOOLEAN) lua_pushstring(L, lua_toboolean(L, v) ? "1" : "0");
-  else if (users_tointeger(L, v, &i)) {
-    char num[32];
-    snprintf(num, sizeof num, "%lld", i);
-    lua_pushstring(L, num);
-  } else if (lua_type(L, v) == LUA_TSTRING || lua_type(L, v) == LUA_TNUMBER) {
+  int ok;
+  if (users_isnull(L, v)) return 1;
+  if (lua_type(L, v) == LUA_TBOOLEAN) {
+    s = lua_toboolean(L, v) ? "1" : "0";
+    n = 1;
+  } else if (users_tointeger(L, v, &i)) {
+    n = (size_t)snprintf(num, sizeof num, "%lld", i);
+    s = num;
+  } else if (lua_type(L, v) == LUA_TSTRING) {
+    s = lua_tolstring(L, v, &n);
+  } else if (lua_type(L, v) == LUA_TNUMBER) { /* a fraction: as Lua writes it */
     lua_pushvalue(L, v);
-    lua_tostring(L, -1);
+    s = lua_tolstring(L, -1, &n);
+    ok = urlencoded ? percent(c->b, s, n, 1) : users_buf_add(c->b, s, n);
+    lua_pop(L, 1);
+    return ok;
   } else {
-    luaL_error(L, "cannot encode a %s in a form", luaL_typename(L, v));
+    return users_fail(&c->fail, "cannot encode a %s in a form", luaL_typename(L, v), NULL);
   }
+  return urlencoded ? percent(c->b, s, n, 1) : users_buf_add(c->b, s, n);
 }
 
-/* Calls emit for each (name, value index) pair of the fields, arrays
- * expanded. Returns 0 (and pushes nil, field, message) on an empty array. */
-typedef void (*emit_fn)(lua_State *L, void *ctx, const field_t *f, int v);
+/* Calls emit for each (field, value index) pair of the fields at 2, arrays
+ * expanded; 0 when emit stopped, or at an empty array (c->empty). */
+typedef int (*emit_fn)(form_t *c, const users_field_t *f, int v);
 
-static int each_value(lua_State *L, provider_t *p, emit_fn emit, void *ctx) {
+static int each_value(form_t *c, const users_provider_t *p, emit_fn emit) {
+  lua_State *L = c->L;
   size_t i, k, n;
+  int names;
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref);
+  names = lua_gettop(L);
   for (i = 0; i < p->n_fields; i++) {
-    const field_t *f = &p->fields[i];
+    const users_field_t *f = &p->fields[i];
     /* Raw access, as validation had: no __index can slip in a field. */
-    lua_rawgeti(L, -1, (int)i + 1);
+    lua_rawgeti(L, names, (int)i + 1);
     lua_rawget(L, 2);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
-    if (f->s.type == T_ARRAY && lua_istable(L, -1)) {
+    if (f->s.type == USERS_T_ARRAY && lua_istable(L, -1)) {
       n = users_rawlen(L, -1);
       if (n == 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, f->name);
-        lua_pushliteral(L, "is an empty list, which a form cannot express: use the json encoding");
+        c->empty = f;
         return 0;
       }
       for (k = 1; k <= n; k++) {
         lua_rawgeti(L, -1, (int)k);
-        emit(L, ctx, f, lua_gettop(L));
+        if (!emit(c, f, lua_gettop(L))) return 0;
         lua_pop(L, 1);
       }
-    } else {
-      emit(L, ctx, f, lua_gettop(L));
+    } else if (!emit(c, f, lua_gettop(L))) {
+      return 0;
     }
     lua_pop(L, 1);
   }
@@ -91,97 +123,105 @@ static int each_value(lua_State *L, provider_t *p, emit_fn emit, void *ctx) {
   return 1;
 }
 
-static void emit_urlencoded(lua_State *L, void *ctx, const field_t *f, int v) {
-  buf_t *b = (buf_t *)ctx;
-  size_t n;
-  const char *s;
-  if (b->len) buf_check(L, buf_addc(b, '&'));
-  buf_check(L, percent(b, f->name, strlen(f->name), 1) && buf_addc(b, '='));
-  scalar_text(L, v);
-  s = lua_tolstring(L, -1, &n);
-  buf_check(L, percent(b, s, n, 1));
-  lua_pop(L, 1);
+/* Why each_value stopped, once the scratch is back: an empty array is a
+ * problem with the update, reported as core.validate reports one,
+ * nil, { field = { message } }; anything else is raised. */
+static int report(form_t *c) {
+  lua_State *L = c->L;
+  if (!c->empty) return users_fail_raise(L, &c->fail);
+  lua_pushnil(L);
+  lua_createtable(L, 0, 1);
+  lua_createtable(L, 1, 0);
+  lua_pushliteral(L, "is an empty list, which a form cannot express: use the json encoding");
+  lua_rawseti(L, -2, 1);
+  lua_setfield(L, -2, c->empty->name);
+  return 2;
 }
 
-int encode_form(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
-  buf_t *b;
+static int emit_urlencoded(form_t *c, const users_field_t *f, int v) {
+  return (!c->b->len || users_buf_addc(c->b, '&')) &&
+         percent(c->b, f->name, f->name_len, 1) && users_buf_addc(c->b, '=') &&
+         put_scalar(c, v, 1);
+}
+
+/* core.encode_form(provider, fields) -> body | nil, problems (problems as
+ * core.validate gives them: { field = { "message" } }) */
+static int encode_form(lua_State *L) {
+  users_provider_t *p = users_provider_check(L, 1);
+  form_t c;
+  int ok;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  b = buf_borrow(L); /* index 3 */
-  if (!each_value(L, p, emit_urlencoded, b)) { buf_return(b); return 3; }
-  lua_pushlstring(L, b->data, b->len);
-  buf_return(b);
-  return 1;
+  memset(&c, 0, sizeof c);
+  c.L = L;
+  c.b = users_buf_borrow(L); /* 3 */
+  ok = each_value(&c, p, emit_urlencoded);
+  if (ok) lua_pushlstring(L, c.b->data, c.b->len);
+  users_buf_return(c.b);
+  return ok ? 1 : report(&c);
 }
 
 /* --- multipart ----------------------------------------------------------- */
 
-typedef struct {
-  buf_t *b;            /* the pending string segment */
-  int segs;            /* index of the segments table */
-  long long length;
-  char boundary[48]; /* "lua-users-" + 32 hex digits + NUL */
-} mp_t;
-
-static void flush(lua_State *L, mp_t *m) {
-  if (!m->b->len) return;
-  lua_pushlstring(L, m->b->data, m->b->len);
-  lua_rawseti(L, m->segs, (int)users_rawlen(L, m->segs) + 1);
-  m->length += (long long)m->b->len;
-  m->b->len = 0;
+/* The pending string segment into the segments table. */
+static void flush(form_t *c) {
+  lua_State *L = c->L;
+  if (!c->b->len) return;
+  lua_pushlstring(L, c->b->data, c->b->len);
+  lua_rawseti(L, c->segs, (int)users_rawlen(L, c->segs) + 1);
+  c->length += (long long)c->b->len;
+  c->b->len = 0;
 }
 
-static void add(lua_State *L, mp_t *m, const char *s) { buf_check(L, buf_adds(m->b, s)); }
+static int add(form_t *c, const char *s) { return users_buf_adds(c->b, s); }
 
-static void emit_part(lua_State *L, void *ctx, const field_t *f, int v) {
-  mp_t *m = (mp_t *)ctx;
-  add(L, m, "--");
-  add(L, m, m->boundary);
-  add(L, m, "\r\nContent-Disposition: form-data; name=\"");
-  add(L, m, f->name);
-  add(L, m, "\"");
-  if (f->s.type == T_FILE && lua_istable(L, v)) {
-    long long size;
-    const char *ctype, *err, *given, *fname;
-    if (!file_info(L, v, &size, &ctype, &err)) luaL_error(L, "%s: %s", f->name, err);
-    lua_getfield(L, v, "content_type");
-    given = lua_tostring(L, -1);
-    lua_getfield(L, v, "filename");
-    fname = lua_tostring(L, -1);
-    add(L, m, "; filename=\"");
-    add(L, m, fname ? fname : "upload");
-    add(L, m, "\"\r\nContent-Type: ");
-    add(L, m, given ? given : ctype ? ctype : "application/octet-stream");
-    add(L, m, "\r\n\r\n");
-    lua_pop(L, 2);
-    lua_getfield(L, v, "data");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t n;
-      const char *d = lua_tolstring(L, -1, &n);
-      buf_check(L, buf_add(m->b, d, n));
-      lua_pop(L, 1);
-    } else {
-      lua_pop(L, 1);
-      flush(L, m);
-      lua_newtable(L);
-      lua_getfield(L, v, "path");
-      lua_setfield(L, -2, "path");
-      lua_pushnumber(L, (lua_Number)size);
-      lua_setfield(L, -2, "size");
-      lua_rawseti(L, m->segs, (int)users_rawlen(L, m->segs) + 1);
-      m->length += size;
-    }
-  } else {
+/* A file's part: its headers, then its bytes (a blob) or a file segment. */
+static int emit_file(form_t *c, const users_field_t *f, int v) {
+  lua_State *L = c->L;
+  const char *given, *fname;
+  int ok;
+  if (!users_file_info(L, v, &c->file))
+    return users_fail(&c->fail, "%s: %s", f->name, c->file.err);
+  lua_getfield(L, v, "content_type");
+  given = lua_tostring(L, -1);
+  lua_getfield(L, v, "filename");
+  fname = lua_tostring(L, -1);
+  ok = add(c, "; filename=\"") && add(c, fname ? fname : "upload") &&
+       add(c, "\"\r\nContent-Type: ") &&
+       add(c, given ? given : c->file.sniffed ? c->file.sniffed : "application/octet-stream") &&
+       add(c, "\r\n\r\n");
+  lua_pop(L, 2);
+  if (!ok) return 0;
+  lua_getfield(L, v, "data");
+  if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
-    const char *s;
-    add(L, m, "\r\n\r\n");
-    scalar_text(L, v);
-    s = lua_tolstring(L, -1, &n);
-    buf_check(L, buf_add(m->b, s, n));
+    const char *d = lua_tolstring(L, -1, &n);
+    ok = users_buf_add(c->b, d, n);
     lua_pop(L, 1);
+    return ok;
   }
-  add(L, m, "\r\n");
+  lua_pop(L, 1);
+  flush(c);
+  lua_newtable(L);
+  lua_getfield(L, v, "path");
+  lua_setfield(L, -2, "path");
+  lua_pushnumber(L, (lua_Number)c->file.size);
+  lua_setfield(L, -2, "size");
+  lua_rawseti(L, c->segs, (int)users_rawlen(L, c->segs) + 1);
+  c->length += c->file.size;
+  return 1;
+}
+
+static int emit_part(form_t *c, const users_field_t *f, int v) {
+  if (!(add(c, "--") && add(c, c->boundary) &&
+        add(c, "\r\nContent-Disposition: form-data; name=\"") && add(c, f->name) && add(c, "\"")))
+    return 0;
+  if (f->s.type == USERS_T_FILE && lua_istable(c->L, v)) {
+    if (!emit_file(c, f, v)) return 0;
+  } else if (!add(c, "\r\n\r\n") || !put_scalar(c, v, 0)) {
+    return 0;
+  }
+  return add(c, "\r\n");
 }
 
 /* 32 hex digits from /dev/urandom; the clock and an address otherwise. */
@@ -193,30 +233,42 @@ static void make_boundary(char *out) {
   if (got != sizeof r) {
     unsigned long long x = (unsigned long long)time(NULL) ^ (unsigned long long)clock() ^
                            (unsigned long long)(size_t)&got;
-    for (i = 0; i < sizeof r; i++) { x = x * 6364136223846793005ULL + 1442695040888963407ULL; r[i] = (unsigned char)(x >> 56); }
+    for (i = 0; i < sizeof r; i++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      r[i] = (unsigned char)(x >> 56);
+    }
   }
   memcpy(out, "lua-users-", 10);
   for (i = 0; i < sizeof r; i++) sprintf(out + 10 + 2 * i, "%02x", r[i]);
 }
 
-int encode_multipart(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
-  mp_t m;
+/* core.encode_multipart(provider, fields) -> segments, length, content_type
+ * | nil, problems. Segments are strings and { path=, size= } files. */
+static int encode_multipart(lua_State *L) {
+  users_provider_t *p = users_provider_check(L, 1);
+  form_t c;
+  int ok;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  c.L = L;
   lua_newtable(L);
-  m.segs = 3;
-  m.b = buf_borrow(L);
-  make_boundary(m.boundary);
-  if (!each_value(L, p, emit_part, &m)) { buf_return(m.b); return 3; }
-  add(L, &m, "--");
-  add(L, &m, m.boundary);
-  add(L, &m, "--\r\n");
-  flush(L, &m);
-  buf_return(m.b);
-  lua_pushvalue(L, m.segs);
-  lua_pushnumber(L, (lua_Number)m.length);
-  lua_pushfstring(L, "multipart/form-data; boundary=%s", m.boundary);
+  c.segs = 3;
+  make_boundary(c.boundary);
+  c.b = users_buf_borrow(L); /* 4 */
+  ok = each_value(&c, p, emit_part) && add(&c, "--") && add(&c, c.boundary) && add(&c, "--\r\n");
+  if (ok) flush(&c);
+  users_buf_return(c.b);
+  if (!ok) return report(&c);
+  lua_pushvalue(L, c.segs);
+  lua_pushnumber(L, (lua_Number)c.length);
+  lua_pushfstring(L, "multipart/form-data; boundary=%s", c.boundary);
   return 3;
+}
+
+void users_encode_form_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"encode_form", encode_form}, {"encode_multipart", encode_multipart},
+      {"escape", escape}, {NULL, NULL}};
+  users_buf_setfuncs(L, functions);
 }

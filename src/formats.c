@@ -46,7 +46,7 @@ static size_t ascii_prefix(const char *s, size_t n) {
   return i;
 }
 
-size_t json_plain_copy(char *out, const char *s, size_t n) {
+size_t users_json_plain_copy(char *out, const char *s, size_t n) {
   size_t i = 0;
   uint64_t w;
   if (n >= 8) {
@@ -67,7 +67,7 @@ size_t json_plain_copy(char *out, const char *s, size_t n) {
   return i;
 }
 
-long utf8_length(const char *str, size_t n) {
+long users_utf8_length(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t i = ascii_prefix(str, n);
   long count = (long)i;
@@ -117,7 +117,7 @@ static const unsigned char email_class[256] = {
 /* Conservative: the dot-atom form of RFC 5322 with an ASCII domain of at
  * least two labels. Stricter than every server we send to, so what passes
  * here is never refused there for its form. */
-int is_email(const char *str, size_t n) {
+int users_is_email(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t local = 0, i, label = 0;
   int labels = 1, tld_alpha = 1;
@@ -165,7 +165,7 @@ static int hex_word(const char *s, uint64_t dash_mask) {
 
 /* 8-4-4-4-12 hex digits, checked as five overlapping words (little- or
  * big-endian alike: the masks name byte positions through memcpy order). */
-int is_uuid(const char *str, size_t n) {
+int users_is_uuid(const char *str, size_t n) {
   uint64_t at4 = 0, at1_6 = 0;
   if (n != 36 || str[8] != '-' || str[13] != '-' || str[18] != '-' || str[23] != '-') return 0;
   memset((char *)&at4 + 4, 0xff, 1);      /* s[13] in the word at 9 */
@@ -175,7 +175,7 @@ int is_uuid(const char *str, size_t n) {
          hex_word(str + 25, 0) && hex_word(str + 28, 0);
 }
 
-int is_integer_text(const char *s, size_t n) {
+int users_is_integer_text(const char *s, size_t n) {
   size_t i = 0, k;
   if (n && s[0] == '-') i = 1;
   if (i == n || n - i > 19) return 0;
@@ -273,7 +273,7 @@ static int match_here(const char *p, const char *s, size_t n) {
   return 0;
 }
 
-int pattern_match(const char *pat, const char *s, size_t n) {
+int users_pattern_match(const char *pat, const char *s, size_t n) {
   size_t i;
   int r;
   /* '.' and negated classes match bytes here, not characters: with text
@@ -288,7 +288,7 @@ int pattern_match(const char *pat, const char *s, size_t n) {
   return 0;
 }
 
-const char *sniff_image(const unsigned char *p, size_t n) {
+const char *users_sniff_image(const unsigned char *p, size_t n) {
   if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return "image/png";
   if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return "image/jpeg";
   if (n >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))

@@ -3,118 +3,60 @@
  *
  * The pass handles what updates are made of: strings, integers, booleans,
  * null and arrays of those. Each value is checked with the same rules as
- * core.validate and written into the scratch buffer as it is met; the body
- * is then those pieces in declaration order (copied only when the table's
- * traversal met them in another order). Anything else (an invalid update,
- * which needs the full report, files, same_as, free-form tables) declines
- * to the reference path: core.validate then core.encode_json. So the fast
- * path only ever decides speed, never the answer. */
-#include <stdio.h>
+ * core.validate and written into the scratch buffer as it is met, by the
+ * writer core.encode_json uses (users_json_value, in its checking mode); the
+ * body is then those pieces in declaration order (copied only when the
+ * table's traversal met them in another order). Anything else (an invalid
+ * update, which needs the full report, files, same_as, free-form tables)
+ * declines to the reference path: core.validate then core.encode_json. So
+ * the fast path only ever decides speed, never the answer. */
 #include <string.h>
-#include "encode.h"
-#include "formats.h"
+#include "encode_json.h"
+#include "marshal.h"
 #include "validate.h"
 
 typedef struct {
   size_t off, len; /* a field's ,"name":value inside the buffer; len 0: absent */
 } span_t;
 
-static int put_integer(buf_t *b, long long i) {
-  char num[24];
-  int n = snprintf(num, sizeof num, "%lld", i);
-  return buf_add(b, num, (size_t)n);
-}
-
-static int put_array(lua_State *L, buf_t *b, const schema_t *s, int v);
-
-/* A value valid under s, written as JSON. 0: decline. */
-static int put_value(lua_State *L, buf_t *b, const schema_t *s, int v) {
-  long long i;
-  size_t n;
-  const char *str;
-  switch (lua_type(L, v)) {
-  case LUA_TSTRING: /* the common case: checked without a detour via Lua */
-    if (s->type != T_STRING && s->type != T_ANY) return 0;
-    str = lua_tolstring(L, v, &n);
-    if (!buf_room(b, n + 2)) return 0;
-    if (json_plain_copy(b->data + b->len + 1, str, n) == n) {
-      /* plain ASCII, copied as is: n characters, kept when valid */
-      if (string_problems(s, str, n, (long)n)) return 0;
-      b->data[b->len] = '"';
-      b->data[b->len + n + 1] = '"';
-      b->len += n + 2;
-      return 1;
-    }
-    return !string_problems(s, str, n, utf8_length(str, n)) && json_string(b, str, n);
-  case LUA_TTABLE:
-    return s->type == T_ARRAY && put_array(L, b, s, v);
-  case LUA_TNUMBER:
-    return value_ok(L, s, v) && users_tointeger(L, v, &i) && put_integer(b, i);
-  case LUA_TBOOLEAN:
-    if (!value_ok(L, s, v)) return 0;
-    return lua_toboolean(L, v) ? buf_add(b, "true", 4) : buf_add(b, "false", 5);
-  case LUA_TLIGHTUSERDATA: /* users.null; any other is no JSON value */
-    return is_null(L, v) && value_ok(L, s, v) && buf_add(b, "null", 4);
-  default:
-    return 0;
-  }
-}
-
-/* An array at v, the top of the stack: lua_next meets the keys 1..n in
- * order when the table is a plain sequence (its array part); anything else
- * declines. */
-static int put_array(lua_State *L, buf_t *b, const schema_t *s, int v) {
-  long long want = 1, k;
-  if (s->items->type == T_ARRAY || !buf_putc(b, '[')) return 0;
-  lua_pushnil(L);
-  while (lua_next(L, v)) {
-    if (!users_tointeger(L, -2, &k) || k != want ||
-        (want > 1 && !buf_putc(b, ',')) || !put_value(L, b, s->items, v + 2)) {
-      lua_pop(L, 2);
-      return 0;
-    }
-    want++;
-    lua_pop(L, 1);
-  }
-  if ((s->min >= 0 && want - 1 < s->min) || (s->max >= 0 && want - 1 > s->max)) return 0;
-  return buf_putc(b, ']');
-}
-
-static const field_t *find_field(const provider_t *p, lua_State *L, int k) {
+static const users_field_t *find_field(const users_provider_t *p, lua_State *L, int k) {
   size_t len;
   const char *key;
   if (lua_type(L, k) != LUA_TSTRING) return NULL;
   key = lua_tolstring(L, k, &len);
-  return provider_field_by_key(p, key, len);
+  return users_provider_field_by_key(p, key, len);
 }
 
 /* The stack during the pass: 1 provider, 2 fields, 3 scratch buffer, then
  * the traversal's key and value. */
 #define VALUE 5
 
-/* The one pass; 1 with the body pushed, 0 to decline. Each field is
- * written as ,"name":value where the table traversal meets it; the body is
- * those spans in declaration order, the first comma made the '{'. */
-static int fast(lua_State *L, const provider_t *p, buf_t *b) {
-  span_t spans[MAX_FIELDS];
+/* The one pass; 1 with the body pushed, 0 to decline (the stack is then
+ * left for the caller to reset). Each field is written as ,"name":value
+ * where the table traversal meets it; the body is those spans in
+ * declaration order, the first comma made the '{'. Nothing here raises
+ * while the scratch is lent but the final push (see buf.h). */
+static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
+  span_t spans[USERS_MAX_FIELDS];
   size_t i, total = 2, start = b->len;
   ptrdiff_t last = -1;
   int in_order = 1;
+  users_jw_t w;
+  w.L = L;
+  w.b = b;
+  w.check = 1;
   memset(spans, 0, p->n_fields * sizeof *spans);
   lua_pushnil(L);
   while (lua_next(L, 2)) {
-    const field_t *f = find_field(p, L, -2);
+    const users_field_t *f = find_field(p, L, -2);
     span_t *sp;
-    if (!f || f->s.type == T_FILE || !buf_room(b, f->json_key_len + 1)) {
-      lua_pop(L, 2);
-      return 0;
-    }
+    if (!f || f->s.type == USERS_T_FILE || !users_buf_room(b, f->json_key_len + 1)) return 0;
     sp = &spans[f - p->fields];
     sp->off = b->len;
     b->data[b->len] = ',';
     memcpy(b->data + b->len + 1, f->json_key, f->json_key_len);
     b->len += f->json_key_len + 1;
-    if (!put_value(L, b, &f->s, VALUE)) { lua_pop(L, 2); return 0; }
+    if (!users_json_value(&w, &f->s, VALUE, 0)) return 0;
     lua_pop(L, 1);
     sp->len = b->len - sp->off;
     total += sp->len;
@@ -123,14 +65,14 @@ static int fast(lua_State *L, const provider_t *p, buf_t *b) {
   }
   if (last < 0) return 0; /* empty */
   for (i = 0; i < p->n_fields; i++) {
-    const field_t *f = &p->fields[i];
+    const users_field_t *f = &p->fields[i];
     if (f->required && !spans[i].len) return 0;
     /* same_as (a confirmation) binds two fields: the reference path checks it */
     if (f->same_as_index >= 0 && (spans[i].len || spans[f->same_as_index].len)) return 0;
   }
   if (!in_order) { /* assemble the spans in order after them */
     size_t at;
-    if (!buf_room(b, total)) return 0;
+    if (!users_buf_room(b, total)) return 0;
     at = b->len;
     for (i = 0; i < p->n_fields; i++) {
       if (!spans[i].len) continue;
@@ -139,7 +81,7 @@ static int fast(lua_State *L, const provider_t *p, buf_t *b) {
     }
     start = at;
   }
-  if (!buf_putc(b, '}')) return 0;
+  if (!users_buf_putc(b, '}')) return 0;
   b->data[start] = '{';
   lua_pushlstring(L, b->data + start, b->len - start);
   return 1;
@@ -147,23 +89,30 @@ static int fast(lua_State *L, const provider_t *p, buf_t *b) {
 
 /* core.marshal_json(provider, fields) -> body | nil, errors, reason
  * Upvalues: 1 the scratch buffer, 2 the providers' metatable. */
-int marshal_json(lua_State *L) {
-  provider_t *p = provider_check_fast(L, 1, lua_upvalueindex(2));
-  buf_t *b;
+static int marshal_json(lua_State *L) {
+  users_provider_t *p = users_provider_check_fast(L, 1, lua_upvalueindex(2));
+  users_buf_t *b;
   int n;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  b = buf_borrow(L); /* 3 */
+  b = users_buf_borrow(L); /* 3 */
   n = fast(L, p, b);
-  buf_return(b);
+  users_buf_return(b);
   if (n) return 1;
   lua_settop(L, 2);
-  n = validate_fields(L); /* nothing when valid, else errors or nil, reason */
+  n = users_validate_fields(L); /* nothing when valid, else errors or nil, reason */
   if (n == 0) {
     lua_settop(L, 2);
-    return encode_json(L);
+    return users_encode_json(L);
   }
   lua_pushnil(L);
   lua_insert(L, -1 - n);
   return n + 1;
+}
+
+void users_marshal_open(lua_State *L) {
+  users_buf_push_scratch(L);
+  users_provider_push_meta(L);
+  lua_pushcclosure(L, marshal_json, 2);
+  lua_setfield(L, -2, "marshal_json");
 }

@@ -1,11 +1,13 @@
 /* core.compile: a provider declaration (see lua/users/providers/) into a
- * provider_t owned by a userdata. Every allocation is stored in the userdata
- * before the next call that can raise, so a bad declaration never leaks. */
+ * users_provider_t owned by a userdata. Every allocation is stored in the
+ * userdata before the next call that can raise, so a bad declaration never
+ * leaks. */
 #include <stdlib.h>
 #include <string.h>
-#include "encode.h"
+#include "json_write.h"
+#include "provider.h"
 
-static void schema_free(schema_t *s) {
+static void schema_free(users_schema_t *s) {
   size_t i;
   if (!s) return;
   for (i = 0; i < s->n_enums; i++) free(s->enums[i]);
@@ -19,14 +21,14 @@ static void schema_free(schema_t *s) {
   free(s->any_of);
 }
 
-static void fields_free(field_t *f, size_t n) {
+static void fields_free(users_field_t *f, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) { free(f[i].name); free(f[i].json_key); schema_free(&f[i].s); }
   free(f);
 }
 
 static int provider_gc(lua_State *L) {
-  provider_t *p = (provider_t *)lua_touserdata(L, 1);
+  users_provider_t *p = (users_provider_t *)users_checkud(L, 1, USERS_PROVIDER_MT);
   if (p->names_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, p->names_ref);
   p->names_ref = LUA_NOREF;
   free(p->name);
@@ -78,14 +80,14 @@ static const char *const type_names[] = {"any", "string", "integer", "boolean",
                                          "array", "file", NULL};
 static const char *const format_names[] = {"", "email", "uuid", NULL};
 
-static void compile_schema(lua_State *L, int idx, schema_t *s);
+static void compile_schema(lua_State *L, int idx, users_schema_t *s);
 
-/* provider_compile's stack: 1 the declaration, 2 the provider, 3 a table
+/* compile's stack: 1 the declaration, 2 the provider, 3 a table
  * that keeps Lua strings the provider points into: the field names at
  * 1..n_fields and the enum values as keys. */
 #define KEEP 3
 
-static void compile_enum(lua_State *L, int idx, schema_t *s) {
+static void compile_enum(lua_State *L, int idx, users_schema_t *s) {
   size_t i, n;
   lua_getfield(L, idx, "enum");
   if (lua_istable(L, -1)) {
@@ -107,12 +109,12 @@ static void compile_enum(lua_State *L, int idx, schema_t *s) {
   lua_pop(L, 1);
 }
 
-static void compile_any_of(lua_State *L, int idx, schema_t *s) {
+static void compile_any_of(lua_State *L, int idx, users_schema_t *s) {
   size_t i, n;
   lua_getfield(L, idx, "any_of");
   if (lua_istable(L, -1)) {
     n = users_rawlen(L, -1);
-    s->any_of = calloc_or_raise(L, n, sizeof(schema_t));
+    s->any_of = calloc_or_raise(L, n, sizeof(users_schema_t));
     for (i = 0; i < n; i++) {
       lua_rawgeti(L, -1, (int)i + 1);
       luaL_checktype(L, -1, LUA_TTABLE);
@@ -124,11 +126,11 @@ static void compile_any_of(lua_State *L, int idx, schema_t *s) {
   lua_pop(L, 1);
 }
 
-static void compile_schema(lua_State *L, int idx, schema_t *s) {
+static void compile_schema(lua_State *L, int idx, users_schema_t *s) {
   int i;
   s->min = s->max = -1;
   lua_getfield(L, idx, "type");
-  s->type = T_ANY;
+  s->type = USERS_T_ANY;
   if (!lua_isnil(L, -1)) {
     const char *t = luaL_checkstring(L, -1);
     for (i = 0; type_names[i] && strcmp(type_names[i], t) != 0; i++) {}
@@ -147,18 +149,18 @@ static void compile_schema(lua_State *L, int idx, schema_t *s) {
   lua_getfield(L, idx, "nullable");
   s->nullable = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  s->min = opt_long(L, idx, s->type == T_ARRAY ? "min_items" : "min_length");
-  s->max = opt_long(L, idx, s->type == T_ARRAY ? "max_items"
-                            : s->type == T_FILE ? "max_bytes" : "max_length");
+  s->min = opt_long(L, idx, s->type == USERS_T_ARRAY ? "min_items" : "min_length");
+  s->max = opt_long(L, idx, s->type == USERS_T_ARRAY ? "max_items"
+                            : s->type == USERS_T_FILE ? "max_bytes" : "max_length");
   compile_enum(L, idx, s);
   opt_string(L, idx, "pattern", &s->pattern);
   opt_string(L, idx, "same_as", &s->same_as);
   opt_string(L, idx, "content_type", &s->content_type);
   lua_getfield(L, idx, "items");
   if (lua_istable(L, -1)) {
-    s->items = calloc_or_raise(L, 1, sizeof(schema_t));
+    s->items = calloc_or_raise(L, 1, sizeof(users_schema_t));
     compile_schema(L, lua_gettop(L), s->items);
-  } else if (s->type == T_ARRAY) {
+  } else if (s->type == USERS_T_ARRAY) {
     luaL_error(L, "provider declaration: an array needs 'items'");
   }
   lua_pop(L, 1);
@@ -166,16 +168,16 @@ static void compile_schema(lua_State *L, int idx, schema_t *s) {
 }
 
 /* decl[key] is an array of { "name", type = ..., ... } */
-static void compile_list(lua_State *L, int idx, const char *key, field_t **out,
+static void compile_list(lua_State *L, int idx, const char *key, users_field_t **out,
                          size_t *n_out) {
   size_t i, n;
   lua_getfield(L, idx, key);
   if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
   luaL_checktype(L, -1, LUA_TTABLE);
   n = users_rawlen(L, -1);
-  *out = calloc_or_raise(L, n, sizeof(field_t));
+  *out = calloc_or_raise(L, n, sizeof(users_field_t));
   for (i = 0; i < n; i++) {
-    field_t *f = &(*out)[i];
+    users_field_t *f = &(*out)[i];
     lua_rawgeti(L, -1, (int)i + 1);
     if (!lua_istable(L, -1))
       luaL_error(L, "provider declaration: %s[%d] must be a table", key, (int)i + 1);
@@ -195,26 +197,28 @@ static void compile_list(lua_State *L, int idx, const char *key, field_t **out,
   lua_pop(L, 1);
 }
 
-int provider_compile(lua_State *L) {
-  provider_t *p;
+/* core.compile(decl) -> provider */
+static int compile(lua_State *L) {
+  users_provider_t *p;
   size_t i, j;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  p = (provider_t *)users_newuserdata(L, sizeof *p);
+  p = (users_provider_t *)users_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
   p->names_ref = LUA_NOREF;
-  users_setmeta(L, PROVIDER_MT, NULL, provider_gc);
+  users_setmeta(L, USERS_PROVIDER_MT, NULL, provider_gc);
   lua_getfield(L, 1, "name");
   p->name = dup_or_raise(L, luaL_checkstring(L, -1));
   lua_pop(L, 1);
   lua_newtable(L); /* KEEP */
   compile_list(L, 1, "fields", &p->fields, &p->n_fields);
   compile_list(L, 1, "params", &p->params, &p->n_params);
-  if (p->n_fields > MAX_FIELDS) luaL_error(L, "provider declaration: more than %d fields", MAX_FIELDS);
+  if (p->n_fields > USERS_MAX_FIELDS)
+    luaL_error(L, "provider declaration: more than %d fields", USERS_MAX_FIELDS);
   /* The names as Lua strings: lookups by them need no hashing of C strings. */
   lua_pushvalue(L, KEEP);
   for (i = 0; i < p->n_fields; i++) {
-    field_t *f = &p->fields[i];
+    users_field_t *f = &p->fields[i];
     for (j = 0; j < i; j++)
       if (strcmp(p->fields[j].name, f->name) == 0)
         luaL_error(L, "provider declaration: field %s is declared twice", f->name);
@@ -223,8 +227,8 @@ int provider_compile(lua_State *L) {
     lua_rawseti(L, -2, (int)i + 1);
     f->same_as_index = -1;
     {
-      buf_t *key = buf_box(L);
-      buf_check(L, json_string(key, f->name, f->name_len) && buf_addc(key, ':'));
+      users_buf_t *key = users_buf_box(L);
+      users_buf_check(L, users_json_string(key, f->name, f->name_len) && users_buf_addc(key, ':'));
       f->json_key = malloc(key->len);
       if (!f->json_key) luaL_error(L, "not enough memory");
       memcpy(f->json_key, key->data, key->len);
@@ -241,29 +245,27 @@ int provider_compile(lua_State *L) {
   return 1;
 }
 
-void provider_push_meta(lua_State *L) {
-  users_pushmeta(L, PROVIDER_MT, NULL, provider_gc);
+void users_provider_push_meta(lua_State *L) {
+  users_pushmeta(L, USERS_PROVIDER_MT, NULL, provider_gc);
 }
 
-provider_t *provider_check_fast(lua_State *L, int idx, int meta) {
-  provider_t *p = (provider_t *)lua_touserdata(L, idx);
+users_provider_t *users_provider_check_fast(lua_State *L, int idx, int meta) {
+  users_provider_t *p = (users_provider_t *)lua_touserdata(L, idx);
   int same;
-  if (!p || !lua_getmetatable(L, idx)) return provider_check(L, idx);
+  if (!p || !lua_getmetatable(L, idx)) return users_provider_check(L, idx);
   same = lua_rawequal(L, -1, meta);
   lua_pop(L, 1);
-  if (!same || !p->name) return provider_check(L, idx); /* raises */
+  if (!same || !p->name) return users_provider_check(L, idx); /* raises */
   return p;
 }
 
-provider_t *provider_check(lua_State *L, int idx) {
-  provider_t *p = (provider_t *)users_checkud(L, idx, PROVIDER_MT);
+users_provider_t *users_provider_check(lua_State *L, int idx) {
+  users_provider_t *p = (users_provider_t *)users_checkud(L, idx, USERS_PROVIDER_MT);
   if (!p->name) luaL_argerror(L, idx, "provider is closed");
   return p;
 }
 
-const field_t *provider_field(const provider_t *p, const char *name) {
-  size_t i;
-  for (i = 0; i < p->n_fields; i++)
-    if (strcmp(p->fields[i].name, name) == 0) return &p->fields[i];
-  return NULL;
+void users_provider_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"compile", compile}, {NULL, NULL}};
+  users_setfuncs(L, functions);
 }

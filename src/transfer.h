@@ -1,12 +1,65 @@
+/* One HTTP transfer: a request table made into a libcurl easy handle, the
+ * callbacks that fill its response buffers, and its result for Lua. The
+ * engine (engine.c) runs it.
+ *
+ * A transfer is a userdata that owns its easy handle, header list, response
+ * buffers and its own copy of the request body (libcurl never borrows a Lua
+ * string, which the caller could drop). libcurl's callbacks only copy bytes
+ * between C buffers: no Lua code runs inside libcurl, so no Lua error can
+ * unwind through it. */
 #ifndef USERS_TRANSFER_H
 #define USERS_TRANSFER_H
 
-#include "compat.h"
+#include <stdio.h>
+#include <curl/curl.h>
+#include "buf.h"
 
-/* core.engine([opts]) -> engine: a libcurl multi handle, its connection
- * cache and a pool of easy handles. Methods: add, wait, perform, running,
- * close. */
-int engine_new(lua_State *L);
-void transfer_open(lua_State *L);
+enum { USERS_TRANSFER_NEW, USERS_TRANSFER_RUNNING, USERS_TRANSFER_DONE };
+
+typedef struct {
+  char *data;       /* string segment (our copy) */
+  size_t len;
+  char *path;       /* file segment */
+  long long size;
+} users_segment_t;
+
+struct users_engine;
+
+typedef struct users_transfer {
+  CURL *easy;
+  struct curl_slist *headers;
+  users_buf_t body, head;   /* the response */
+  size_t max_body;
+  int state, closed, too_big, file_changed;
+  CURLcode result;
+  long status;
+  double elapsed;
+  char errbuf[CURL_ERROR_SIZE];
+  users_segment_t *segs;    /* the request body, when it is segments */
+  size_t n_segs, cur;
+  long long off;
+  FILE *fp;
+  /* Kept by the engine that runs it. detach takes the transfer off its
+   * engine when it is closed (or collected) while it runs: the engine is
+   * above this file, so the call goes through a pointer. */
+  struct users_engine *engine;
+  void (*detach)(lua_State *L, struct users_transfer *t);
+  int sync;                 /* engine:perform waits for it: not on the done list */
+  struct users_transfer *prev, *next;
+} users_transfer_t;
+
+/* Pushes a new, empty transfer (its metatable: result, __gc, __close). */
+users_transfer_t *users_transfer_new(lua_State *L);
+/* Sets up t->easy from the request table at req: url, method, headers,
+ * body or segments, timeouts, max_body, ca_file, and the options every
+ * transfer has. Raises when the request is malformed (t owns the handle
+ * already, so nothing leaks). */
+void users_transfer_setup(lua_State *L, users_transfer_t *t, int req);
+/* libcurl ended t: keeps the result, the status and the time. */
+void users_transfer_ended(users_transfer_t *t, CURLcode result);
+/* Frees what the request needed once libcurl has let go of it. */
+void users_transfer_free_request(users_transfer_t *t);
+/* response { status, headers, body, elapsed } | nil, code, message */
+int users_transfer_push_result(lua_State *L, users_transfer_t *t);
 
 #endif

@@ -9,10 +9,6 @@
 #include "formats.h"
 #include "validate.h"
 
-int is_null(lua_State *L, int idx) {
-  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
-}
-
 /* Appends msg to errs[name]; errs sits at index E, nil until the first
  * error (no table is made for a valid update). E == 0: probing, record nothing. */
 static void add_error(lua_State *L, int E, const char *name, const char *msg) {
@@ -53,23 +49,27 @@ static void add_errorf(lua_State *L, int E, const char *name, long item,
   add_prefixed(L, E, name, item, body, "");
 }
 
+static int not_a_file(users_file_t *out) {
+  snprintf(out->err, sizeof out->err, "must be a file (users.file or users.blob)");
+  return 0;
+}
+
 static int cmp_key(const void *key, const void *elem) {
   return strcmp((const char *)key, *(char *const *)elem);
 }
 
-int file_info(lua_State *L, int idx, long long *size, const char **ctype,
-              const char **err) {
+int users_file_info(lua_State *L, int idx, users_file_t *out) {
   unsigned char head[16];
   size_t got = 0;
-  static char msg[160];
-  *ctype = NULL;
-  *err = NULL;
-  if (!lua_istable(L, idx)) { *err = "must be a file (users.file or users.blob)"; return 0; }
+  out->size = 0;
+  out->sniffed = NULL;
+  out->err[0] = '\0';
+  if (!lua_istable(L, idx)) return not_a_file(out);
   lua_getfield(L, idx, "data");
   if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
     const char *d = lua_tolstring(L, -1, &n);
-    *size = (long long)n;
+    out->size = (long long)n;
     got = n < sizeof head ? n : sizeof head;
     memcpy(head, d, got);
     lua_pop(L, 1);
@@ -81,41 +81,44 @@ int file_info(lua_State *L, int idx, long long *size, const char **ctype,
     lua_getfield(L, idx, "path");
     if (lua_type(L, -1) != LUA_TSTRING) {
       lua_pop(L, 1);
-      *err = "must be a file (users.file or users.blob)";
-      return 0;
+      return not_a_file(out);
     }
     path = lua_tostring(L, -1);
     errno = 0;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb"))) {
-      snprintf(msg, sizeof msg, "cannot read the file: %s",
-               errno ? strerror(errno) : "not a regular file");
+      int e = errno;
+      char why[96] = "not a regular file";
+      if (e && strerror_r(e, why, sizeof why) != 0) snprintf(why, sizeof why, "error %d", e);
+      snprintf(out->err, sizeof out->err, "cannot read the file: %s", why);
       lua_pop(L, 1);
-      *err = msg;
       return 0;
     }
     got = fread(head, 1, sizeof head, f);
     fclose(f);
-    *size = (long long)st.st_size;
+    out->size = (long long)st.st_size;
     lua_pop(L, 1);
   }
-  *ctype = sniff_image(head, got);
+  out->sniffed = users_sniff_image(head, got);
   return 1;
 }
 
-static int check_file(lua_State *L, const schema_t *s, int v, int E,
+static int check_file(lua_State *L, const users_schema_t *s, int v, int E,
                       const char *name) {
-  long long size;
-  const char *sniffed, *err, *given;
+  users_file_t file;
+  const char *given;
   int ok = 1;
-  if (!file_info(L, v, &size, &sniffed, &err)) { add_error(L, E, name, err); return 0; }
-  if (s->max >= 0 && size > s->max) {
+  if (!users_file_info(L, v, &file)) {
+    add_error(L, E, name, file.err);
+    return 0;
+  }
+  if (s->max >= 0 && file.size > s->max) {
     add_errorf(L, E, name, 0, "must be at most %ld bytes", s->max);
     ok = 0;
   }
   lua_getfield(L, v, "content_type");
   given = lua_tostring(L, -1);
   if (s->content_type && strncmp(s->content_type, "image/", 6) == 0) {
-    if (!sniffed) {
+    if (!file.sniffed) {
       add_error(L, E, name, "must be an image (PNG, JPEG, GIF, WebP or BMP)");
       ok = 0;
     } else if (given && strncmp(given, "image/", 6) != 0) {
@@ -132,7 +135,8 @@ static int check_file(lua_State *L, const schema_t *s, int v, int E,
   if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
     const char *fn = lua_tolstring(L, -1, &n);
-    if (n == 0 || strpbrk(fn, "\r\n\"") != NULL || strlen(fn) != n || utf8_length(fn, n) < 0) {
+    if (n == 0 || strpbrk(fn, "\r\n\"") != NULL || strlen(fn) != n ||
+        users_utf8_length(fn, n) < 0) {
       add_error(L, E, name, "has a file name that is empty or has forbidden characters");
       ok = 0;
     }
@@ -143,7 +147,7 @@ static int check_file(lua_State *L, const schema_t *s, int v, int E,
 
 /* A short list is searched by the values' interned pointers first: a match
  * needs no compare. A miss (or a long list) takes the binary search. */
-static int enum_has(const schema_t *s, const char *str, size_t n) {
+static int enum_has(const users_schema_t *s, const char *str, size_t n) {
   size_t i;
   if (s->n_enums <= 16)
     for (i = 0; i < s->n_enums; i++)
@@ -151,25 +155,25 @@ static int enum_has(const schema_t *s, const char *str, size_t n) {
   return strlen(str) == n && bsearch(str, s->enums, s->n_enums, sizeof(char *), cmp_key);
 }
 
-unsigned string_problems(const schema_t *s, const char *str, size_t n, long chars) {
+unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
   unsigned bad = 0;
   int r;
-  if (chars < 0) return P_UTF8;
-  if (s->min >= 0 && chars < s->min) bad |= P_MIN;
-  if (s->max >= 0 && chars > s->max) bad |= P_MAX;
-  if (s->format == F_EMAIL && !is_email(str, n)) bad |= P_FORMAT;
-  if (s->format == F_UUID && !is_uuid(str, n)) bad |= P_FORMAT;
-  if (s->pattern && (r = pattern_match(s->pattern, str, n)) != 1)
-    bad |= r < 0 ? P_PATTERN_UNKNOWN : P_PATTERN;
-  if (s->n_enums && !enum_has(s, str, n)) bad |= P_ENUM;
+  if (chars < 0) return USERS_P_UTF8;
+  if (s->min >= 0 && chars < s->min) bad |= USERS_P_MIN;
+  if (s->max >= 0 && chars > s->max) bad |= USERS_P_MAX;
+  if (s->format == USERS_F_EMAIL && !users_is_email(str, n)) bad |= USERS_P_FORMAT;
+  if (s->format == USERS_F_UUID && !users_is_uuid(str, n)) bad |= USERS_P_FORMAT;
+  if (s->pattern && (r = users_pattern_match(s->pattern, str, n)) != 1)
+    bad |= r < 0 ? USERS_P_PATTERN_UNKNOWN : USERS_P_PATTERN;
+  if (s->n_enums && !enum_has(s, str, n)) bad |= USERS_P_ENUM;
   if (!bad && s->n_any_of) {
     size_t i;
-    bad = P_ANY_OF;
+    bad = USERS_P_ANY_OF;
     for (i = 0; i < s->n_any_of && bad; i++) { /* as check_value takes a string */
-      const schema_t *a = &s->any_of[i];
-      if (a->type == T_STRING || a->type == T_ANY) {
-        if (!string_problems(a, str, n, chars)) bad = 0;
-      } else if (a->type == T_INTEGER && is_integer_text(str, n)) {
+      const users_schema_t *a = &s->any_of[i];
+      if (a->type == USERS_T_STRING || a->type == USERS_T_ANY) {
+        if (!users_string_problems(a, str, n, chars)) bad = 0;
+      } else if (a->type == USERS_T_INTEGER && users_is_integer_text(str, n)) {
         bad = 0;
       }
     }
@@ -177,25 +181,26 @@ unsigned string_problems(const schema_t *s, const char *str, size_t n, long char
   return bad;
 }
 
-static void report_any_of(lua_State *L, const schema_t *s, int E,
+static void report_any_of(lua_State *L, const users_schema_t *s, int E,
                           const char *name, long item);
 
-static int check_string(lua_State *L, const schema_t *s, int v, int E,
+static int check_string(lua_State *L, const users_schema_t *s, int v, int E,
                         const char *name, long item) {
   size_t n;
   const char *str = lua_tolstring(L, v, &n);
-  unsigned bad = string_problems(s, str, n, utf8_length(str, n));
+  unsigned bad = users_string_problems(s, str, n, users_utf8_length(str, n));
   if (!bad) return 1;
-  if (bad & P_UTF8) add_errorf(L, E, name, item, "must be valid UTF-8 text", 0);
-  if (bad & P_MIN) add_errorf(L, E, name, item, "must be at least %ld characters", s->min);
-  if (bad & P_MAX) add_errorf(L, E, name, item, "must be at most %ld characters", s->max);
-  if ((bad & P_FORMAT) && s->format == F_EMAIL)
+  if (bad & USERS_P_UTF8) add_errorf(L, E, name, item, "must be valid UTF-8 text", 0);
+  if (bad & USERS_P_MIN) add_errorf(L, E, name, item, "must be at least %ld characters", s->min);
+  if (bad & USERS_P_MAX) add_errorf(L, E, name, item, "must be at most %ld characters", s->max);
+  if ((bad & USERS_P_FORMAT) && s->format == USERS_F_EMAIL)
     add_errorf(L, E, name, item, "must be a valid email address", 0);
-  if ((bad & P_FORMAT) && s->format == F_UUID)
+  if ((bad & USERS_P_FORMAT) && s->format == USERS_F_UUID)
     add_errorf(L, E, name, item, "must be a valid UUID", 0);
-  if (bad & P_PATTERN_UNKNOWN) add_prefixed(L, E, name, item, "has a pattern the client cannot check", "");
-  if (bad & P_PATTERN) add_prefixed(L, E, name, item, "must match the pattern ", s->pattern);
-  if (bad & P_ENUM) {
+  if (bad & USERS_P_PATTERN_UNKNOWN)
+    add_prefixed(L, E, name, item, "has a pattern the client cannot check", "");
+  if (bad & USERS_P_PATTERN) add_prefixed(L, E, name, item, "must match the pattern ", s->pattern);
+  if (bad & USERS_P_ENUM) {
     char list[300];
     size_t i, used = 0;
     if (s->n_enums <= 10) {
@@ -208,14 +213,14 @@ static int check_string(lua_State *L, const schema_t *s, int v, int E,
       add_errorf(L, E, name, item, "is not one of the %ld allowed values", (long)s->n_enums);
     }
   }
-  if (bad & P_ANY_OF) report_any_of(L, s, E, name, item);
+  if (bad & USERS_P_ANY_OF) report_any_of(L, s, E, name, item);
   return 0;
 }
 
-static int check_value(lua_State *L, const schema_t *s, int v, int E,
+static int check_value(lua_State *L, const users_schema_t *s, int v, int E,
                        const char *name, long item);
 
-static int check_array(lua_State *L, const schema_t *s, int v, int E,
+static int check_array(lua_State *L, const users_schema_t *s, int v, int E,
                        const char *name, long item) {
   size_t n = 0, count = 0, i;
   int ok = 1;
@@ -254,24 +259,26 @@ static int check_array(lua_State *L, const schema_t *s, int v, int E,
   return ok;
 }
 
-static void report_any_of(lua_State *L, const schema_t *s, int E,
+static void report_any_of(lua_State *L, const users_schema_t *s, int E,
                           const char *name, long item) {
   size_t i, used = 0;
   char msg[300];
   msg[0] = '\0';
   for (i = 0; i < s->n_any_of && used < sizeof msg; i++) {
-    const schema_t *a = &s->any_of[i];
+    const users_schema_t *a = &s->any_of[i];
     const char *sep = i ? " or " : "";
-    if (a->format == F_UUID) used += (size_t)snprintf(msg + used, sizeof msg - used, "%sa UUID", sep);
-    else if (a->format == F_EMAIL) used += (size_t)snprintf(msg + used, sizeof msg - used, "%san email address", sep);
-    else if (a->n_enums) used += (size_t)snprintf(msg + used, sizeof msg - used, "%s\"%s\"", sep, a->enums[0]);
-    else used += (size_t)snprintf(msg + used, sizeof msg - used, "%sanother value", sep);
+    size_t room = sizeof msg - used;
+    if (a->format == USERS_F_UUID) used += (size_t)snprintf(msg + used, room, "%sa UUID", sep);
+    else if (a->format == USERS_F_EMAIL)
+      used += (size_t)snprintf(msg + used, room, "%san email address", sep);
+    else if (a->n_enums) used += (size_t)snprintf(msg + used, room, "%s\"%s\"", sep, a->enums[0]);
+    else used += (size_t)snprintf(msg + used, room, "%sanother value", sep);
   }
   add_prefixed(L, E, name, item, "must be ", msg);
 }
 
 /* A value that is not a string, against alternatives. */
-static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
+static int check_any_of(lua_State *L, const users_schema_t *s, int v, int E,
                         const char *name, long item) {
   size_t i;
   for (i = 0; i < s->n_any_of; i++)
@@ -280,35 +287,35 @@ static int check_any_of(lua_State *L, const schema_t *s, int v, int E,
   return 0;
 }
 
-static int check_value(lua_State *L, const schema_t *s, int v, int E,
+static int check_value(lua_State *L, const users_schema_t *s, int v, int E,
                        const char *name, long item) {
   long long i;
   int t = lua_type(L, v);
-  if (is_null(L, v)) {
+  if (users_isnull(L, v)) {
     if (s->nullable) return 1;
     add_errorf(L, E, name, item, "cannot be null", 0);
     return 0;
   }
   switch (s->type) {
-  case T_STRING:
+  case USERS_T_STRING:
     if (t != LUA_TSTRING) break;
     return check_string(L, s, v, E, name, item);
-  case T_INTEGER:
+  case USERS_T_INTEGER:
     if (users_tointeger(L, v, &i)) return 1;
     if (t == LUA_TSTRING) {
       size_t n;
       const char *str = lua_tolstring(L, v, &n);
-      if (is_integer_text(str, n)) return 1;
+      if (users_is_integer_text(str, n)) return 1;
     }
     add_errorf(L, E, name, item, "must be an integer", 0);
     return 0;
-  case T_BOOLEAN:
+  case USERS_T_BOOLEAN:
     if (t == LUA_TBOOLEAN) return 1;
     break;
-  case T_ARRAY:
+  case USERS_T_ARRAY:
     if (t == LUA_TTABLE) return check_array(L, s, v, E, name, item);
     break;
-  case T_FILE:
+  case USERS_T_FILE:
     return check_file(L, s, v, E, name);
   default: /* no type: the string rules still apply to a string */
     if (t == LUA_TSTRING) return check_string(L, s, v, E, name, item);
@@ -322,18 +329,18 @@ static int check_value(lua_State *L, const schema_t *s, int v, int E,
   return 0;
 }
 
-int value_ok(lua_State *L, const schema_t *s, int v) {
+int users_value_ok(lua_State *L, const users_schema_t *s, int v) {
   return check_value(L, s, v, 0, NULL, 0);
 }
 
 /* Validates the fields present (one pass over the table the caller gave,
  * matching keys against the interned field names), then what is missing. */
-int validate_fields(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
+int users_validate_fields(lua_State *L) {
+  users_provider_t *p = users_provider_check(L, 1);
   const int E = 3, NAMES = 4;
   int present = 0;
   size_t i;
-  char seen[MAX_FIELDS];
+  char seen[USERS_MAX_FIELDS];
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: errors, made on the first one */
@@ -341,12 +348,12 @@ int validate_fields(lua_State *L) {
   memset(seen, 0, sizeof seen);
   lua_pushnil(L);
   while (lua_next(L, 2)) { /* key -2, value -1 */
-    const field_t *f = NULL;
+    const users_field_t *f = NULL;
     present++;
     if (lua_type(L, -2) == LUA_TSTRING) {
       size_t len;
       const char *key = lua_tolstring(L, -2, &len);
-      f = provider_field_by_key(p, key, len);
+      f = users_provider_field_by_key(p, key, len);
       if (f) seen[f - p->fields] = 1;
       if (f) {
         check_value(L, &f->s, lua_gettop(L), E, f->name, 0);
@@ -366,7 +373,7 @@ int validate_fields(lua_State *L) {
     return 2;
   }
   for (i = 0; i < p->n_fields; i++) {
-    const field_t *f = &p->fields[i];
+    const users_field_t *f = &p->fields[i];
     if (f->required && !seen[i]) add_error(L, E, f->name, "is required");
     if (f->same_as_index >= 0 && (seen[i] || seen[f->same_as_index])) {
       int equal;
@@ -388,11 +395,12 @@ int validate_fields(lua_State *L) {
   return 1;
 }
 
-/* Path parameters: validated like a field, returned as the text to encode. */
-int validate_param(lua_State *L) {
-  provider_t *p = provider_check(L, 1);
+/* core.check_param(provider, name, value) -> text | nil, message: a path
+ * parameter, validated like a field, returned as the text to encode. */
+static int check_param(lua_State *L) {
+  users_provider_t *p = users_provider_check(L, 1);
   const char *name = luaL_checkstring(L, 2);
-  const field_t *f = NULL;
+  const users_field_t *f = NULL;
   size_t i;
   long long iv;
   for (i = 0; i < p->n_params; i++)
@@ -405,13 +413,13 @@ int validate_param(lua_State *L) {
     lua_pushstring(L, "is required");
     return 2;
   }
-  if (f->s.type == T_INTEGER && users_tointeger(L, 3, &iv)) {
+  if (f->s.type == USERS_T_INTEGER && users_tointeger(L, 3, &iv)) {
     char text[32];
     snprintf(text, sizeof text, "%lld", iv);
     lua_pushstring(L, text);
     return 1;
   }
-  if (f->s.type == T_STRING && lua_type(L, 3) != LUA_TSTRING) {
+  if (f->s.type == USERS_T_STRING && lua_type(L, 3) != LUA_TSTRING) {
     lua_pushnil(L);
     lua_pushstring(L, "must be a string");
     return 2;
@@ -433,4 +441,24 @@ int validate_param(lua_State *L) {
   }
   lua_pushvalue(L, 3);
   return 1;
+}
+
+/* core.file_info(file) -> size, sniffed content type | nil, message */
+static int file_info(lua_State *L) {
+  users_file_t file;
+  if (!users_file_info(L, 1, &file)) {
+    lua_pushnil(L);
+    lua_pushstring(L, file.err);
+    return 2;
+  }
+  lua_pushnumber(L, (lua_Number)file.size);
+  if (file.sniffed) lua_pushstring(L, file.sniffed); else lua_pushnil(L);
+  return 2;
+}
+
+void users_validate_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"validate", users_validate_fields}, {"check_param", check_param},
+      {"file_info", file_info}, {NULL, NULL}};
+  users_setfuncs(L, functions);
 }

@@ -22,22 +22,30 @@ end
 function _M.form(c, fields)
   local problems, reason = core.validate(c, fields)
   if problems or reason then return nil, problems, reason end
-  local body, field, msg = core.encode_form(c, fields)
-  if not body then return nil, { [field] = { msg } } end
+  local body
+  body, problems, reason = core.encode_form(c, fields)
+  if not body then return nil, problems, reason end
   return { body = body, content_type = "application/x-www-form-urlencoded" }
 end
 
-function _M.multipart(c, fields)
-  local problems, reason = core.validate(c, fields)
-  if problems or reason then return nil, problems, reason end
-  local segments, length, ctype = core.encode_multipart(c, fields)
-  if not segments then return nil, { [length] = { ctype } } end
+-- What core.encode_multipart gave: segments, length, content type, or
+-- nil, problems, reason (passed on as they came). The body streams when a
+-- segment is a file, else it is one string.
+local function multipart(segments, ...)
+  if not segments then return nil, ... end
+  local length, ctype = ...
   for _, s in ipairs(segments) do
     if type(s) ~= "string" then
       return { segments = segments, length = length, content_type = ctype }
     end
   end
   return { body = concat(segments), content_type = ctype }
+end
+
+function _M.multipart(c, fields)
+  local problems, reason = core.validate(c, fields)
+  if problems or reason then return nil, problems, reason end
+  return multipart(core.encode_multipart(c, fields))
 end
 
 return _M

@@ -1,0 +1,381 @@
+/* The libcurl multi engine: the multi handle (and so the connection cache
+ * shared by every transfer), a pool of easy handles, and one poll() loop
+ * over libcurl's socket interface. Each running transfer is anchored in a
+ * registry table so it cannot be collected mid-transfer. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "sys.h"
+#include "transfer.h"
+
+#define ENGINE_MT "users.engine"
+#define POOL_MAX 64
+
+typedef struct users_engine {
+  CURLM *multi;
+  CURL *pool[POOL_MAX];
+  int n_pool;
+  users_transfer_t *running;
+  int n_running;
+  int anchor_ref, done_ref;
+  /* What libcurl asked us to watch (its socket callback) and when its timer
+   * is due (its timer callback; < 0: none): one poll() covers every
+   * transfer, and libcurl only works on the sockets that are ready. */
+  struct pollfd *watch;
+  struct ready { curl_socket_t fd; int flags; } *ready; /* what one poll() found */
+  int n_watch, cap_watch;
+  double timer_at;
+  CURLMcode broken;       /* libcurl's multi handle failed: every transfer ends */
+} engine_t;
+
+/* --- running transfers --------------------------------------------------- */
+
+static void unlink_running(users_transfer_t *t) {
+  engine_t *e = t->engine;
+  if (t->prev) t->prev->next = t->next; else if (e) e->running = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  if (e) e->n_running--;
+}
+
+static void release_easy(engine_t *e, users_transfer_t *t) {
+  if (!t->easy) return;
+  if (e && e->n_pool < POOL_MAX) {
+    curl_easy_reset(t->easy);
+    e->pool[e->n_pool++] = t->easy;
+  } else {
+    curl_easy_cleanup(t->easy);
+  }
+  t->easy = NULL;
+}
+
+/* A transfer closed (or collected) while it runs: off the multi handle, the
+ * running list and the anchors (transfer.c calls this through t->detach). */
+static void detach(lua_State *L, users_transfer_t *t) {
+  engine_t *e = t->engine;
+  curl_multi_remove_handle(e->multi, t->easy);
+  unlink_running(t);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  if (lua_istable(L, -1)) {
+    lua_pushlightuserdata(L, t);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+}
+
+/* Called when libcurl says a transfer ended: keep the results, give the easy
+ * handle back, move the transfer from the anchors to the done list. */
+static void finish(lua_State *L, engine_t *e, users_transfer_t *t, CURLcode result) {
+  users_transfer_ended(t, result);
+  curl_multi_remove_handle(e->multi, t->easy);
+  release_easy(e, t);
+  users_transfer_free_request(t);
+  unlink_running(t);
+  t->state = USERS_TRANSFER_DONE;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  lua_pushlightuserdata(L, t);
+  lua_rawget(L, -2);
+  if (!t->sync) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->done_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (int)users_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_pushlightuserdata(L, t);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Moves every transfer libcurl has finished to the done list; returns how
+ * many there were. */
+static int harvest(lua_State *L, engine_t *e) {
+  CURLMsg *msg;
+  int left, n = 0;
+  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+    char *priv = NULL;
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    finish(L, e, (users_transfer_t *)priv, msg->data.result);
+    n++;
+  }
+  return n;
+}
+
+/* --- libcurl's socket interface ------------------------------------------ */
+
+/* Room to watch n sockets. Made before a transfer is added (where running
+ * out of memory is a Lua error), so that libcurl's callback never fails. */
+static int reserve_watch(engine_t *e, int n) {
+  struct pollfd *w;
+  struct ready *r;
+  int cap = e->cap_watch ? e->cap_watch : 16;
+  if (n <= e->cap_watch) return 1;
+  while (cap < n) cap *= 2;
+  if (!(w = realloc(e->watch, (size_t)cap * sizeof *w))) return 0;
+  e->watch = w;
+  if (!(r = realloc(e->ready, (size_t)cap * sizeof *r))) return 0;
+  e->ready = r;
+  e->cap_watch = cap;
+  return 1;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep the watch list as libcurl asks. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
+  engine_t *e = (engine_t *)ud;
+  int i;
+  (void)easy;
+  (void)sockp;
+  for (i = 0; i < e->n_watch && e->watch[i].fd != fd; i++) {}
+  if (what == CURL_POLL_REMOVE) {
+    if (i < e->n_watch) e->watch[i] = e->watch[--e->n_watch];
+    return 0;
+  }
+  if (i == e->n_watch) {
+    /* Out of room despite the reserve (more sockets than transfers, and no
+     * memory): the socket goes unwatched and its transfer ends by its
+     * timeout. Returning -1 would make libcurl fail every transfer. */
+    if (!reserve_watch(e, e->n_watch + 1)) return 0;
+    e->watch[e->n_watch++].fd = fd;
+  }
+  e->watch[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                               ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  e->watch[i].revents = 0;
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only note the time; step() acts on it. */
+static int on_timer(CURLM *multi, long ms, void *ud) {
+  (void)multi;
+  ((engine_t *)ud)->timer_at = ms < 0 ? -1 : users_now() + (double)ms / 1000;
+  return 0;
+}
+
+/* --- Lua methods --------------------------------------------------------- */
+
+/* Pushes a new transfer for the request table at req, added to the engine. */
+static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
+  users_transfer_t *t;
+  luaL_checktype(L, req, LUA_TTABLE);
+  t = users_transfer_new(L);
+  t->easy = e->n_pool ? e->pool[--e->n_pool] : curl_easy_init();
+  if (!t->easy) luaL_error(L, "curl_easy_init failed");
+  users_transfer_setup(L, t, req);
+  if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
+    luaL_error(L, "not enough memory");
+  if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK)
+    luaL_error(L, "curl_multi_add_handle failed");
+  t->engine = e;
+  t->detach = detach;
+  t->state = USERS_TRANSFER_RUNNING;
+  t->next = e->running;
+  if (e->running) e->running->prev = t;
+  e->running = t;
+  e->n_running++;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  lua_pushlightuserdata(L, t);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  return t;
+}
+
+static engine_t *check_engine(lua_State *L) {
+  engine_t *e = (engine_t *)users_checkud(L, 1, ENGINE_MT);
+  if (!e->multi) luaL_argerror(L, 1, "engine is closed");
+  return e;
+}
+
+/* curl_multi_socket_action, its failure kept: the multi handle is then of
+ * no more use, and step() ends what runs on it. */
+static void act(engine_t *e, curl_socket_t fd, int flags) {
+  int running;
+  CURLMcode rc = curl_multi_socket_action(e->multi, fd, flags, &running);
+  if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET && !e->broken) e->broken = rc;
+}
+
+/* libcurl's timer, when due: it starts new transfers and ends slow ones. */
+static void fire_timer(engine_t *e) {
+  if (e->timer_at >= 0 && users_now() >= e->timer_at) {
+    e->timer_at = -1;
+    act(e, CURL_SOCKET_TIMEOUT, 0);
+  }
+}
+
+/* One step: let libcurl act on what is due and collect what ended. Only
+ * when nothing ended (and the caller may wait) sleep in poll() on every
+ * watched socket, for at most max_ms, or less when libcurl's timer is due
+ * sooner; then libcurl works on the sockets that are ready, and only those. */
+static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
+  int i, n, ready = 0;
+  fire_timer(e);
+  if (e->broken) /* nothing will end by itself any more */
+    while (e->running) finish(L, e, e->running, CURLE_OUT_OF_MEMORY);
+  if (harvest(L, e) > 0 || e->n_running == 0) return;
+  if (!may_sleep) max_ms = 0;
+  if (e->timer_at >= 0) { /* whole milliseconds, rounded up: no busy loop */
+    double left = (e->timer_at - users_now()) * 1000;
+    long due = left <= 0 ? 0 : (long)left;
+    if ((double)due < left) due++;
+    if (due < max_ms) max_ms = due;
+  }
+  n = poll(e->watch, (nfds_t)e->n_watch, (int)max_ms);
+  /* Act on a copy: libcurl's callbacks change the watch list meanwhile. */
+  for (i = 0; n > 0 && i < e->n_watch; i++) {
+    short r = e->watch[i].revents;
+    if (!r) continue;
+    e->ready[ready].fd = e->watch[i].fd;
+    e->ready[ready++].flags = ((r & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
+                              ((r & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                              ((r & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+    e->watch[i].revents = 0;
+  }
+  for (i = 0; i < ready; i++) act(e, e->ready[i].fd, e->ready[i].flags);
+  fire_timer(e);
+  harvest(L, e);
+}
+
+static int done_count(lua_State *L, engine_t *e) {
+  int n;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->done_ref);
+  n = (int)users_rawlen(L, -1);
+  lua_pop(L, 1);
+  return n;
+}
+
+/* engine:add(request) -> transfer. The request leaves at once (libcurl's
+ * timer for a new transfer is due now): a reply that frees a slot in a bulk
+ * run is followed by the next request without waiting for the rest. */
+static int engine_add(lua_State *L) {
+  engine_t *e = check_engine(L);
+  start(L, e, 2);
+  fire_timer(e);
+  return 1;
+}
+
+/* engine:wait([seconds]) -> { transfer, ... } finished since the last call;
+ * returns as soon as one has finished, or when the time is up (nil: no
+ * limit), or at once when nothing is running. */
+static int engine_wait(lua_State *L) {
+  engine_t *e = check_engine(L);
+  double limit = luaL_optnumber(L, 2, -1), deadline = users_now() + limit;
+  for (;;) {
+    long ms = 1000;
+    if (limit >= 0) {
+      double left = deadline - users_now();
+      if (left <= 0) { step(L, e, 0, 0); break; }
+      if (left * 1000 < ms) ms = (long)(left * 1000) + 1;
+    }
+    step(L, e, ms, done_count(L, e) == 0);
+    if (done_count(L, e) > 0 || e->n_running == 0) break;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->done_ref);
+  lua_newtable(L);
+  lua_rawseti(L, LUA_REGISTRYINDEX, e->done_ref);
+  return 1;
+}
+
+/* engine:perform(request) -> response | nil, code, message. Runs until this
+ * transfer ends; others that end meanwhile wait for engine:wait(). */
+static int engine_perform(lua_State *L) {
+  engine_t *e = check_engine(L);
+  users_transfer_t *t = start(L, e, 2);
+  t->sync = 1;
+  while (t->state != USERS_TRANSFER_DONE) step(L, e, 1000, 1);
+  return users_transfer_push_result(L, t);
+}
+
+static int engine_running(lua_State *L) {
+  engine_t *e = check_engine(L);
+  lua_pushinteger(L, e->n_running);
+  return 1;
+}
+
+/* Stops every running transfer (they end as "aborted") and frees libcurl's
+ * handles. Both __gc, __close (5.4) and :close(); a second call does
+ * nothing. */
+static int engine_close(lua_State *L) {
+  engine_t *e = (engine_t *)users_checkud(L, 1, ENGINE_MT);
+  int i;
+  if (!e->multi) return 0;
+  while (e->running) {
+    users_transfer_t *t = e->running;
+    curl_multi_remove_handle(e->multi, t->easy);
+    unlink_running(t);
+    t->engine = NULL;
+    t->detach = NULL;
+    t->state = USERS_TRANSFER_DONE;
+    t->result = CURLE_ABORTED_BY_CALLBACK;
+  }
+  for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+  e->n_pool = 0;
+  curl_multi_cleanup(e->multi);
+  e->multi = NULL;
+  free(e->watch); /* after the cleanup, whose callbacks may still use it */
+  free(e->ready);
+  e->watch = NULL;
+  e->ready = NULL;
+  e->n_watch = e->cap_watch = 0;
+  luaL_unref(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, e->done_ref);
+  e->anchor_ref = e->done_ref = LUA_NOREF;
+  return 0;
+}
+
+/* core.engine([opts]) -> engine */
+static int engine_new(lua_State *L) {
+  engine_t *e;
+  static const luaL_Reg methods[] = {
+      {"add", engine_add},         {"wait", engine_wait},
+      {"perform", engine_perform}, {"running", engine_running},
+      {"close", engine_close},     {NULL, NULL}};
+  e = (engine_t *)users_newuserdata(L, sizeof *e);
+  memset(e, 0, sizeof *e);
+  e->anchor_ref = e->done_ref = LUA_NOREF;
+  users_setmeta(L, ENGINE_MT, methods, engine_close);
+  if (!(e->multi = curl_multi_init())) luaL_error(L, "curl_multi_init failed");
+  /* A bulk run bounds the connections it opens to its concurrency, keeps
+   * them all in the cache, and multiplexes over HTTP/2 where offered. */
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "max_host_connections");
+    if (!lua_isnil(L, -1)) {
+      long n = (long)luaL_checknumber(L, -1);
+      curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+      curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, n);
+    }
+    lua_pop(L, 1);
+  }
+  curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  e->timer_at = -1;
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+  lua_newtable(L);
+  e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(L);
+  e->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+static int curl_ready = 0;
+
+/* core.curl_version() -> text */
+static int version(lua_State *L) {
+  lua_pushstring(L, curl_version());
+  return 1;
+}
+
+void users_engine_open(lua_State *L) {
+  static const luaL_Reg functions[] = {
+      {"engine", engine_new}, {"curl_version", version}, {NULL, NULL}};
+  /* curl_global_init is not thread-safe: once, at load, before any handle. */
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) luaL_error(L, "curl_global_init failed");
+    curl_ready = 1;
+  }
+  users_setfuncs(L, functions);
+}
