@@ -205,7 +205,7 @@ describe("the C core at its edges", function()
     local names = {}
     for k, v in pairs(core) do names[#names + 1] = k .. ":" .. type(v) end
     table.sort(names)
-    assert.same({ "_VERSION:string", "array_mt:table", "check_param:function", "compile:function",
+    assert.same({ "array_mt:table", "check_param:function", "compile:function",
                   "curl_version:function", "encode_form:function", "encode_json:function",
                   "encode_multipart:function", "engine:function", "escape:function", "file_info:function",
                   "isatty:function", "json_decode:function", "json_encode:function", "list_dir:function",
@@ -214,7 +214,7 @@ describe("the C core at its edges", function()
   end)
 
   it("is built by luarocks from exactly the C files in src/", function()
-    local rockspec = assert(io.open("lua-users-0.1.0-1.rockspec")):read("*a")
+    local rockspec = assert(io.open("lua-users-" .. require("users.version") .. "-1.rockspec")):read("*a")
     local listed, present = {}, {}
     for path in rockspec:match("sources = (%b{})"):gmatch('"(src/[^"]+)"') do listed[#listed + 1] = path end
     local ls = assert(io.popen("ls src/*.c"))

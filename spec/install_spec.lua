@@ -31,20 +31,6 @@ describe("luarocks", function()
     os.remove(rock)
   end)
 
-  it("lists every C source of the core in the rockspec", function()
-    local rockspec = io.open(ROCKSPEC):read("*a")
-    local _, files = run("ls src/*.c")
-    local listed, n = {}, 0
-    for path in rockspec:match("sources = (%b{})"):gmatch('"(src/[^"]+%.c)"') do listed[path] = true end
-    for path in files:gmatch("src/[^\n]+%.c") do
-      n = n + 1
-      assert.truthy(listed[path], path .. " is missing from the rockspec")
-      listed[path] = nil
-    end
-    assert.same({}, listed)
-    assert.is_true(n >= 8)
-  end)
-
   it("lists every Lua file of the module in the rockspec", function()
     local rockspec = io.open(ROCKSPEC):read("*a")
     local _, files = run("cd lua && find . -name '*.lua' | sort")
