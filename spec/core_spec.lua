@@ -9,6 +9,24 @@ local function compile(fields)
 end
 
 describe("the C core at its edges", function()
+  it("refuses rules nested deeper than 8 (they would overrun the C stacks); 8 work", function()
+    local function nested(n)
+      local s = { type = "integer" }
+      for _ = 1, n do s = { type = "array", items = s } end
+      s[1] = "a"
+      return s
+    end
+    local ok, msg = pcall(core.compile, { name = "deep", fields = { nested(300) } })
+    assert.is_false(ok)
+    assert.matches("nested deeper than 8", msg)
+    local p = core.compile { name = "deep", fields = { nested(8) } }
+    local v = 1
+    for _ = 1, 8 do v = { v } end
+    assert.is_nil(core.validate(p, { a = v }))
+    assert.equal('{"a":[[[[[[[[1]]]]]]]]}', core.encode_json(p, { a = v }))
+    assert.equal('{"a":[[[[[[[[1]]]]]]]]}', core.marshal_json(p, { a = v }))
+  end)
+
   it("encodes tables nested up to 64 deep, and refuses deeper with an error", function()
     local t = {}
     for _ = 1, 60 do t = { a = t } end

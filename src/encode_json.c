@@ -56,6 +56,8 @@ static int put_number(users_jw_t *w, const users_schema_t *s, int v) {
  * validation found to be exactly the keys. */
 static int put_array(users_jw_t *w, const users_schema_t *s, int v, int depth) {
   lua_State *L = w->L;
+  if (!lua_checkstack(L, 6)) /* never raise: the scratch is lent */
+    return users_fail(&w->fail, "stack overflow (nested too deeply)", NULL, NULL);
   if (!users_buf_putc(w->b, '[')) return no_room(w);
   if (w->check) {
     long long want = 1, k;

@@ -166,8 +166,21 @@ static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
   users_transfer_setup(L, t, req);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
     luaL_error(L, "not enough memory");
-  if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK)
+  /* Anchored first (which may raise: memory), then added: libcurl never
+   * holds a handle the engine does not know. */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+  lua_pushlightuserdata(L, t);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
+    lua_pushlightuserdata(L, t);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     luaL_error(L, "curl_multi_add_handle failed");
+  }
   t->engine = e;
   t->detach = detach;
   t->state = USERS_TRANSFER_RUNNING;
@@ -175,11 +188,6 @@ static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
   if (e->running) e->running->prev = t;
   e->running = t;
   e->n_running++;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
-  lua_pushlightuserdata(L, t);
-  lua_pushvalue(L, -3);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
   return t;
 }
 

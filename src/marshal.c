@@ -42,6 +42,7 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
   ptrdiff_t last = -1;
   int in_order = 1;
   users_jw_t w;
+  memset(&w, 0, sizeof w);
   w.L = L;
   w.b = b;
   w.check = 1;

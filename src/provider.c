@@ -80,7 +80,7 @@ static const char *const type_names[] = {"any", "string", "integer", "boolean",
                                          "array", "file", NULL};
 static const char *const format_names[] = {"", "email", "uuid", NULL};
 
-static void compile_schema(lua_State *L, int idx, users_schema_t *s);
+static void compile_schema(lua_State *L, int idx, users_schema_t *s, int depth);
 
 /* compile's stack: 1 the declaration, 2 the provider, 3 a table
  * that keeps Lua strings the provider points into: the field names at
@@ -109,7 +109,7 @@ static void compile_enum(lua_State *L, int idx, users_schema_t *s) {
   lua_pop(L, 1);
 }
 
-static void compile_any_of(lua_State *L, int idx, users_schema_t *s) {
+static void compile_any_of(lua_State *L, int idx, users_schema_t *s, int depth) {
   size_t i, n;
   lua_getfield(L, idx, "any_of");
   if (lua_istable(L, -1)) {
@@ -119,15 +119,21 @@ static void compile_any_of(lua_State *L, int idx, users_schema_t *s) {
       lua_rawgeti(L, -1, (int)i + 1);
       luaL_checktype(L, -1, LUA_TTABLE);
       s->n_any_of = i + 1;
-      compile_schema(L, lua_gettop(L), &s->any_of[i]);
+      compile_schema(L, lua_gettop(L), &s->any_of[i], depth + 1);
       lua_pop(L, 1);
     }
   }
   lua_pop(L, 1);
 }
 
-static void compile_schema(lua_State *L, int idx, users_schema_t *s) {
+/* Schemas nest (array items, any_of) at most USERS_MAX_SCHEMA_DEPTH deep:
+ * validation and the writers recurse along them on the C stack and the
+ * Lua stack alike. */
+static void compile_schema(lua_State *L, int idx, users_schema_t *s, int depth) {
   int i;
+  if (depth > USERS_MAX_SCHEMA_DEPTH)
+    luaL_error(L, "provider declaration: rules nested deeper than %d", USERS_MAX_SCHEMA_DEPTH);
+  luaL_checkstack(L, 8, "provider declaration nested too deeply");
   s->min = s->max = -1;
   lua_getfield(L, idx, "type");
   s->type = USERS_T_ANY;
@@ -159,12 +165,12 @@ static void compile_schema(lua_State *L, int idx, users_schema_t *s) {
   lua_getfield(L, idx, "items");
   if (lua_istable(L, -1)) {
     s->items = calloc_or_raise(L, 1, sizeof(users_schema_t));
-    compile_schema(L, lua_gettop(L), s->items);
+    compile_schema(L, lua_gettop(L), s->items, depth + 1);
   } else if (s->type == USERS_T_ARRAY) {
     luaL_error(L, "provider declaration: an array needs 'items'");
   }
   lua_pop(L, 1);
-  compile_any_of(L, idx, s);
+  compile_any_of(L, idx, s, depth);
 }
 
 /* decl[key] is an array of { "name", type = ..., ... } */
@@ -191,7 +197,7 @@ static void compile_list(lua_State *L, int idx, const char *key, users_field_t *
     lua_getfield(L, -1, "required");
     f->required = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    compile_schema(L, lua_gettop(L), &f->s);
+    compile_schema(L, lua_gettop(L), &f->s, 0);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);

@@ -41,6 +41,9 @@ typedef struct {
   users_schema_t s;
 } users_field_t;
 
+/* How deep rules may nest (array items, any_of): see provider.c. */
+#define USERS_MAX_SCHEMA_DEPTH 8
+
 #define USERS_MAX_FIELDS 128
 
 typedef struct {

@@ -224,6 +224,7 @@ static int check_array(lua_State *L, const users_schema_t *s, int v, int E,
                        const char *name, long item) {
   size_t n = 0, count = 0, i;
   int ok = 1;
+  luaL_checkstack(L, 6, "nested too deeply"); /* nothing is lent here: raising is safe */
   /* Keys must be 1..n without a gap; the length operator cannot tell (its
    * answer for a table with holes differs between Lua versions). */
   lua_pushnil(L);
