@@ -173,10 +173,10 @@ describe("hostile Lua values", function()
       local o = g.opts(name)
       if type(o) == "table" and g.pick(2) == 1 then
         -- re-entrant: a nested update, and a nested bulk run, from the callbacks
-        o.on_result = function() users.update(name, v.id, v.fields, env.opts(name)) end
-        o.progress = function(done)
+        rawset(o, "on_result", function() users.update(name, v.id, v.fields, env.opts(name)) end)
+        rawset(o, "progress", function(done)
           if done == 1 then users.bulk_update(name, { { id = v.id, fields = v.fields } }, env.opts(name)) end
-        end
+        end)
       end
       return "bulk_update", pcall(users.bulk_update, name, items, o)
     end)
