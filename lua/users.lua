@@ -68,6 +68,7 @@ local function prepare(fname, provider, id, fields, opts)
   local misuse = client.check_options(entry, opts, fname, 4)
   if misuse then error(misuse, 3) end
   local o = client.resolve(entry, defaults[entry.decl.name], own, opts)
+  if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
   return entry, o, client.prepare(entry, id, fields, o)
 end
 
