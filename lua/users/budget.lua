@@ -188,9 +188,11 @@ local Gate = {}
 Gate.__index = Gate
 
 local down = {} -- store id -> { retry_at, err, warned }
+local handoff = {} -- store id and key -> the next slot after the last the store gave (this host's clock)
 
 --- Runs a store method for a key: the shared store, or, while it cannot
 -- be reached, the local budget (budget_fallback = "local") or an error.
+-- Across a hand-over neither budget gives a slot before the other's last.
 function Gate:run(method, key, ...)
   local store, id = self.store, self.spec.id
   local state = down[id]
@@ -200,7 +202,13 @@ function Gate:run(method, key, ...)
   elseif state and now() < state.retry_at then
     r1, r2 = nil, state.err
   else
+    if state and self.fallback and method == "reserve" and LOCAL:ahead(key) > 0 then
+      store:pause(key, LOCAL:ahead(key), 0) -- whether it answers, the call below tells
+    end
     r1, r2 = store[method](store, key, ...)
+    if method == "reserve" and r1 and self.fallback then
+      handoff[id .. "\n" .. key] = now() + r2 + self.interval
+    end
     if r1 == nil and r2 ~= nil then
       state = { retry_at = now() + _M.RETRY_DOWN, err = r2, warned = state and state.warned }
       down[id] = state
@@ -217,6 +225,7 @@ function Gate:run(method, key, ...)
         _M.warn(("budget %s cannot be used (%s): a local budget stands in until it answers")
           :format(name, tostring(r2)))
       end
+      if method == "reserve" then LOCAL:seed(key, handoff[id .. "\n" .. key]) end
       return LOCAL[method](LOCAL, key, ...)
     end
     return nil, errors.new {

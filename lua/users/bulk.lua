@@ -135,9 +135,9 @@ function _M.run(entry, items, run, o)
     if not req then return finish(job, nil, auth.redact(err, o)) end
     if run.dry_run then return finish(job, req, nil) end
     job.auth = headers.get(req.headers, "Authorization")
+    if job.deadline then budget.clamp(req, o, job.deadline, now) end
     inflight[session.start(req)] = job
     n_inflight = n_inflight + 1
-    if job.deadline then budget.clamp(req, o, job.deadline, now) end
   end
 
   -- The account's budget and the item's deadline: the job leaves now, or

@@ -38,6 +38,16 @@ function _M.pause(_, key, seconds, tolerance)
   return true
 end
 
+--- For a shared store's hand-overs (users/budget.lua): no slot before `t`
+-- (this host's clock), and how far ahead the slots given here reach.
+function _M.seed(_, key, t)
+  if t and t > (tat[key] or 0) then tat[key] = t end
+end
+
+function _M.ahead(_, key)
+  return max(0, (tat[key] or 0) - now())
+end
+
 --- Seconds the pause still lasts (0 when none).
 function _M.paused(_, key)
   return max(0, (pause[key] or 0) - now())

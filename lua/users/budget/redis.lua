@@ -286,8 +286,8 @@ function _M:lock(key, ttl)
     return r, e
   end)
   if res == nil then return nil, message(err) end
-  if res == false or value(res) == nil then return false end
-  return owner
+  if res == true or value(res) == "OK" then return owner end -- lua-redis: true; resty.redis: "OK"
+  return false
 end
 
 function _M:unlock(key, owner)
