@@ -21,34 +21,36 @@ _M.TIMEOUT = 0.5
 -- The scripts: KEYS[1] is the account's hash (t: the theoretical arrival
 -- time of the next request, p: the end of a pause, both microseconds of
 -- Redis's clock). Numbers are written with %.0f: Redis's Lua 5.1 would
--- print microseconds since 1970 with 14 digits.
+-- print microseconds since 1970 with 14 digits. Replies are one integer.
 local PRELUDE = [[
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('HGET', KEYS[1], 't')) or 0
-local p = tonumber(redis.call('HGET', KEYS[1], 'p')) or 0
-local function keep(tol)
-  local last = math.max(tat, p) + tol - now
-  redis.call('PEXPIRE', KEYS[1], math.floor(math.max(0, last) / 1000) + 60000)
-end
+local v = redis.call('HMGET', KEYS[1], 't', 'p')
+local tat, p = tonumber(v[1]) or 0, tonumber(v[2]) or 0
 ]]
 
--- ARGV: interval, tolerance, max_wait (us). Returns { taken, wait (us) }.
+-- The hash lives a minute past its last slot or pause.
+local KEEP = [[
+redis.call('PEXPIRE', KEYS[1], math.floor(math.max(0, math.max(tat, p) + tol - now) / 1000) + 60000)
+]]
+
+-- ARGV: interval, tolerance, max_wait (us). Returns the wait in us, taken
+-- (>= 0), or -1 - wait when it is longer than max_wait (nothing taken).
 local RESERVE = PRELUDE .. [[
 local i, tol, maxw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local d
 if i > 0 then
   local b = math.max(tat, now)
   d = math.max(now, b - tol)
-  if d - now > maxw then return { 0, d - now } end
+  if d - now > maxw then return -1 - (d - now) end
   tat = b + i
   redis.call('HSET', KEYS[1], 't', string.format('%.0f', tat))
-  keep(tol)
+]] .. KEEP .. [[
 else
   d = math.max(now, p)
-  if d - now > maxw then return { 0, d - now } end
+  if d - now > maxw then return -1 - (d - now) end
 end
-return { 1, d - now }
+return d - now
 ]]
 
 -- ARGV: seconds (us), tolerance (us). The next slots come after the pause.
@@ -57,7 +59,7 @@ local s, tol = tonumber(ARGV[1]), tonumber(ARGV[2])
 p = math.max(p, now + s)
 tat = math.max(tat, p + tol)
 redis.call('HSET', KEYS[1], 'p', string.format('%.0f', p), 't', string.format('%.0f', tat))
-keep(tol)
+]] .. KEEP .. [[
 return 1
 ]]
 
@@ -230,9 +232,10 @@ local function us(seconds) return format("%.0f", seconds * 1e6) end
 function _M:reserve(key, interval, tolerance, max_wait)
   local res, err = self:script("reserve", key, us(interval), us(tolerance),
                                us(max_wait < 1e9 and max_wait or 1e9))
-  if not res then return nil, err end
-  if type(res) ~= "table" then return nil, "unexpected reply from Redis" end
-  return tonumber(res[1]) == 1, (tonumber(res[2]) or 0) / 1e6
+  res = tonumber(res)
+  if not res then return nil, err or "unexpected reply from Redis" end
+  if res < 0 then return false, (-1 - res) / 1e6 end
+  return true, res / 1e6
 end
 
 function _M:pause(key, seconds, tolerance)
