@@ -77,12 +77,13 @@ bench: deps $(CORE)
 
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
-	  $(DESTDIR)$(LUA_LMOD)/users/transport
+	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
+	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 
 check:
 	luacheck lua spec examples bench

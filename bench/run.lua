@@ -7,11 +7,16 @@
 --                     request runs), vs cjson.encode of the same table
 --   5 memory          peak RSS for 100 000 iterator items, vs 64 MB and vs 10 000 items
 --   6 connections     connections the server saw in runs 1 and 2, vs the concurrency
+--   7 shared dict     what a shared-dict budget adds to a users.update inside nginx, vs the local budget
+--   8 Redis           what a Redis budget adds to a users.update (nginx and plain Lua), vs the local budget
+--   9 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
+--                     vs what one worker's local budget sustains
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
 local users = require "users"
 local core = require "users.core"
+local redis_server = require "spec.support.redis_server"
 
 io.stdout:setvbuf("line")
 local LUA = arg[-1] or "lua5.4"
@@ -47,7 +52,35 @@ for _ = 1, 10 do
   pid = nil
 end
 if not pid then error("nginx did not start: see " .. dir .. "/error.log", 0) end
-local function stop() os.execute("kill " .. pid .. " 2>/dev/null; rm -rf " .. dir) end
+-- The budget figures' nginx (4 workers, our module for LuaJIT) and Redis.
+assert(os.execute("make -s LUA=jit >/dev/null"), "make LUA=jit failed")
+local redis = redis_server.start()
+local bport, bpid, bbase
+for _ = 1, 10 do
+  bport = 20000 + math.random(0, 12000)
+  local conf = io.open("bench/budget.conf.in"):read("*a"):gsub("@DIR@", dir):gsub("@PORT@", bport)
+    :gsub("@ROOT@", (sh("pwd"):gsub("%s+$", ""))):gsub("@USER@", sh("id -u"):match("^0%s") and "user root;" or "")
+  io.open(dir .. "/budget.conf", "w"):write(conf):close()
+  bpid = sh(("REDIS_URL=%s nginx -p %s -c %s/budget.conf -e %s/budget-error.log >/dev/null 2>&1 & echo $!")
+    :format(redis.url, dir, dir, dir)):match("(%d+)%s*$")
+  bbase = ("http://127.0.0.1:%d"):format(bport)
+  local up = false
+  for _ = 1, 40 do
+    up = sh("curl -s -o /dev/null -w '%{http_code}' " .. bbase .. "/fast/x") == "200"
+    if up then break end
+    core.sleep(0.05)
+  end
+  if up then break end
+  os.execute("kill " .. bpid .. " 2>/dev/null")
+  bpid = nil
+end
+if not bpid then error("the budget nginx did not start: see " .. dir .. "/budget-error.log", 0) end
+local function stop()
+  os.execute("kill " .. pid .. " " .. bpid .. " 2>/dev/null")
+  core.sleep(0.3)
+  redis:close()
+  os.execute("rm -rf " .. dir)
+end
 
 local function connections_seen()
   local seen, n = {}, 0
@@ -233,6 +266,80 @@ local ok, err = pcall(function()
   local worst = math.max(conns1, conns2)
   figure(6, "connections", ("the server saw at most %d connections in a throughput run, %d in a latency run, %d allowed"):format(
     conns1, conns2, C), worst / C, "<= 1.0, seen/concurrency", worst <= C)
+
+  -- 7 and 8. What a shared budget adds to one users.update, against the
+  -- local budget in the same run, in turn, the best of each (rate 1e6: a
+  -- decision on every request, never a wait).
+  local BN = 2000
+  local function seq_nginx(store)
+    local out = sh(("curl -s '%s/seq?store=%s&n=%d'"):format(bbase, store, BN))
+    return tonumber(out) or error("budget /seq: " .. out, 0)
+  end
+  local function seq_lua(budget)
+    local ob = { base_url = base .. "/fast", token = "bench-token", rate = 1e6, budget = budget }
+    for i = 1, 100 do assert(users.update("generic", "usr_" .. i, FIELDS, ob)) end
+    local t0 = core.now()
+    for i = 1, BN do assert(users.update("generic", "usr_" .. i, FIELDS, ob)) end
+    return (core.now() - t0) / BN * 1e6
+  end
+  -- The reference of a Redis budget: one PING round trip by the same client.
+  local function ping_lua()
+    package.loaded.redis = package.loaded.redis or select(2, pcall(require, "redis"))
+    local store = require("users.budget.redis").new({ host = "127.0.0.1", port = redis.port, url = redis.url },
+                                                    require("users.budget").sha1)
+    store:get("warm")
+    local t0 = core.now()
+    for _ = 1, BN do store:call(function(c) return c:ping() end) end
+    return (core.now() - t0) / BN * 1e6
+  end
+  local nl, nd, nr, ll, lr, pn, pl = math.huge, math.huge, math.huge, math.huge, math.huge, math.huge, math.huge
+  for _ = 1, 3 do
+    nl, nd, nr = math.min(nl, seq_nginx("local")), math.min(nd, seq_nginx("dict")), math.min(nr, seq_nginx("redis"))
+    ll, lr = math.min(ll, seq_lua("local")), math.min(lr, seq_lua(redis.url))
+    pn = math.min(pn, tonumber(sh(("curl -s '%s/ping?n=%d'"):format(bbase, BN))) or math.huge)
+    pl = math.min(pl, ping_lua())
+  end
+  connections_seen()
+  figure(7, "shared dict", ("users.update inside nginx: shared dict budget %.1f us, local budget %.1f us: %+.1f us a request"):format(
+    nd, nl, nd - nl), nd / nl, "<= 1.10, dict/local", nd / nl <= 1.10)
+  local added = math.max((nr - nl) / pn, (lr - ll) / pl)
+  figure(8, "Redis", ("users.update with a Redis budget: nginx %.1f us vs local %.1f us (%+.1f us; a PING %.1f us), "
+    .. "plain Lua %.1f us vs local %.1f us (%+.1f us; a PING %.1f us)"):format(nr, nl, nr - nl, pn, lr, ll, lr - ll, pl),
+    added, "<= 2.0, added/PING", added <= 2.0)
+
+  -- 9. The highest rate a shared budget sustains across 4 workers: rates
+  -- doubling until the workers, 50 light threads each taking slots for
+  -- 0.5 s, get less than 95% of what the rate allows (it is paced 5% under).
+  local function granted(store, rate)
+    local out = sh(("curl -s '%s/rate?store=%s&rate=%d&secs=0.5&threads=50'"):format(bbase, store, rate))
+    local n, workers = out:match("^(%d+) (%d+)")
+    if tonumber(workers) ~= 4 then error("budget /rate: " .. out, 0) end
+    return tonumber(n) / 0.5
+  end
+  local function highest(store)
+    local best, rate = 0, 1000
+    while rate <= 1024000 do
+      local got = granted(store, rate)
+      if got < 0.95 * rate / 1.05 then break end
+      best, rate = rate, rate * 2
+    end
+    return best
+  end
+  local dict_rate, redis_rate = highest("dict"), highest("redis")
+  local local_rate -- one worker alone: its local budget, its 50 threads
+  do
+    local best, rate = 0, 1000
+    while rate <= 1024000 do
+      local out = sh(("curl -s '%s/rate?store=local&rate=%d&secs=0.5&threads=50'"):format(bbase, rate))
+      local n = tonumber(out:match("^(%d+)")) / 0.5 / 4 -- four workers, each its own budget of `rate`
+      if n < 0.95 * rate / 1.05 then break end
+      best, rate = rate, rate * 2
+    end
+    local_rate = best
+  end
+  figure(9, "shared rate", ("4 workers on one budget sustain %d/s with a shared dict, %d/s with Redis; "
+    .. "one worker's local budget %d/s"):format(dict_rate, redis_rate, local_rate),
+    dict_rate / local_rate, ">= 1.0, dict/local", dict_rate >= local_rate)
 end)
 stop()
 if not ok then error(err, 0) end

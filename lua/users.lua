@@ -68,6 +68,7 @@ local function prepare(fname, provider, id, fields, opts)
   local misuse = client.check_options(entry, opts, fname, 4)
   if misuse then error(misuse, 3) end
   local o = client.resolve(entry, defaults[entry.decl.name], own, opts)
+  if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
   return entry, o, client.prepare(entry, id, fields, o)
 end
 
@@ -271,12 +272,49 @@ _M._client, _M._registry = client, registry
 -- @field max_body the largest response accepted, in bytes (default 8 MiB,
 --   at most 1 GiB)
 -- @field transport a table following `users.transport`'s contract
+-- @field rate requests per second for the account, never exceeded (paced
+--   5% under it, so that a request that leaves late never makes the
+--   provider count one too many in a second); in `update` as in
+--   `bulk_update`. `update` waits for its slot (`ngx.sleep` inside nginx),
+--   at most until its `deadline`, or `timeout` seconds without one; a slot
+--   further away fails at once with `kind = "budget"`,
+--   `code = "rate_limited"` and `retry_after` set, and nothing is sent.
+--   Ignored by `prepare`.
+-- @field burst requests that may leave at once after a quiet spell (default
+--   1: none closer than the rate's interval)
+-- @field budget where each account's budget lives: its rate, the pause a
+--   429 asked for (every sharer waits until its Retry-After, or for its
+--   back-off when it gave none), and a token fetched with a key pair (one
+--   fetch for everyone, refreshed before it expires and once after a 401).
+--   `"local"` (the default: this Lua state, one nginx worker), `{
+--   shared_dict = "NAME" }` (every worker of one nginx: a `lua_shared_dict`),
+--   or `"redis://[:PASSWORD@]HOST:PORT[/DB]"` (every host). A shared budget
+--   keeps the token in the store too; `tokens = "local"` in the table, or
+--   `?tokens=local` after the URL, keeps it in the Lua state. Without
+--   `rate` and `budget` nothing is kept between calls. Accounts are keyed
+--   by provider, base URL (as given) and account id, or else a SHA-1 of
+--   the credential, never the secret itself. Ignored by `prepare`.
+-- @field budget_fallback `"fail"` (default): a shared budget that cannot be
+--   reached fails the call with `kind = "budget"`,
+--   `code = "budget_unavailable"` (retryable; each Redis operation is
+--   bounded by 0.5 s, and a store that failed is tried again after a
+--   second). `"local"`: the local budget stands in, with a warning in
+--   nginx's error log or on stderr, until the store answers again.
+-- @field deadline seconds for the whole call (default: none beyond each
+--   transfer's timeouts): its token request, its waits for a budget slot,
+--   its retries and back-offs. Transfers are cut to what is left, a retry
+--   that would start past it is not waited for, and the call returns
+--   `nil, err` with `code = "timeout"` and `err.waiting_for` (`"answer"`,
+--   `"retry"`, `"budget"` or `"token"`) said in its message. In a bulk run
+--   it counts for each item from when the item is taken. Ignored by `prepare`.
 
 --- Run options of `bulk_update`, beside any `Options` key.
 -- @table BulkOptions
 -- @field concurrency requests in flight (default 8); at most that many
 --   connections
--- @field rate requests per second, never exceeded (paced 5% under it)
+-- @field rate requests per second for the account (an `Options` key, here
+--   as everywhere): the run's requests take their slots from the account's
+--   budget, with every other caller that shares it
 -- @field on_result `function(item, user, err)` after each item
 -- @field progress `true` (a bar on stderr when it is a terminal) or
 --   `function(done, total, report)`
@@ -296,20 +334,25 @@ _M._client, _M._registry = client, registry
 -- secret) ever appears in it, at any depth, nor in `tostring(err)`.
 -- @table Error
 -- @field kind `"invalid"` (refused before sending), `"http"` (non-2xx),
---   `"transport"`, `"decode"` (not the JSON promised), `"config"`
+--   `"transport"`, `"decode"` (not the JSON promised), `"config"`,
+--   `"budget"` (the account's budget refused or could not be reached:
+--   nothing was sent)
 -- @field code one word across providers: `validation_error` (every
 --   provider's validation answer, lexful's 400 included), `unauthorized`,
 --   `forbidden`, `not_found`, `conflict`, `rate_limited`, `server_error`,
 --   `redirect`, `bad_request`, `method_not_allowed`, `too_large`,
 --   `http_error`, `bad_response`, `config_error`; transport: `timeout`,
 --   `connect`, `dns`, `tls`, `reset`, `too_large`, `bad_url`, `aborted`,
---   `file_changed`, `transport`
+--   `file_changed`, `transport`; budget: `rate_limited` (no slot in time),
+--   `budget_unavailable` (the shared store cannot be reached)
 -- @field status the HTTP status, for `kind == "http"`
 -- @field message one sentence
 -- @field fields `{ field = { "message", ... } }` for validation errors
 -- @field retry_after seconds the server asked to wait (both Retry-After forms)
 -- @field retryable whether a retry may help
 -- @field attempts how many requests were made
+-- @field waiting_for for a deadline's `timeout`: what the call was waiting
+--   for when it ran out (`"answer"`, `"retry"`, `"budget"`, `"token"`)
 -- @field provider the provider's name
 -- @field body the provider's decoded (or raw) body
 

@@ -19,11 +19,18 @@ local function error_reply(err)
                                    fields = err.fields, status = err.status } })
 end
 
+-- Each account's budget (rate, 429 pauses, token): Redis when USERS_BUDGET
+-- names one, else the shared dict of nginx.conf, shared by every worker.
+local BUDGET = os.getenv("USERS_BUDGET") or (ngx.shared.users_budget and { shared_dict = "users_budget" }) or nil
+local FALLBACK = os.getenv("USERS_BUDGET_FALLBACK")
+local RATE = tonumber(os.getenv("USERS_RATE") or "")
+
 -- A client for this request only: its credentials never outlive it.
 local function client_for(provider)
   local ok, client = pcall(users.new, provider, {
     token = ngx.var.http_x_provider_token,
     account_id = ngx.var.http_x_account_id,
+    budget = BUDGET, budget_fallback = FALLBACK, rate = RATE,
   })
   if not ok then return nil end
   return client

@@ -4,19 +4,12 @@
 local core = require "users.core"
 local errors = require "users.errors"
 local headers = require "users.headers"
+local budget = require "users.budget"
 
 local _M = {}
 
-local type, tonumber, pairs, ipairs, tostring = type, tonumber, pairs, ipairs, tostring
+local type, tonumber, pairs, ipairs = type, tonumber, pairs, ipairs
 
--- Fetched tokens per provider, base URL, account and key id. Tokens are
--- keyed by their credentials, so clients that hold other keys never share.
-local cache = {}
-
-local function cache_key(entry, o)
-  return entry.decl.name .. "\n" .. tostring(o.base_url) .. "\n" .. tostring(o.account_id)
-    .. "\n" .. tostring(o.key_id) .. "\n" .. tostring(o.key_secret)
-end
 
 local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 local function base64url_decode(s)
@@ -64,6 +57,9 @@ local function fetch(entry, o, spec)
     body = core.json_encode(spec.json), timeout = o.timeout,
     connect_timeout = o.connect_timeout, ca_file = o.ca_file, max_body = o.max_body,
   }
+  if o._deadline and not budget.clamp(req, o, o._deadline, core.now()) then
+    return nil, budget.deadline_error(name, o.deadline, "token")
+  end
   local res, code, msg = o.transport.send(req)
   if not res then return nil, errors.transport(name, code, "token request failed: " .. msg) end
   if res.status < 200 or res.status >= 300 then
@@ -81,27 +77,23 @@ local function fetch(entry, o, spec)
   local ttl = lifetime(body, token)
   -- Refresh a little before expiry: a tenth of the lifetime, at most 60 s.
   local margin = math.min(60, ttl / 10)
-  return { token = token, expires = core.now() + ttl - margin }
+  return { token = token, ttl = ttl - margin }
 end
 
---- The token to send: opts.token, or a cached or freshly fetched one.
+--- The token to send: opts.token, or one kept in the account's budget
+-- (users/budget.lua: this Lua state's, or a shared one), fetched once for
+-- everyone who shares it and kept until shortly before it expires.
+-- `refused`: the token a server refused with a 401 (a new one is fetched,
+-- unless someone already has), or true to fetch anew.
 -- Returns token | nil (none configured) | nil, err.
-function _M.token(entry, o, force)
+function _M.token(entry, o, refused)
   if o.token then return o.token end
   local spec = entry.decl.token_request and entry.decl.token_request(o)
   if not spec then return nil end
-  local key = cache_key(entry, o)
-  local hit = cache[key]
-  if hit and not force and core.now() < hit.expires then
-    _M.used(o, hit.token)
-    return hit.token
-  end
-  cache[key] = nil
-  local fresh, err = fetch(entry, o, spec)
-  if not fresh then return nil, _M.redact(err, o) end
-  cache[key] = fresh
-  _M.used(o, fresh.token)
-  return fresh.token
+  local token, err = budget.token(entry, o, function() return fetch(entry, o, spec) end, refused)
+  if not token then return nil, _M.redact(err, o) end
+  _M.used(o, token)
+  return token
 end
 
 --- Remembers a secret sent with these options, so that every error they

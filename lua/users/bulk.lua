@@ -4,7 +4,9 @@
 --
 -- The loop: fill the free slots (due retries first, then new items), then
 -- wait in the transport for the first completion or the next timed event (a
--- rate slot, a retry coming due, the end of a pause a 429 asked for).
+-- rate slot, a retry coming due, the end of a pause a 429 asked for). The
+-- rate and the pauses are the account's budget (users/budget.lua): a job
+-- whose slot is not yet due waits among the retries.
 local core = require "users.core"
 local client = require "users.client"
 local errors = require "users.errors"
@@ -13,6 +15,7 @@ local headers = require "users.headers"
 local response = require "users.response"
 local journal = require "users.journal"
 local progress = require "users.progress"
+local budget = require "users.budget"
 
 local _M = {}
 
@@ -22,7 +25,6 @@ local min, max, floor, huge = math.min, math.max, math.floor, math.huge
 -- Options of the run itself; the rest are update options.
 _M.KEYS = {
   concurrency = function(v) return type(v) == "number" and v >= 1 and v % 1 == 0 end,
-  rate = function(v) return type(v) == "number" and v > 0 end,
   on_result = function(v) return type(v) == "function" end,
   progress = function(v) return v == true or v == false or type(v) == "function" end,
   journal = function(v) return type(v) == "string" end,
@@ -64,10 +66,7 @@ function _M.run(entry, items, run, o)
   local name = entry.decl.name
   local transport = o.transport
   local concurrency = run.concurrency or 8
-  -- 5% wider than the rate: a request that leaves late (its connection
-  -- still opening, say) must not land in the same second as one more than
-  -- the server allows, as the server counts them.
-  local interval = run.rate and (1 / run.rate) * 1.05
+  local gate = not run.dry_run and budget.gate(entry, o) -- the account's rate and pauses
   local next_item, total = source(items)
   total = run.total or total
   local started = core.now()
@@ -87,7 +86,7 @@ function _M.run(entry, items, run, o)
   local inflight, n_inflight = {}, 0
   local waiting = {}              -- jobs to retry, each with .due
   local window = concurrency      -- in-flight limit; halved by a 429, grows back
-  local next_send, pause_until = 0, 0
+  local pause_until = 0
   local exhausted, abort = false, nil
 
   -- A callback (on_result, progress, the items iterator) or a value's
@@ -136,9 +135,33 @@ function _M.run(entry, items, run, o)
     if not req then return finish(job, nil, auth.redact(err, o)) end
     if run.dry_run then return finish(job, req, nil) end
     job.auth = headers.get(req.headers, "Authorization")
+    if job.deadline then budget.clamp(req, o, job.deadline, now) end
     inflight[session.start(req)] = job
     n_inflight = n_inflight + 1
-    if interval then next_send = max(next_send, now) + interval end
+  end
+
+  -- The account's budget and the item's deadline: the job leaves now, or
+  -- waits among the retries for its slot, or (no slot, no store) fails as
+  -- an attempt does: retried while it may be, else finished.
+  local function admit(job, now)
+    local wait, err = budget.admit(gate, job, o, now)
+    if wait == 0 then return true end
+    if wait then
+      job.due, job.err = now + wait, job.err or budget.unsent(name)
+      waiting[#waiting + 1] = job
+      return false
+    end
+    job.attempts = job.attempts + 1
+    err.attempts = job.attempts
+    local due = now + response.backoff(o, job.attempts, err.retry_after)
+    if err.retryable and job.attempts <= o.retries and not (job.deadline and due > job.deadline) then
+      report.retried = report.retried + 1
+      job.err, job.due = err, due
+      waiting[#waiting + 1] = job
+      return false
+    end
+    finish(job, nil, auth.redact(err, o))
+    return false
   end
 
   -- The next job to send: a retry that is due, else a new item.
@@ -173,6 +196,7 @@ function _M.run(entry, items, run, o)
   -- What to do with an answer is response.judge's; here only its scheduling.
   local function complete(job, res, code, msg, now)
     local v = response.judge(entry, o, job.attempts, job.refreshed, res, code, msg)
+    if v.pause and gate then gate:pause(v.pause) end
     if v.action == "done" then
       window = min(concurrency, window + 1)
       return finish(job, v.user, nil)
@@ -182,7 +206,7 @@ function _M.run(entry, items, run, o)
       -- One fetch for a run of 401s: only when this job used the current token.
       job.refreshed = true
       if job.auth == "Bearer " .. tostring(auth.token(entry, o)) then
-        local _, terr = auth.token(entry, o, true)
+        local _, terr = auth.token(entry, o, (job.auth:gsub("^Bearer ", "")))
         if terr then return finish(job, nil, auth.redact(terr, o)) end
       end
       job.attempts = job.attempts - 1
@@ -195,6 +219,9 @@ function _M.run(entry, items, run, o)
       window = max(1, floor(window / 2))
       pause_until = max(pause_until, now + v.delay)
     end
+    if job.deadline and now + v.delay > job.deadline then
+      return finish(job, nil, auth.redact(budget.deadline_error(name, o.deadline, "retry", v.err), o))
+    end
     report.retried = report.retried + 1
     job.err = v.err -- its outcome, should the run stop before it is sent again
     job.due = now + v.delay
@@ -203,11 +230,10 @@ function _M.run(entry, items, run, o)
 
   local function fill()
     local now = core.now()
-    while not abort and n_inflight < window and now >= pause_until
-          and (not interval or now >= next_send) do
+    while not abort and n_inflight < window and now >= pause_until do
       local job = take(now)
       if not job then break end
-      dispatch(job, now)
+      if admit(job, now) then dispatch(job, now) end
       now = core.now()
     end
     return now
@@ -224,7 +250,7 @@ function _M.run(entry, items, run, o)
     if not abort and n_inflight < window then
       for _, job in ipairs(waiting) do wake = min(wake, job.due) end
       if not exhausted and #waiting + n_inflight < 2 * concurrency then wake = now end
-      if wake < huge then wake = max(wake, next_send, pause_until) end
+      if wake < huge then wake = max(wake, pause_until) end
     end
     local timeout = max(0, wake - now)
     if n_inflight > 0 then

@@ -9,6 +9,7 @@ local encodings = require "users.encodings"
 local headers = require "users.headers"
 local response = require "users.response"
 local transports = require "users.transport"
+local budget = require "users.budget"
 
 local _M = {}
 
@@ -53,6 +54,14 @@ local option_checks = {
     end
   end,
   transport = function(v) return transports.problem(v) end,
+  -- One budget per account (users/budget.lua).
+  rate = number_in(0, 1e6),
+  burst = number_in(0, 10000, true),
+  budget = function(v, _, fname) return budget.problem(v, fname) end,
+  budget_fallback = function(v)
+    if v ~= "fail" and v ~= "local" then return 'must be "fail" or "local"' end
+  end,
+  deadline = number_in(0, 86400),
 }
 _M.option_checks = option_checks
 
@@ -69,7 +78,7 @@ function _M.check_options(entry, opts, fname, argn)
     if not check then
       return ("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k))
     end
-    local problem = check(v, entry)
+    local problem = check(v, entry, fname)
     if problem then
       return ("bad argument #%d to '%s' (option '%s' %s)"):format(argn, fname, k, problem)
     end
@@ -117,6 +126,9 @@ function _M.resolve(entry, ...)
   o.backoff = o.backoff or 0.5
   o.max_body = o.max_body or 8 * 1024 * 1024
   o.transport = o.transport or transports.default()
+  -- A call's deadline counts from here: its token request, budget waits,
+  -- retries and back-offs included (a bulk run counts one per item).
+  if o.deadline then o._deadline = core.now() + o.deadline end
   return o
 end
 
@@ -243,33 +255,57 @@ function _M.prepare(entry, id, fields, o)
   }
 end
 
---- Puts a freshly fetched token on a prepared request.
+--- Puts a new token on a prepared request whose token the server refused
+-- (fetched once for everyone who shares the account's budget).
 function _M.refresh(entry, req, o)
-  local token, err = auth.token(entry, o, true)
+  local refused = (headers.get(req.headers, "Authorization") or ""):match("^Bearer (.+)$") or true
+  local token, err = auth.token(entry, o, refused)
   if not token then return nil, auth.redact(err, o) end
   headers.set(req.headers, "Authorization", "Bearer " .. token)
   return true
 end
 
---- Sends a prepared request with retries; user, res or nil, err.
+--- Sends a prepared request with retries; user, res or nil, err. Each
+-- attempt waits for the account's budget slot (users/budget.lua) first; a
+-- deadline bounds the whole.
 function _M.send(entry, req, o)
   local transport = o.transport
   local started = transport.now()
-  local attempts, refreshed = 0, false
+  local deadline = o._deadline
+  local gate = budget.gate(entry, o)
+  local attempts, refreshed, last = 0, false, nil
   while true do
+    if gate then
+      local ok, err = gate:wait(transport, deadline, o.timeout)
+      if not ok then
+        err.attempts = attempts
+        return nil, auth.redact(err, o)
+      end
+    end
+    if deadline and not budget.clamp(req, o, deadline, transport.now()) then
+      return nil, auth.redact(budget.deadline_error(entry.decl.name, o.deadline, "budget", last), o)
+    end
     attempts = attempts + 1
     local v = response.judge(entry, o, attempts, refreshed, transport.send(req))
+    if v.pause and gate then gate:pause(v.pause) end
     if v.action == "done" then
       v.res.attempts = attempts
       v.res.elapsed = transport.now() - started
       return v.user, v.res
     elseif v.action == "fail" then
+      if deadline and v.err.code == "timeout" and transport.now() >= deadline - 0.01 then
+        return nil, auth.redact(budget.deadline_error(entry.decl.name, o.deadline, "answer", last), o)
+      end
       return nil, v.err
     elseif v.action == "refresh" then
       refreshed, attempts = true, attempts - 1
       local ok, err = _M.refresh(entry, req, o)
       if not ok then return nil, err end
     else
+      last = v.err
+      if deadline and transport.now() + v.delay > deadline then
+        return nil, auth.redact(budget.deadline_error(entry.decl.name, o.deadline, "retry", last), o)
+      end
       transport.sleep(v.delay)
     end
   end

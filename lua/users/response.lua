@@ -9,6 +9,9 @@
 --   v.action == "retry"    v.err, v.delay         send again in v.delay seconds
 --   v.action == "refresh"  v.err                  fetch a new token, resend at
 --                                                 once (not counted as an attempt)
+--   v.pause                seconds                a 429 (retried or not): the
+--                                                 account pauses that long for
+--                                                 everyone sharing its budget
 local core = require "users.core"
 local errors = require "users.errors"
 local auth = require "users.auth"
@@ -76,10 +79,15 @@ function _M.judge(entry, o, attempts, refreshed, res, code, msg)
       err.message, err.retry_after, o.max_retry_after or _M.MAX_RETRY_AFTER)
     return { action = "fail", err = auth.redact(err, o) }
   end
-  if err.retryable and attempts <= o.retries then
-    return { action = "retry", err = err, delay = _M.backoff(o, attempts, err.retry_after) }
+  -- A 429 pauses the account (its budget, users/budget.lua) as long as the
+  -- server asked, or as long as this request's back-off when it did not say.
+  local retry = err.retryable and attempts <= o.retries
+  local delay = (retry or res and res.status == 429) and _M.backoff(o, attempts, err.retry_after)
+  local pause = res and res.status == 429 and (err.retry_after or delay) or nil
+  if retry then
+    return { action = "retry", err = err, delay = delay, pause = pause }
   end
-  return { action = "fail", err = auth.redact(err, o) }
+  return { action = "fail", err = auth.redact(err, o), pause = pause }
 end
 
 return _M
