@@ -24,7 +24,7 @@ build = {
       sources = {
         "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
         "src/encode_json.c", "src/formats.c", "src/marshal.c", "src/provider.c", "src/transfer.c",
-        "src/users_core.c", "src/validate.c",
+        "src/users_core.c", "src/validate.c", "src/term.c", "src/digest.c",
       },
       -- libcurl from the system (Debian: libcurl4-openssl-dev, whose header
       -- sits in the multiarch include directory the compiler searches).

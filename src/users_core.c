@@ -18,6 +18,8 @@
 #include "validate.h"
 
 int encode_json_value(lua_State *L);
+void users_term_open(lua_State *L);   /* term.c */
+void users_digest_open(lua_State *L); /* digest.c */
 
 static int core_now(lua_State *L) {
   struct timespec ts;
@@ -121,6 +123,8 @@ int luaopen_users_core(lua_State *L) {
   }
   transfer_open(L);
   users_newlib(L, functions);
+  users_term_open(L);
+  users_digest_open(L);
   {
     const luaL_Reg *r;
     buf_push_scratch(L);
