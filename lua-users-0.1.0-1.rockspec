@@ -39,6 +39,7 @@ build = {
     ["users.headers"] = "lua/users/headers.lua",
     ["users.journal"] = "lua/users/journal.lua",
     ["users.progress"] = "lua/users/progress.lua",
+    ["users.suggest"] = "lua/users/suggest.lua",
     ["users.registry"] = "lua/users/registry.lua",
     ["users.response"] = "lua/users/response.lua",
     ["users.timezones"] = "lua/users/timezones.lua",

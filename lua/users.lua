@@ -9,6 +9,7 @@ local registry = require "users.registry"
 local client = require "users.client"
 local auth = require "users.auth"
 local bulk = require "users.bulk"
+local suggest = require "users.suggest"
 
 local _M = {
   _VERSION = require "users.version",
@@ -41,7 +42,8 @@ end
 
 -- Everything update and prepare share: misuse raises at the caller's line
 -- (level 3: the public function's caller), data problems return nil, err.
-local function prepare(fname, provider, id, fields, opts)
+-- offline: a token that would be fetched is not (prepare's fetch_token = false).
+local function prepare(fname, provider, id, fields, opts, offline)
   local entry, own = resolve_provider(provider, fname)
   if not entry then error(own, 3) end
   local tid = type(id)
@@ -54,7 +56,10 @@ local function prepare(fname, provider, id, fields, opts)
   local misuse = client.check_options(entry, opts, fname, 4)
   if misuse then error(misuse, 3) end
   local o = client.resolve(entry, defaults[entry.decl.name], own, opts)
-  return entry, o, client.prepare(entry, id, fields, o)
+  if offline and not o.token and auth.can_refresh(entry, o) then o.token = bulk.PLACEHOLDER_TOKEN end
+  local req, err = client.prepare(entry, id, fields, o)
+  if not req then err = suggest.fields(entry, err) end
+  return entry, o, req, err
 end
 
 --- Updates one user. Returns user, res or nil, err.
@@ -70,9 +75,22 @@ end
 
 --- Validates and builds the request without sending it:
 -- { method, url, headers, body } (body: a string, or a chunk iterator when
--- a file is attached), or nil, err.
+-- a file is attached), or nil, err. A token that has to be fetched (lexful's
+-- key pair) is fetched, unless opts.fetch_token is false: the request then
+-- carries "Authorization: Bearer [token fetched at run time]" and nothing
+-- at all is sent (dry runs).
 function _M.prepare(provider, id, fields, opts)
-  local _, o, req, err = prepare("prepare", provider, id, fields, opts)
+  local offline = false
+  if type(opts) == "table" and opts.fetch_token ~= nil then
+    if type(opts.fetch_token) ~= "boolean" then
+      error(bad(4, "prepare", "option 'fetch_token' must be a boolean"), 2)
+    end
+    offline = opts.fetch_token == false
+    local rest = {}
+    for k, v in pairs(opts) do if k ~= "fetch_token" then rest[k] = v end end
+    opts = rest
+  end
+  local _, o, req, err = prepare("prepare", provider, id, fields, opts, offline)
   if not req then return nil, auth.redact(err, o) end
   return req
 end
