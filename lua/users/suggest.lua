@@ -12,10 +12,10 @@ function _M.distance(a, b)
   local la, lb = #a, #b
   if la == 0 then return lb end
   if lb == 0 then return la end
-  local prev2, prev, cur = nil, {}, {}
+  local prev2, prev = nil, {}
   for j = 0, lb do prev[j] = j end
   for i = 1, la do
-    cur = { [0] = i }
+    local cur = { [0] = i }
     local ca = a:byte(i)
     for j = 1, lb do
       local cb = b:byte(j)
