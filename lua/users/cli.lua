@@ -225,7 +225,7 @@ local function update_item(d, pos, json)
     elseif text ~= "" then
       local rule = d.fields[name]
       local ok, v = pcall(input.convert, rule, text)
-      put(name, ok and v or text)
+      if ok then put(name, v) else put(name, text) end -- v may be false
     end
   end
   if json then

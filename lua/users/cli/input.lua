@@ -142,6 +142,16 @@ local function read_header(reader, desc, path)
   local _, by_param = params_of(desc)
   local columns, seen = {}, {}
   local names = field_names(desc)
+  local has_id = false
+  for _, raw_name in ipairs(rec.cells) do
+    if raw_name:match("^%s*(.-)%s*$") == "id" then has_id = true end
+  end
+  if not has_id then
+    local hint = suggest.closest("id", rec.cells)
+    args.fail(("%s: line %d: the header names no `id` column%s (the header: %s)"):format(
+      path, rec.line, hint and (" - did you mean to call '" .. hint .. "' id? names are case-sensitive") or "",
+      (rec.raw:gsub("\r$", ""))))
+  end
   local all = { "id" }
   for _, n in ipairs(names) do all[#all + 1] = n end
   for k, raw_name in ipairs(rec.cells) do
@@ -168,12 +178,6 @@ local function read_header(reader, desc, path)
         hint and (" - did you mean '" .. hint .. "'?") or "", concat(names, ", ")))
     end
     columns[k] = col
-  end
-  if not seen.id then
-    local hint = suggest.closest("id", rec.cells)
-    args.fail(("%s: line %d: the header names no `id` column%s (the header: %s)"):format(
-      path, rec.line, hint and (" - did you mean to call '" .. hint .. "' id? names are case-sensitive") or "",
-      rec.raw))
   end
   return rec, columns
 end
@@ -220,7 +224,7 @@ function CsvInput:next()
       end
     elseif col.kind == "field" and text ~= "" then
       local ok, v = pcall(_M.convert, col.rule, text)
-      fields[col.name] = ok and v or text
+      if ok then fields[col.name] = v else fields[col.name] = text end -- v may be false
     end
   end
   if id == "" then
