@@ -79,7 +79,7 @@ install: $(CORE)
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 
 check:
-	luacheck lua spec examples bench
+	luacheck lua spec examples bench bin
 
 # lua/users/timezones.lua from tzdata: the zones PHP lists, plus UTC.
 timezones:

@@ -179,8 +179,8 @@ function _M.run(argv)
   for _, line in ipairs(examples) do out:write(line, "\n") end
   if more > 0 then out:write(("  ... and %d more\n"):format(more)) end
   if failures.count > 0 then
-    out:write(("failures: %d rows in %s; fix them, then: lua-users bulk %s %s\n"):format(
-      failures.count, failures_path, d.name, args.quote(failures_path)))
+    out:write(("failures: %d %s in %s; fix them, then: lua-users bulk %s %s\n"):format(
+      failures.count, failures.count == 1 and "row" or "rows", failures_path, d.name, args.quote(failures_path)))
   end
   local resume = journal_path and command(argv)
     or "no journal was kept: a rerun sends every row again (give --journal FILE to resume exactly)"
