@@ -50,7 +50,7 @@ local function canon_table(v, out, depth)
     -- A file to upload: its name and size, so a changed file is sent again.
     out[#out + 1] = "f"
     if v.path then
-      local size = core.file_info(v.path)
+      local size = core.file_info(v)
       canon(v.path, out, depth)
       canon(size or -1, out, depth)
     else

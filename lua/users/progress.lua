@@ -64,7 +64,7 @@ function _M.line(s, width)
     return "[" .. ("#"):rep(fill) .. ("."):rep(cells - fill) .. "]" .. sep .. t
   end
   if frac then
-    for _, least in ipairs({ 10, 4 }) do
+    for _, least in ipairs({ 8, 4 }) do
       for level = 0, 4 do
         local t = text(level)
         local cells = width - #t - #sep - 2
