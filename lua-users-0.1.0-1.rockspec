@@ -10,7 +10,9 @@ description = {
 users.update(provider, id, fields) validates fields against the provider's
 API contract, encodes them (JSON, multipart with file upload, form), sends
 the request with libcurl and returns the decoded answer or one error shape.
-Providers: lancepilot, lexful, generic, activepieces, paradigm.
+Providers: lancepilot, lexful, generic, activepieces, paradigm. The command
+lua-users runs the same from a shell: one update, or a bulk run from a CSV
+or JSON lines file with a journal, a failures file and a progress bar.
 ]],
   license = "MIT",
 }
@@ -33,6 +35,14 @@ build = {
     users = "lua/users.lua",
     ["users.auth"] = "lua/users/auth.lua",
     ["users.bulk"] = "lua/users/bulk.lua",
+    ["users.cli"] = "lua/users/cli.lua",
+    ["users.cli.args"] = "lua/users/cli/args.lua",
+    ["users.cli.bulk"] = "lua/users/cli/bulk.lua",
+    ["users.cli.config"] = "lua/users/cli/config.lua",
+    ["users.cli.csv"] = "lua/users/cli/csv.lua",
+    ["users.cli.describe"] = "lua/users/cli/describe.lua",
+    ["users.cli.input"] = "lua/users/cli/input.lua",
+    ["users.cli.request"] = "lua/users/cli/request.lua",
     ["users.client"] = "lua/users/client.lua",
     ["users.encodings"] = "lua/users/encodings.lua",
     ["users.errors"] = "lua/users/errors.lua",
@@ -52,5 +62,9 @@ build = {
     ["users.providers.lancepilot"] = "lua/users/providers/lancepilot.lua",
     ["users.providers.lexful"] = "lua/users/providers/lexful.lua",
     ["users.providers.paradigm"] = "lua/users/providers/paradigm.lua",
+  },
+  -- The command; luarocks writes its own interpreter into the first line.
+  install = {
+    bin = { ["lua-users"] = "bin/lua-users" },
   },
 }
