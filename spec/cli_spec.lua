@@ -70,7 +70,8 @@ describe("lua-users", function()
         { "updte generic u1", "did you mean update%?" },
         { "describe genric", "^lua%-users: unknown provider 'genric', did you mean generic%?" },
         { "bulk generic " .. dir .. "/missing.csv", "^lua%-users: cannot open .*missing%.csv: No such file or directory\n$" },
-        { "bulk generic " .. dir .. "/x.csv --concurrency 0", "^lua%-users: %-%-concurrency needs a whole number from 1 to 1000 %(got '0'%)\nusage: lua%-users bulk" },
+        { "bulk generic " .. dir .. "/x.csv --concurrency 0",
+          "^lua%-users: %-%-concurrency needs a whole number from 1 to 1000 %(got '0'%)\nusage: lua%-users bulk" },
         { "bulk generic " .. dir .. "/x.csv --concurency 2", "unknown option %-%-concurency %(did you mean %-%-concurrency%?%)" },
         { "bulk generic " .. dir .. "/x.csv --rate", "%-%-rate needs a value" },
         { "bulk generic " .. dir .. "/x.csv --format xml", "%-%-format is one of: csv, jsonl" },
@@ -102,11 +103,13 @@ describe("lua-users", function()
         :format(env.ACCOUNT), env.fake:last("lexful").body)
       env.fake:reset()
       out, err, code = run("update paradigm 007 'workspaces=3;5'", vars("paradigm"))
+      assert.matches('"id":7', out, 1, true)
       assert.equal(0, code, err)
       local r = env.fake:last("paradigm")
       assert.equal("/paradigm/api/v2/users/7/workspaces/update/", r.uri)
       assert.equal('{"workspaces":[3,5]}', r.body)
       env.fake:reset()
+      local _
       _, err, code = run(("update lancepilot 42 name=Jane email=jane@example.com timezone=Europe/Paris status=yes"
         .. " --json '{\"client\": false}'"), vars("lancepilot"))
       assert.equal(0, code, err)
@@ -235,8 +238,9 @@ describe("lua-users", function()
       assert.matches("^lua%-users: a%.csv: line 1: the header names no `id` column", err)
       assert.matches("(the header: ID,email)", err, 1, true)
       write(dir .. "/b.csv", "id,emial,_note\nu1,a@example.com,x\n")
-      _, err, code = run("bulk generic b.csv", vars("generic"), dir)
+      out, err, code = run("bulk generic b.csv", vars("generic"), dir)
       assert.equal(2, code)
+      assert.equal("", out)
       assert.matches("line 1: the header's column 'emial' is not a field of generic %- did you mean 'email'%?", err)
       assert.same({}, env.fake:requests())
     end)
@@ -428,12 +432,14 @@ describe("lua-users", function()
       assert.matches("^lua%-users: the journal j was written for generic at http://127%.0%.0%.1:%d+/generic, not for"
         .. " generic at http://127%.0%.0%.1:%d+/generic/v2: give another journal file, or move this one away", err)
       write(dir .. "/p.csv", "id,workspaces\n7,1\n")
-      _, err, code = run("bulk paradigm p.csv --journal j", vars("paradigm"), dir)
+      out, err, code = run("bulk paradigm p.csv --journal j", vars("paradigm"), dir)
       assert.equal(2, code)
+      assert.equal("", out)
       assert.matches("written for generic at .*, not for paradigm at", err)
       write(dir .. "/old", "ok 1\tu1\nok 2\tu2\n")
-      _, err, code = run("bulk generic a.csv --journal old", vars("generic"), dir)
+      out, err, code = run("bulk generic a.csv --journal old", vars("generic"), dir)
       assert.equal(2, code)
+      assert.equal("", out)
       assert.matches("recorded items by their position in the input", err, 1, true)
       assert.same({}, env.fake:requests())
     end)
