@@ -268,7 +268,6 @@ local function cmd_update(argv)
   local id, fields = update_item(d, pos, o.json)
   local opts = config.options(o)
   config.check(d.name, opts, function(name) return type(id) == "table" and id[name] ~= nil end)
-  core.trap_signals(1) -- one update: Ctrl-C ends it at once
   if o.dry_run then
     opts.fetch_token = false
     local req, e = users.prepare(d.name, id, fields, opts)
@@ -304,6 +303,9 @@ local commands = {
 }
 
 local function dispatch(argv)
+  -- Ctrl-C ends a command at once, without a traceback; bulk runs trap it
+  -- to stop on their own terms (users/cli/bulk.lua).
+  core.trap_signals(1)
   local name = argv[1]
   if name == nil then
     err_out:write(_M.USAGE.main, "\n(lua-users --help for more)\n")

@@ -58,6 +58,8 @@ local function credential_vars(d)
 end
 
 function _M.run(argv)
+  -- SIGINT and SIGTERM only count from here on: the run looks between waits.
+  core.trap_signals(3)
   local o, pos = args.parse(argv, 2, SPEC, "bulk")
   if o.help then
     out:write(cli.HELP.bulk)
@@ -120,8 +122,6 @@ function _M.run(argv)
     opts.transport = request.verbose(require("users.transport").default(), log)
   end
 
-  -- SIGINT and SIGTERM only count: the run looks between waits.
-  core.trap_signals(3)
   local announced = 0
   local function should_stop()
     local n, signal = core.signals()

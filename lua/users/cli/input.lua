@@ -344,7 +344,7 @@ end
 function _M.sniff(path, fh)
   local ext = path:match("%.(%w+)$")
   ext = ext and ext:lower()
-  if ext == "csv" or ext == "tsv" then return "csv" end
+  if ext == "csv" then return "csv" end
   if ext == "jsonl" or ext == "ndjson" or ext == "json" then return "jsonl" end
   local first = fh:read("*l") or ""
   fh:seek("set", 0)
