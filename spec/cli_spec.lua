@@ -264,6 +264,14 @@ describe("lua-users", function()
       assert.matches('name="status"\r\n\r\n1\r\n', reqs[1].body, 1, true)
       assert.matches('name="client"\r\n\r\n0\r\n', reqs[1].body, 1, true)
       assert.matches("/users/43$", reqs[2].uri) -- the workspace of LANCEPILOT_WORKSPACE
+      -- without LANCEPILOT_WORKSPACE, the row without a workspace is refused, the others go
+      env.fake:reset()
+      local out
+      out, err, code = run("bulk lancepilot l.csv", vars("lancepilot", { LANCEPILOT_WORKSPACE = false }), dir)
+      assert.equal(1, code, err)
+      assert.matches("2 items, 1 succeeded, 1 failed", out)
+      assert.matches("line 3: no workspace: its cell is empty and LANCEPILOT_WORKSPACE is not set", out, 1, true)
+      assert.equal(1, #env.fake:requests())
     end)
 
     it("reads JSON lines: errors name their line, a line that is not JSON is kept verbatim", function()

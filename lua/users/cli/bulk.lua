@@ -77,7 +77,7 @@ function _M.run(argv)
   local reader = fmt == "csv" and input.csv(fh, d, path) or input.jsonl(fh, d)
 
   local opts = config.options(o)
-  config.check(d.name, opts, function(name) return reader:has_column(name) end)
+  reader.options = config.check(d.name, opts, function(name) return reader:has_column(name) end)
   local total = input.count(path, fmt)
 
   -- The journal: given, or kept next to the input while a run is unfinished.

@@ -231,9 +231,29 @@ function CsvInput:next()
     item.error = ("line %d: the id is empty"):format(rec.line)
     return item
   end
+  local missing = self:missing_param(parts)
+  if missing then
+    item.error = ("line %d: no %s: its cell is empty and %s_%s is not set"):format(
+      rec.line, missing.name, self.desc.name:upper(), missing.option:upper())
+    return item
+  end
   item.id, item.fields = make_id(self.desc, self.id_param, parts, id), fields
   return item
 end
+
+-- The first path parameter taken from an option (lancepilot's workspace)
+-- that neither the row nor the environment gives: a row of its own that
+-- cannot be sent, rather than a configuration error for the whole run.
+-- The command sets self.options (the resolved options) before reading.
+local function missing_param(self, parts)
+  for _, p in ipairs(self.desc.params) do
+    if p.option and (parts == nil or parts[p.name] == nil)
+       and (self.options == nil or self.options[p.option] == nil) then
+      return p
+    end
+  end
+end
+CsvInput.missing_param = missing_param
 
 ---------------------------------------------------------------- JSON lines
 
@@ -301,6 +321,12 @@ function JsonInput:next()
       for name, v in pairs(fields) do -- a file field is a path
         local rule = self.desc.fields[name]
         if rule and rule.type == "file" and type(v) == "string" then fields[name] = users.file(v) end
+      end
+      local missing = type(obj.id) ~= "table" and missing_param(self, parts)
+      if missing then
+        item.error = ("line %d: no %s: the line does not give it and %s_%s is not set"):format(
+          self.lineno, missing.name, self.desc.name:upper(), missing.option:upper())
+        return item
       end
       if type(obj.id) == "table" then -- {"workspace": ..., "user": ...}
         item.id = obj.id
