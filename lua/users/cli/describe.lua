@@ -37,7 +37,10 @@ local function rule_text(r)
     end
     parts[#parts + 1] = concat(alts, " or ")
   else
-    parts[#parts + 1] = r.type == "array" and ("array of " .. (r.items and rule_text(r.items) or "values"))
+    local items = r.items and rule_text(r.items)
+    local simple = items == "integer" or items == "string" or items == "boolean"
+    parts[#parts + 1] = r.type == "array" and (simple and ("array of " .. items .. "s")
+        or items and ("array, each item " .. items) or "array")
       or r.type == "file" and "a file (a path)" or r.type or "any"
   end
   if r.format and not r.any_of then parts[#parts + 1] = FORMATS[r.format] or r.format end
@@ -116,7 +119,7 @@ end
 function _M.text(d)
   local lines = {}
   local function add(s) lines[#lines + 1] = s end
-  add(format("%s (%s)", d.name, d.title or d.name))
+  add(d.title and d.title ~= d.name and format("%s - %s", d.name, d.title) or d.name)
   local bodies = { json = "JSON", form = "form-urlencoded", multipart = "multipart/form-data" }
   local encs = {}
   for i, e in ipairs(d.encodings) do encs[i] = bodies[e] or e end
