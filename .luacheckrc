@@ -4,3 +4,5 @@ max_line_length = 140
 files["spec/**/*.lua"] = { std = "+busted" }
 files["spec/support/fake/**/*.lua"] = { globals = { "ngx" } }
 exclude_files = { "build/**", "lua/users/timezones.lua" }
+-- bin/lua-users is a Lua script without the extension.
+include_files = { "**/*.lua", "bin/*" }

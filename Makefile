@@ -2,7 +2,7 @@
 #   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
-#   make install [PREFIX=...]    install into LUA_CMOD / LUA_LMOD
+#   make install [PREFIX=...]    install into LUA_CMOD / LUA_LMOD, and PREFIX/bin/lua-users
 #   make doc                     the API reference (LDoc) into doc/
 LUA ?= 5.4
 
@@ -75,18 +75,23 @@ demo: deps $(CORE)
 bench: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
+# bin/lua-users gets the interpreter it was built for in its first line.
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
-	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget
+	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
+	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
+	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
+	sed '1s|.*|#!/usr/bin/env $(LUA_BIN)|' bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/lua-users
 
 check:
-	luacheck lua spec examples bench
+	luacheck lua spec examples bench bin
 
 # A source rock of the checkout's HEAD: the rockspec with its source
 # pointed at this clone (luarocks make ignores the source; pack fetches it).

@@ -10,7 +10,9 @@ description = {
 users.update(provider, id, fields) validates fields against the provider's
 API contract, encodes them (JSON, multipart with file upload, form), sends
 the request with libcurl and returns the decoded answer or one error shape.
-Providers: lancepilot, lexful, generic, activepieces, paradigm.
+Providers: lancepilot, lexful, generic, activepieces, paradigm. The command
+lua-users runs the same from a shell: one update, or a bulk run from a CSV
+or JSON lines file with a journal, a failures file and a progress bar.
 ]],
   license = "MIT",
 }
@@ -25,7 +27,7 @@ build = {
         "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
         "src/encode_json.c", "src/engine.c", "src/formats.c", "src/json_write.c",
         "src/marshal.c", "src/provider.c", "src/sys.c", "src/transfer.c", "src/users_core.c",
-        "src/validate.c",
+        "src/validate.c", "src/term.c", "src/digest.c",
       },
       -- libcurl from the system (Debian: libcurl4-openssl-dev, whose header
       -- sits in the multiarch include directory the compiler searches).
@@ -38,12 +40,21 @@ build = {
     ["users.budget.local"] = "lua/users/budget/local.lua",
     ["users.budget.shdict"] = "lua/users/budget/shdict.lua",
     ["users.budget.redis"] = "lua/users/budget/redis.lua",
+    ["users.cli"] = "lua/users/cli.lua",
+    ["users.cli.args"] = "lua/users/cli/args.lua",
+    ["users.cli.bulk"] = "lua/users/cli/bulk.lua",
+    ["users.cli.config"] = "lua/users/cli/config.lua",
+    ["users.cli.csv"] = "lua/users/cli/csv.lua",
+    ["users.cli.describe"] = "lua/users/cli/describe.lua",
+    ["users.cli.input"] = "lua/users/cli/input.lua",
+    ["users.cli.request"] = "lua/users/cli/request.lua",
     ["users.client"] = "lua/users/client.lua",
     ["users.encodings"] = "lua/users/encodings.lua",
     ["users.errors"] = "lua/users/errors.lua",
     ["users.headers"] = "lua/users/headers.lua",
     ["users.journal"] = "lua/users/journal.lua",
     ["users.progress"] = "lua/users/progress.lua",
+    ["users.suggest"] = "lua/users/suggest.lua",
     ["users.registry"] = "lua/users/registry.lua",
     ["users.response"] = "lua/users/response.lua",
     ["users.timezones"] = "lua/users/timezones.lua",
@@ -56,5 +67,9 @@ build = {
     ["users.providers.lancepilot"] = "lua/users/providers/lancepilot.lua",
     ["users.providers.lexful"] = "lua/users/providers/lexful.lua",
     ["users.providers.paradigm"] = "lua/users/providers/paradigm.lua",
+  },
+  -- The command; luarocks writes its own interpreter into the first line.
+  install = {
+    bin = { ["lua-users"] = "bin/lua-users" },
   },
 }

@@ -11,6 +11,7 @@
 --   8 Redis           what a Redis budget adds to a users.update (nginx and plain Lua), vs the local budget
 --   9 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
 --                     vs what one worker's local budget sustains
+--  10 journal         peak RSS of a run whose journal holds 1 000 000 confirmed items, vs 64 MB
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
@@ -340,6 +341,32 @@ local ok, err = pcall(function()
   figure(9, "shared rate", ("4 workers on one budget sustain %d/s with a shared dict, %d/s with Redis; "
     .. "one worker's local budget %d/s"):format(dict_rate, redis_rate, local_rate),
     dict_rate / local_rate, ">= 1.0, dict/local", dict_rate >= local_rate)
+
+  -- 10. A journal of a million items: its digests sit in C (9 bytes a slot).
+  local journal = require "users.journal"
+  local function journal_of(n)
+    local path = dir .. "/bench-" .. n .. ".journal"
+    local f = assert(io.open(path, "wb"))
+    f:write('# lua-users journal 2 {"provider":"generic","base_url":"' .. base .. '/fast"}\n')
+    local rnd = math.random
+    for i = 1, n do
+      local key = i <= 1000 and journal.key("usr_" .. i, { role = "member" })
+        or ("%08x%08x"):format(rnd(0, 0x7fffffff), rnd(0, 0x7fffffff))
+      f:write("ok ", key, "\tusr_", i, "\n")
+    end
+    f:close()
+    return path
+  end
+  local function journal_peak(n)
+    local kb, skipped, seconds = sh(("LUA_USERS_CPATH='%s' %s bench/journal.lua %s %s/fast"):format(
+      package.cpath:match("^[^;]+"), LUA, journal_of(n), base)):match("(%d+)%s+(%d+)%s+([%d.]+)%s*$")
+    assert(tonumber(skipped) == math.min(n, 1000), "the journal's items were not skipped")
+    return tonumber(kb), tonumber(seconds)
+  end
+  local j0 = journal_peak(0)
+  local j1, load = journal_peak(1000000)
+  figure(10, "journal", ("peak RSS: a journal of 1 000 000 items %.1f MB (read in %.1f s), an empty one %.1f MB"
+    .. " (limit 64 MB)"):format(j1 / 1024, load, j0 / 1024), j1 / (64 * 1024), "<= 1.0, peak/64 MB", j1 <= 64 * 1024)
 end)
 stop()
 if not ok then error(err, 0) end

@@ -1,14 +1,18 @@
 -- The demo behind `make demo`: starts the bundled fake providers on
 -- loopback, runs every provider's example against them, exactly as they
--- would run against the real APIs (only the base URLs differ), then a bulk
--- run from a CSV file with a progress bar.
+-- would run against the real APIs (only the base URLs differ), then the
+-- lua-users command: describe, update, and a bulk run from a CSV file
+-- with a progress bar, its failures fed back in.
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
-local LUA = arg and arg[-1] or "lua5.4" -- the interpreter running us, for the bulk child
+local LUA = arg and arg[-1] or "lua5.4" -- the interpreter running us, for the command
 
 local users = require "users"
 local fake = require "spec.support.fake_providers"
+
+local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+local ROOT = io.popen("pwd"):read("*l") -- the checkout: the command runs from its tree
 
 local server = fake.start()
 local ok, failure = pcall(function()
@@ -39,7 +43,7 @@ local ok, failure = pcall(function()
     { "activepieces", { "abcdefghijABCDEFGHIJ1" } },
     { "paradigm", { "7", "3", "5" } },
   }
-  print("== one update per provider (" .. #runs .. " providers, fake servers on 127.0.0.1)")
+  print("== one update per provider, from Lua (" .. #runs .. " providers, fake servers on 127.0.0.1)")
   for _, run in ipairs(runs) do
     arg = run[2] -- luacheck: ignore 121
     dofile("examples/" .. run[1] .. ".lua")
@@ -56,25 +60,47 @@ local ok, failure = pcall(function()
                               { first_name = "", role = "root", emial = "x" })
   print(tostring(err))
 
-  -- A bulk run from a CSV file, through the command for people: 2 000 rows,
-  -- a few of them bad, a server that throttles above 400 requests a second.
+  -- The command, with what the environment would hold: credentials and base
+  -- URLs in variables, never in arguments.
+  local environment = ("GENERIC_BASE_URL=%s GENERIC_TOKEN=%s LEXFUL_BASE_URL=%s LEXFUL_ACCOUNT_ID=%s"
+    .. " LEXFUL_KEY_ID=%s LEXFUL_KEY_SECRET=%s LUA_PATH=%s LUA_CPATH=%s"):format(
+    q(server:base_url("generic")), fake.TOKEN, q(server:base_url("lexful")), fake.LEXFUL.account_id,
+    fake.LEXFUL.key_id, fake.LEXFUL.key_secret, q(ROOT .. "/lua/?.lua;;"), q(package.cpath:match("^[^;]+") .. ";;"))
+  local function command(words, dir)
+    print("\n$ lua-users " .. words)
+    io.stdout:flush()
+    os.execute(("%s%s %s %s/bin/lua-users %s"):format(dir and ("cd " .. q(dir) .. " && ") or "",
+      environment, LUA, q(ROOT), words))
+  end
+
+  print("\n== the command: lua-users")
+  command("describe lexful")
+  command("update lexful 5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f role=admin 'account_scopes=*' --dry-run")
+  command("update generic usr_123abc456def role=admin email=jane@example.com --verbose")
+
+  -- A bulk run from a CSV file as a spreadsheet saves it: 2 000 rows, a
+  -- few bad, a server that throttles above 400 requests a second.
   local dir = os.tmpname()
   os.remove(dir)
   assert(os.execute("mkdir -p " .. dir))
-  local csv = assert(io.open(dir .. "/users.csv", "w"))
-  csv:write("id,email,first_name,role\n")
+  local csv = assert(io.open(dir .. "/users.csv", "wb"))
+  csv:write("\239\187\191id,email,first_name,role\r\n")
   for i = 1, 2000 do
     local email = i % 500 == 0 and "not-an-email" or ("user" .. i .. "@example.com")
     local id = i % 700 == 0 and "missing" or ("usr_" .. i)
-    csv:write(("%s,%s,\"Name %d\",member\n"):format(id, email, i))
+    csv:write(("%s,%s,\"Name %d\",member\r\n"):format(id, email, i))
   end
   csv:close()
   server:reset()
   server:record(false)
   server:behave("generic", { throttle = { limit = 400, retry_after = "1" } })
   print("\n== bulk: 2 000 rows from a CSV file, 16 in flight, the server throttles at 400/s")
-  os.execute(("GENERIC_BASE_URL='%s' GENERIC_TOKEN=%s LUA_CPATH='%s;;' %s examples/bulk.lua generic %s/users.csv --concurrency 16")
-    :format(server:base_url("generic"), fake.TOKEN, package.cpath:match("^[^;]+"), LUA, dir))
+  command("bulk generic users.csv --concurrency 16 --journal users.journal", dir)
+  print("\n== the failures file, fixed and fed back in with the same journal")
+  local fixed = assert(io.open(dir .. "/users.failures.csv", "rb")):read("*a")
+    :gsub("not%-an%-email", "fixed@example.com"):gsub("\nmissing,", "\nusr_0,")
+  assert(io.open(dir .. "/users.failures.csv", "wb")):write(fixed):close()
+  command("bulk generic users.failures.csv --journal users.journal", dir)
   print("server received " .. server:stats().requests .. " requests in all (429s and retries included)")
   os.execute("rm -rf " .. dir)
 end)

@@ -18,6 +18,7 @@ local registry = require "users.registry"
 local client = require "users.client"
 local auth = require "users.auth"
 local bulk = require "users.bulk"
+local suggest = require "users.suggest"
 
 local _M = {
   --- The module's version, e.g. "0.1.0".
@@ -55,7 +56,8 @@ end
 
 -- Everything update and prepare share: misuse raises at the caller's line
 -- (level 3: the public function's caller), data problems return nil, err.
-local function prepare(fname, provider, id, fields, opts)
+-- offline: a token that would be fetched is not (prepare's fetch_token = false).
+local function prepare(fname, provider, id, fields, opts, offline)
   local entry, own = resolve_provider(provider, fname)
   if not entry then error(own, 3) end
   local tid = type(id)
@@ -69,7 +71,10 @@ local function prepare(fname, provider, id, fields, opts)
   if misuse then error(misuse, 3) end
   local o = client.resolve(entry, defaults[entry.decl.name], own, opts)
   if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
-  return entry, o, client.prepare(entry, id, fields, o)
+  if offline and not o.token and auth.can_refresh(entry, o) then o.token = bulk.PLACEHOLDER_TOKEN end
+  local req, err = client.prepare(entry, id, fields, o)
+  if not req then err = suggest.fields(entry, err) end
+  return entry, o, req, err
 end
 
 --- Updates one user.
@@ -91,7 +96,9 @@ end
 
 --- Validates and builds the request without sending it: for dry runs, and
 -- hosts that send with their own client. A lexful key pair is exchanged for
--- a token, as for `update`.
+-- a token, as for `update`, unless `opts.fetch_token` is false: the request
+-- then carries "Authorization: Bearer [token fetched at run time]" and
+-- nothing at all is sent (dry runs).
 -- @param provider a provider name or a client
 -- @param id the user id, as for `update`
 -- @param fields the fields, as for `update`
@@ -102,7 +109,17 @@ end
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
 function _M.prepare(provider, id, fields, opts)
-  local _, o, req, err = prepare("prepare", provider, id, fields, opts)
+  local offline = false
+  if type(opts) == "table" and opts.fetch_token ~= nil then
+    if type(opts.fetch_token) ~= "boolean" then
+      error(bad(4, "prepare", "option 'fetch_token' must be a boolean"), 2)
+    end
+    offline = opts.fetch_token == false
+    local rest = {}
+    for k, v in pairs(opts) do if k ~= "fetch_token" then rest[k] = v end end
+    opts = rest
+  end
+  local _, o, req, err = prepare("prepare", provider, id, fields, opts, offline)
   if not req then return nil, auth.redact(err, o) end
   return req
 end

@@ -15,7 +15,7 @@ if [ "$target" != test ]; then
   exec make -s "$target" LUA="${2:-5.4}"
 fi
 
-luacheck --no-color --quiet lua spec examples bench
+luacheck --no-color --quiet lua spec examples bench bin
 make -s doc >/dev/null
 
 # Every run ends with "N passed, N failed"; the last line adds them up.

@@ -70,4 +70,41 @@ describe("luarocks", function()
     assert.equal(VERSION, out:match("^(%S+) "))
     assert.matches(" activepieces,generic,lancepilot,lexful,paradigm", out)
   end)
+
+  -- The command: luarocks installs TREE/bin/lua-users (a wrapper with the
+  -- tree's interpreter), which finds its module without `luarocks path`.
+  it("installs a working lua-users command with the rock, and with make install", function()
+    local abi = jit and "5.1" or _VERSION:match("%d+%.%d+")
+    local tree = os.tmpname()
+    os.remove(tree)
+    local code, out = run(("luarocks --lua-version %s --tree %s make --deps-mode none " .. ROCKSPEC):format(abi, tree))
+    assert.equal(0, code, out)
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+    env.write(dir .. "/u.csv", "id,role\nu1,admin\nu2,\n")
+    local vars = "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 GENERIC_BASE_URL=https://api.example.com GENERIC_TOKEN=secret-t "
+    code, out = run(("cd %s && %s %s/bin/lua-users --version && %s %s/bin/lua-users update generic u1 role=admin --dry-run"
+      .. " && %s %s/bin/lua-users bulk generic u.csv --dry-run"):format(dir, vars, tree, vars, tree, vars, tree))
+    assert.equal(1, code, out) -- bulk: one row of two failed
+    assert.matches("^lua%-users " .. VERSION:gsub("%.", "%%.") .. "\n", out)
+    assert.matches("\nPATCH https://api.example.com/v1/users/u1\n", out)
+    assert.matches("\nAuthorization: Bearer %[REDACTED%]\n", out)
+    assert.matches('\nPATCH https://api.example.com/v1/users/u1 {"role":"admin"}\n', out)
+    assert.matches("generic: 2 items, 1 succeeded, 1 failed", out) -- u2 has no field to update
+    assert.is_nil(out:find("secret-t", 1, true))
+    os.execute("rm -rf " .. tree)
+    -- make install PREFIX=...: the script names the interpreter it was built for
+    local build = os.getenv("LUA_USERS_BUILD") or ""
+    local lua = build:match("build/([^/]+)$") or (jit and "jit" or abi)
+    code, out = run(("make -s install PREFIX=%s LUA=%s"):format(tree, lua))
+    assert.equal(0, code, out)
+    local first = io.open(tree .. "/bin/lua-users"):read("*l")
+    assert.equal("#!/usr/bin/env " .. env.lua_bin(), first)
+    code, out = run(("cd / && LUA_PATH='%s/share/lua/%s/?.lua;;' LUA_CPATH='%s/lib/lua/%s/?.so;;' %s/bin/lua-users providers")
+      :format(tree, abi, tree, abi, tree))
+    assert.equal(0, code, out)
+    assert.matches("^activepieces +Activepieces\n", out)
+    os.execute("rm -rf " .. tree .. " " .. dir)
+  end)
 end)

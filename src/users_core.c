@@ -8,6 +8,8 @@
  *   marshal.c      marshal_json
  *   decode_json.c  json_decode, array_mt, null
  *   engine.c       engine, curl_version
+ *   term.c         term_width, trap_signals, signals (the command)
+ *   digest.c       digest, digest_set (the journal)
  * The layers these files sit in are in src/README. */
 #include "decode_json.h"
 #include "encode_form.h"
@@ -15,13 +17,16 @@
 #include "engine.h"
 #include "marshal.h"
 #include "provider.h"
+#include "digest.h"
 #include "sys.h"
+#include "term.h"
 #include "validate.h"
 
 static void (*const opens[])(lua_State *L) = {
     users_sys_open,         users_provider_open,    users_validate_open,
     users_encode_json_open, users_encode_form_open, users_marshal_open,
-    users_decode_json_open, users_engine_open,      NULL};
+    users_decode_json_open, users_engine_open,      users_term_open,
+    users_digest_open,      NULL};
 
 /* The one symbol the module exports (the build hides the rest). */
 #if defined(__GNUC__)

@@ -7,6 +7,13 @@
 -- rate slot, a retry coming due, the end of a pause a 429 asked for). The
 -- rate and the pauses are the account's budget (users/budget.lua): a job
 -- whose slot is not yet due waits among the retries.
+--
+-- A run stops taking items early when the configuration is wrong (an item
+-- that cannot be prepared for want of a token, a base URL, ...: nothing is
+-- sent), after `max_auth_failures` answers 401/403 in a row, when
+-- `should_stop()` says so, or when a callback raises. What is in flight
+-- then finishes and is counted; what was not taken is counted in
+-- report.not_attempted, so total = succeeded + failed + skipped + not_attempted.
 local core = require "users.core"
 local client = require "users.client"
 local errors = require "users.errors"
@@ -16,6 +23,7 @@ local response = require "users.response"
 local journal = require "users.journal"
 local progress = require "users.progress"
 local budget = require "users.budget"
+local suggest = require "users.suggest"
 
 local _M = {}
 
@@ -31,7 +39,16 @@ _M.KEYS = {
   dry_run = function(v) return type(v) == "boolean" end,
   total = function(v) return type(v) == "number" and v >= 0 end,
   max_failures = function(v) return type(v) == "number" and v >= 0 and v % 1 == 0 end,
+  max_auth_failures = function(v) return v == false or (type(v) == "number" and v >= 0 and v % 1 == 0) end,
+  should_stop = function(v) return type(v) == "function" end,
 }
+
+-- What a dry run shows for a token it would fetch (lexful's key pair):
+-- nothing is sent in a dry run, not even the token request.
+_M.PLACEHOLDER_TOKEN = "[token fetched at run time]"
+
+-- Answers that say the credentials are refused.
+local AUTH_STATUS = { [401] = true, [403] = true }
 
 -- A failure as the report keeps it: the error without the provider's body,
 -- so that a run of many failures stays small (on_result has it whole).
@@ -67,18 +84,29 @@ function _M.run(entry, items, run, o)
   local transport = o.transport
   local concurrency = run.concurrency or 8
   local gate = not run.dry_run and budget.gate(entry, o) -- the account's rate and pauses
-  local next_item, total = source(items)
-  total = run.total or total
+  local next_item, length = source(items)
+  local total = run.total or length
   local started = core.now()
   local report = { total = 0, done = 0, succeeded = 0, failed = 0, skipped = 0, retried = 0,
+                   not_attempted = 0,
                    failures = setmetatable({}, core.array_mt), -- [] in JSON, even empty
                    failures_dropped = 0, dry_run = run.dry_run or nil }
   local max_failures = run.max_failures or 1000
+  local max_auth = run.max_auth_failures
+  if max_auth == nil then max_auth = 5 end
+  if max_auth == 0 then max_auth = false end
   local jr
   if run.journal then
     local err
-    jr, err = journal.open(run.journal)
+    jr, err = journal.open(run.journal, journal.scope(entry, o), run.dry_run)
     if not jr then error(err, 0) end
+  end
+  -- A dry run prepares with a stand-in for a token it would have to fetch.
+  local po = o
+  if run.dry_run and not o.token and auth.can_refresh(entry, o) then
+    po = {}
+    for k, v in pairs(o) do po[k] = v end
+    po.token = _M.PLACEHOLDER_TOKEN
   end
   local show = progress.new(run.progress, total, started)
   local session = not run.dry_run and transport.session(concurrency)
@@ -87,13 +115,37 @@ function _M.run(entry, items, run, o)
   local waiting = {}              -- jobs to retry, each with .due
   local window = concurrency      -- in-flight limit; halved by a 429, grows back
   local pause_until = 0
-  local exhausted, abort = false, nil
+  local exhausted, broken_input = false, false
+  local abort, abandon = nil, false -- why no new item is taken; in-flight requests dropped too
+  local auth_streak = 0
+
+  -- The run stops taking items: the first reason stays, with its message
+  -- for people (report.error) when the run could not go on as asked.
+  local function halt(reason, message)
+    if abort then
+      report.error = report.error or message
+      return
+    end
+    abort = reason
+    report.stopped = reason
+    report.error = message
+  end
 
   -- A callback (on_result, progress, the items iterator) or a value's
   -- metamethod that raises stops the run: nothing new is taken, what is in
   -- flight finishes and is counted, and the report carries the first error.
   local function stop(e)
-    if not abort then abort = type(e) == "string" and e or "an error that is not a string" end
+    halt("error", type(e) == "string" and e or "an error that is not a string")
+  end
+
+  local function poll_stop()
+    if not run.should_stop or abandon then return end
+    local ok, v = pcall(run.should_stop)
+    if not ok then return stop(v) end
+    if v then
+      halt("interrupted")
+      if v == "abandon" then abandon = true end
+    end
   end
 
   local function tick()
@@ -105,12 +157,23 @@ function _M.run(entry, items, run, o)
   local function finish(job, user, err)
     report.done = report.done + 1
     if user ~= nil then
+      auth_streak = 0
       report.succeeded = report.succeeded + 1
       if jr and not run.dry_run then
-        local ok, jerr = pcall(jr.record, jr, job.index, job.id)
+        local ok, jerr = pcall(jr.record, jr, job.key, job.id)
         if not ok then stop(jerr) end
       end
     else
+      if err.kind == "http" and AUTH_STATUS[err.status] then
+        auth_streak = auth_streak + 1
+        if max_auth and auth_streak >= max_auth then
+          halt("auth", ("stopped after %d authentication failures in a row (the last: %s):"
+            .. " the credentials are refused; check the token or key pair, and the account"):format(
+            auth_streak, tostring(err)))
+        end
+      else
+        auth_streak = 0
+      end
       report.failed = report.failed + 1
       local f = report.failures
       if #f < max_failures then
@@ -128,14 +191,26 @@ function _M.run(entry, items, run, o)
 
   local function dispatch(job, now)
     job.attempts = job.attempts + 1
-    local ok, req, err = pcall(client.prepare, entry, job.id, job.fields, o)
+    local ok, req, err = pcall(client.prepare, entry, job.id, job.fields, po)
     if not ok then
       req, err = nil, errors.invalid(name, {}, type(req) == "string" and req or "the item cannot be prepared")
     end
-    if not req then return finish(job, nil, auth.redact(err, o)) end
+    if not req then
+      err = auth.redact(err, po)
+      if err.kind == "config" then
+        -- Nothing can be sent until the configuration is fixed: one error,
+        -- not one failure per item.
+        halt("config", tostring(err))
+        report.config_error = err
+        report.not_attempted = report.not_attempted + 1
+        return
+      end
+      return finish(job, nil, suggest.fields(entry, err))
+    end
     if run.dry_run then return finish(job, req, nil) end
     job.auth = headers.get(req.headers, "Authorization")
     if job.deadline then budget.clamp(req, o, job.deadline, now) end
+    req.attempt = job.attempts -- for a transport that logs
     inflight[session.start(req)] = job
     n_inflight = n_inflight + 1
   end
@@ -173,22 +248,34 @@ function _M.run(entry, items, run, o)
       end
     end
     -- Retries hold their place: new items wait while many are pending.
-    if exhausted or #waiting + n_inflight >= 2 * concurrency then return nil end
+    if exhausted or abort or #waiting + n_inflight >= 2 * concurrency then return nil end
     local ok, index, item = pcall(next_item)
-    if not ok then stop(index) return nil end
+    if not ok then broken_input = true stop(index) return nil end
     if not index then exhausted = true return nil end
     report.total = report.total + 1
     local job = { index = index, item = item, attempts = 0 }
+    if type(item) == "table" and item.error ~= nil then -- an input row its reader could not read
+      finish(job, nil, errors.invalid(name, {}, tostring(item.error)))
+      return take(now)
+    end
     if type(item) ~= "table" or type(item.fields) ~= "table" or item.id == nil then
       finish(job, nil, errors.invalid(name, {}, "item " .. index .. " is not { id = ..., fields = { ... } }"))
       return take(now)
     end
     job.id, job.fields = item.id, item.fields
-    if jr and jr:is_done(index) then
-      report.skipped = report.skipped + 1
-      report.done = report.done + 1
-      tick()
-      return take(now)
+    if jr then
+      local kok, key = pcall(journal.key, job.id, job.fields)
+      if not kok then
+        finish(job, nil, errors.invalid(name, {}, tostring(key)))
+        return take(now)
+      end
+      job.key = key
+      if jr:take(key) then
+        report.skipped = report.skipped + 1
+        report.done = report.done + 1
+        tick()
+        return take(now)
+      end
     end
     return job
   end
@@ -230,6 +317,7 @@ function _M.run(entry, items, run, o)
 
   local function fill()
     local now = core.now()
+    poll_stop()
     while not abort and n_inflight < window and now >= pause_until do
       local job = take(now)
       if not job then break end
@@ -239,9 +327,12 @@ function _M.run(entry, items, run, o)
     return now
   end
 
+  -- With should_stop, no wait lasts longer than this: the run looks again.
+  local cap = run.should_stop and 0.2 or huge
+
   while true do
     local now = fill()
-    if n_inflight == 0 and (abort or (exhausted and #waiting == 0)) then break end
+    if abandon or (n_inflight == 0 and (abort or (exhausted and #waiting == 0))) then break end
 
     -- Sleep until the first of: a completion, or, when a slot is free, the
     -- next thing that could be sent (a retry coming due, a new item), no
@@ -252,7 +343,7 @@ function _M.run(entry, items, run, o)
       if not exhausted and #waiting + n_inflight < 2 * concurrency then wake = now end
       if wake < huge then wake = max(wake, pause_until) end
     end
-    local timeout = max(0, wake - now)
+    local timeout = min(cap, max(0, wake - now))
     if n_inflight > 0 then
       local done = session.wait(timeout < huge and timeout or nil) -- nil: until one completes
       for _, r in ipairs(done) do
@@ -267,9 +358,33 @@ function _M.run(entry, items, run, o)
     end
   end
 
-  -- A stopped run reports what waited for a retry with its last error.
+  -- A stopped run reports what waited for a retry with its last error, and
+  -- what it abandoned in flight (a second interrupt) as aborted: those may
+  -- or may not have reached the server, and are not in the journal.
   for _, job in ipairs(waiting) do finish(job, nil, auth.redact(job.err, o)) end
   if session then session.close() end
+  for _, job in pairs(inflight) do
+    finish(job, nil, errors.new { kind = "transport", code = "aborted", provider = name, retryable = true,
+      attempts = job.attempts, message = "abandoned in flight when the run was interrupted (it may have been applied)" })
+  end
+  -- What was never taken: counted, so that every item is accounted for.
+  if abort and not exhausted then
+    local rest = 0
+    if length then
+      rest = length - report.total
+    elseif run.total then
+      rest = max(0, run.total - report.total)
+    elseif not broken_input then
+      while true do -- an iterator without a total: counted to its end
+        local ok, index = pcall(next_item)
+        if not ok then stop(index) break end
+        if not index then break end
+        rest = rest + 1
+      end
+    end
+    report.total = report.total + rest
+    report.not_attempted = report.not_attempted + rest
+  end
   if jr then jr:close() end
   report.elapsed = core.now() - started
   if show then
@@ -277,7 +392,6 @@ function _M.run(entry, items, run, o)
     if not ok then stop(perr) end
   end
   report.done = nil
-  report.error = abort
   return report
 end
 

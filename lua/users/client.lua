@@ -161,6 +161,10 @@ local function build_url(entry, id, o)
       v = id
     end
     if v == nil and p.option then v = o[p.option] end
+    if v == nil and p.option then
+      return nil, errors.config(name, "no " .. p.option .. " for " .. name .. ": set opts." .. p.option
+                                        .. " or " .. name:upper() .. "_" .. p.option:upper())
+    end
     local text, msg = core.check_param(entry.compiled, pname, v)
     if text then
       values[pname] = core.escape(text)

@@ -83,6 +83,9 @@ function _M.describe(entry)
     name = d.name, title = d.title, method = d.method, path = d.path,
     base_url = d.base_url, encodings = copy(d.encodings or { "json" }),
     options = copy(d.options or {}), params = params, fields = fields,
+    headers = copy(d.headers or {}),              -- header name -> the option it carries
+    option_formats = copy(d.option_formats or {}), -- option -> "uuid", ...
+    fetches_token = d.token_request ~= nil,        -- key_id + key_secret fetch a token
   }
 end
 

@@ -32,10 +32,12 @@ function _M.decode(name, res)
   -- carries no user is an empty table, as an empty body is.
   if value == false and errors.is_json(ctype) then return {} end
   if value == nil or not errors.is_json(ctype) then
+    -- what the server said it sent, when it said something else than JSON
+    local why = not errors.is_json(ctype) and (" (" .. (ctype:match("^%s*([^;%s]+)") or ctype) .. ")")
+      or (msg and (": " .. msg) or "")
     return nil, errors.new {
       kind = "decode", code = "bad_response", status = res.status, provider = name,
-      message = "the response is not JSON" .. (msg and (": " .. msg) or
-                (" (content type " .. tostring(ctype) .. ")")),
+      message = "the response is not JSON" .. why,
       body = res.body, retryable = false,
     }
   end

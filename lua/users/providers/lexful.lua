@@ -16,6 +16,8 @@ return {
   encodings = { "json" },
   options = { "account_id", "key_id", "key_secret" },
   headers = { ["X-Account-ID"] = "account_id" },
+  -- X-Account-ID carries the account's UUID ("X-Account-ID: <account uuid>").
+  option_formats = { account_id = "uuid" },
   fields = {
     { "email", type = "string", format = "email", max_length = 255 },
     { "first_name", type = "string", nullable = true, min_length = 1, max_length = 100 },

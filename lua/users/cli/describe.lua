@@ -1,0 +1,156 @@
+--- `lua-users describe PROVIDER` and `lua-users providers`: a provider's
+-- contract for people, from users.describe: its request, id, fields and
+-- rules, and the environment variables it reads.
+local _M = {}
+
+local ipairs, pairs, tostring, type = ipairs, pairs, tostring, type
+local concat, sort = table.concat, table.sort
+local format = string.format
+
+local FORMATS = { uuid = "a UUID", email = "an email address" }
+
+local function quoted_list(values)
+  local out = {}
+  for i, v in ipairs(values) do out[i] = type(v) == "string" and v or tostring(v) end
+  return concat(out, ", ")
+end
+
+-- What a value must be, in words: "string, an email address, at most 255 characters".
+local function rule_text(r)
+  local parts = {}
+  if r.enum then
+    if #r.enum > 12 then
+      parts[#parts + 1] = format("one of %d values", #r.enum)
+    else
+      parts[#parts + 1] = "one of: " .. quoted_list(r.enum)
+    end
+  elseif r.any_of then
+    local alts = {}
+    for _, a in ipairs(r.any_of) do
+      if a.enum then
+        local q = {}
+        for i, v in ipairs(a.enum) do q[i] = '"' .. tostring(v) .. '"' end
+        alts[#alts + 1] = concat(q, " or ")
+      else
+        alts[#alts + 1] = FORMATS[a.format] or (a.pattern and ("text matching " .. a.pattern)) or a.type or "any"
+      end
+    end
+    parts[#parts + 1] = concat(alts, " or ")
+  else
+    local items = r.items and rule_text(r.items)
+    local simple = items == "integer" or items == "string" or items == "boolean"
+    parts[#parts + 1] = r.type == "array" and (simple and ("array of " .. items .. "s")
+        or items and ("array, each item " .. items) or "array")
+      or r.type == "file" and "a file (a path)" or r.type or "any"
+  end
+  if r.format and not r.any_of then parts[#parts + 1] = FORMATS[r.format] or r.format end
+  if r.pattern then parts[#parts + 1] = "matching " .. r.pattern end
+  if r.min_length and r.max_length then
+    parts[#parts + 1] = format("%d to %d characters", r.min_length, r.max_length)
+  elseif r.max_length then
+    parts[#parts + 1] = format("at most %d characters", r.max_length)
+  elseif r.min_length then
+    parts[#parts + 1] = format("at least %d characters", r.min_length)
+  end
+  if r.content_type then parts[#parts + 1] = r.content_type end
+  if r.max_bytes and not r.description then
+    parts[#parts + 1] = r.max_bytes % 1048576 == 0 and format("at most %d MB", r.max_bytes / 1048576)
+      or format("at most %d bytes", r.max_bytes)
+  end
+  if r.same_as and not r.description then parts[#parts + 1] = "equal to " .. r.same_as end
+  return concat(parts, ", ")
+end
+
+--- The id's format in words: "a UUID", "an integer", "21 letters and digits".
+function _M.id_text(d)
+  local out = {}
+  local single = #d.params == 1
+  for _, p in ipairs(d.params) do
+    local what
+    if p.format then what = FORMATS[p.format] or p.format
+    elseif p.pattern then what = "text matching " .. p.pattern
+    elseif p.type == "integer" then what = "an integer"
+    else what = "text" .. (p.max_length and format(" of %d to %d characters", p.min_length or 1, p.max_length) or "") end
+    if p.option then
+      out[#out + 1] = format("%s: %s, from %s_%s (or a %s column)", p.name, what, d.name:upper(),
+                             p.option:upper(), p.name)
+    elseif single then
+      out[#out + 1] = what
+    else
+      out[#out + 1] = format("%s: %s", p.name, what)
+    end
+  end
+  return concat(out, "; ")
+end
+
+--- The environment variables a provider reads: { { name, what }, ... }.
+function _M.environment(d)
+  local P = d.name:upper() .. "_"
+  local env = {}
+  if d.fetches_token then
+    env[#env + 1] = { P .. "TOKEN", "a bearer token; or, instead of it:" }
+    env[#env + 1] = { P .. "KEY_ID, " .. P .. "KEY_SECRET", "a key pair: the token is fetched and refreshed" }
+  else
+    env[#env + 1] = { P .. "TOKEN", "the bearer token (required)" }
+  end
+  local header_of = {}
+  for header, option in pairs(d.headers or {}) do header_of[option] = header end
+  local param_of = {}
+  for _, p in ipairs(d.params) do if p.option then param_of[p.option] = p end end
+  for _, option in ipairs(d.options or {}) do
+    if option ~= "key_id" and option ~= "key_secret" then
+      local fmt = d.option_formats and d.option_formats[option]
+      local what
+      if header_of[option] then
+        what = format("required: sent as %s%s", header_of[option], fmt and (" (" .. (FORMATS[fmt] or fmt) .. ")") or "")
+      elseif param_of[option] then
+        what = format("the %s in the path, unless the input gives it", option)
+      else
+        what = option
+      end
+      env[#env + 1] = { P .. option:upper(), what }
+    end
+  end
+  env[#env + 1] = { P .. "BASE_URL", d.base_url and ("default " .. d.base_url) or "required: the API's base URL" }
+  return env
+end
+
+--- The whole description, as lines of text.
+function _M.text(d)
+  local lines = {}
+  local function add(s) lines[#lines + 1] = s end
+  add(d.title and d.title ~= d.name and format("%s - %s", d.name, d.title) or d.name)
+  local bodies = { json = "JSON", form = "form-urlencoded", multipart = "multipart/form-data" }
+  local encs = {}
+  for i, e in ipairs(d.encodings) do encs[i] = bodies[e] or e end
+  add(format("  request:  %s {base}%s, body %s", d.method, d.path, concat(encs, " or ")))
+  add("  id:       " .. _M.id_text(d))
+  add("  base URL: " .. (d.base_url or "none: set " .. d.name:upper() .. "_BASE_URL or give --base-url"))
+  add("")
+  add("fields (an update needs at least one; unknown names are refused):")
+  local names = {}
+  for name in pairs(d.fields) do names[#names + 1] = name end
+  sort(names, function(a, b) return d.fields[a].order < d.fields[b].order end)
+  local width = 0
+  for _, n in ipairs(names) do if #n > width then width = #n end end
+  for _, n in ipairs(names) do
+    local f = d.fields[n]
+    local text = rule_text(f)
+    if f.required then text = "required; " .. text end
+    if f.nullable then text = text .. "; may be null" end
+    if f.description then text = text .. " (" .. f.description .. ")" end
+    add(format("  %-" .. width .. "s  %s", n, text))
+  end
+  add("")
+  add("environment:")
+  local env = _M.environment(d)
+  local ew = 0
+  for _, e in ipairs(env) do if #e[1] > ew then ew = #e[1] end end
+  for _, e in ipairs(env) do add(format("  %-" .. ew .. "s  %s", e[1], e[2])) end
+  add("")
+  add("in a CSV cell: empty = leave the field alone; null = null; booleans true/false, 1/0, yes/no;")
+  add("  arrays a;b;c or a JSON array (quoted in CSV: \"[1,2]\"; [] is empty); a file is its path")
+  return lines
+end
+
+return _M

@@ -1,0 +1,165 @@
+--- Requests shown to people: a dry run's "what would be sent" and the
+-- one line per request of --verbose. Credentials never appear: an
+-- Authorization value keeps its scheme and loses the rest.
+local bulk = require "users.bulk"
+
+local _M = {}
+
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local concat, sort = table.concat, table.sort
+local format = string.format
+
+local function redact(name, value)
+  if name:lower() == "authorization" then
+    local scheme, rest = value:match("^(%S+)%s+(.*)$")
+    if rest == bulk.PLACEHOLDER_TOKEN then return value end
+    return (scheme or "") .. " [REDACTED]"
+  end
+  return value
+end
+
+--- "Name: value" lines, sorted, credentials redacted.
+function _M.headers(req)
+  local lines = {}
+  for name, value in pairs(req.headers) do lines[#lines + 1] = name .. ": " .. redact(name, value) end
+  sort(lines)
+  return lines
+end
+
+-- The parts of a multipart body: { { name, value | nil, file = "name, N bytes" }, ... }
+local function parts(req)
+  local ctype
+  for name, value in pairs(req.headers) do
+    if name:lower() == "content-type" then ctype = value end
+  end
+  local boundary = ctype and ctype:match('boundary="?([^";]+)"?')
+  if not boundary or not req.segments then return nil end
+  local text, files = {}, {}
+  for _, s in ipairs(req.segments) do
+    if type(s) == "string" then
+      text[#text + 1] = s
+    else
+      files[#files + 1] = s
+      text[#text + 1] = "\0FILE" .. #files .. "\0"
+    end
+  end
+  local body = concat(text)
+  local out = {}
+  local delim = "--" .. boundary
+  local pos = 1
+  while true do
+    local a, b = body:find(delim, pos, true)
+    if not a then break end
+    local nexta = body:find("\r\n" .. delim, b + 1, true)
+    if not nexta then break end
+    local part = body:sub(b + 3, nexta - 1) -- after the CRLF that follows the boundary
+    local head, value = part:match("^(.-)\r\n\r\n(.*)$")
+    if head then
+      local name = head:match('name="([^"]*)"') or "?"
+      local filename = head:match('filename="([^"]*)"')
+      local fi = value:match("^%z?FILE(%d+)%z?$") or value:match("\0FILE(%d+)\0")
+      if fi then
+        local f = files[tonumber(fi)]
+        out[#out + 1] = { name, file = format("%s, %d bytes", filename or f.path or "file", f.size or 0) }
+      elseif filename then
+        out[#out + 1] = { name, file = format("%s, %d bytes", filename, #value) }
+      else
+        out[#out + 1] = { name, value }
+      end
+    end
+    pos = nexta + 2
+  end
+  return out
+end
+
+--- The body as text: JSON or a form as is; multipart as one line per part.
+function _M.body(req, compact)
+  local ps = parts(req)
+  if ps then
+    local lines = {}
+    for _, p in ipairs(ps) do
+      if p.file then
+        lines[#lines + 1] = format("%s=[file %s]", p[1], p.file)
+      else
+        lines[#lines + 1] = format("%s=%s", p[1], compact and (p[2]:gsub("[\r\n]", " ")) or p[2])
+      end
+    end
+    return concat(lines, compact and "; " or "\n")
+  end
+  if type(req.body) == "string" then return req.body end
+  return ""
+end
+
+--- The whole request: request line, headers, a blank line, the body.
+function _M.full(req)
+  local lines = { req.method .. " " .. req.url }
+  for _, h in ipairs(_M.headers(req)) do lines[#lines + 1] = h end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = _M.body(req)
+  return concat(lines, "\n")
+end
+
+--- One line: method, URL and body.
+function _M.line(req)
+  return req.method .. " " .. req.url .. " " .. _M.body(req, true)
+end
+
+-- The path of a URL (what --verbose shows).
+local function path_of(url)
+  return url:match("^%a[%w+.-]*://[^/]*(/.*)$") or url
+end
+
+--- A transport that logs one line per request through log(line): method,
+-- path, status (or the transport error), protocol when known, attempt and
+-- time. It follows the transport contract (users/transport.lua).
+function _M.verbose(transport, log)
+  local w = {}
+  for k, v in pairs(transport) do w[k] = v end
+  local sent = setmetatable({}, { __mode = "k" }) -- users.update resends the same request table
+
+  local function show(req, res, code, msg, elapsed, attempt)
+    local outcome
+    if res then
+      outcome = tostring(res.status) .. (res.protocol and (" " .. res.protocol) or "")
+    else
+      outcome = tostring(code) .. " (" .. tostring(msg) .. ")"
+    end
+    log(format("%s %s -> %s, attempt %d, %.3f s", req.method, path_of(req.url), outcome, attempt, elapsed))
+  end
+
+  function w.send(req)
+    local n = (sent[req] or 0) + 1
+    sent[req] = n
+    local t0 = transport.now()
+    local res, code, msg = transport.send(req)
+    show(req, res, code, msg, res and res.elapsed or transport.now() - t0, req.attempt or n)
+    return res, code, msg
+  end
+
+  function w.session(concurrency)
+    local s = transport.session(concurrency)
+    local started = {}
+    local ws = {}
+    function ws.start(req)
+      local h = s.start(req)
+      started[h] = { req, transport.now() }
+      return h
+    end
+    function ws.wait(timeout)
+      local done = s.wait(timeout)
+      for _, r in ipairs(done) do
+        local st = started[r[1]]
+        started[r[1]] = nil
+        if st then
+          show(st[1], r[2], r[3], r[4], r[2] and r[2].elapsed or transport.now() - st[2], st[1].attempt or 1)
+        end
+      end
+      return done
+    end
+    function ws.close() return s.close() end
+    return ws
+  end
+  return w
+end
+
+return _M
