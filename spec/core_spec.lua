@@ -27,6 +27,28 @@ describe("the C core at its edges", function()
     assert.equal('{"a":[[[[[[[[1]]]]]]]]}', core.marshal_json(p, { a = v }))
   end)
 
+  it("refuses object keys that are not UTF-8, or two keys with one text (1 and \"1\")", function()
+    local ok, msg = pcall(core.json_encode, { ["\255"] = 1 })
+    assert.is_false(ok)
+    assert.matches("not UTF%-8", msg)
+    ok, msg = pcall(core.json_encode, { [1] = "a", ["1"] = "b", x = 1 })
+    assert.is_false(ok)
+    assert.matches('same text "1"', msg)
+    assert.equal('{"1":"a","x":1}', core.json_encode { [1] = "a", x = 1 })
+    assert.equal('{"a":1}', core.json_encode { a = 1 }) -- the scratch buffer came back
+  end)
+
+  it("sleeps at most a year, and not at all for NaN or a negative", function()
+    local t0 = core.now()
+    core.sleep(0 / 0)
+    core.sleep(-math.huge)
+    assert.is_true(core.now() - t0 < 0.1)
+    -- math.huge would overflow time_t: it is clamped (a child, killed once it sleeps)
+    local out = env.sh(("timeout 1 %s -e 'package.cpath=%q..package.cpath; require(\"users.core\").sleep(math.huge)'; echo rc=$?")
+      :format(env.lua_bin(), package.cpath:match("^[^;]+") .. ";"))
+    assert.matches("rc=124", out) -- still asleep after a second: killed by timeout
+  end)
+
   it("encodes tables nested up to 64 deep, and refuses deeper with an error", function()
     local t = {}
     for _ = 1, 60 do t = { a = t } end

@@ -123,6 +123,35 @@ describe("hardening", function()
     end)
   end)
 
+  it("a file value is read raw, once: an __index cannot answer validation and encoding apart (finding 6)", function()
+    local lp = env.valid.lancepilot
+    local function with(avatar)
+      local f = {}
+      for k, x in pairs(lp.fields) do f[k] = x end
+      f.avatar = avatar
+      return f
+    end
+    local calls = 0
+    local shifty = setmetatable({ data = env.PNG }, { __index = function(_, k)
+      calls = calls + 1
+      if k == "filename" then return 'a.png"\r\nContent-Type: text/html\r\n\r\nINJECTED' end
+      if k == "content_type" then return calls > 2 and "text/html" or "image/png" end
+    end })
+    assert.is_table(users.update("lancepilot", lp.id, with(shifty), env.opts("lancepilot")))
+    local body = env.fake:last().body
+    assert.is_nil(body:find("INJECTED", 1, true))
+    assert.matches('filename="upload"', body)
+    assert.equal(0, calls)
+    -- a table whose data exists only through __index is not a file
+    local big = setmetatable({ filename = "a.png" }, { __index = function(_, k)
+      if k == "data" then calls = calls + 1; return calls == 1 and env.PNG or env.PNG .. ("x"):rep(2 * 1024 * 1024) end
+    end })
+    local user, err = users.update("lancepilot", lp.id, with(big), env.opts("lancepilot"))
+    assert.is_nil(user)
+    assert.matches("must be a file", tostring(err))
+    assert.equal(1, #env.fake:requests())
+  end)
+
   it("a base URL with user information is refused, the token never sent (also seen)", function()
     local user, err = users.update("generic", "u1", { role = "x" },
       env.opts("generic", { base_url = "http://evil@" .. env.fake:base_url("generic"):gsub("^http://", "") }))

@@ -182,9 +182,9 @@ static int emit_file(form_t *c, const users_field_t *f, int v) {
   int ok;
   if (!users_file_info(L, v, &c->file))
     return users_fail(&c->fail, "%s: %s", f->name, c->file.err);
-  lua_getfield(L, v, "content_type");
+  users_rawfield(L, v, "content_type");
   given = lua_tostring(L, -1);
-  lua_getfield(L, v, "filename");
+  users_rawfield(L, v, "filename");
   fname = lua_tostring(L, -1);
   ok = add(c, "; filename=\"") && add(c, fname ? fname : "upload") &&
        add(c, "\"\r\nContent-Type: ") &&
@@ -192,7 +192,7 @@ static int emit_file(form_t *c, const users_field_t *f, int v) {
        add(c, "\r\n\r\n");
   lua_pop(L, 2);
   if (!ok) return 0;
-  lua_getfield(L, v, "data");
+  users_rawfield(L, v, "data");
   if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
     const char *d = lua_tolstring(L, -1, &n);
@@ -203,7 +203,7 @@ static int emit_file(form_t *c, const users_field_t *f, int v) {
   lua_pop(L, 1);
   flush(c);
   lua_newtable(L);
-  lua_getfield(L, v, "path");
+  users_rawfield(L, v, "path");
   lua_setfield(L, -2, "path");
   lua_pushnumber(L, (lua_Number)c->file.size);
   lua_setfield(L, -2, "size");

@@ -117,6 +117,8 @@ static int put_object(users_jw_t *w, int v, int depth) {
     lua_rawseti(L, keys, ++n);        /* the original key */
     lua_pushvalue(L, -1);
     k.s = lua_tolstring(L, -1, &k.n); /* converts the copy, not the key */
+    if (users_utf8_length(k.s, k.n) < 0)
+      return users_fail(&w->fail, "cannot encode a table key that is not UTF-8", NULL, NULL);
     lua_rawseti(L, keys, ++n);        /* its text, kept alive */
     k.slot = n - 1;
     if (!users_buf_add(list, &k, sizeof k)) return no_room(w);
@@ -126,6 +128,8 @@ static int put_object(users_jw_t *w, int v, int depth) {
   if (!users_buf_putc(w->b, '{')) return no_room(w);
   for (i = 0; i < n; i++) {
     const jkey_t *k = &((const jkey_t *)list->data)[i];
+    if (i && cmp_keys(k - 1, k) == 0) /* 1 and "1": JSON would say "1" twice */
+      return users_fail(&w->fail, "cannot encode two table keys with the same text \"%s\"", k->s, NULL);
     if ((i && !users_buf_putc(w->b, ',')) || !users_json_string(w->b, k->s, k->n) ||
         !users_buf_putc(w->b, ':'))
       return no_room(w);

@@ -18,10 +18,15 @@ static int sys_now(lua_State *L) {
 }
 
 /* sleep(seconds): whole, even when a signal interrupts it. */
+#define USERS_SLEEP_MAX (365.0 * 86400)
+
 static int sys_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   struct timespec ts;
-  if (s <= 0) return 0;
+  if (!(s > 0)) return 0; /* NaN too */
+  /* A year at most: a larger double (math.huge) would overflow time_t,
+   * which is undefined behaviour; no caller means to sleep longer. */
+  if (s > USERS_SLEEP_MAX) s = USERS_SLEEP_MAX;
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}

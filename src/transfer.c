@@ -325,38 +325,78 @@ static const char *error_code(users_transfer_t *t) {
   }
 }
 
-static void push_headers(lua_State *L, users_transfer_t *t) {
-  const char *p = t->head.data, *end = p + t->head.len;
+/* The header lines of a response: skips its status line, lower-cases the
+ * names. A repeated header's values are joined with ", " (RFC 9110 5.3):
+ * collected per name as they come and joined once at the end, so a
+ * response that repeats one header 50 000 times costs linear time. Reads
+ * only inside p[0..n): a line shorter than "HTTP/" is compared as such. */
+void users_headers_push(lua_State *L, const char *p, size_t n) {
+  const char *end = p + n;
+  int headers, repeats;
   lua_newtable(L);
+  headers = lua_gettop(L);
+  lua_newtable(L); /* name -> { value, value, ... } for the names met twice */
+  repeats = headers + 1;
   while (p && p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+    size_t len;
     if (!eol) eol = end;
-    colon = memchr(p, ':', (size_t)(eol - p));
-    if (colon && memcmp(p, "HTTP/", 5) != 0) {
+    len = (size_t)(eol - p);
+    colon = memchr(p, ':', len);
+    if (colon && !(len >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
       char name[128];
-      size_t n = (size_t)(colon - p), i;
-      if (n > 0 && n < sizeof name) {
-        for (i = 0; i < n; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+      size_t k = (size_t)(colon - p), i;
+      if (k > 0 && k < sizeof name) {
+        for (i = 0; i < k; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
         v = colon + 1;
         ve = eol;
         while (v < ve && (*v == ' ' || *v == '\t')) v++;
         while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        lua_pushlstring(L, name, n);
+        lua_pushlstring(L, name, k);
         lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
-        if (lua_isnil(L, -1)) {
+        lua_rawget(L, headers);
+        if (lua_isnil(L, -1)) { /* the first: the value itself */
           lua_pop(L, 1);
           lua_pushlstring(L, v, (size_t)(ve - v));
-        } else { /* repeated header: values joined as RFC 9110 allows */
-          lua_pushliteral(L, ", ");
+          lua_rawset(L, headers);
+        } else {
+          lua_pushvalue(L, -2);
+          lua_rawget(L, repeats);
+          if (lua_isnil(L, -1)) { /* the second: a list of both */
+            lua_pop(L, 1);
+            lua_createtable(L, 4, 0);
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, -2, 1);
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, repeats);
+          }
           lua_pushlstring(L, v, (size_t)(ve - v));
-          lua_concat(L, 3);
+          lua_rawseti(L, -2, (int)users_rawlen(L, -2) + 1);
+          lua_pop(L, 3);
         }
-        lua_rawset(L, -3);
       }
     }
     p = eol + 1;
   }
+  lua_pushnil(L);
+  while (lua_next(L, repeats)) { /* key -2, list -1 */
+    luaL_Buffer b;
+    size_t i, count = users_rawlen(L, -1);
+    int list = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (i = 1; i <= count; i++) {
+      if (i > 1) luaL_addlstring(&b, ", ", 2);
+      lua_rawgeti(L, list, (int)i);
+      luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_pushvalue(L, list - 1);
+    lua_insert(L, -2);
+    lua_rawset(L, headers);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1); /* repeats: the headers are on top */
 }
 
 int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
@@ -379,7 +419,7 @@ int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, t->status);
   lua_setfield(L, -2, "status");
-  push_headers(L, t);
+  users_headers_push(L, t->head.data ? t->head.data : "", t->head.len);
   lua_setfield(L, -2, "headers");
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");

@@ -65,7 +65,7 @@ int users_file_info(lua_State *L, int idx, users_file_t *out) {
   out->sniffed = NULL;
   out->err[0] = '\0';
   if (!lua_istable(L, idx)) return not_a_file(out);
-  lua_getfield(L, idx, "data");
+  users_rawfield(L, idx, "data");
   if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
     const char *d = lua_tolstring(L, -1, &n);
@@ -78,7 +78,7 @@ int users_file_info(lua_State *L, int idx, users_file_t *out) {
     struct stat st;
     const char *path;
     lua_pop(L, 1);
-    lua_getfield(L, idx, "path");
+    users_rawfield(L, idx, "path");
     if (lua_type(L, -1) != LUA_TSTRING) {
       lua_pop(L, 1);
       return not_a_file(out);
@@ -115,7 +115,7 @@ static int check_file(lua_State *L, const users_schema_t *s, int v, int E,
     add_errorf(L, E, name, 0, "must be at most %ld bytes", s->max);
     ok = 0;
   }
-  lua_getfield(L, v, "content_type");
+  users_rawfield(L, v, "content_type");
   given = lua_tostring(L, -1);
   if (s->content_type && strncmp(s->content_type, "image/", 6) == 0) {
     if (!file.sniffed) {
@@ -131,7 +131,7 @@ static int check_file(lua_State *L, const users_schema_t *s, int v, int E,
     ok = 0;
   }
   lua_pop(L, 1);
-  lua_getfield(L, v, "filename");
+  users_rawfield(L, v, "filename");
   if (lua_type(L, -1) == LUA_TSTRING) {
     size_t n;
     const char *fn = lua_tolstring(L, -1, &n);
