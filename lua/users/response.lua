@@ -63,7 +63,7 @@ function _M.judge(entry, o, attempts, refreshed, res, code, msg)
     local user, derr = _M.decode(name, res)
     if user ~= nil then
       res.body = nil
-      return { action = "done", user = user, res = res }
+      return { action = "done", user = user, res = auth.redact(res, o) } -- headers may echo a token
     end
     err = derr
   else

@@ -86,17 +86,19 @@ local function sleep(seconds)
 end
 
 -- A canned response: { status, body (string or table), headers, delay, drop }.
--- "@BEARER@" in a string body is the request's bearer token, echoed back as
--- careless servers do.
+-- "@BEARER@" in a string body, a header name or value is the request's
+-- bearer token, echoed back as careless servers do.
 local function canned(r)
   sleep(r.delay)
   if r.drop then return ngx.exit(444) end
-  local body = r.body
-  if type(body) == "string" and body:find("@BEARER@", 1, true) then
-    local bearer = (ngx.var.http_authorization or ""):match("(%S+)%s*$") or ""
-    body = body:gsub("@BEARER@", function() return bearer end)
+  local bearer = (ngx.var.http_authorization or ""):match("(%S+)%s*$") or ""
+  local function echo(v)
+    if type(v) ~= "string" or not v:find("@BEARER@", 1, true) then return v end
+    return (v:gsub("@BEARER@", function() return bearer end))
   end
-  return common.send(r.status or 200, body, r.headers)
+  local headers = {}
+  for k, v in pairs(r.headers or {}) do headers[echo(k)] = echo(v) end
+  return common.send(r.status or 200, echo(r.body), headers)
 end
 
 local function huge_body(size)

@@ -1,0 +1,75 @@
+-- Secrets (issue 9): one spec that looks for every secret a run used in
+-- every channel it has: err (keys and values, at any depth), tostring(err),
+-- res.headers, progress output, the journal, the failures file, --verbose
+-- lines, and the command's stdout and stderr. The fake echoes the bearer
+-- token back in bodies (keys and values) and in response headers.
+local users = require "users"
+local env = require "spec.support.env"
+local cli = require "spec.support.cli"
+
+local JSON = { ["Content-Type"] = "application/json" }
+local ECHO_BODY = '{"error":"validation_error","message":"bad token @BEARER@",'
+  .. '"details":{"@BEARER@":["is @BEARER@"]},"deep":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":"@BEARER@"}}}}}}}}}}'
+local ECHO_HEADERS = { ["Content-Type"] = "application/json", ["X-Echo"] = "Bearer @BEARER@",
+                       ["X-@BEARER@"] = "1" }
+
+local function contains(v, secret, seen)
+  seen = seen or {}
+  if type(v) == "string" then return v:find(secret, 1, true) ~= nil end
+  if type(v) ~= "table" or seen[v] then return false end
+  seen[v] = true
+  for k, x in pairs(v) do
+    if contains(k, secret, seen) or contains(x, secret, seen) then return true end
+  end
+  return false
+end
+
+describe("secrets never leave", function()
+  setup(function() env.start() end)
+  teardown(function() env.stop() end)
+  before_each(function() env.fake:reset() end)
+
+  it("the library: err at any depth, tostring(err), res.headers, progress, the journal", function()
+    local token = "s3cr3t-T0KEN-xyz"
+    env.fake:behave("generic", { respond = { status = 422, headers = ECHO_HEADERS, body = ECHO_BODY }, times = 1 })
+    local user, err = users.update("generic", "u1", { role = "x" }, env.opts("generic", { token = token }))
+    assert.is_nil(user)
+    assert.is_false(contains(err, token))
+    assert.is_nil(tostring(err):find(token, 1, true))
+    env.fake:behave("generic", { respond = { status = 200, headers = ECHO_HEADERS, body = '{"id":"u1"}' }, times = 1 })
+    local ok, res = users.update("generic", "u1", { role = "x" }, env.opts("generic", { token = token }))
+    assert.is_table(ok)
+    assert.is_false(contains(res, token))
+    local journal, shown = os.tmpname(), {}
+    env.fake:behave("generic", { respond = { status = 422, headers = ECHO_HEADERS, body = ECHO_BODY }, times = 3 })
+    local report = users.bulk_update("generic", { { id = "a", fields = { role = "x" } }, { id = "b", fields = { role = "x" } },
+                                                  { id = "c", fields = { role = "x" } } },
+      env.opts("generic", { token = token, journal = journal,
+        progress = function(done, total, r) shown[#shown + 1] = { done, total, r } end,
+        on_result = function(_, _, e) shown[#shown + 1] = e end }))
+    assert.equal(3, report.failed)
+    assert.is_false(contains(report, token))
+    assert.is_false(contains(shown, token))
+    assert.is_nil((env.read(journal) or ""):find(token, 1, true))
+    os.remove(journal)
+  end)
+
+  it("the command: stdout, stderr, --verbose, the journal and the failures file", function()
+    local token = "cli-S3CRET-token"
+    local dir = cli.dir()
+    env.write(dir .. "/users.csv", "id,role\na,x\nb,y\nc,z\n")
+    env.fake:behave("generic", { respond = { status = 422, headers = ECHO_HEADERS, body = ECHO_BODY }, times = 2 })
+    local vars = cli.vars("generic", { GENERIC_TOKEN = token })
+    local out, err = cli.run("bulk generic users.csv --verbose --journal users.journal --failures users.failures.csv",
+      vars, dir)
+    assert.matches("failed", out .. err)
+    local out2, err2 = cli.run("update generic u1 role=x --verbose", vars, dir)
+    local out3, err3 = cli.run("update generic u1 role=x --dry-run", vars, dir)
+    for _, text in ipairs { out, err, out2, err2, out3, err3,
+                            env.read(dir .. "/users.journal") or "", env.read(dir .. "/users.failures.csv") or "" } do
+      assert.is_nil(text:find(token, 1, true), text)
+    end
+    assert.matches("REDACTED", (env.read(dir .. "/users.failures.csv") or "") .. out .. err)
+    cli.rm(dir)
+  end)
+end)
