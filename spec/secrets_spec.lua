@@ -7,7 +7,6 @@ local users = require "users"
 local env = require "spec.support.env"
 local cli = require "spec.support.cli"
 
-local JSON = { ["Content-Type"] = "application/json" }
 local ECHO_BODY = '{"error":"validation_error","message":"bad token @BEARER@",'
   .. '"details":{"@BEARER@":["is @BEARER@"]},"deep":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":"@BEARER@"}}}}}}}}}}'
 local ECHO_HEADERS = { ["Content-Type"] = "application/json", ["X-Echo"] = "Bearer @BEARER@",
