@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "headers.h"
 #include "transfer.h"
 
 #define TRANSFER_MT "users.transfer"
@@ -325,40 +326,6 @@ static const char *error_code(users_transfer_t *t) {
   }
 }
 
-static void push_headers(lua_State *L, users_transfer_t *t) {
-  const char *p = t->head.data, *end = p + t->head.len;
-  lua_newtable(L);
-  while (p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
-    if (!eol) eol = end;
-    colon = memchr(p, ':', (size_t)(eol - p));
-    if (colon && memcmp(p, "HTTP/", 5) != 0) {
-      char name[128];
-      size_t n = (size_t)(colon - p), i;
-      if (n > 0 && n < sizeof name) {
-        for (i = 0; i < n; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        v = colon + 1;
-        ve = eol;
-        while (v < ve && (*v == ' ' || *v == '\t')) v++;
-        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        lua_pushlstring(L, name, n);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
-        if (lua_isnil(L, -1)) {
-          lua_pop(L, 1);
-          lua_pushlstring(L, v, (size_t)(ve - v));
-        } else { /* repeated header: values joined as RFC 9110 allows */
-          lua_pushliteral(L, ", ");
-          lua_pushlstring(L, v, (size_t)(ve - v));
-          lua_concat(L, 3);
-        }
-        lua_rawset(L, -3);
-      }
-    }
-    p = eol + 1;
-  }
-}
-
 int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
   if (t->state != USERS_TRANSFER_DONE) return luaL_error(L, "transfer has not finished");
   if (t->result != CURLE_OK || t->too_big) {
@@ -379,7 +346,7 @@ int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, t->status);
   lua_setfield(L, -2, "status");
-  push_headers(L, t);
+  users_headers_push(L, t->head.data, t->head.len);
   lua_setfield(L, -2, "headers");
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");
