@@ -2,14 +2,22 @@
 #include <string.h>
 #include "headers.h"
 
+/* A status line ("HTTP/1.1 200 OK"): compared only within the line, which
+ * may be shorter than "HTTP/" and end where the bytes do. */
+static int is_status(const char *p, const char *eol) {
+  return eol - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
+}
+
 void users_headers_push(lua_State *L, const char *p, size_t len) {
-  const char *end = p + len;
+  const char *end;
   lua_newtable(L);
-  while (p && p < end) {
+  if (len == 0) return; /* p may be NULL: no arithmetic on it */
+  end = p + len;
+  while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
     if (!eol) eol = end;
     colon = memchr(p, ':', (size_t)(eol - p));
-    if (colon && memcmp(p, "HTTP/", 5) != 0) {
+    if (colon && !is_status(p, eol)) {
       char name[128];
       size_t n = (size_t)(colon - p), i;
       if (n > 0 && n < sizeof name) {

@@ -12,7 +12,8 @@
  * values without the blanks around them, a repeated header's values joined
  * with ", " in the order they came (RFC 9110, 5.3). Status lines ("HTTP/"),
  * lines without a colon and names of 128 bytes or more are skipped; lines
- * end at LF, a CR before it is dropped. */
+ * end at LF, a CR before it is dropped. Reads only the n bytes (p may be
+ * NULL when n is 0). */
 void users_headers_push(lua_State *L, const char *p, size_t n);
 
 #endif
