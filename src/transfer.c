@@ -1,5 +1,6 @@
 /* One transfer: a request table into an easy handle, libcurl's callbacks,
  * the result for Lua (see transfer.h). */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #define TRANSFER_MT "users.transfer"
 #define MAX_HEADER_BYTES (256 * 1024)
+#define MAX_SEGMENT 9007199254740992.0 /* 2^53 bytes: a file segment's size, exact in a double */
 
 /* --- libcurl callbacks: bytes only, never Lua ---------------------------- */
 
@@ -127,13 +129,17 @@ static void rawfield(lua_State *L, int req, const char *key) {
   lua_rawget(L, req);
 }
 
-static double opt_seconds(lua_State *L, int req, const char *key, double dflt) {
+/* A time in whole milliseconds for libcurl, at least 1 (0 is "no timeout"
+ * to it). One beyond what a long holds (infinity, 1e300) is clamped: as
+ * good as no limit, never a cast out of the type's range. */
+static long opt_ms(lua_State *L, int req, const char *key, double dflt) {
   double v;
   rawfield(L, req, key);
   v = lua_isnil(L, -1) ? dflt : (double)lua_tonumber(L, -1);
   lua_pop(L, 1);
   if (!(v > 0)) luaL_error(L, "'%s' must be a positive number of seconds", key);
-  return v;
+  v *= 1000;
+  return v >= (double)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)v + 1;
 }
 
 /* A byte count: at least one byte (the whole part counts); a limit beyond
@@ -182,6 +188,7 @@ static void set_headers(lua_State *L, int req, users_transfer_t *t) {
 static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_body) {
   size_t i, n, len;
   long long total = 0;
+  double size;
   const char *body;
   rawfield(L, req, "body");
   if (lua_type(L, -1) == LUA_TSTRING) {
@@ -221,7 +228,11 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
       if (!(sg->path = malloc(strlen(path) + 1))) luaL_error(L, "not enough memory");
       strcpy(sg->path, path);
       rawfield(L, lua_gettop(L) - 1, "size");
-      sg->size = (long long)luaL_checknumber(L, -1);
+      size = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+      if (!(size >= 0 && size <= MAX_SEGMENT)) /* NaN too: never cast */
+        luaL_error(L, "segment %d: size must be a byte count", (int)i + 1);
+      sg->size = (long long)size;
+      if (sg->size > LLONG_MAX - total) luaL_error(L, "the body is larger than a long long counts");
       total += sg->size;
       lua_pop(L, 2);
     }
@@ -257,11 +268,8 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   set_headers(L, req, t);
   set_body(L, req, t, has_method_body);
 
-  /* At least 1 ms: libcurl reads 0 as "no timeout". */
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                   (long)(opt_seconds(L, req, "timeout", 30) * 1000) + 1);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   (long)(opt_seconds(L, req, "connect_timeout", 10) * 1000) + 1);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, opt_ms(L, req, "timeout", 30));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, opt_ms(L, req, "connect_timeout", 10));
   t->max_body = opt_bytes(L, req, "max_body", 8 * 1024 * 1024);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
   rawfield(L, req, "ca_file");
