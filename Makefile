@@ -2,6 +2,7 @@
 #   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
+#   make asan                    the same suite on a core built with ASan and UBSan
 #   make install [PREFIX=...]    install into LUA_CMOD / LUA_LMOD, and PREFIX/bin/lua-users
 #   make doc                     the API reference (LDoc) into doc/
 LUA ?= 5.4
@@ -37,7 +38,7 @@ CORE = $(BUILD)/users/core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind install clean deps demo bench check timezones doc pack soak
+.PHONY: all test valgrind asan install clean deps demo bench check timezones doc pack soak
 
 all: $(CORE)
 
@@ -58,6 +59,40 @@ test: deps $(CORE)
 # spec/support/valgrind-lua runs the interpreter under valgrind.
 valgrind: deps $(CORE)
 	$(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal spec
+
+# The core built with AddressSanitizer and UndefinedBehaviorSanitizer (every
+# UB check fatal; ASAN_CC=gcc works too), the suite (SPECS) run on it with
+# the collector at its most aggressive (ASAN_GC, read by spec/support/helper.lua).
+# The runtime lives only in spec/support/asan_lua.c's interpreter, linked
+# against the system's liblua5.4: the specs' child interpreters are that one
+# too (LUA_USERS_LUA), their shells, curl and nginx plain programs. Every
+# process writes what it finds to build/asan/reports/, and any report fails
+# the run: an error in a child whose output no spec reads counts as well.
+# Leaks count (spec/support/lsan.supp lists what is not one).
+ASAN_CC ?= clang
+ASAN_GC ?= aggressive
+SPECS ?= spec
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_BUILD = build/asan
+ASAN_LUA = $(ASAN_BUILD)/lua
+ASAN_REPORTS = $(CURDIR)/$(ASAN_BUILD)/reports
+ASAN_ENV = LUA_USERS_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(ASAN_BUILD)" \
+  LUA_USERS_LUA="$(CURDIR)/$(ASAN_LUA)" LUA_USERS_GC=$(ASAN_GC) \
+  ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=0:log_path=$(ASAN_REPORTS)/asan" \
+  LSAN_OPTIONS="suppressions=$(CURDIR)/spec/support/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$(ASAN_REPORTS)/ubsan"
+
+$(ASAN_LUA): spec/support/asan_lua.c
+	@mkdir -p $(ASAN_BUILD)
+	$(ASAN_CC) -O1 -g $(ASAN_FLAGS) $(WARN) -I/usr/include/lua5.4 $< -o $@ -Wl,--export-dynamic-symbol=dlclose -llua5.4
+
+asan: deps $(ASAN_LUA)
+	@$(MAKE) -s LUA=5.4 BUILD=$(ASAN_BUILD) CC=$(ASAN_CC) CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" all
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	@status=0; $(ASAN_ENV) scripts/busted.sh --lua=$(CURDIR)/$(ASAN_LUA) -o utfTerminal $(SPECS) || status=$$?; \
+	if ls $(ASAN_REPORTS)/* >/dev/null 2>&1; then \
+	  cat $(ASAN_REPORTS)/*; echo "sanitizer reports: $$(ls $(ASAN_REPORTS) | wc -l)"; echo "0 passed, 1 failed"; exit 1; \
+	fi; exit $$status
 
 # The fault soak at full size (the suite runs it with 1 000): SOAK=N items.
 SOAK ?= 10000

@@ -25,7 +25,7 @@ build = {
     ["users.core"] = {
       sources = {
         "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
-        "src/encode_json.c", "src/engine.c", "src/formats.c", "src/json_write.c",
+        "src/encode_json.c", "src/engine.c", "src/formats.c", "src/headers.c", "src/json_write.c",
         "src/marshal.c", "src/provider.c", "src/sys.c", "src/transfer.c", "src/users_core.c",
         "src/validate.c", "src/term.c", "src/digest.c",
       },

@@ -67,9 +67,3 @@ void users_setmeta(lua_State *L, const char *name, const luaL_Reg *methods,
 void *users_checkud(lua_State *L, int idx, const char *name) {
   return luaL_checkudata(L, idx, name);
 }
-
-void users_rawfield(lua_State *L, int idx, const char *k) {
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
-  lua_pushstring(L, k);
-  lua_rawget(L, idx);
-}

@@ -41,8 +41,5 @@ void users_pushmeta(lua_State *L, const char *name, const luaL_Reg *methods,
 void users_setmeta(lua_State *L, const char *name, const luaL_Reg *methods,
                    lua_CFunction gc);
 void *users_checkud(lua_State *L, int idx, const char *name);
-/* Pushes t[k] for the table at idx, raw: no __index runs (a value read
- * twice, to validate then to encode, must give the same answer). */
-void users_rawfield(lua_State *L, int idx, const char *k);
 
 #endif

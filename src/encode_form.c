@@ -20,7 +20,11 @@ typedef struct {
   users_buf_t *b;            /* the body, or multipart's pending string segment */
   users_fail_t fail;         /* why it stopped */
   users_file_t file;         /* the file part being written (its error, if any) */
-  const users_field_t *empty; /* or: the field holding an empty array */
+  /* or: the field whose value the update cannot have, and why: an empty
+   * array, or a file that breaks the field's rules */
+  const users_field_t *refused;
+  int empty;
+  unsigned file_bad;         /* USERS_FP_ bits */
   /* multipart only */
   int segs;                  /* stack index of the segments table */
   long long length;
@@ -88,7 +92,7 @@ static int put_scalar(form_t *c, int v, int urlencoded) {
 }
 
 /* Calls emit for each (field, value index) pair of the fields at 2, arrays
- * expanded; 0 when emit stopped, or at an empty array (c->empty). */
+ * expanded; 0 when emit stopped, or at an empty array (c->refused). */
 typedef int (*emit_fn)(form_t *c, const users_field_t *f, int v);
 
 static int each_value(form_t *c, const users_provider_t *p, emit_fn emit) {
@@ -106,7 +110,8 @@ static int each_value(form_t *c, const users_provider_t *p, emit_fn emit) {
     if (f->s.type == USERS_T_ARRAY && lua_istable(L, -1)) {
       n = users_rawlen(L, -1);
       if (n == 0) {
-        c->empty = f;
+        c->refused = f;
+        c->empty = 1;
         return 0;
       }
       for (k = 1; k <= n; k++) {
@@ -123,18 +128,31 @@ static int each_value(form_t *c, const users_provider_t *p, emit_fn emit) {
   return 1;
 }
 
-/* Why each_value stopped, once the scratch is back: an empty array is a
- * problem with the update, reported as core.validate reports one,
- * nil, { field = { message } }; anything else is raised. */
+/* Why each_value stopped, once the scratch is back: a value the update
+ * cannot have (an empty array, a file that breaks its field's rules) is
+ * a problem with the update, reported as core.validate reports one,
+ * nil, { field = { message, ... } }; anything else is raised. */
 static int report(form_t *c) {
   lua_State *L = c->L;
-  if (!c->empty) return users_fail_raise(L, &c->fail);
+  const users_field_t *f = c->refused;
+  if (!f) return users_fail_raise(L, &c->fail);
   lua_pushnil(L);
   lua_createtable(L, 0, 1);
   lua_createtable(L, 1, 0);
-  lua_pushliteral(L, "is an empty list, which a form cannot express: use the json encoding");
-  lua_rawseti(L, -2, 1);
-  lua_setfield(L, -2, c->empty->name);
+  if (c->empty) {
+    lua_pushliteral(L, "is an empty list, which a form cannot express: use the json encoding");
+    lua_rawseti(L, -2, 1);
+  } else {
+    unsigned bit;
+    int n = 0;
+    for (bit = 1; bit <= USERS_FP_ALL; bit <<= 1) {
+      char msg[64];
+      if (!(c->file_bad & bit)) continue;
+      lua_pushstring(L, users_file_message(&f->s, bit, msg, sizeof msg));
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  lua_setfield(L, -2, f->name);
   return 2;
 }
 
@@ -175,48 +193,52 @@ static void flush(form_t *c) {
 
 static int add(form_t *c, const char *s) { return users_buf_adds(c->b, s); }
 
-/* A file's part: its headers, then its bytes (a blob) or a file segment. */
+/* A file's part: its headers, then its bytes (a blob) or a file segment,
+ * from one raw read of the value (users_file_info), held to the field's
+ * rules as it is written: whatever validation saw before, no header is
+ * written from a name or type that could break out of it, and no file
+ * beyond its size or of the wrong kind is sent. */
 static int emit_file(form_t *c, const users_field_t *f, int v) {
   lua_State *L = c->L;
-  const char *given, *fname;
+  users_file_t *file = &c->file;
   int ok;
-  if (!users_file_info(L, v, &c->file))
-    return users_fail(&c->fail, "%s: %s", f->name, c->file.err);
-  users_rawfield(L, v, "content_type");
-  given = lua_tostring(L, -1);
-  users_rawfield(L, v, "filename");
-  fname = lua_tostring(L, -1);
-  ok = add(c, "; filename=\"") && add(c, fname ? fname : "upload") &&
-       add(c, "\"\r\nContent-Type: ") &&
-       add(c, given ? given : c->file.sniffed ? c->file.sniffed : "application/octet-stream") &&
-       add(c, "\r\n\r\n");
-  lua_pop(L, 2);
-  if (!ok) return 0;
-  users_rawfield(L, v, "data");
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    size_t n;
-    const char *d = lua_tolstring(L, -1, &n);
-    ok = users_buf_add(c->b, d, n);
-    lua_pop(L, 1);
-    return ok;
+  if (!users_file_info(L, v, file)) /* raised, as before any rule */
+    return users_fail(&c->fail, "%s: %s", f->name, file->err);
+  if ((c->file_bad = users_file_problems(&f->s, file)) != 0) {
+    c->refused = f;
+    return 0; /* the stack is reset by the caller */
   }
-  lua_pop(L, 1);
-  flush(c);
-  lua_newtable(L);
-  users_rawfield(L, v, "path");
-  lua_setfield(L, -2, "path");
-  lua_pushnumber(L, (lua_Number)c->file.size);
-  lua_setfield(L, -2, "size");
-  lua_rawseti(L, c->segs, (int)users_rawlen(L, c->segs) + 1);
-  c->length += c->file.size;
-  return 1;
+  ok = add(c, "; filename=\"") &&
+       (file->filename ? users_buf_add(c->b, file->filename, file->filename_len)
+                       : add(c, "upload")) &&
+       add(c, "\"\r\nContent-Type: ") &&
+       (file->content_type ? users_buf_add(c->b, file->content_type, file->content_type_len)
+                           : add(c, file->sniffed ? file->sniffed : "application/octet-stream")) &&
+       add(c, "\r\n\r\n");
+  if (ok && file->data) {
+    ok = users_buf_add(c->b, file->data, file->data_len);
+  } else if (ok) {
+    int path = lua_gettop(L) - USERS_FILE_SLOTS + 2;
+    flush(c);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, path);
+    lua_setfield(L, -2, "path");
+    lua_pushnumber(L, (lua_Number)file->size);
+    lua_setfield(L, -2, "size");
+    lua_rawseti(L, c->segs, (int)users_rawlen(L, c->segs) + 1);
+    c->length += file->size;
+  }
+  lua_pop(L, USERS_FILE_SLOTS);
+  return ok;
 }
 
+/* A file field's value is a file, or null (an empty part, as a form has
+ * it): anything else is no file, which emit_file raises. */
 static int emit_part(form_t *c, const users_field_t *f, int v) {
   if (!(add(c, "--") && add(c, c->boundary) &&
         add(c, "\r\nContent-Disposition: form-data; name=\"") && add(c, f->name) && add(c, "\"")))
     return 0;
-  if (f->s.type == USERS_T_FILE && lua_istable(c->L, v)) {
+  if (f->s.type == USERS_T_FILE && !users_isnull(c->L, v)) {
     if (!emit_file(c, f, v)) return 0;
   } else if (!add(c, "\r\n\r\n") || !put_scalar(c, v, 0)) {
     return 0;

@@ -98,7 +98,10 @@ static int cmp_keys(const void *a, const void *b) {
 /* An object with its keys sorted, so the same table always gives the same
  * bytes (journals, signatures, specs). The keys table holds each original
  * key (for the lookup) and its text (for the order and the output); their
- * pointers sit in a box, which the collector frees whatever happens. */
+ * pointers sit in a box, which the collector frees whatever happens. Only
+ * valid JSON comes out: a key that is not UTF-8 is refused, and so are two
+ * keys with one text (1 and "1", or two numbers printed alike), which a
+ * reader would take for one. */
 static int put_object(users_jw_t *w, int v, int depth) {
   lua_State *L = w->L;
   int keys, i, n = 0;
@@ -115,21 +118,28 @@ static int put_object(users_jw_t *w, int v, int depth) {
                         NULL);
     lua_pushvalue(L, -1);
     lua_rawseti(L, keys, ++n);        /* the original key */
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      k.s = lua_tolstring(L, -1, &k.n);
+      if (users_utf8_length(k.s, k.n) < 0)
+        return users_fail(&w->fail, "cannot encode a table key that is not UTF-8", NULL, NULL);
+    }
     lua_pushvalue(L, -1);
     k.s = lua_tolstring(L, -1, &k.n); /* converts the copy, not the key */
-    if (users_utf8_length(k.s, k.n) < 0)
-      return users_fail(&w->fail, "cannot encode a table key that is not UTF-8", NULL, NULL);
     lua_rawseti(L, keys, ++n);        /* its text, kept alive */
     k.slot = n - 1;
     if (!users_buf_add(list, &k, sizeof k)) return no_room(w);
   }
   n /= 2;
   qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
+  for (i = 1; i < n; i++) { /* sorted: one text twice is two neighbours */
+    const jkey_t *k = &((const jkey_t *)list->data)[i];
+    if (cmp_keys(k - 1, k) == 0)
+      return users_fail(&w->fail, "cannot encode a table with two keys JSON writes as \"%s\"",
+                        k->s, NULL);
+  }
   if (!users_buf_putc(w->b, '{')) return no_room(w);
   for (i = 0; i < n; i++) {
     const jkey_t *k = &((const jkey_t *)list->data)[i];
-    if (i && cmp_keys(k - 1, k) == 0) /* 1 and "1": JSON would say "1" twice */
-      return users_fail(&w->fail, "cannot encode two table keys with the same text \"%s\"", k->s, NULL);
     if ((i && !users_buf_putc(w->b, ',')) || !users_json_string(w->b, k->s, k->n) ||
         !users_buf_putc(w->b, ':'))
       return no_room(w);

@@ -2,6 +2,7 @@
  * shared by every transfer), a pool of easy handles, and one poll() loop
  * over libcurl's socket interface. Each running transfer is anchored in a
  * registry table so it cannot be collected mid-transfer. */
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,8 +350,11 @@ static int engine_new(lua_State *L) {
    * them all in the cache, and multiplexes over HTTP/2 where offered. */
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "max_host_connections");
-    if (!lua_isnil(L, -1)) {
-      long n = (long)luaL_checknumber(L, -1);
+    if (!lua_isnil(L, -1)) { /* beyond an int: clamped, never cast out of range */
+      double v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+      long n;
+      if (!(v >= 0)) luaL_error(L, "max_host_connections must be a number of connections (0: no limit)");
+      n = v >= (double)INT_MAX ? (long)INT_MAX : (long)v;
       curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
       curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, n);
     }

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,18 +18,21 @@ static int sys_now(lua_State *L) {
   return 1;
 }
 
-/* sleep(seconds): whole, even when a signal interrupts it. */
-#define USERS_SLEEP_MAX (365.0 * 86400)
+/* The longest sleep: a billion seconds (some 31 years), which a time_t
+ * holds on every system; a longer one (infinity, 1e300) is that long, not
+ * a cast beyond the type's range. */
+#define SLEEP_MAX 1e9
 
+/* sleep(seconds): whole, even when a signal interrupts it. NaN, zero and
+ * negatives return at once; beyond SLEEP_MAX it is SLEEP_MAX. */
 static int sys_sleep(lua_State *L) {
-  double s = luaL_checknumber(L, 1);
+  double s = (double)luaL_checknumber(L, 1);
   struct timespec ts;
-  if (!(s > 0)) return 0; /* NaN too */
-  /* A year at most: a larger double (math.huge) would overflow time_t,
-   * which is undefined behaviour; no caller means to sleep longer. */
-  if (s > USERS_SLEEP_MAX) s = USERS_SLEEP_MAX;
+  if (!(s > 0)) return 0;
+  if (s > SLEEP_MAX) s = SLEEP_MAX;
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  if (ts.tv_nsec > 999999999L) ts.tv_nsec = 999999999L; /* rounding up to a whole second */
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   return 0;
 }
@@ -57,9 +61,11 @@ static int sys_list_dir(lua_State *L) {
   return 1;
 }
 
-/* isatty(fd): for the progress bar, drawn only on a terminal. */
+/* isatty(fd): for the progress bar, drawn only on a terminal. A number
+ * that is no int (NaN, a fraction, beyond INT_MAX) is no descriptor. */
 static int sys_isatty(lua_State *L) {
-  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  double fd = (double)luaL_checknumber(L, 1);
+  lua_pushboolean(L, fd >= 0 && fd <= (double)INT_MAX && fd == (double)(int)fd && isatty((int)fd));
   return 1;
 }
 

@@ -1,12 +1,15 @@
 /* One transfer: a request table into an easy handle, libcurl's callbacks,
  * the result for Lua (see transfer.h). */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "headers.h"
 #include "transfer.h"
 
 #define TRANSFER_MT "users.transfer"
 #define MAX_HEADER_BYTES (256 * 1024)
+#define MAX_SEGMENT 9007199254740992.0 /* 2^53 bytes: a file segment's size, exact in a double */
 
 /* --- libcurl callbacks: bytes only, never Lua ---------------------------- */
 
@@ -126,13 +129,17 @@ static void rawfield(lua_State *L, int req, const char *key) {
   lua_rawget(L, req);
 }
 
-static double opt_seconds(lua_State *L, int req, const char *key, double dflt) {
+/* A time in whole milliseconds for libcurl, at least 1 (0 is "no timeout"
+ * to it). One beyond what a long holds (infinity, 1e300) is clamped: as
+ * good as no limit, never a cast out of the type's range. */
+static long opt_ms(lua_State *L, int req, const char *key, double dflt) {
   double v;
   rawfield(L, req, key);
   v = lua_isnil(L, -1) ? dflt : (double)lua_tonumber(L, -1);
   lua_pop(L, 1);
   if (!(v > 0)) luaL_error(L, "'%s' must be a positive number of seconds", key);
-  return v;
+  v *= 1000;
+  return v >= (double)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)v + 1;
 }
 
 /* A byte count: at least one byte (the whole part counts); a limit beyond
@@ -181,6 +188,7 @@ static void set_headers(lua_State *L, int req, users_transfer_t *t) {
 static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_body) {
   size_t i, n, len;
   long long total = 0;
+  double size;
   const char *body;
   rawfield(L, req, "body");
   if (lua_type(L, -1) == LUA_TSTRING) {
@@ -220,7 +228,11 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
       if (!(sg->path = malloc(strlen(path) + 1))) luaL_error(L, "not enough memory");
       strcpy(sg->path, path);
       rawfield(L, lua_gettop(L) - 1, "size");
-      sg->size = (long long)luaL_checknumber(L, -1);
+      size = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+      if (!(size >= 0 && size <= MAX_SEGMENT)) /* NaN too: never cast */
+        luaL_error(L, "segment %d: size must be a byte count", (int)i + 1);
+      sg->size = (long long)size;
+      if (sg->size > LLONG_MAX - total) luaL_error(L, "the body is larger than a long long counts");
       total += sg->size;
       lua_pop(L, 2);
     }
@@ -256,11 +268,8 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   set_headers(L, req, t);
   set_body(L, req, t, has_method_body);
 
-  /* At least 1 ms: libcurl reads 0 as "no timeout". */
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                   (long)(opt_seconds(L, req, "timeout", 30) * 1000) + 1);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   (long)(opt_seconds(L, req, "connect_timeout", 10) * 1000) + 1);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, opt_ms(L, req, "timeout", 30));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, opt_ms(L, req, "connect_timeout", 10));
   t->max_body = opt_bytes(L, req, "max_body", 8 * 1024 * 1024);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
   rawfield(L, req, "ca_file");
@@ -325,80 +334,6 @@ static const char *error_code(users_transfer_t *t) {
   }
 }
 
-/* The header lines of a response: skips its status line, lower-cases the
- * names. A repeated header's values are joined with ", " (RFC 9110 5.3):
- * collected per name as they come and joined once at the end, so a
- * response that repeats one header 50 000 times costs linear time. Reads
- * only inside p[0..n): a line shorter than "HTTP/" is compared as such. */
-void users_headers_push(lua_State *L, const char *p, size_t n) {
-  const char *end = p + n;
-  int headers, repeats;
-  lua_newtable(L);
-  headers = lua_gettop(L);
-  lua_newtable(L); /* name -> { value, value, ... } for the names met twice */
-  repeats = headers + 1;
-  while (p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
-    size_t len;
-    if (!eol) eol = end;
-    len = (size_t)(eol - p);
-    colon = memchr(p, ':', len);
-    if (colon && !(len >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
-      char name[128];
-      size_t k = (size_t)(colon - p), i;
-      if (k > 0 && k < sizeof name) {
-        for (i = 0; i < k; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        v = colon + 1;
-        ve = eol;
-        while (v < ve && (*v == ' ' || *v == '\t')) v++;
-        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        lua_pushlstring(L, name, k);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, headers);
-        if (lua_isnil(L, -1)) { /* the first: the value itself */
-          lua_pop(L, 1);
-          lua_pushlstring(L, v, (size_t)(ve - v));
-          lua_rawset(L, headers);
-        } else {
-          lua_pushvalue(L, -2);
-          lua_rawget(L, repeats);
-          if (lua_isnil(L, -1)) { /* the second: a list of both */
-            lua_pop(L, 1);
-            lua_createtable(L, 4, 0);
-            lua_pushvalue(L, -2);
-            lua_rawseti(L, -2, 1);
-            lua_pushvalue(L, -3);
-            lua_pushvalue(L, -2);
-            lua_rawset(L, repeats);
-          }
-          lua_pushlstring(L, v, (size_t)(ve - v));
-          lua_rawseti(L, -2, (int)users_rawlen(L, -2) + 1);
-          lua_pop(L, 3);
-        }
-      }
-    }
-    p = eol + 1;
-  }
-  lua_pushnil(L);
-  while (lua_next(L, repeats)) { /* key -2, list -1 */
-    luaL_Buffer b;
-    size_t i, count = users_rawlen(L, -1);
-    int list = lua_gettop(L);
-    luaL_buffinit(L, &b);
-    for (i = 1; i <= count; i++) {
-      if (i > 1) luaL_addlstring(&b, ", ", 2);
-      lua_rawgeti(L, list, (int)i);
-      luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-    lua_pushvalue(L, list - 1);
-    lua_insert(L, -2);
-    lua_rawset(L, headers);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1); /* repeats: the headers are on top */
-}
-
 int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
   if (t->state != USERS_TRANSFER_DONE) return luaL_error(L, "transfer has not finished");
   if (t->result != CURLE_OK || t->too_big) {
@@ -419,7 +354,7 @@ int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, t->status);
   lua_setfield(L, -2, "status");
-  users_headers_push(L, t->head.data ? t->head.data : "", t->head.len);
+  users_headers_push(L, t->head.data, t->head.len);
   lua_setfield(L, -2, "headers");
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");

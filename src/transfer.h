@@ -59,9 +59,6 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req);
 void users_transfer_ended(users_transfer_t *t, CURLcode result);
 /* Frees what the request needed once libcurl has let go of it. */
 void users_transfer_free_request(users_transfer_t *t);
-/* Pushes the table of a response's header block p[0..n) (lower-case names,
- * repeated values joined with ", "). Pure: what fuzzing drives. */
-void users_headers_push(lua_State *L, const char *p, size_t n);
 /* response { status, headers, body, elapsed } | nil, code, message */
 int users_transfer_push_result(lua_State *L, users_transfer_t *t);
 

@@ -7,3 +7,14 @@ if not cpath then
 end
 package.cpath = cpath .. ";" .. package.cpath
 package.path = "lua/?.lua;./?.lua;" .. package.path
+
+-- LUA_USERS_GC=aggressive (make asan sets it): the collector runs all the
+-- time, a new cycle as soon as one ends, each step large, so that a value
+-- the C core uses without keeping it anchored is collected under it (and
+-- the sanitizers or valgrind say so). 5.4 (and 5.2) may be generational:
+-- the pause and step apply to incremental mode.
+if os.getenv("LUA_USERS_GC") == "aggressive" then
+  pcall(collectgarbage, "incremental")
+  collectgarbage("setpause", 0)
+  collectgarbage("setstepmul", 1000)
+end

@@ -10,6 +10,8 @@
 --   /hostile/garbage-retry  429 with Retry-After: soon
 --   /hostile/redirect-<s>   302 to another scheme (file, ftp, gopher, javascript)
 --   /hostile/many-headers   one header repeated 40 000 times
+--   /hostile/repeats-<n>    one header repeated n times (15000, 60000), bare LFs
+--   /hostile/bare-lf-512    as bare-lf, the block exactly 512 bytes (the second capacity)
 local M = {}
 
 local function raw()
@@ -62,6 +64,27 @@ cases["many-headers"] = function(sock)
   for i = 2, 40001 do parts[i] = "A:1\r\n" end
   parts[#parts + 1] = "Content-Length: 2\r\n\r\n{}"
   sock:send(table.concat(parts))
+end
+
+-- "A:1\n" n times: 60 000 of them fit in the 256 KB of headers the client keeps.
+local function repeats(n)
+  return function(sock)
+    local parts = { "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" }
+    for i = 2, n + 1 do parts[i] = "A:1\n" end
+    parts[#parts + 1] = "Content-Length: 2\r\n\r\n{}"
+    sock:send(table.concat(parts))
+  end
+end
+cases["repeats-15000"] = repeats(15000)
+cases["repeats-60000"] = repeats(60000)
+
+cases["bare-lf-512"] = function(sock)
+  local body = '{"id":"u1"}'
+  local head = "HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: " .. #body .. "\n"
+  local pad = 512 - #head - #"X-Pad: \n" - #"x:\n\n"
+  head = head .. "X-Pad: " .. ("p"):rep(pad) .. "\nx:\n\n"
+  assert(#head == 512)
+  sock:send(head .. body)
 end
 
 function M.serve()
