@@ -4,7 +4,8 @@
 #   sh scripts/dev.sh demo          updates a user on every provider (fake servers)
 #   sh scripts/dev.sh test          luacheck and the API reference (LDoc, warnings fail),
 #                                   then the suite on Lua 5.4, 5.3, 5.2, 5.1 and LuaJIT,
-#                                   then under valgrind
+#                                   on ASan + UBSan (and the core's specs again with the
+#                                   collector at its most aggressive), then under valgrind
 #   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.2, 5.1, jit)
 set -e
 cd "$(dirname "$0")/.."
@@ -21,11 +22,18 @@ make -s doc >/dev/null
 # Every run ends with "N passed, N failed"; the last line adds them up.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-runs=${2:-"5.4 5.3 5.2 5.1 jit valgrind"}
+runs=${2:-"5.4 5.3 5.2 5.1 jit asan valgrind"}
+# The specs that drive the C core hardest, for the pass with the collector at
+# its most aggressive (the whole suite so would take too long for CI).
+GC_SPECS="spec/core_spec.lua spec/marshal_spec.lua spec/json_spec.lua spec/validation_spec.lua"
+GC_SPECS="$GC_SPECS spec/wire_spec.lua spec/hostile_values_spec.lua spec/hostile_servers_spec.lua"
 for run in $runs; do
   echo "== $run"
   if [ "$run" = valgrind ]; then
     { make -s valgrind LUA=5.4 || echo "0 passed, 1 failed"; } | tee -a "$log"
+  elif [ "$run" = asan ]; then
+    { make -s asan ASAN_GC=normal || echo "0 passed, 1 failed"; } | tee -a "$log"
+    { make -s asan SPECS="$GC_SPECS" || echo "0 passed, 1 failed"; } | tee -a "$log"
   else
     { make -s test LUA="$run" || echo "0 passed, 1 failed"; } | tee -a "$log"
   fi
