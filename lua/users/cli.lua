@@ -42,7 +42,7 @@ _M.USAGE = {
   providers = "usage: lua-users providers",
   describe = "usage: lua-users describe PROVIDER",
   update = "usage: lua-users update PROVIDER ID field=value ... [--json '{...}'] [--dry-run] [--verbose] [options]",
-  bulk = "usage: lua-users bulk PROVIDER FILE [--format csv|jsonl] [--concurrency N] [--rate R] [--retries N]"
+  bulk = "usage: lua-users bulk PROVIDER FILE [--format csv|jsonl] [--concurrency N] [--rate R] [--budget URL] [--retries N]"
     .. " [--journal F] [--failures F] [--dry-run] [--verbose] [options]",
 }
 
@@ -87,6 +87,10 @@ options:
   --json OBJECT        fields as a JSON object, e.g. '{"role":"admin","account_scopes":[]}'
   --base-url URL       the provider's base URL (default: PROVIDER_BASE_URL, else the provider's own)
   --retries N          retries of transport errors, 429 and 5xx (default 0)
+  --rate R             the account's ceiling: at most R requests a second, shared
+                       through --budget (waits for its slot)
+  --budget URL         where the account's budget lives: local (default) or
+                       redis://HOST:PORT[/DB], shared by every host that names it
   --timeout S          seconds for the whole request (default 30)
   --dry-run            print the request that would be sent, credentials redacted; send
                        nothing at all (not even a token request)
@@ -114,6 +118,8 @@ options:
   --format csv|jsonl       the input's format (default: from the name, else its first line)
   --concurrency N          requests in flight (default 8)
   --rate R                 at most R requests a second (default: no limit)
+  --budget URL             where the account's rate and pauses live: local (default) or
+                           redis://HOST:PORT[/DB], shared with every host that names it
   --retries N              retries of transport errors, 429 and 5xx (default 3)
   --journal FILE           the journal (default: FILE.journal, removed when a run ends
                            with every item attempted, kept when it stops early)
@@ -258,6 +264,8 @@ local function cmd_update(argv)
   spec["--json"] = { "string" }
   spec["--base-url"] = { "string" }
   spec["--retries"] = { "number", integer = true, min = 0, max = 100 }
+  spec["--rate"] = { "number", above = 0 }
+  spec["--budget"] = { "string" }
   spec["--timeout"] = { "number", above = 0, max = 86400 }
   spec["--dry-run"] = { "flag" }
   spec["--verbose"] = { "flag" }
@@ -267,6 +275,7 @@ local function cmd_update(argv)
   local d = _M.provider(pos[1], "update")
   local id, fields = update_item(d, pos, o.json)
   local opts = config.options(o)
+  opts.rate, opts.budget = o.rate, o.budget
   config.check(d.name, opts, function(name) return type(id) == "table" and id[name] ~= nil end)
   if o.dry_run then
     opts.fetch_token = false

@@ -24,6 +24,7 @@ local SPEC = {
   ["--format"] = { "choice", choices = { "csv", "jsonl" } },
   ["--concurrency"] = { "number", integer = true, min = 1, max = 1000 },
   ["--rate"] = { "number", above = 0 },
+  ["--budget"] = { "string" },
   ["--retries"] = { "number", integer = true, min = 0, max = 100 },
   ["--journal"] = { "string" },
   ["--no-journal"] = { "flag" },
@@ -157,7 +158,7 @@ function _M.run(argv)
   opts.total = total
   opts.journal = journal_path
   opts.dry_run = o.dry_run or nil
-  opts.concurrency, opts.rate = o.concurrency, o.rate
+  opts.concurrency, opts.rate, opts.budget = o.concurrency, o.rate, o.budget
   opts.max_auth_failures = o.max_auth_failures
 
   local ok, report = pcall(users.bulk_update, d.name, function() return reader:next() end, opts)
