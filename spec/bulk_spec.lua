@@ -212,7 +212,7 @@ describe("bulk_update", function()
 
   it("streams an iterator: 100 000 items in constant memory", function()
     env.fake:record(false)
-    local n = os.getenv("LUA_USERS_VALGRIND") and 1000 or 100000 -- valgrind is ~50x slower
+    local n = os.getenv("VALGRIND_LUA") and 1000 or 100000 -- valgrind is ~50x slower
     local i = 0
     local function next_item()
       i = i + 1
@@ -234,8 +234,10 @@ describe("bulk_update", function()
     assert.equal(n, report.succeeded)
     assert.equal(n, env.fake:stats().requests - before)
     assert.equal(3, #samples)
-    -- Holding the items would take n * ~150 bytes; growth stays under 256 KB.
-    assert.is_true(samples[3] - samples[1] < 256, ("Lua heap grew from %.0f KB to %.0f KB"):format(samples[1], samples[3]))
+    -- Holding the items would take n * ~150 bytes (13 MB), and a leak of 12
+    -- bytes an item 1 MB; what the collector leaves over varies by a few
+    -- hundred KB from run to run.
+    assert.is_true(samples[3] - samples[1] < 1024, ("Lua heap grew from %.0f KB to %.0f KB"):format(samples[1], samples[3]))
   end)
 
   it("resumes from the journal after SIGKILL: nothing lost, at most `concurrency` sent twice", function()
