@@ -67,6 +67,9 @@ function M.start(opts)
     local port = math.random(20000, 60000)
     local conf = template:gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
       :gsub("worker_processes 1;", "worker_processes " .. (opts.workers or 1) .. ";")
+      -- several workers: the kernel spreads the connections over them
+      -- (without it, one busy worker may accept them all)
+      :gsub("listen 127%.0%.0%.1:(%d+);", (opts.workers or 1) > 1 and "listen 127.0.0.1:%1 reuseport;" or "%0")
     if opts.server then
       conf = conf:gsub("(location /users/)", function(l) return opts.server .. "\n        " .. l end, 1)
     end
