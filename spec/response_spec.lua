@@ -83,7 +83,7 @@ local function outcome(user, err, requests)
   if user ~= nil then return { ok = true, id = type(user) == "table" and user.id or nil, requests = requests } end
   return {
     ok = false, kind = err.kind, code = err.code, status = err.status,
-    message = err.message:gsub("%d+ milliseconds", "N milliseconds"),
+    message = err.message:gsub("%d+ milliseconds", "N milliseconds"):gsub("after %d+ ms", "after N ms"),
     retryable = err.retryable, attempts = err.attempts, fields = err.fields,
     body = err.body, requests = requests,
     -- an HTTP-date is read against the clock: the two paths may be a second apart
