@@ -78,7 +78,7 @@ ASAN_LUA = $(ASAN_BUILD)/lua
 ASAN_REPORTS = $(CURDIR)/$(ASAN_BUILD)/reports
 ASAN_ENV = LUA_USERS_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(ASAN_BUILD)" \
   LUA_USERS_LUA="$(CURDIR)/$(ASAN_LUA)" LUA_USERS_GC=$(ASAN_GC) \
-  ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=0:log_path=$(ASAN_REPORTS)/asan" \
+  ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=86:strict_string_checks=1:quarantine_size_mb=8:detect_stack_use_after_return=0:log_path=$(ASAN_REPORTS)/asan" \
   LSAN_OPTIONS="suppressions=$(CURDIR)/spec/support/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$(ASAN_REPORTS)/ubsan"
 
