@@ -3,6 +3,7 @@
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
 #   make asan                    the same suite on a core built with ASan and UBSan
+#   make fuzz [FUZZ_TIME=60]     each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
 #   make install [PREFIX=...]    install into LUA_CMOD / LUA_LMOD, and PREFIX/bin/lua-users
 #   make doc                     the API reference (LDoc) into doc/
 LUA ?= 5.4
@@ -38,7 +39,7 @@ CORE = $(BUILD)/users/core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind asan install clean deps demo bench check timezones doc pack soak
+.PHONY: all test valgrind asan fuzz install clean deps demo bench check timezones doc pack soak
 
 all: $(CORE)
 
@@ -93,6 +94,31 @@ asan: deps $(ASAN_LUA)
 	if ls $(ASAN_REPORTS)/* >/dev/null 2>&1; then \
 	  cat $(ASAN_REPORTS)/*; echo "sanitizer reports: $$(ls $(ASAN_REPORTS) | wc -l)"; echo "0 passed, 1 failed"; exit 1; \
 	fi; exit $$status
+
+# libFuzzer harnesses (fuzz/README): the core's objects built again with
+# clang's fuzzer instrumentation, ASan and UBSan, each harness linked with
+# them, the system's liblua5.4 and libcurl. Each runs FUZZ_TIME seconds
+# (fuzz/run.sh), one after another: the machine's cores are shared.
+FUZZ_TIME ?= 60
+FUZZ_TARGETS = json_decode json_writers form url headers
+FUZZ_CC ?= clang
+FUZZ_BUILD = build/fuzz
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS = $(SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c src/*.h
+	@mkdir -p $(FUZZ_BUILD)/obj
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -I/usr/include/lua5.4 $(CURL_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%.o: fuzz/%.c fuzz/fuzz.h src/*.h
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -Isrc -I/usr/include/lua5.4 -c $< -o $@
+
+$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_BUILD)/fuzz.o $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS)
+
+fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+	@status=0; for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_TIME) || status=1; done; exit $$status
 
 # The fault soak at full size (the suite runs it with 1 000): SOAK=N items.
 SOAK ?= 10000
