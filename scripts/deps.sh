@@ -6,7 +6,7 @@ PACKAGES="make gcc pkg-config ca-certificates curl openssl tzdata
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev
 luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson lua-busted luarocks
 nginx-light libnginx-mod-http-lua lua-check lua-ldoc lua-markdown valgrind wrk tmux
-clang libclang-rt-14-dev
+clang libclang-rt-14-dev llvm
 redis-server redis-tools lua-redis lua-socket lua-nginx-redis lua-luaossl"
 
 missing=""
@@ -20,6 +20,8 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# clang and libclang-rt-14-dev: make asan and make fuzz (libFuzzer, ASan, UBSan);
+# llvm: llvm-symbolizer, which names the lines of a sanitizer's report.
 # luajit2 is OpenResty's LuaJIT, the one nginx's Lua module links; Debian's plain
 # luajit conflicts with it and must not be installed.
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -5,8 +5,10 @@
 #   sh scripts/dev.sh test          luacheck and the API reference (LDoc, warnings fail),
 #                                   then the suite on Lua 5.4, 5.3, 5.2, 5.1 and LuaJIT,
 #                                   on ASan + UBSan (and the core's specs again with the
-#                                   collector at its most aggressive), then under valgrind
-#   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.2, 5.1, jit)
+#                                   collector at its most aggressive), then under valgrind,
+#                                   then each fuzzer of fuzz/ for FUZZ_TIME seconds (10)
+#   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.2, 5.1, jit), or
+#                                   one of asan, valgrind, fuzz
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -22,20 +24,21 @@ make -s doc >/dev/null
 # Every run ends with "N passed, N failed"; the last line adds them up.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-runs=${2:-"5.4 5.3 5.2 5.1 jit asan valgrind"}
+runs=${2:-"5.4 5.3 5.2 5.1 jit asan valgrind fuzz"}
 # The specs that drive the C core hardest, for the pass with the collector at
 # its most aggressive (the whole suite so would take too long for CI).
 GC_SPECS="spec/core_spec.lua spec/json_spec.lua spec/validation_spec.lua spec/wire_spec.lua"
 for run in $runs; do
   echo "== $run"
-  if [ "$run" = valgrind ]; then
-    { make -s valgrind LUA=5.4 || echo "0 passed, 1 failed"; } | tee -a "$log"
-  elif [ "$run" = asan ]; then
+  case $run in
+  valgrind) { make -s valgrind LUA=5.4 || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
+  asan)
     { make -s asan ASAN_GC=normal || echo "0 passed, 1 failed"; } | tee -a "$log"
-    { make -s asan SPECS="$GC_SPECS" || echo "0 passed, 1 failed"; } | tee -a "$log"
-  else
-    { make -s test LUA="$run" || echo "0 passed, 1 failed"; } | tee -a "$log"
-  fi
+    { make -s asan SPECS="$GC_SPECS" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
+  # one "N passed, N failed" line per fuzzer
+  fuzz) { make -s fuzz FUZZ_TIME="${FUZZ_TIME:-10}" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
+  *) { make -s test LUA="$run" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
+  esac
 done
 # A run that broke before its summary counts as one failure (echo above).
 awk '/^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
