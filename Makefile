@@ -57,9 +57,10 @@ TEST_ENV = LUA_USERS_CPATH="$(CURDIR)/$(BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/
 test: deps $(CORE)
 	$(TEST_ENV) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal spec
 
-# spec/support/valgrind-lua runs the interpreter under valgrind.
+# spec/support/valgrind-lua runs the interpreter under valgrind; the specs
+# read VALGRIND_LUA and LUA_USERS_VALGRIND to make their largest loops smaller.
 valgrind: deps $(CORE)
-	$(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal spec
+	$(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) LUA_USERS_VALGRIND=1 scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal spec
 
 # The core built with AddressSanitizer and UndefinedBehaviorSanitizer (every
 # UB check fatal; ASAN_CC=gcc works too), the suite (SPECS) run on it with
