@@ -25,7 +25,9 @@ last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
 cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
-echo "fuzz $target: ${execs:-0} executions in ${seconds} s (${rate:-0}/s), coverage ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?} inputs"
+# the edges instrumented (the core and the harness): libFuzzer's counters
+edges=$(sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' "$log" | head -n 1)
+echo "fuzz $target: ${execs:-0} executions in ${seconds} s (${rate:-0}/s), coverage ${cov:-?} of ${edges:-?} edges, ${ft:-?} features, corpus ${corp:-?} inputs"
 if [ "$status" = 0 ]; then
   echo "1 passed, 0 failed"
 else
