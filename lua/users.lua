@@ -121,6 +121,9 @@ function _M.prepare(provider, id, fields, opts)
   end
   local _, o, req, err = prepare("prepare", provider, id, fields, opts, offline)
   if not req then return nil, auth.redact(err, o) end
+  local h = {} -- the caller's own map (requests share theirs: users/client.lua)
+  for k, v in pairs(req.headers) do h[k] = v end
+  req.headers = h
   return req
 end
 

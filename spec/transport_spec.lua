@@ -89,6 +89,20 @@ describe("transport", function()
     assert.equal("my-tool/2", req.headers["user-agent"])
   end)
 
+  it("each prepared request's header map is its own, and what is sent follows it", function()
+    local o = env.opts("generic")
+    local a = assert(users.prepare("generic", "u1", generic.fields, o))
+    local b = assert(users.prepare("generic", "u2", generic.fields, o))
+    assert.are_not.equal(a.headers, b.headers)
+    a.headers["X-Trace"] = "a-only"
+    assert.is_nil(b.headers["X-Trace"])
+    local curl = require "users.transport.curl"
+    assert(curl.send(a))
+    assert.equal("a-only", env.fake:last().headers["x-trace"])
+    assert(curl.send(b))
+    assert.is_nil(env.fake:last().headers["x-trace"])
+  end)
+
   it("refuses a token with CR or LF without showing it", function()
     local user, err = update { token = "secret-token-\r\nX-Evil: 1" }
     assert.is_nil(user)

@@ -104,6 +104,7 @@ function _M.used(o, secret)
   if not list then list = {}; o._secrets = list end
   for _, s in ipairs(list) do if s == secret then return end end
   list[#list + 1] = secret
+  o._redact = nil -- the list below is made again
 end
 
 --- Whether a 401 can be cured by fetching a new token.
@@ -112,18 +113,36 @@ function _M.can_refresh(entry, o)
     and entry.decl.token_request(o) ~= nil
 end
 
---- Scrubs from an error every secret these options hold or have sent.
-function _M.redact(err, o)
-  local secrets = {}
-  for _, s in ipairs(o._secrets or {}) do secrets[#secrets + 1] = s end
-  secrets[#secrets + 1] = o.key_secret
-  secrets[#secrets + 1] = o.token
+-- Every secret these options hold or have sent, longest first (a secret
+-- inside a longer one goes last). Kept on `o` until another is sent: every
+-- answer of a run is scrubbed, and the list is the same for all of them.
+local function secrets(o)
+  if o._redact then return o._redact end
+  if not (o._secrets or o.key_secret or o.headers) then -- the common case
+    o._redact = { o.token ~= "" and o.token or nil }
+    return o._redact
+  end
+  local list = {}
+  for _, s in ipairs(o._secrets or {}) do list[#list + 1] = s end
+  list[#list + 1] = o.key_secret
+  list[#list + 1] = o.token
   for k, v in pairs(o.headers or {}) do -- a caller's own credentials
     if type(k) == "string" and k:lower() == "authorization" and type(v) == "string" then
-      secrets[#secrets + 1] = v:match("^%s*%S+%s+(.-)%s*$") or v
+      list[#list + 1] = v:match("^%s*%S+%s+(.-)%s*$") or v
     end
   end
-  return errors.redact(err, secrets)
+  o._redact = errors.secrets(list)
+  return o._redact
+end
+
+--- Scrubs from an error every secret these options hold or have sent.
+function _M.redact(err, o)
+  return errors.redact(err, secrets(o))
+end
+
+--- Scrubs a response's header map (names and values) the same way.
+function _M.redact_headers(h, o)
+  return errors.redact_flat(h, secrets(o))
 end
 
 return _M

@@ -16,6 +16,7 @@ local _M = {}
 local type, pairs, ipairs, tostring, pcall, select = type, pairs, ipairs, tostring, pcall, select
 local getenv = os.getenv
 local concat = table.concat
+local unpack = table.unpack or unpack -- 5.1 and LuaJIT
 
 
 -- Options every provider takes, with the check each value must pass: nil
@@ -96,6 +97,21 @@ local function holds_credential(layer)
   return false
 end
 
+-- The options the environment may give a provider, with their variables
+-- ({ "token", "LEXFUL_TOKEN" }, ...), made once per provider.
+local env_of = setmetatable({}, { __mode = "k" })
+local function env_names(entry)
+  local list = env_of[entry]
+  if list then return list end
+  local prefix = entry.decl.name:upper() .. "_"
+  list = {}
+  for _, k in ipairs { "token", "base_url", unpack(entry.decl.options or {}) } do
+    list[#list + 1] = { k, prefix .. k:upper() }
+  end
+  env_of[entry] = list
+  return list
+end
+
 --- Layers of options, last wins, then the environment, then the provider.
 -- The credential comes whole from the highest layer that has one (a
 -- call's options, the client's, users.configure's, then the environment):
@@ -109,12 +125,10 @@ function _M.resolve(entry, ...)
     if layer and holds_credential(layer) then credential = layer end
   end
   for _, k in ipairs(CREDENTIALS) do o[k] = credential and credential[k] end
-  local prefix = entry.decl.name:upper() .. "_"
-  local env_keys = { "token", "base_url" }
-  for _, k in ipairs(entry.decl.options or {}) do env_keys[#env_keys + 1] = k end
-  for _, k in ipairs(env_keys) do
+  for _, e in ipairs(env_names(entry)) do
+    local k = e[1]
     if o[k] == nil and not (credential and IS_CREDENTIAL[k]) then
-      local v = getenv(prefix .. k:upper())
+      local v = getenv(e[2])
       if v and v ~= "" then o[k] = v end
     end
   end
@@ -132,6 +146,10 @@ function _M.resolve(entry, ...)
   return o
 end
 
+-- Base URLs found good, trimmed: a program uses a few, again and again
+-- (bounded, for one that makes them up).
+local good_bases, n_good_bases = {}, 0
+
 -- The URL, or nil and an error. Every path parameter is validated by the C
 -- core and percent-encoded: no id can change the path, query or a header.
 local function build_url(entry, id, o)
@@ -141,14 +159,19 @@ local function build_url(entry, id, o)
     return nil, errors.config(name, "no base URL for " .. name .. ": set opts.base_url or "
                                       .. name:upper() .. "_BASE_URL")
   end
-  if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or base:find("[\r\n%z]") then
-    return nil, errors.config(name, "base URL must be http(s)://host[/path], without query or spaces")
+  local trimmed = good_bases[base]
+  if not trimmed then
+    if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or base:find("[\r\n%z]") then
+      return nil, errors.config(name, "base URL must be http(s)://host[/path], without query or spaces")
+    end
+    if base:match("^https?://([^/]*)"):find("@", 1, true) then
+      -- the token would go to the host after the @
+      return nil, errors.config(name, "base URL must not hold user information (user@host)")
+    end
+    trimmed = base:gsub("/+$", "")
+    if n_good_bases < 64 then good_bases[base], n_good_bases = trimmed, n_good_bases + 1 end
   end
-  if base:match("^https?://([^/]*)"):find("@", 1, true) then
-    -- the token would go to the host after the @
-    return nil, errors.config(name, "base URL must not hold user information (user@host)")
-  end
-  base = base:gsub("/+$", "")
+  base = trimmed
   local values, bad = {}, nil
   local params = decl.params or {}
   for i, p in ipairs(params) do
@@ -199,10 +222,7 @@ local function stream(segments)
   end
 end
 
--- The request's headers: ours, the provider's, the token's, then the
--- caller's, each replacing one of the same name in any case. Returns the
--- map, or nil, err.
-local function request_headers(entry, o, content_type)
+local function make_headers(entry, o, content_type)
   local name = entry.decl.name
   local function bad(problem)
     return nil, errors.invalid(name, { headers = { problem } }, "bad header: " .. problem)
@@ -231,6 +251,24 @@ local function request_headers(entry, o, content_type)
     p = headers.set(h, k, v)
     if p then return bad(p) end
   end
+  return h, token
+end
+
+-- The request's headers: ours, the provider's, the token's, then the
+-- caller's, each replacing one of the same name in any case. Returns the
+-- map, or nil, err. The map is made once for a token and content type and
+-- kept on `o` (every request of a bulk run sends the same): transports
+-- read it and never change it.
+local function request_headers(entry, o, content_type)
+  local kept = o._headers
+  if kept and kept.content_type == content_type then
+    local token, terr = auth.token(entry, o)
+    if terr then return nil, terr end
+    if token == kept.token then return kept.map end
+  end
+  local h, token_or_err = make_headers(entry, o, content_type)
+  if not h then return nil, token_or_err end
+  o._headers = { token = token_or_err, content_type = content_type, map = h }
   return h
 end
 
@@ -265,7 +303,10 @@ function _M.refresh(entry, req, o)
   local refused = (headers.get(req.headers, "Authorization") or ""):match("^Bearer (.+)$") or true
   local token, err = auth.token(entry, o, refused)
   if not token then return nil, auth.redact(err, o) end
-  headers.set(req.headers, "Authorization", "Bearer " .. token)
+  local h = {} -- a map of its own: the one it had is shared (request_headers)
+  for k, v in pairs(req.headers) do h[k] = v end
+  headers.set(h, "Authorization", "Bearer " .. token)
+  req.headers = h
   return true
 end
 

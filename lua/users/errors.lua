@@ -7,6 +7,7 @@ local _M = {}
 
 local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local concat, sort = table.concat, table.sort
+local find = string.find
 local floor = math.floor
 
 local Error = {}
@@ -197,17 +198,40 @@ local function scrub_table(t, secrets, seen)
   end
 end
 
---- Replaces every secret (non-empty strings) wherever it appears in the
--- error: its message, fields and body, keys and values, at any depth.
-function _M.redact(err, secrets)
-  local list = {}
-  for _, s in ipairs(secrets) do
-    if type(s) == "string" and s ~= "" then list[#list + 1] = s end
+--- The secrets worth looking for: the non-empty strings of a list,
+-- longest first (a secret inside a longer one goes last), no repeats.
+function _M.secrets(list)
+  local out, seen = {}, {}
+  for _, s in ipairs(list) do
+    if type(s) == "string" and s ~= "" and not seen[s] then
+      seen[s] = true
+      out[#out + 1] = s
+    end
   end
-  if #list == 0 then return err end
-  table.sort(list, function(a, b) return #a > #b end) -- a secret inside a longer one goes last
-  scrub_table(err, list, {})
+  sort(out, function(a, b) return #a > #b end)
+  return out
+end
+
+--- Replaces every secret wherever it appears in the error: its message,
+-- fields and body, keys and values, at any depth. `secrets` as
+-- _M.secrets gives them.
+function _M.redact(err, secrets)
+  if #secrets > 0 then scrub_table(err, secrets, {}) end
   return err
+end
+
+--- The same for a map of strings to strings (response headers): one level,
+-- and nothing allocated unless a secret is there.
+function _M.redact_flat(h, secrets)
+  for _, secret in ipairs(secrets) do
+    local renamed
+    for k, v in pairs(h) do
+      if find(v, secret, 1, true) then h[k] = scrub_string(v, secrets) end
+      if find(k, secret, 1, true) then renamed = renamed or {}; renamed[k] = scrub_string(k, secrets) end
+    end
+    for k, clean in pairs(renamed or {}) do h[clean], h[k] = h[k], nil end
+  end
+  return h
 end
 
 return _M

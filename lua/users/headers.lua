@@ -5,7 +5,7 @@
 local VERSION = require "users.version"
 
 local type, pairs, tostring = type, pairs, tostring
-local lower = string.lower
+local lower, find = string.lower, string.find
 
 local _M = {}
 
@@ -19,15 +19,22 @@ local NAME = "^[%w!#$%%&'*+.^_`|~-]+$"
 local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true,
                   connection = true, expect = true, te = true, upgrade = true }
 
+-- Names found good, and their lower case: a program sends a few names
+-- again and again (bounded, for a caller who makes up names).
+local good, n_good = {}, 0
+
 --- What is wrong with a header, or nil when it may be sent.
 function _M.problem(name, value)
-  if type(name) ~= "string" or not name:match(NAME) then
-    return "'" .. tostring(name) .. "' is not a header name"
+  if not good[name] then
+    if type(name) ~= "string" or not name:match(NAME) then
+      return "'" .. tostring(name) .. "' is not a header name"
+    end
+    if FRAMING[lower(name)] then return name .. " is set by the transport, not by a caller" end
+    if n_good < 256 then good[name], n_good = lower(name), n_good + 1 end
   end
-  if FRAMING[lower(name)] then return name .. " is set by the transport, not by a caller" end
   if type(value) ~= "string" then return name .. " must be a string" end
-  if value:find("[\r\n%z]") then return name .. " has CR, LF or NUL" end
-  if not value:find("%S") then return name .. " is empty" end
+  if find(value, "[\r\n%z]") then return name .. " has CR, LF or NUL" end
+  if not find(value, "%S") then return name .. " is empty" end
 end
 
 --- Sets name: value in the map h, replacing a header of the same name in
@@ -35,9 +42,9 @@ end
 function _M.set(h, name, value)
   local p = _M.problem(name, value)
   if p then return p end
-  local key = lower(name)
+  local key = good[name] or lower(name)
   for k in pairs(h) do
-    if lower(k) == key then h[k] = nil end
+    if k ~= name and (good[k] or lower(k)) == key then h[k] = nil end
   end
   h[name] = value
 end
@@ -46,14 +53,19 @@ end
 -- User-Agent (opts.user_agent, or ours). Returns the map, or nil and what
 -- is wrong with the user agent.
 function _M.ours(content_type, user_agent)
-  local h = { Accept = "application/json", ["Content-Type"] = content_type }
-  local p = _M.set(h, "User-Agent", user_agent or _M.USER_AGENT)
-  if p then return nil, "opts.user_agent: " .. p end
+  local h = { Accept = "application/json", ["Content-Type"] = content_type,
+              ["User-Agent"] = _M.USER_AGENT }
+  if user_agent then
+    local p = _M.problem("User-Agent", user_agent)
+    if p then return nil, "opts.user_agent: " .. p end
+    h["User-Agent"] = user_agent
+  end
   return h
 end
 
 --- The value of a header in any case, or nil.
 function _M.get(h, name)
+  if h[name] then return h[name] end -- set() leaves one spelling of a name
   local key = lower(name)
   for k, v in pairs(h) do
     if lower(k) == key then return v end

@@ -63,7 +63,8 @@ function _M.judge(entry, o, attempts, refreshed, res, code, msg)
     local user, derr = _M.decode(name, res)
     if user ~= nil then
       res.body = nil
-      return { action = "done", user = user, res = auth.redact(res, o) } -- headers may echo a token
+      auth.redact_headers(res.headers, o) -- a server may echo a token
+      return { action = "done", user = user, res = res }
     end
     err = derr
   else

@@ -9,7 +9,10 @@
 --     segments = { "bytes" | { path =, size = }, ... } | nil, body_length,
 --     timeout, connect_timeout (seconds), ca_file, max_body (bytes) }
 -- Its headers never hold Content-Length or Transfer-Encoding (the transport
--- frames the body); a Host header, when present, replaces the URL's.
+-- frames the body); a Host header, when present, replaces the URL's. The
+-- requests of one run share one header map: a transport reads it, never
+-- changes it, and may keep what it derives from it (users.prepare gives a
+-- caller a map of its own, to change before it is sent, not after).
 --
 --   send(req)            -> res | nil, code, message
 --        res = { status = 200, headers = { ["lower-case-name"] = "v" },

@@ -12,14 +12,23 @@ function _M.engine()
   return engine
 end
 
+-- The "Name: value" lines of the last header map seen: the requests of a
+-- bulk run share one map (users/client.lua keeps it), so they are made once.
+local last_map, last_lines
+
 --- Header map to the "Name: value" lines libcurl takes.
 function _M.request(req)
-  local lines, n = {}, 0
-  for name, value in pairs(req.headers) do
-    n = n + 1
-    lines[n] = name .. ": " .. value
+  local lines = last_lines
+  if req.headers ~= last_map then
+    local n = 0
+    lines = {}
+    for name, value in pairs(req.headers) do
+      n = n + 1
+      lines[n] = name .. ": " .. value
+    end
+    table.sort(lines) -- a stable order on the wire
+    last_map, last_lines = req.headers, lines
   end
-  table.sort(lines) -- a stable order on the wire
   return {
     method = req.method, url = req.url, headers = lines,
     body = type(req.body) == "string" and req.body or nil,
