@@ -104,7 +104,7 @@ end
 -- @param fields the fields, as for `update`
 -- @tparam[opt] Options opts
 -- @return `{ method, url, headers, body, segments, body_length, timeout,
---   connect_timeout, ca_file, max_body }`; `body` is a string, or a chunk
+--   connect_timeout, ca_file, max_body, http_version }`; `body` is a string, or a chunk
 --   iterator when a file is attached
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
@@ -292,6 +292,12 @@ _M._client, _M._registry = client, registry
 -- @field max_body the largest response accepted, in bytes (default 8 MiB,
 --   at most 1 GiB)
 -- @field transport a table following `users.transport`'s contract
+-- @field http_version `"auto"` (default: HTTP/2 where the server offers it
+--   over TLS, multiplexed, a bulk run's requests sharing one connection;
+--   HTTP/1.1 elsewhere), `"1.1"` (never HTTP/2), or `"h2c"` (HTTP/2 from
+--   the first byte, without TLS too: gateways that speak it; libcurl only,
+--   the nginx transport speaks HTTP/1.1). `Response.protocol` says which
+--   was used
 -- @field rate requests per second for the account, never exceeded (paced
 --   5% under it, so that a request that leaves late never makes the
 --   provider count one too many in a second); in `update` as in
@@ -335,7 +341,8 @@ _M._client, _M._registry = client, registry
 -- @field rate requests per second for the account (an `Options` key, here
 --   as everywhere): the run's requests take their slots from the account's
 --   budget, with every other caller that shares it
--- @field on_result `function(item, user, err)` after each item
+-- @field on_result `function(item, user, err, res)` after each item (`res`,
+--   the `Response`, for a success)
 -- @field progress `true` (a bar on stderr when it is a terminal) or
 --   `function(done, total, report)`
 -- @field journal a file: confirmed items are recorded, a rerun skips them
@@ -346,6 +353,8 @@ _M._client, _M._registry = client, registry
 --- What `update` returns beside the user.
 -- @table Response
 -- @field status the HTTP status
+-- @field protocol `"HTTP/1.1"`, `"HTTP/2"` (or `"HTTP/1.0"`): what the
+--   answer came over
 -- @field headers the response headers, names in lower case
 -- @field attempts how many requests were made
 -- @field elapsed seconds, retries included

@@ -15,6 +15,7 @@
 
 typedef struct users_engine {
   CURLM *multi;
+  CURLSH *share;          /* the Lua state's TLS sessions (push_tls_share) */
   CURL *pool[POOL_MAX];
   int n_pool;
   users_transfer_t *running;
@@ -165,6 +166,9 @@ static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
   t->easy = e->n_pool ? e->pool[--e->n_pool] : curl_easy_init();
   if (!t->easy) luaL_error(L, "curl_easy_init failed");
   users_transfer_setup(L, t, req);
+  /* A connection reopened (to any origin already seen) resumes its TLS
+   * session, whichever easy handle of the pool opens it. */
+  if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
     luaL_error(L, "not enough memory");
   /* Anchored first (which may raise: memory), then added: libcurl never
@@ -313,6 +317,7 @@ static int engine_close(lua_State *L) {
   while (e->running) {
     users_transfer_t *t = e->running;
     curl_multi_remove_handle(e->multi, t->easy);
+    curl_easy_setopt(t->easy, CURLOPT_SHARE, NULL); /* its owner may outlive the share */
     unlink_running(t);
     t->engine = NULL;
     t->detach = NULL;
@@ -323,6 +328,7 @@ static int engine_close(lua_State *L) {
   e->n_pool = 0;
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
+  e->share = NULL; /* no easy handle of this engine uses it now */
   free(e->watch); /* after the cleanup, whose callbacks may still use it */
   free(e->ready);
   e->watch = NULL;
@@ -334,9 +340,48 @@ static int engine_close(lua_State *L) {
   return 0;
 }
 
+/* --- TLS sessions ---------------------------------------------------------- */
+
+#define SHARE_MT "users.tls_share"
+#define SHARE_KEY "users.tls_sessions" /* the registry's field for the one box */
+
+static int share_gc(lua_State *L) {
+  CURLSH **box = (CURLSH **)users_checkud(L, 1, SHARE_MT);
+  if (*box) curl_share_cleanup(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* One share of TLS sessions per Lua state, made with its first engine and
+ * kept in the registry for the state's life: a connection reopened to a
+ * server seen before, by any engine of the state (each bulk run has its
+ * own), resumes its session instead of a full handshake. Made before the engines that use it, it is
+ * also collected after them when the state closes. One state runs in one
+ * thread: no lock callbacks. Pushes the box; returns the share, or NULL
+ * (no memory: transfers only lose resumption). */
+static CURLSH *push_tls_share(lua_State *L) {
+  CURLSH **box;
+  lua_getfield(L, LUA_REGISTRYINDEX, SHARE_KEY);
+  if (!lua_isnil(L, -1)) return *(CURLSH **)users_checkud(L, -1, SHARE_MT);
+  lua_pop(L, 1);
+  box = (CURLSH **)users_newuserdata(L, sizeof *box);
+  *box = NULL;
+  users_setmeta(L, SHARE_MT, NULL, share_gc);
+  if ((*box = curl_share_init()) != NULL &&
+      curl_share_setopt(*box, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+    curl_share_cleanup(*box);
+    *box = NULL;
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, SHARE_KEY);
+  return *box;
+}
+
 /* core.engine([opts]) -> engine */
 static int engine_new(lua_State *L) {
   engine_t *e;
+  CURLSH *share = push_tls_share(L); /* before the engine: see push_tls_share */
+  lua_pop(L, 1);
   static const luaL_Reg methods[] = {
       {"add", engine_add},         {"wait", engine_wait},
       {"perform", engine_perform}, {"running", engine_running},
@@ -361,6 +406,7 @@ static int engine_new(lua_State *L) {
     lua_pop(L, 1);
   }
   curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  e->share = share;
   e->timer_at = -1;
   curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);

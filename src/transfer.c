@@ -119,6 +119,20 @@ void users_transfer_ended(users_transfer_t *t, CURLcode result) {
   t->result = result;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &t->elapsed);
+  curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &t->http_version);
+}
+
+/* What CURLINFO_HTTP_VERSION says, as res.protocol spells it. */
+static const char *protocol(long v) {
+  switch (v) {
+  case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+  case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+  case CURL_HTTP_VERSION_2_0: return "HTTP/2";
+#ifdef CURL_HTTP_VERSION_3
+  case CURL_HTTP_VERSION_3: return "HTTP/3";
+#endif
+  default: return "HTTP";
+  }
 }
 
 /* --- request setup ------------------------------------------------------- */
@@ -151,6 +165,22 @@ static size_t opt_bytes(lua_State *L, int req, const char *key, size_t dflt) {
   lua_pop(L, 1);
   if (!(v >= 1)) luaL_error(L, "'%s' must be a positive number of bytes", key);
   return v >= (double)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)v;
+}
+
+/* http_version: "auto" (nil: HTTP/2 where TLS offers it, else HTTP/1.1),
+ * "1.1" (never HTTP/2) or "h2c" (HTTP/2 from the first byte, also without
+ * TLS: prior knowledge, for gateways that speak it). */
+static long http_version(lua_State *L, int req) {
+  const char *v;
+  long out;
+  rawfield(L, req, "http_version");
+  v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : lua_isnil(L, -1) ? "auto" : NULL;
+  if (v && strcmp(v, "auto") == 0) out = CURL_HTTP_VERSION_2TLS;
+  else if (v && strcmp(v, "1.1") == 0) out = CURL_HTTP_VERSION_1_1;
+  else if (v && strcmp(v, "h2c") == 0) out = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+  else return luaL_error(L, "http_version must be \"auto\", \"1.1\" or \"h2c\"");
+  lua_pop(L, 1);
+  return out;
 }
 
 static void set_headers(lua_State *L, int req, users_transfer_t *t) {
@@ -250,13 +280,14 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   CURL *easy = t->easy;
   const char *s;
-  int has_method_body;
+  int has_method_body, tls;
   luaL_checktype(L, req, LUA_TTABLE);
   rawfield(L, req, "url");
   s = lua_tostring(L, -1);
   if (!s || strpbrk(s, "\r\n \t"))
     luaL_error(L, "request url must be a string without spaces or line breaks");
   curl_easy_setopt(easy, CURLOPT_URL, s); /* libcurl copies strings */
+  tls = strncmp(s, "https://", 8) == 0;
   lua_pop(L, 1);
   rawfield(L, req, "method");
   s = luaL_optstring(L, -1, "GET");
@@ -275,6 +306,25 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   rawfield(L, req, "ca_file");
   if (lua_type(L, -1) == LUA_TSTRING) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
   lua_pop(L, 1);
+  {
+    long version = http_version(L, req);
+    int may_multiplex = version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
+                        (version == CURL_HTTP_VERSION_2TLS && tls);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
+    /* libcurl before 8.0 breaks an h2c connection it reuses ("Error in the
+     * HTTP2 framing layer", curl PR 10643): each h2c transfer there gets a
+     * connection of its own. */
+    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE &&
+        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+      may_multiplex = 0;
+    }
+    /* Where HTTP/2 may come, a new transfer waits for a connection being
+     * opened to say whether it multiplexes, rather than open its own: a bulk
+     * run then shares one. Elsewhere waiting would only delay it. */
+    if (may_multiplex) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  }
 
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* never carry credentials elsewhere */
@@ -351,9 +401,11 @@ int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
     }
     return 3;
   }
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   lua_pushinteger(L, t->status);
   lua_setfield(L, -2, "status");
+  lua_pushstring(L, protocol(t->http_version));
+  lua_setfield(L, -2, "protocol");
   users_headers_push(L, t->head.data, t->head.len);
   lua_setfield(L, -2, "headers");
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);

@@ -32,7 +32,7 @@ typedef struct users_transfer {
   size_t max_body;
   int state, closed, too_big, file_changed;
   CURLcode result;
-  long status;
+  long status, http_version;
   double elapsed;
   char errbuf[CURL_ERROR_SIZE];
   users_segment_t *segs;    /* the request body, when it is segments */
@@ -51,15 +51,15 @@ typedef struct users_transfer {
 /* Pushes a new, empty transfer (its metatable: result, __gc, __close). */
 users_transfer_t *users_transfer_new(lua_State *L);
 /* Sets up t->easy from the request table at req: url, method, headers,
- * body or segments, timeouts, max_body, ca_file, and the options every
- * transfer has. Raises when the request is malformed (t owns the handle
+ * body or segments, timeouts, max_body, ca_file, http_version, and the
+ * options every transfer has. Raises when the request is malformed (t owns the handle
  * already, so nothing leaks). */
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req);
 /* libcurl ended t: keeps the result, the status and the time. */
 void users_transfer_ended(users_transfer_t *t, CURLcode result);
 /* Frees what the request needed once libcurl has let go of it. */
 void users_transfer_free_request(users_transfer_t *t);
-/* response { status, headers, body, elapsed } | nil, code, message */
+/* response { status, protocol, headers, body, elapsed } | nil, code, message */
 int users_transfer_push_result(lua_State *L, users_transfer_t *t);
 
 #endif

@@ -154,7 +154,7 @@ function _M.run(entry, items, run, o)
     if not ok then stop(perr); show = nil end
   end
 
-  local function finish(job, user, err)
+  local function finish(job, user, err, res)
     report.done = report.done + 1
     if user ~= nil then
       auth_streak = 0
@@ -183,7 +183,7 @@ function _M.run(entry, items, run, o)
       end
     end
     if run.on_result then
-      local ok, cerr = pcall(run.on_result, job.item, user, err)
+      local ok, cerr = pcall(run.on_result, job.item, user, err, res)
       if not ok then stop(cerr) end
     end
     tick()
@@ -286,7 +286,7 @@ function _M.run(entry, items, run, o)
     if v.pause and gate then gate:pause(v.pause) end
     if v.action == "done" then
       window = min(concurrency, window + 1)
-      return finish(job, v.user, nil)
+      return finish(job, v.user, nil, v.res)
     elseif v.action == "fail" then
       return finish(job, nil, v.err)
     elseif v.action == "refresh" then

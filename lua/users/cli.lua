@@ -92,9 +92,12 @@ options:
   --budget URL         where the account's budget lives: local (default) or
                        redis://HOST:PORT[/DB], shared by every host that names it
   --timeout S          seconds for the whole request (default 30)
+  --http VERSION       auto (default: HTTP/2 where the server offers it over TLS),
+                       1.1, or h2c (HTTP/2 without TLS, for gateways that speak it)
   --dry-run            print the request that would be sent, credentials redacted; send
                        nothing at all (not even a token request)
-  --verbose            one line per request on stderr: method, path, status, attempt, time
+  --verbose            one line per request on stderr: method, path, status, protocol,
+                       attempt, time
   -h, --help           this text
 
 ]] .. ENVIRONMENT .. "\n\n" .. [[
@@ -129,9 +132,13 @@ options:
   --max-auth-failures N    stop after N answers 401/403 in a row (default 5; 0: never)
   --base-url URL           the provider's base URL (default: PROVIDER_BASE_URL)
   --timeout S              seconds per request (default 30)
+  --http VERSION           auto (default: HTTP/2 where the server offers it over TLS,
+                           the run's requests multiplexed on one connection), 1.1, or
+                           h2c (HTTP/2 without TLS, for gateways that speak it)
   --dry-run                validate every row and print each request (one line each;
                            with --verbose, whole); send nothing, write no journal
-  --verbose                one line per request on stderr: method, path, status, attempt, time
+  --verbose                one line per request on stderr: method, path, status, protocol,
+                           attempt, time
   --progress-interval S    seconds between progress lines when stderr is not a terminal (default 5)
   -h, --help               this text
 
@@ -267,6 +274,7 @@ local function cmd_update(argv)
   spec["--rate"] = { "number", above = 0 }
   spec["--budget"] = { "string" }
   spec["--timeout"] = { "number", above = 0, max = 86400 }
+  spec["--http"] = { "choice", choices = { "auto", "1.1", "h2c" } }
   spec["--dry-run"] = { "flag" }
   spec["--verbose"] = { "flag" }
   spec["-v"] = { "flag", key = "verbose" }

@@ -63,6 +63,10 @@ local option_checks = {
     if v ~= "fail" and v ~= "local" then return 'must be "fail" or "local"' end
   end,
   deadline = number_in(0, 86400),
+  -- "auto": HTTP/2 where the server offers it over TLS, else HTTP/1.1.
+  http_version = function(v)
+    if v ~= "auto" and v ~= "1.1" and v ~= "h2c" then return 'must be "auto", "1.1" or "h2c"' end
+  end,
 }
 _M.option_checks = option_checks
 
@@ -293,7 +297,7 @@ function _M.prepare(entry, id, fields, o)
     body = body.body or stream(body.segments), segments = body.segments,
     body_length = body.length or #body.body,
     timeout = o.timeout, connect_timeout = o.connect_timeout,
-    ca_file = o.ca_file, max_body = o.max_body,
+    ca_file = o.ca_file, max_body = o.max_body, http_version = o.http_version,
   }
 end
 

@@ -7,7 +7,8 @@
 -- A request (`req`, made by users.prepare) is
 --   { method, url, headers = { Name = "value" }, body = "..." | nil,
 --     segments = { "bytes" | { path =, size = }, ... } | nil, body_length,
---     timeout, connect_timeout (seconds), ca_file, max_body (bytes) }
+--     timeout, connect_timeout (seconds), ca_file, max_body (bytes),
+--     http_version = "auto" | "1.1" | "h2c" | nil (nil: "auto") }
 -- Its headers never hold Content-Length or Transfer-Encoding (the transport
 -- frames the body); a Host header, when present, replaces the URL's. The
 -- requests of one run share one header map: a transport reads it, never
@@ -15,7 +16,8 @@
 -- caller a map of its own, to change before it is sent, not after).
 --
 --   send(req)            -> res | nil, code, message
---        res = { status = 200, headers = { ["lower-case-name"] = "v" },
+--        res = { status = 200, protocol = "HTTP/1.1" | "HTTP/2" | ...,
+--                headers = { ["lower-case-name"] = "v" },
 --                body = "...", elapsed = seconds }
 --        repeated response headers are joined with ", "; code is one of
 --        timeout, connect, dns, tls, reset, too_large, bad_url, aborted,

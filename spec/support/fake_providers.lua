@@ -178,9 +178,16 @@ function Fake:base_url(name)
   return self.url .. (M.PREFIXES[name] or error("unknown provider " .. tostring(name), 2))
 end
 
---- The same over HTTPS; verify with f.ca_file.
-function Fake:tls_base_url(name)
-  return self.tls_url .. (M.PREFIXES[name] or error("unknown provider " .. tostring(name), 2))
+--- The same over HTTPS; verify with f.ca_file. `kind`: nil (HTTP/1.1
+--  only), "h2" (HTTP/2 offered by ALPN) or "short" (HTTP/1.1, connections
+--  closed after 5 requests). f:h2c_base_url(name): HTTP/2 without TLS.
+function Fake:tls_base_url(name, kind)
+  local url = kind == "h2" and self.h2_url or kind == "short" and self.short_tls_url or self.tls_url
+  return url .. (M.PREFIXES[name] or error("unknown provider " .. tostring(name), 2))
+end
+
+function Fake:h2c_base_url(name)
+  return self.h2c_url .. (M.PREFIXES[name] or error("unknown provider " .. tostring(name), 2))
 end
 
 --- Forget recorded requests, behaviours, throttle windows and lexful tokens.
@@ -191,7 +198,8 @@ end
 
 --- Recorded requests, oldest first; only those of provider `name` if given.
 --  Each: { seq, method, uri, headers = { lower-case = value }, body, provider,
---  at, conn, tls }.
+--  at, conn, tls, protocol ("HTTP/1.1", "HTTP/2.0"), resumed (a resumed TLS
+--  session), port }.
 function Fake:requests(name)
   local seqs = {}
   for n in run("ls -1 " .. q(self.dir .. "/rec")):gmatch("req%-(%d+)%.lua") do
@@ -340,11 +348,16 @@ function M.start()
     local template = assert(read_file(HERE .. "/fake/nginx.conf.in"))
     local used = used_ports()
     for _ = 1, 10 do
-      vars.PORT, vars.TLS_PORT = tostring(random_port(used)), tostring(random_port(used))
-      write_file(dir .. "/nginx.conf", (template:gsub("@([%u_]+)@", vars)))
+      for _, k in ipairs { "PORT", "TLS_PORT", "H2_PORT", "H2C_PORT", "SHORT_TLS_PORT" } do
+        vars[k] = tostring(random_port(used))
+      end
+      write_file(dir .. "/nginx.conf", (template:gsub("@([%u%d_]+)@", vars)))
       self.port, self.tls_port = tonumber(vars.PORT), tonumber(vars.TLS_PORT)
       self.url = "http://127.0.0.1:" .. self.port
       self.tls_url = "https://127.0.0.1:" .. self.tls_port
+      self.h2_url = "https://127.0.0.1:" .. vars.H2_PORT
+      self.h2c_url = "http://127.0.0.1:" .. vars.H2C_PORT
+      self.short_tls_url = "https://127.0.0.1:" .. vars.SHORT_TLS_PORT
       local state, why = launch(self)
       if state == "up" then return end
       if state ~= "busy" then error("fake providers: nginx did not start:\n" .. why, 0) end

@@ -32,6 +32,7 @@ local SPEC = {
   ["--max-auth-failures"] = { "number", integer = true, min = 0, max = 1000000 },
   ["--base-url"] = { "string" },
   ["--timeout"] = { "number", above = 0, max = 86400 },
+  ["--http"] = { "choice", choices = { "auto", "1.1", "h2c" } },
   ["--dry-run"] = { "flag" },
   ["--verbose"] = { "flag" }, ["-v"] = { "flag", key = "verbose" },
   ["--progress-interval"] = { "number", above = 0, max = 3600 },

@@ -17,7 +17,8 @@ local FORMAT_NAME = { uuid = "a UUID" }
 
 --- Update options from parsed command-line options.
 function _M.options(parsed)
-  return { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout }
+  return { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
+           http_version = parsed.http }
 end
 
 --- Fails (exit 2) unless the provider can be called as configured.

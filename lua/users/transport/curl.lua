@@ -34,11 +34,11 @@ function _M.request(req)
     body = type(req.body) == "string" and req.body or nil,
     segments = req.segments,
     timeout = req.timeout, connect_timeout = req.connect_timeout,
-    ca_file = req.ca_file, max_body = req.max_body,
+    ca_file = req.ca_file, max_body = req.max_body, http_version = req.http_version,
   }
 end
 
---- Sends a prepared request; `res` ({ status, headers, body, elapsed }) or
+--- Sends a prepared request; `res` ({ status, protocol, headers, body, elapsed }) or
 -- nil, code, message for a transport failure.
 function _M.send(req)
   return _M.engine():perform(_M.request(req))

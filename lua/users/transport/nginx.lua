@@ -159,6 +159,9 @@ local function exchange(req)
   local started = now()
   local scheme, host, port, path, authority = parse_url(req.url)
   if not scheme then return nil, "bad_url", "cannot parse the URL" end
+  if req.http_version == "h2c" then -- cosockets speak HTTP/1.1 only
+    return nil, "bad_url", "http_version \"h2c\" needs the libcurl transport; inside nginx, use \"auto\" or \"1.1\""
+  end
   local fok, ferr = check_files(req)
   if not fok then return nil, "file_changed", "a file to upload: " .. tostring(ferr) end
   local timeout = (req.timeout or 30) * 1000
@@ -213,10 +216,11 @@ local function exchange(req)
   else
     sock:setkeepalive(60000, 64)
   end
-  return { status = status, headers = headers, body = body, elapsed = now() - started }
+  return { status = status, protocol = line:match("^(HTTP/%d%.%d)") or "HTTP/1.1", headers = headers,
+           body = body, elapsed = now() - started }
 end
 
---- Sends a prepared request: res ({ status, headers, body, elapsed }) or
+--- Sends a prepared request: res ({ status, protocol, headers, body, elapsed }) or
 -- nil, code, message, like the libcurl transport. The exchange runs in a
 -- light thread, killed when `timeout` runs out: a server that trickles
 -- bytes (endless 1xx answers, one byte at a time) cannot hold it longer,

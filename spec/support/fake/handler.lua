@@ -59,6 +59,7 @@ local function record(req)
   write(base .. ".tmp", serialize.encode({
     seq = n, method = req.method, uri = req.uri, headers = headers,
     provider = req.provider, at = req.at, conn = req.conn, tls = req.tls,
+    protocol = req.protocol, resumed = req.resumed, port = req.port,
   }))
   assert(os.rename(base .. ".tmp", base .. ".lua"))
 end
@@ -82,6 +83,8 @@ function M.serve()
     method = ngx.req.get_method(), uri = uri, path = rest, query = query,
     headers = ngx.req.get_headers(0), provider = name, at = ngx.now(),
     conn = tonumber(ngx.var.connection), tls = ngx.var.https == "on",
+    protocol = ngx.var.server_protocol, resumed = ngx.var.ssl_session_reused == "r",
+    port = tonumber(ngx.var.server_port),
   }
   req.body = read_body()
   -- Long runs (bulk specs of 100 000 items) only count: records cost files.
