@@ -1,5 +1,6 @@
--- make bench: six figures, each a ratio measured in this same run against a
--- peer (curl, cjson) or a limit, on loopback, against a fast nginx.
+-- make bench: thirteen figures, each a ratio measured in this same run
+-- against a peer (curl, lua-http, cjson) or a limit, on loopback, against a
+-- fast nginx (plain HTTP, and HTTPS with a CA made for the run).
 --   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
 --   2 latency bound   2 000 updates, 20 ms each, 50 in flight, vs N*latency/concurrency
 --   3 sequential      users.update one after another, vs curl -K on one connection
@@ -7,11 +8,16 @@
 --                     request runs), vs cjson.encode of the same table
 --   5 memory          peak RSS for 100 000 iterator items, vs 64 MB and vs 10 000 items
 --   6 connections     connections the server saw in runs 1 and 2, vs the concurrency
---   7 shared dict     what a shared-dict budget adds to a users.update inside nginx, vs the local budget
---   8 Redis           what a Redis budget adds to a users.update (nginx and plain Lua), vs the local budget
---   9 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
+--   7 client CPU      CPU a request (run 1's requests, LuaJIT), vs lua-http and
+--                     curl --parallel; wrk's as the floor
+--   8 HTTPS, HTTP/2   run 1 over TLS with HTTP/2 offered, vs curl --http2 --parallel;
+--                     connections used
+--   9 HTTPS, 1.1      run 1 over TLS, HTTP/1.1 only, vs curl --parallel; TLS handshakes
+--  10 shared dict     what a shared-dict budget adds to a users.update inside nginx, vs the local budget
+--  11 Redis           what a Redis budget adds to a users.update (nginx and plain Lua), vs the local budget
+--  12 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
 --                     vs what one worker's local budget sustains
---  10 journal         peak RSS of a run whose journal holds 1 000 000 confirmed items, vs 64 MB
+--  13 journal         peak RSS of a run whose journal holds 1 000 000 confirmed items, vs 64 MB
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
@@ -32,6 +38,7 @@ end
 
 local dir = sh("mktemp -d"):gsub("%s+$", "")
 for _, d in ipairs { "body", "proxy", "fastcgi", "uwsgi", "scgi" } do os.execute("mkdir -p " .. dir .. "/" .. d) end
+require("spec.support.fake_providers").make_certs(dir) -- HTTPS for figures 8 and 9: a CA of the run's own
 -- A port below Linux's ephemeral range (32768 up), where the benchmark's own
 -- client connections would otherwise collide with it; another try if taken.
 math.randomseed(os.time() + math.floor(os.clock() * 1e6)) -- before 5.4 the seed is fixed
@@ -39,6 +46,7 @@ local port, pid, base
 for _ = 1, 10 do
   port = 20000 + math.random(0, 12000)
   local conf = io.open("bench/nginx.conf.in"):read("*a"):gsub("@DIR@", dir):gsub("@PORT@", port)
+    :gsub("@H2_PORT@", port + 1):gsub("@H1_PORT@", port + 2)
   io.open(dir .. "/nginx.conf", "w"):write(conf):close()
   pid = sh(("nginx -p %s -c %s/nginx.conf -e %s/error.log >/dev/null 2>&1 & echo $!"):format(dir, dir, dir)):match("(%d+)%s*$")
   base = ("http://127.0.0.1:%d"):format(port)
@@ -83,6 +91,27 @@ local function stop()
   os.execute("rm -rf " .. dir)
 end
 
+-- What the HTTPS runs used, from nginx's log: connections, those whose TLS
+-- session was resumed, and the protocols seen.
+local function tls_seen()
+  local seen, n, resumed, protocols = {}, 0, 0, {}
+  core.sleep(0.2)
+  for line in io.lines(dir .. "/tls.log") do
+    local conn, reused, proto = line:match("^(%S+) (%S+) (%S+)$")
+    if not seen[conn] then
+      seen[conn] = true
+      n = n + 1
+      if reused == "r" then resumed = resumed + 1 end
+    end
+    protocols[proto] = true
+  end
+  io.open(dir .. "/tls.log", "w"):close()
+  local list = {}
+  for p in pairs(protocols) do list[#list + 1] = p end
+  table.sort(list)
+  return n, resumed, table.concat(list, " ")
+end
+
 local function connections_seen()
   local seen, n = {}, 0
   core.sleep(0.2) -- the log is buffered (flush=50ms): let nginx write all of it
@@ -110,11 +139,13 @@ local function items(n)
   return list
 end
 
-local function bulk(path, n, concurrency)
+-- extra: options beside these (an HTTPS base_url and its ca_file).
+local function bulk(path, n, concurrency, extra)
   local list = items(n) -- the caller's input, made before the clock starts
+  local o = { base_url = base .. path, token = "bench-token", concurrency = concurrency, retries = 0 }
+  for k, v in pairs(extra or {}) do o[k] = v end
   local t0 = core.now()
-  local report = users.bulk_update("generic", list, {
-    base_url = base .. path, token = "bench-token", concurrency = concurrency, retries = 0 })
+  local report = users.bulk_update("generic", list, o)
   local t = core.now() - t0
   if report.succeeded ~= n then
     local f = report.failures[1]
@@ -124,24 +155,41 @@ local function bulk(path, n, concurrency)
   return t
 end
 
--- The same requests for curl, in a config file.
-local function curl_config(path, n)
-  local file = dir .. "/curl-" .. n .. ".cfg"
+-- The same requests for curl, in a config file (on `server`, base's by
+-- default). `extra`: lines for every transfer (each "next" starts afresh:
+-- options given on the command line reach the first transfer only).
+local function curl_config(path, n, server, extra)
+  local file = dir .. "/curl-" .. n .. (server and server:gsub("%W", "") or "") .. ".cfg"
   local f = io.open(file, "w")
   for i = 1, n do
     if i > 1 then f:write("next\n") end -- between transfers only
     f:write(('url = "%s%s/v1/users/usr_%d"\nrequest = "PATCH"\ndata = "%s"\n'):format(
-      base, path, i, BODY:gsub('"', '\\"')))
+      server or base, path, i, BODY:gsub('"', '\\"')))
     f:write('header = "Content-Type: application/json"\nheader = "Accept: application/json"\n')
-    f:write('header = "Authorization: Bearer bench-token"\noutput = "/dev/null"\n')
+    f:write('header = "Authorization: Bearer bench-token"\noutput = "/dev/null"\n', extra or "")
   end
   f:close()
   return file
 end
 
+-- The CPU time (user + system, seconds) a command's processes took, as its
+-- shell counts its children once they end: ours and every peer alike.
+local TICK = 1 / (tonumber(sh("getconf CLK_TCK")) or 100)
+local function cpu_of(cmd)
+  local out = sh(cmd .. ' >/dev/null 2>&1; echo "rc=$?"; cat /proc/$$/stat')
+  local rc, rest = out:match("rc=(%d+)%s.*%) (.*)$")
+  if rc ~= "0" then error("failed: " .. cmd .. "\n" .. out, 0) end
+  local f = {}
+  for w in rest:gmatch("%S+") do f[#f + 1] = w end
+  return (tonumber(f[14]) + tonumber(f[15])) * TICK -- cutime, cstime (fields 16 and 17)
+end
+
 local function timed(cmd)
   local t0 = core.now()
-  assert(os.execute(cmd .. " >/dev/null 2>&1"))
+  local ok, how, code = os.execute(cmd .. " >/dev/null 2>&1")
+  if not ok or (code and code ~= 0) or (type(ok) == "number" and ok ~= 0) then
+    error(("failed (%s %s): %s"):format(tostring(how), tostring(code), cmd), 0)
+  end
   return core.now() - t0
 end
 
@@ -268,7 +316,83 @@ local ok, err = pcall(function()
   figure(6, "connections", ("the server saw at most %d connections in a throughput run, %d in a latency run, %d allowed"):format(
     conns1, conns2, C), worst / C, "<= 1.0, seen/concurrency", worst <= C)
 
-  -- 7 and 8. What a shared budget adds to one users.update, against the
+  -- 7. Client CPU per request, plain HTTP/1.1, 50 in flight: ours on LuaJIT
+  -- (a process of its own, bench/peers/ours.lua) against lua-http on LuaJIT
+  -- (50 kept-alive connections, a coroutine each: bench/peers/lua_http.lua)
+  -- and curl --parallel, on the same requests; wrk on the same server is
+  -- the floor. The best of 3 rounds each.
+  local jit_env = "LUA_USERS_CPATH='" .. sh("pwd"):gsub("%s+$", "") .. "/build/jit/?.so' "
+  local ours7, http7, curl7, wrk7 = math.huge, math.huge, math.huge, math.huge
+  for _ = 1, 3 do
+    ours7 = math.min(ours7, cpu_of(("%sluajit bench/peers/ours.lua %s/fast %d %d"):format(jit_env, base, N, C)) / N)
+    http7 = math.min(http7, cpu_of(("luajit bench/peers/lua_http.lua %s/fast %d %d"):format(base, N, C)) / N)
+    curl7 = math.min(curl7, cpu_of(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, cfg)) / N)
+    local wout = sh(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/fast/v1/users/usr_1"):format(C, base))
+    local wn = tonumber(wout:match("(%d+) requests in"))
+    wrk7 = math.min(wrk7, cpu_of(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/fast/v1/users/usr_1"):format(
+      C, base)) / (wn or error("wrk: " .. wout, 0)))
+  end
+  connections_seen()
+  local worst7 = math.max(ours7 / http7, ours7 / curl7)
+  figure(7, "client CPU", ("%d updates, %d in flight, CPU a request: ours %.1f us, lua-http %.1f us, curl --parallel %.1f us; "
+    .. "wrk %.1f us (the floor: ours is %.1f x)"):format(N, C, ours7 * 1e6, http7 * 1e6, curl7 * 1e6, wrk7 * 1e6, ours7 / wrk7),
+    worst7, "<= 0.5, ours/lua-http and ours/curl, the larger", worst7 <= 0.5)
+
+  -- 8. HTTPS with HTTP/2 offered: throughput against curl --http2 --parallel
+  -- on the same requests, and the connections each used (ours: target 1).
+  -- h2load (nghttp2, one connection, 50 streams) is shown as the lean C
+  -- reference.
+  local ca = dir .. "/ca.crt"
+  local h2, h1 = ("https://127.0.0.1:%d"):format(port + 1), ("https://127.0.0.1:%d"):format(port + 2)
+  local h2cfg = curl_config("/tls", N, h2, ('cacert = "%s"\nhttp2\n'):format(ca))
+  local h1cfg = curl_config("/tls", N, h1, ('cacert = "%s"\nhttp1.1\n'):format(ca))
+  local function curl_tls(file)
+    return timed(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, file))
+  end
+  local body_file = dir .. "/body.json"
+  io.open(body_file, "w"):write(BODY):close()
+  local function h2load()
+    local out = sh(("h2load -n %d -c 1 -m %d -d %s -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-token' "
+      .. "%s/tls/v1/users/usr_1"):format(N, C, body_file, h2))
+    return tonumber(out:match("finished in [%d.]+m?s, ([%d.]+) req/s")) or error("h2load: " .. out, 0)
+  end
+  bulk("/tls", 2000, C, { base_url = h2 .. "/tls", ca_file = ca })
+  tls_seen()
+  local ours8, curl8, oconns8, cconns8, proto8, lean8 = math.huge, math.huge, 0, 0, "", 0
+  for _ = 1, 3 do
+    ours8 = math.min(ours8, bulk("/tls", N, C, { base_url = h2 .. "/tls", ca_file = ca }) / N)
+    local n, _, p = tls_seen()
+    oconns8, proto8 = math.max(oconns8, n), p
+    curl8 = math.min(curl8, curl_tls(h2cfg) / N)
+    cconns8 = math.max(cconns8, (tls_seen()))
+    lean8 = math.max(lean8, h2load())
+    tls_seen()
+  end
+  figure(8, "HTTPS, HTTP/2", ("%d updates, %d in flight: ours %.0f/s on %d connection(s) (%s), "
+    .. "curl --http2 --parallel %.0f/s on %d; h2load %.0f/s"):format(
+    N, C, 1 / ours8, oconns8, proto8, 1 / curl8, cconns8, lean8), curl8 / ours8,
+    ">= 1.2, ours/curl; 1 connection", curl8 / ours8 >= 1.2 and oconns8 == 1)
+
+  -- 9. HTTPS, HTTP/1.1 only: throughput against curl --parallel on the same
+  -- requests, and the TLS handshakes ours made (one
+  -- a connection, at most the concurrency; resumed ones counted). wrk over
+  -- TLS is the lean reference.
+  local ours9, curl9, hs9, resumed9, lean9 = math.huge, math.huge, 0, 0, 0
+  for _ = 1, 3 do
+    ours9 = math.min(ours9, bulk("/tls", N, C, { base_url = h1 .. "/tls", ca_file = ca }) / N)
+    local n, r = tls_seen()
+    hs9, resumed9 = math.max(hs9, n), r
+    curl9 = math.min(curl9, curl_tls(h1cfg) / N)
+    local wout = sh(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/tls/v1/users/usr_1"):format(C, h1))
+    lean9 = math.max(lean9, tonumber(wout:match("Requests/sec:%s*([%d.]+)")) or 0)
+    tls_seen()
+  end
+  figure(9, "HTTPS, 1.1", ("%d updates, %d in flight: ours %.0f/s, curl --parallel %.0f/s; wrk %.0f/s; "
+    .. "ours made %d TLS handshakes (%d resumed) on %d connections"):format(
+    N, C, 1 / ours9, 1 / curl9, lean9, hs9, resumed9, hs9), curl9 / ours9,
+    ">= 1.0, ours/curl; handshakes <= concurrency", curl9 / ours9 >= 1.0 and hs9 <= C)
+
+  -- 10 and 11. What a shared budget adds to one users.update, against the
   -- local budget in the same run, in turn, the best of each (rate 1e6: a
   -- decision on every request, never a wait).
   local BN = 2000
@@ -301,14 +425,14 @@ local ok, err = pcall(function()
     pl = math.min(pl, ping_lua())
   end
   connections_seen()
-  figure(7, "shared dict", ("users.update inside nginx: shared dict budget %.1f us, local budget %.1f us: %+.1f us a request"):format(
+  figure(10, "shared dict", ("users.update inside nginx: shared dict budget %.1f us, local budget %.1f us: %+.1f us a request"):format(
     nd, nl, nd - nl), nd / nl, "<= 1.10, dict/local", nd / nl <= 1.10)
   local added = math.max((nr - nl) / pn, (lr - ll) / pl)
-  figure(8, "Redis", ("users.update with a Redis budget: nginx %.1f us vs local %.1f us (%+.1f us; a PING %.1f us), "
+  figure(11, "Redis", ("users.update with a Redis budget: nginx %.1f us vs local %.1f us (%+.1f us; a PING %.1f us), "
     .. "plain Lua %.1f us vs local %.1f us (%+.1f us; a PING %.1f us)"):format(nr, nl, nr - nl, pn, lr, ll, lr - ll, pl),
     added, "<= 2.0, added/PING", added <= 2.0)
 
-  -- 9. The highest rate a shared budget sustains across 4 workers: rates
+  -- 12. The highest rate a shared budget sustains across 4 workers: rates
   -- doubling until the workers, 50 light threads each taking slots for
   -- 0.5 s, get less than 95% of what the rate allows (it is paced 5% under).
   local function granted(store, rate)
@@ -338,11 +462,11 @@ local ok, err = pcall(function()
     end
     local_rate = best
   end
-  figure(9, "shared rate", ("4 workers on one budget sustain %d/s with a shared dict, %d/s with Redis; "
+  figure(12, "shared rate", ("4 workers on one budget sustain %d/s with a shared dict, %d/s with Redis; "
     .. "one worker's local budget %d/s"):format(dict_rate, redis_rate, local_rate),
     dict_rate / local_rate, ">= 1.0, dict/local", dict_rate >= local_rate)
 
-  -- 10. A journal of a million items: its digests sit in C (9 bytes a slot).
+  -- 13. A journal of a million items: its digests sit in C (9 bytes a slot).
   local journal = require "users.journal"
   local function journal_of(n)
     local path = dir .. "/bench-" .. n .. ".journal"
@@ -365,7 +489,7 @@ local ok, err = pcall(function()
   end
   local j0 = journal_peak(0)
   local j1, load = journal_peak(1000000)
-  figure(10, "journal", ("peak RSS: a journal of 1 000 000 items %.1f MB (read in %.1f s), an empty one %.1f MB"
+  figure(13, "journal", ("peak RSS: a journal of 1 000 000 items %.1f MB (read in %.1f s), an empty one %.1f MB"
     .. " (limit 64 MB)"):format(j1 / 1024, load, j0 / 1024), j1 / (64 * 1024), "<= 1.0, peak/64 MB", j1 <= 64 * 1024)
 end)
 stop()

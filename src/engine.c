@@ -166,7 +166,7 @@ static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
   t->easy = e->n_pool ? e->pool[--e->n_pool] : curl_easy_init();
   if (!t->easy) luaL_error(L, "curl_easy_init failed");
   users_transfer_setup(L, t, req);
-  /* A connection reopened (to any origin already seen) resumes its TLS
+  /* A connection reopened (to a server seen lately) resumes its TLS
    * session, whichever easy handle of the pool opens it. */
   if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
@@ -354,8 +354,9 @@ static int share_gc(lua_State *L) {
 
 /* One share of TLS sessions per Lua state, made with its first engine and
  * kept in the registry for the state's life: a connection reopened to a
- * server seen before, by any engine of the state (each bulk run has its
- * own), resumes its session instead of a full handshake. Made before the engines that use it, it is
+ * server seen lately (libcurl keeps the last few sessions), by any engine
+ * of the state (each bulk run has its own), resumes its session instead of
+ * a full handshake. If it cannot be made (no memory), it is not tried again. Made before the engines that use it, it is
  * also collected after them when the state closes. One state runs in one
  * thread: no lock callbacks. Pushes the box; returns the share, or NULL
  * (no memory: transfers only lose resumption). */

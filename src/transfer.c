@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "headers.h"
 #include "transfer.h"
 
@@ -128,7 +129,7 @@ static const char *protocol(long v) {
   case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
   case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
   case CURL_HTTP_VERSION_2_0: return "HTTP/2";
-#ifdef CURL_HTTP_VERSION_3
+#if LIBCURL_VERSION_NUM >= 0x074200 /* an enum value, not a macro */
   case CURL_HTTP_VERSION_3: return "HTTP/3";
 #endif
   default: return "HTTP";
@@ -287,7 +288,7 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   if (!s || strpbrk(s, "\r\n \t"))
     luaL_error(L, "request url must be a string without spaces or line breaks");
   curl_easy_setopt(easy, CURLOPT_URL, s); /* libcurl copies strings */
-  tls = strncmp(s, "https://", 8) == 0;
+  tls = strncasecmp(s, "https://", 8) == 0;
   lua_pop(L, 1);
   rawfield(L, req, "method");
   s = luaL_optstring(L, -1, "GET");
@@ -304,7 +305,18 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   t->max_body = opt_bytes(L, req, "max_body", 8 * 1024 * 1024);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
   rawfield(L, req, "ca_file");
-  if (lua_type(L, -1) == LUA_TSTRING) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
+  /* Verify with one CA file (ca_file, or libcurl's bundle, which holds every
+   * certificate of the system's directory): libcurl keeps the store it built
+   * from a file in the engine and reuses it for each connection, but only
+   * when no CA directory is set, and Debian's libcurl sets one. A libcurl
+   * without a bundle keeps its directory. */
+  {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    int has_file = lua_type(L, -1) == LUA_TSTRING;
+    if (has_file) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
+    if (has_file || (v->age >= CURLVERSION_NINTH && v->cainfo))
+      curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+  }
   lua_pop(L, 1);
   {
     long version = http_version(L, req);
@@ -312,9 +324,9 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
                         (version == CURL_HTTP_VERSION_2TLS && tls);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
     /* libcurl before 8.0 breaks an h2c connection it reuses ("Error in the
-     * HTTP2 framing layer", curl PR 10643): each h2c transfer there gets a
-     * connection of its own. */
-    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE &&
+     * HTTP2 framing layer", curl PR 10643; not one that got HTTP/2 from
+     * TLS): each h2c transfer there gets a connection of its own. */
+    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
         curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
       curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);

@@ -148,6 +148,8 @@ local function make_certs(dir)
   if not ok then error("fake providers: cannot make certificates:\n" .. out, 0) end
 end
 
+M.make_certs = make_certs -- dir/ca.crt, dir/server.crt and .key (the benchmarks use it too)
+
 ---------------------------------------------------------------- the server
 
 local Fake = {}
