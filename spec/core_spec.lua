@@ -252,7 +252,8 @@ describe("the C core at its edges", function()
                   "curl_version:function", "digest:function", "digest_set:function", "encode_form:function", "encode_json:function",
                   "encode_multipart:function", "engine:function", "escape:function", "file_info:function",
                   "isatty:function", "json_decode:function", "json_encode:function", "list_dir:function",
-                  "marshal_json:function", "now:function", "null:userdata", "signals:function", "sleep:function",
+                  "marshal_json:function", "mentions:function", "now:function", "null:userdata",
+                  "signals:function", "sleep:function",
                   "term_width:function", "trap_signals:function", "validate:function" }, names)
   end)
 

@@ -53,3 +53,18 @@ describe("response headers", function()
       ("15 000 repeats in %.3f s, 60 000 in %.3f s"):format(small, large))
   end)
 end)
+
+describe("core.mentions", function()
+  it("finds a secret in a key or a value, anywhere in it, and nothing else", function()
+    local h = { server = "nginx", ["x-echo"] = "prefix-aab-tok3n", ["x-tok3n-name"] = "1", n = 5 }
+    assert.is_true(core.mentions(h, { "tok3n" }))
+    assert.is_true(core.mentions({ ["x-tok3n"] = "v" }, { "tok3n" }))        -- a key
+    assert.is_true(core.mentions({ a = "aaab" }, { "aab" }))                  -- after a false start
+    assert.is_true(core.mentions({ a = "xx-end" }, { "nope", "end" }))        -- the second secret, at the end
+    assert.is_false(core.mentions({ a = "tok3" }, { "tok3n" }))              -- a prefix is not it
+    assert.is_false(core.mentions({ a = "value" }, { "" }))                   -- empty secrets never match
+    assert.is_false(core.mentions({ [1] = 12345, a = true }, { "123" }))      -- only strings are looked at
+    assert.is_false(core.mentions({}, { "x" }))
+    assert.is_true(core.mentions({ a = "a\0tok" }, { "\0tok" }))              -- bytes, not C strings
+  end)
+end)

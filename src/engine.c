@@ -434,6 +434,7 @@ void users_engine_open(lua_State *L) {
   /* curl_global_init is not thread-safe: once, at load, before any handle. */
   if (!curl_ready) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) luaL_error(L, "curl_global_init failed");
+    users_transfer_init();
     curl_ready = 1;
   }
   users_setfuncs(L, functions);

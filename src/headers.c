@@ -84,3 +84,55 @@ void users_headers_push(lua_State *L, const char *p, size_t len) {
   if (!lua_isnil(L, lists)) join_lists(L, t, lists);
   lua_settop(L, t);
 }
+
+/* Whether the m bytes at x occur in the n bytes at s (m > 0). */
+static int contains(const char *s, size_t n, const char *x, size_t m) {
+  while (n >= m) {
+    const char *p = memchr(s, x[0], n - m + 1);
+    if (!p) return 0;
+    if (memcmp(p, x, m) == 0) return 1;
+    n -= (size_t)(p - s) + 1;
+    s = p + 1;
+  }
+  return 0;
+}
+
+/* core.mentions(map, list) -> boolean: whether a string key or value of map
+ * holds one of the non-empty strings of list. The check every answer's
+ * headers get for the secrets a call sent (users/errors.lua scrubs them
+ * only when it says so). */
+static int mentions(lua_State *L) {
+  size_t i, n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = users_rawlen(L, 2);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    int side;
+    for (side = -2; side <= -1; side++) { /* the key, then the value */
+      size_t len;
+      const char *text;
+      if (lua_type(L, side) != LUA_TSTRING) continue;
+      text = lua_tolstring(L, side, &len);
+      for (i = 1; i <= n; i++) {
+        size_t m;
+        const char *secret;
+        lua_rawgeti(L, 2, (int)i);
+        secret = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &m) : NULL;
+        if (secret && m > 0 && contains(text, len, secret, m)) {
+          lua_pushboolean(L, 1);
+          return 1;
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
+void users_headers_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"mentions", mentions}, {NULL, NULL}};
+  users_setfuncs(L, functions);
+}

@@ -168,6 +168,16 @@ static size_t opt_bytes(lua_State *L, int req, const char *key, size_t dflt) {
   return v >= (double)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)v;
 }
 
+/* What the libcurl in use has: read once, when the module is loaded
+ * (users_transfer_init, beside curl_global_init), never written again. */
+static struct { unsigned version_num; int has_bundle; } curl_has;
+
+void users_transfer_init(void) {
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  curl_has.version_num = v->version_num;
+  curl_has.has_bundle = v->age >= CURLVERSION_NINTH && v->cainfo != NULL;
+}
+
 /* http_version: "auto" (nil: HTTP/2 where TLS offers it, else HTTP/1.1),
  * "1.1" (never HTTP/2) or "h2c" (HTTP/2 from the first byte, also without
  * TLS: prior knowledge, for gateways that speak it). */
@@ -310,12 +320,10 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
    * from a file in the engine and reuses it for each connection, but only
    * when no CA directory is set, and Debian's libcurl sets one. A libcurl
    * without a bundle keeps its directory. */
-  {
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  if (tls) {
     int has_file = lua_type(L, -1) == LUA_TSTRING;
     if (has_file) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
-    if (has_file || (v->age >= CURLVERSION_NINTH && v->cainfo))
-      curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+    if (has_file || curl_has.has_bundle) curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
   }
   lua_pop(L, 1);
   {
@@ -326,8 +334,7 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
     /* libcurl before 8.0 breaks an h2c connection it reuses ("Error in the
      * HTTP2 framing layer", curl PR 10643; not one that got HTTP/2 from
      * TLS): each h2c transfer there gets a connection of its own. */
-    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
-        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls && curl_has.version_num < 0x080000) {
       curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
       may_multiplex = 0;

@@ -48,6 +48,8 @@ typedef struct users_transfer {
   struct users_transfer *prev, *next;
 } users_transfer_t;
 
+/* Reads what the libcurl in use offers; once, after curl_global_init. */
+void users_transfer_init(void);
 /* Pushes a new, empty transfer (its metatable: result, __gc, __close). */
 users_transfer_t *users_transfer_new(lua_State *L);
 /* Sets up t->easy from the request table at req: url, method, headers,

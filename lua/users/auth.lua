@@ -113,13 +113,25 @@ function _M.can_refresh(entry, o)
     and entry.decl.token_request(o) ~= nil
 end
 
+-- { token } for each token seen lately (bounded): every call of a loop
+-- sends the same, and needs no list of its own. Never changed by a caller.
+local NONE, token_lists, n_token_lists = {}, {}, 0
+local function token_list(token)
+  local list = token_lists[token]
+  if list then return list end
+  if n_token_lists >= 64 then token_lists, n_token_lists = {}, 0 end
+  list = errors.secrets { token }
+  token_lists[token], n_token_lists = list, n_token_lists + 1
+  return list
+end
+
 -- Every secret these options hold or have sent, longest first (a secret
 -- inside a longer one goes last). Kept on `o` until another is sent: every
 -- answer of a run is scrubbed, and the list is the same for all of them.
 local function secrets(o)
   if o._redact then return o._redact end
-  if not (o._secrets or o.key_secret or o.headers) then -- the common case
-    o._redact = { o.token ~= "" and o.token or nil }
+  if not (o._secrets or o.key_secret or o.headers) then -- the common case: a token
+    o._redact = o.token and token_list(o.token) or NONE
     return o._redact
   end
   local list = {}

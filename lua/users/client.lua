@@ -226,13 +226,14 @@ local function stream(segments)
   end
 end
 
+local function bad_header(name, problem)
+  return nil, errors.invalid(name, { headers = { problem } }, "bad header: " .. problem)
+end
+
 local function make_headers(entry, o, content_type)
   local name = entry.decl.name
-  local function bad(problem)
-    return nil, errors.invalid(name, { headers = { problem } }, "bad header: " .. problem)
-  end
   local h, p = headers.ours(content_type, o.user_agent)
-  if not h then return bad(p) end
+  if not h then return bad_header(name, p) end
   for header, option in pairs(entry.decl.headers or {}) do
     local v = o[option]
     if v == nil then
@@ -240,7 +241,7 @@ local function make_headers(entry, o, content_type)
                                         .. " or " .. name:upper() .. "_" .. option:upper())
     end
     p = headers.set(h, header, v)
-    if p then return bad(p) end
+    if p then return bad_header(name, p) end
   end
   local token, terr = auth.token(entry, o)
   if terr then return nil, terr end
@@ -253,7 +254,7 @@ local function make_headers(entry, o, content_type)
   end
   for k, v in pairs(o.headers or {}) do
     p = headers.set(h, k, v)
-    if p then return bad(p) end
+    if p then return bad_header(name, p) end
   end
   return h, token
 end
@@ -264,15 +265,14 @@ end
 -- kept on `o` (every request of a bulk run sends the same): transports
 -- read it and never change it.
 local function request_headers(entry, o, content_type)
-  local kept = o._headers
-  if kept and kept.content_type == content_type then
+  if o._headers and o._headers_type == content_type then
     local token, terr = auth.token(entry, o)
     if terr then return nil, terr end
-    if token == kept.token then return kept.map end
+    if token == o._headers_token then return o._headers end
   end
   local h, token_or_err = make_headers(entry, o, content_type)
   if not h then return nil, token_or_err end
-  o._headers = { token = token_or_err, content_type = content_type, map = h }
+  o._headers, o._headers_token, o._headers_type = h, token_or_err, content_type
   return h
 end
 
