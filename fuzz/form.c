@@ -13,15 +13,8 @@ int fuzz_one(lua_State *L) {
   static const char *const checks[] = {"check_form", "check_multipart"};
   fuzz_in_t *in = (fuzz_in_t *)lua_touserdata(L, 1);
   const char *name = providers[fuzz_byte(in) % 2];
-  int p, names, fields, valid, i;
-  fuzz_support(L, "compiled");
-  lua_getfield(L, -1, name);
-  p = lua_gettop(L);
-  fuzz_support(L, "names");
-  lua_getfield(L, -1, name);
-  names = lua_gettop(L);
-  fuzz_push_fields(L, in, names);
-  fields = lua_gettop(L);
+  int p, fields, valid, i;
+  fuzz_push_case(L, in, name, &p, &fields);
   fuzz_core(L, "validate");
   lua_pushvalue(L, p);
   lua_pushvalue(L, fields);

@@ -59,6 +59,16 @@ size_t fuzz_bytes(fuzz_in_t *in, size_t max, const char **out) {
   return n;
 }
 
+void fuzz_push_case(lua_State *L, fuzz_in_t *in, const char *name, int *p, int *fields) {
+  fuzz_support(L, "compiled");
+  lua_getfield(L, -1, name);
+  *p = lua_gettop(L);
+  fuzz_support(L, "names");
+  lua_getfield(L, -1, name);
+  fuzz_push_fields(L, in, lua_gettop(L));
+  *fields = lua_gettop(L);
+}
+
 void fuzz_support(lua_State *L, const char *name) {
   lua_getglobal(L, "fz");
   lua_getfield(L, -1, name);

@@ -37,6 +37,10 @@ size_t fuzz_bytes(fuzz_in_t *in, size_t max, const char **out);
 void fuzz_push_value(lua_State *L, fuzz_in_t *in, int names, int depth);
 /* Pushes a fields table: up to 8 keys, mostly the names at index names. */
 void fuzz_push_fields(lua_State *L, fuzz_in_t *in, int names);
+/* Pushes provider `name` compiled (fz.compiled[name]), its field names and
+ * a fields table the input builds from them; *p and *fields get the stack
+ * indexes of the provider and of the fields. */
+void fuzz_push_case(lua_State *L, fuzz_in_t *in, const char *name, int *p, int *fields);
 
 /* Pushes fz[name] (a function of fuzz/support.lua), or core[name]. */
 void fuzz_support(lua_State *L, const char *name);

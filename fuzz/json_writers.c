@@ -9,15 +9,8 @@ int fuzz_one(lua_State *L) {
   static const char *const providers[] = {"every", "lexful"};
   fuzz_in_t *in = (fuzz_in_t *)lua_touserdata(L, 1);
   const char *name = providers[fuzz_byte(in) % 2];
-  int p, names, fields;
-  fuzz_support(L, "compiled");
-  lua_getfield(L, -1, name);
-  p = lua_gettop(L);
-  fuzz_support(L, "names");
-  lua_getfield(L, -1, name);
-  names = lua_gettop(L);
-  fuzz_push_fields(L, in, names);
-  fields = lua_gettop(L);
+  int p, fields;
+  fuzz_push_case(L, in, name, &p, &fields);
   fuzz_support(L, "same_writers");
   lua_pushstring(L, name);
   fuzz_core(L, "marshal_json");
