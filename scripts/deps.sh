@@ -5,7 +5,7 @@ set -e
 PACKAGES="make gcc pkg-config ca-certificates curl openssl tzdata
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev
 luajit2 libluajit2-5.1-dev libcurl4-openssl-dev lua-cjson lua-busted luarocks
-nginx-light libnginx-mod-http-lua lua-check lua-ldoc lua-markdown valgrind wrk lua-http lua-cqueues tmux
+nginx-light libnginx-mod-http-lua lua-check lua-ldoc lua-markdown valgrind wrk lua-http lua-cqueues nghttp2-client tmux
 clang libclang-rt-14-dev llvm
 redis-server redis-tools lua-redis lua-socket lua-nginx-redis lua-luaossl"
 
@@ -22,6 +22,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # clang and libclang-rt-14-dev: make asan and make fuzz (libFuzzer, ASan, UBSan);
 # llvm: llvm-symbolizer, which names the lines of a sanitizer's report.
+# wrk, lua-http, lua-cqueues and nghttp2-client (h2load): make bench's peers.
 # luajit2 is OpenResty's LuaJIT, the one nginx's Lua module links; Debian's plain
 # luajit conflicts with it and must not be installed.
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
