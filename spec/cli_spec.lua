@@ -183,6 +183,17 @@ describe("lua-users", function()
       assert.is_nil(err:find("test-key-secret", 1, true))
     end)
 
+    it("a --budget it cannot use is a usage error, before anything is sent", function()
+      for _, cmd in ipairs { "update generic u1 role=admin --budget nonsense", "update generic u1 role=admin --budget redis://" } do
+        local out, err, code = run(cmd, vars("generic"))
+        assert.equal(2, code, err)
+        assert.equal("", out)
+        assert.matches("^lua%-users: %-%-budget must be ", err)
+        assert.is_nil(err:find("internal error", 1, true))
+      end
+      assert.same({}, env.fake:requests())
+    end)
+
     it("--http h2c speaks HTTP/2 without TLS, and --verbose says so", function()
       local v = vars("generic", { GENERIC_BASE_URL = env.fake:h2c_base_url("generic") })
       local out, err, code = run("update generic u1 role=admin --http h2c --verbose", v)

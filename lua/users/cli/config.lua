@@ -17,6 +17,9 @@ local FORMAT_NAME = { uuid = "a UUID" }
 
 --- Update options from parsed command-line options.
 function _M.options(parsed)
+  -- A store the command cannot use is a usage error, said before anything runs.
+  local problem = parsed.budget and require("users.budget").problem(parsed.budget, "update")
+  if problem then args.fail(("--budget %s (got '%s')"):format(problem, parsed.budget)) end
   return { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
            http_version = parsed.http }
 end
