@@ -6,7 +6,7 @@
 #                                   then the suite on Lua 5.4, 5.3, 5.2, 5.1 and LuaJIT,
 #                                   on ASan + UBSan (and the core's specs again with the
 #                                   collector at its most aggressive), then under valgrind,
-#                                   then each fuzzer of fuzz/ for FUZZ_TIME seconds (10)
+#                                   then each fuzzer of fuzz/ for FUZZ_TIME seconds (5)
 #   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.2, 5.1, jit), or
 #                                   one of asan, valgrind, fuzz
 set -e
@@ -36,7 +36,7 @@ for run in $runs; do
     { make -s asan ASAN_GC=normal || echo "0 passed, 1 failed"; } | tee -a "$log"
     { make -s asan SPECS="$GC_SPECS" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
   # one "N passed, N failed" line per fuzzer
-  fuzz) { make -s fuzz FUZZ_TIME="${FUZZ_TIME:-10}" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
+  fuzz) { make -s fuzz FUZZ_TIME="${FUZZ_TIME:-5}" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
   *) { make -s test LUA="$run" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
   esac
 done
