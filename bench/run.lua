@@ -27,12 +27,7 @@ local redis_server = require "spec.support.redis_server"
 
 io.stdout:setvbuf("line")
 local LUA = arg[-1] or "lua5.4"
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = require("spec.support.proc").sh -- a command's output
 
 -- The server ----------------------------------------------------------------
 

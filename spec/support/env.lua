@@ -55,12 +55,7 @@ end
 
 
 --- Output of a shell command (stdout and stderr).
-function M.sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+M.sh = require("spec.support.proc").sh
 
 -- read(path) -> contents | nil; write(path, text), raising on failure
 M.read, M.write = fake.read_file, fake.write_file

@@ -1,8 +1,7 @@
 --- nginx hosts for the specs, configured by examples/nginx/ (the C core
 -- built for LuaJIT, `make LUA=jit`): any number of workers, environment
 -- variables for the handler, and extra server-block lines. Each runs under
--- a small sh guard fed through a popen pipe, as the fake providers do, so
--- it never outlives its tests.
+-- spec.support.proc's guard, so it never outlives its tests.
 --
 --   local host = require("spec.support.nginx_host").start {
 --     workers = 4, env = { USERS_RATE = 20 }, server = "location /x { ... }" }
@@ -12,32 +11,8 @@ local M = {}
 local Host = {}
 Host.__index = Host
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
-
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
-
-local GUARD = [[
-dir=$1; shift
-"$@" >"$dir/stdout.log" 2>&1 &
-pid=$!
-cat >/dev/null
-kill -TERM $pid 2>/dev/null
-wait $pid
-rm -rf "$dir"
-]]
+local proc = require "spec.support.proc"
+local q, sh, read = proc.q, proc.sh, proc.read
 
 local built = false
 
@@ -82,8 +57,8 @@ function M.start(opts)
     local vars = {}
     for k, v in pairs(opts.env or {}) do vars[#vars + 1] = k .. "=" .. q(v) end
     local self = setmetatable({ dir = dir, port = port, base = "http://127.0.0.1:" .. port }, Host)
-    self.handle = assert(io.popen("sh -c " .. q(GUARD) .. " sh " .. q(dir) .. " env " .. table.concat(vars, " ")
-      .. " nginx -p " .. q(dir) .. " -c " .. q(dir .. "/nginx.conf"), "w"))
+    self.handle = proc.guarded(dir, "env " .. table.concat(vars, " ")
+      .. " nginx -p " .. q(dir) .. " -c " .. q(dir .. "/nginx.conf"), true)
     for _ = 1, 100 do
       if sh("curl -s --noproxy '*' -o /dev/null -w '%{http_code}' " .. self.base .. "/users/nope/1") == "404" then
         return self

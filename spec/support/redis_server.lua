@@ -1,8 +1,6 @@
 --- A real Redis for the specs: Debian's redis-server on 127.0.0.1, a random
--- free port, its own temp dir, nothing saved. It runs under a small sh guard
--- fed through a popen pipe, as the fake providers do: when the pipe closes
--- (stop(), the end of the test process, a crash) the guard stops Redis and
--- removes the dir, so Redis never outlives its tests.
+-- free port, its own temp dir, nothing saved. It runs under
+-- spec.support.proc's guard, so Redis never outlives its tests.
 --
 --   local redis = require("spec.support.redis_server").start()
 --   redis.url  -- "redis://127.0.0.1:PORT/0"
@@ -12,24 +10,8 @@ local M = {}
 local Server = {}
 Server.__index = Server
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
-
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
--- Redis in the background; the guard waits for its stdin to close.
-local GUARD = [[
-dir=$1; shift
-"$@" >"$dir/stdout.log" 2>&1 &
-pid=$!
-cat >/dev/null
-kill -TERM $pid 2>/dev/null
-wait $pid
-]]
+local proc = require "spec.support.proc"
+local q, sh = proc.q, proc.sh
 
 local function free_port()
   local used = {}
@@ -61,9 +43,10 @@ end
 --- Starts (or starts again) Redis on its port; waits until it answers.
 function Server:start()
   if self.handle then return self end
-  self.handle = assert(io.popen("sh -c " .. q(GUARD) .. " sh " .. q(self.dir) .. " redis-server"
+  -- the dir stays: a Redis stopped may be started again on it (close() removes it)
+  self.handle = proc.guarded(self.dir, "redis-server"
     .. " --bind 127.0.0.1 --port " .. self.port .. " --dir " .. q(self.dir)
-    .. " --save '' --appendonly no --daemonize no --protected-mode no --loglevel warning", "w"))
+    .. " --save '' --appendonly no --daemonize no --protected-mode no --loglevel warning", false)
   for _ = 1, 100 do
     if self:ping() then return self end
     sh("sleep 0.05")
