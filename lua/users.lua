@@ -19,6 +19,7 @@ local client = require "users.client"
 local auth = require "users.auth"
 local bulk = require "users.bulk"
 local suggest = require "users.suggest"
+local headers = require "users.headers"
 
 local _M = {
   --- The module's version, e.g. "0.1.0".
@@ -121,9 +122,7 @@ function _M.prepare(provider, id, fields, opts)
   end
   local _, o, req, err = prepare("prepare", provider, id, fields, opts, offline)
   if not req then return nil, auth.redact(err, o) end
-  local h = {} -- the caller's own map (requests share theirs: users/client.lua)
-  for k, v in pairs(req.headers) do h[k] = v end
-  req.headers = h
+  req.headers = headers.copy(req.headers) -- the caller's own map, to change
   return req
 end
 

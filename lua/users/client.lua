@@ -307,8 +307,7 @@ function _M.refresh(entry, req, o)
   local refused = (headers.get(req.headers, "Authorization") or ""):match("^Bearer (.+)$") or true
   local token, err = auth.token(entry, o, refused)
   if not token then return nil, auth.redact(err, o) end
-  local h = {} -- a map of its own: the one it had is shared (request_headers)
-  for k, v in pairs(req.headers) do h[k] = v end
+  local h = headers.copy(req.headers) -- the one it had is shared (request_headers)
   headers.set(h, "Authorization", "Bearer " .. token)
   req.headers = h
   return true

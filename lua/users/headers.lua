@@ -63,6 +63,14 @@ function _M.ours(content_type, user_agent)
   return h
 end
 
+--- A copy of a header map, to change: the requests of a run share theirs
+-- (users/client.lua), which is never changed.
+function _M.copy(h)
+  local out = {}
+  for k, v in pairs(h) do out[k] = v end
+  return out
+end
+
 --- The value of a header in any case, or nil.
 function _M.get(h, name)
   if h[name] then return h[name] end -- set() leaves one spelling of a name
