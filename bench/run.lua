@@ -168,15 +168,18 @@ local function curl_config(path, n, server, extra)
 end
 
 -- The CPU time (user + system, seconds) a command's processes took, as its
--- shell counts its children once they end: ours and every peer alike.
+-- shell counts its children once they end: ours and every peer alike; and
+-- what the command printed.
 local TICK = 1 / (tonumber(sh("getconf CLK_TCK")) or 100)
 local function cpu_of(cmd)
-  local out = sh(cmd .. ' >/dev/null 2>&1; echo "rc=$?"; cat /proc/$$/stat')
+  local printed = dir .. "/cpu_of.out"
+  local out = sh(cmd .. " >" .. printed .. ' 2>&1; echo "rc=$?"; cat /proc/$$/stat')
   local rc, rest = out:match("rc=(%d+)%s.*%) (.*)$")
-  if rc ~= "0" then error("failed: " .. cmd .. "\n" .. out, 0) end
+  local text = io.open(printed):read("*a")
+  if rc ~= "0" then error("failed: " .. cmd .. "\n" .. text .. out, 0) end
   local f = {}
   for w in rest:gmatch("%S+") do f[#f + 1] = w end
-  return (tonumber(f[14]) + tonumber(f[15])) * TICK -- cutime, cstime (fields 16 and 17)
+  return (tonumber(f[14]) + tonumber(f[15])) * TICK, text -- cutime, cstime (fields 16 and 17)
 end
 
 local function timed(cmd)
@@ -322,10 +325,8 @@ local ok, err = pcall(function()
     ours7 = math.min(ours7, cpu_of(("%sluajit bench/peers/ours.lua %s/fast %d %d"):format(jit_env, base, N, C)) / N)
     http7 = math.min(http7, cpu_of(("luajit bench/peers/lua_http.lua %s/fast %d %d"):format(base, N, C)) / N)
     curl7 = math.min(curl7, cpu_of(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, cfg)) / N)
-    local wout = sh(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/fast/v1/users/usr_1"):format(C, base))
-    local wn = tonumber(wout:match("(%d+) requests in"))
-    wrk7 = math.min(wrk7, cpu_of(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/fast/v1/users/usr_1"):format(
-      C, base)) / (wn or error("wrk: " .. wout, 0)))
+    local wcpu, wout = cpu_of(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/fast/v1/users/usr_1"):format(C, base))
+    wrk7 = math.min(wrk7, wcpu / (tonumber(wout:match("(%d+) requests in")) or error("wrk: " .. wout, 0)))
   end
   connections_seen()
   local worst7 = math.max(ours7 / http7, ours7 / curl7)
