@@ -7,7 +7,6 @@ local _M = {}
 
 local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local concat, sort = table.concat, table.sort
-local find = string.find
 local floor = math.floor
 
 local Error = {}
@@ -220,18 +219,10 @@ function _M.redact(err, secrets)
   return err
 end
 
---- The same for a map of strings to strings (response headers): one level,
--- looked through in C, and nothing done unless a secret is there.
+--- The same for a map of strings to strings (response headers), looked
+-- through in C first: it is scrubbed only when a secret is there.
 function _M.redact_flat(h, secrets)
-  if not core.mentions(h, secrets) then return h end
-  for _, secret in ipairs(secrets) do
-    local renamed
-    for k, v in pairs(h) do
-      if find(v, secret, 1, true) then h[k] = scrub_string(v, secrets) end
-      if find(k, secret, 1, true) then renamed = renamed or {}; renamed[k] = scrub_string(k, secrets) end
-    end
-    for k, clean in pairs(renamed or {}) do h[clean], h[k] = h[k], nil end
-  end
+  if core.mentions(h, secrets) then scrub_table(h, secrets, {}) end
   return h
 end
 
