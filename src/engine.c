@@ -356,10 +356,11 @@ static int share_gc(lua_State *L) {
  * kept in the registry for the state's life: a connection reopened to a
  * server seen lately (libcurl keeps the last few sessions), by any engine
  * of the state (each bulk run has its own), resumes its session instead of
- * a full handshake. If it cannot be made (no memory), it is not tried again. Made before the engines that use it, it is
- * also collected after them when the state closes. One state runs in one
+ * a full handshake. Made before the engines that use it, it is also
+ * collected after them when the state closes. One state runs in one
  * thread: no lock callbacks. Pushes the box; returns the share, or NULL
- * (no memory: transfers only lose resumption). */
+ * when it could not be made (no memory: transfers only lose resumption,
+ * and it is not tried again). */
 static CURLSH *push_tls_share(lua_State *L) {
   CURLSH **box;
   lua_getfield(L, LUA_REGISTRYINDEX, SHARE_KEY);
@@ -381,12 +382,13 @@ static CURLSH *push_tls_share(lua_State *L) {
 /* core.engine([opts]) -> engine */
 static int engine_new(lua_State *L) {
   engine_t *e;
-  CURLSH *share = push_tls_share(L); /* before the engine: see push_tls_share */
-  lua_pop(L, 1);
+  CURLSH *share;
   static const luaL_Reg methods[] = {
       {"add", engine_add},         {"wait", engine_wait},
       {"perform", engine_perform}, {"running", engine_running},
       {"close", engine_close},     {NULL, NULL}};
+  share = push_tls_share(L); /* before the engine: see push_tls_share */
+  lua_pop(L, 1);
   e = (engine_t *)users_newuserdata(L, sizeof *e);
   memset(e, 0, sizeof *e);
   e->anchor_ref = e->done_ref = LUA_NOREF;
