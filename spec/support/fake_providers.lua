@@ -43,9 +43,8 @@ M.TAKEN_USERNAME = "taken"                     -- generic answers 409
 
 ---------------------------------------------------------------- helpers
 
-local function q(s) -- quote for sh
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
+local proc = require "spec.support.proc"
+local q = proc.q -- quote for sh
 
 -- Run a shell command; returns its output (stdout and stderr) and success.
 local function run(cmd)
@@ -57,13 +56,7 @@ local function run(cmd)
 end
 
 -- File helpers, also the specs' own (spec.support.env).
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
+local read_file = proc.read
 
 local function write_file(path, data)
   local f = assert(io.open(path, "wb"))
