@@ -49,6 +49,7 @@ build = {
     ["users.cli.input"] = "lua/users/cli/input.lua",
     ["users.cli.request"] = "lua/users/cli/request.lua",
     ["users.client"] = "lua/users/client.lua",
+    ["users.options"] = "lua/users/options.lua",
     ["users.encodings"] = "lua/users/encodings.lua",
     ["users.errors"] = "lua/users/errors.lua",
     ["users.headers"] = "lua/users/headers.lua",

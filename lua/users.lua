@@ -16,6 +16,7 @@
 local core = require "users.core"
 local registry = require "users.registry"
 local client = require "users.client"
+local options = require "users.options"
 local auth = require "users.auth"
 local bulk = require "users.bulk"
 local suggest = require "users.suggest"
@@ -68,9 +69,9 @@ local function prepare(fname, provider, id, fields, opts, offline)
   if type(fields) ~= "table" then
     error(bad(3, fname, "table of fields expected, got " .. type(fields)), 3)
   end
-  local misuse = client.check_options(entry, opts, fname, 4)
+  local misuse = options.check(entry, opts, fname, 4)
   if misuse then error(misuse, 3) end
-  local o = client.resolve(entry, defaults[entry.decl.name], own, opts)
+  local o = options.resolve(entry, defaults[entry.decl.name], own, opts)
   if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
   if offline and not o.token and auth.can_refresh(entry, o) then o.token = bulk.PLACEHOLDER_TOKEN end
   local req, err = client.prepare(entry, id, fields, o)
@@ -162,9 +163,9 @@ function _M.bulk_update(provider, items, opts)
       update_opts[k] = v
     end
   end
-  local misuse = client.check_options(entry, update_opts, "bulk_update", 3)
+  local misuse = options.check(entry, update_opts, "bulk_update", 3)
   if misuse then error(misuse, 2) end
-  local o = client.resolve(entry, defaults[entry.decl.name], own, update_opts)
+  local o = options.resolve(entry, defaults[entry.decl.name], own, update_opts)
   if o.retries == 0 and update_opts.retries == nil and not (own and own.retries)
      and not (defaults[entry.decl.name] or {}).retries then
     o.retries = 3 -- a bulk run retries what may pass on a second try, unless told otherwise
@@ -179,7 +180,7 @@ end
 -- @raise on misuse
 function _M.configure(provider, opts)
   local entry = entry_or_raise(provider, "configure")
-  local misuse = client.check_options(entry, opts, "configure", 2)
+  local misuse = options.check(entry, opts, "configure", 2)
   if misuse then error(misuse, 2) end
   local d = defaults[entry.decl.name] or {}
   for k, v in pairs(opts or {}) do d[k] = v end
@@ -199,7 +200,7 @@ end
 -- local user, err = tenant:update(id, { role = "admin" })
 function _M.new(provider, opts)
   local entry = entry_or_raise(provider, "new")
-  local misuse = client.check_options(entry, opts, "new", 2)
+  local misuse = options.check(entry, opts, "new", 2)
   if misuse then error(misuse, 2) end
   local own = {}
   for k, v in pairs(opts or {}) do own[k] = v end
@@ -259,7 +260,7 @@ function _M.describe(provider)
 end
 
 -- For the bulk helpers and tests: the low layers, not part of the contract.
-_M._client, _M._registry = client, registry
+_M._options, _M._registry = options, registry
 
 --- Options of `update`, `prepare`, `new`, `configure` and `bulk_update`.
 -- Missing values fall back to the environment: `<PROVIDER>_TOKEN`,

@@ -30,7 +30,7 @@ end
 function _M.check(provider, opts, has_column)
   local entry = users._registry.get(provider)
   local d = users.describe(provider)
-  local o = users._client.resolve(entry, nil, nil, opts)
+  local o = users._options.resolve(entry, nil, nil, opts)
   local P = provider:upper() .. "_"
   local function fail(msg) args.fail(msg) end
   if not o.base_url then
