@@ -93,4 +93,64 @@ describe("options", function()
     end
     assert.same({}, env.fake:requests())
   end)
+
+  describe("kept across calls with the same table", function()
+    local function sent() return env.fake:last().headers end
+
+    it("a token, a header or a default changed between calls is what the next call sends", function()
+      local o = env.opts("generic", { headers = { ["X-Run"] = "1" } })
+      local function send(opts) users.update("generic", "u1", { role = "x" }, opts); return sent() end
+      for _ = 1, 3 do assert.equal("Bearer test-token", send(o).authorization) end
+      o.token = "second-token"
+      assert.equal("Bearer second-token", send(o).authorization)
+      o.token = "test-token"
+      o.headers["X-Run"] = "2"
+      assert.equal("2", send(o)["x-run"])
+      o.headers["X-Other"] = "y"
+      assert.equal("y", send(o)["x-other"])
+      o.user_agent = "tool/2"
+      assert.equal("tool/2", send(o)["user-agent"])
+      local c = users.new("generic", { token = "client-token", base_url = o.base_url })
+      for _ = 1, 3 do c:update("u1", { role = "x" }) end
+      assert.equal("Bearer client-token", sent().authorization)
+      users.configure("generic", { user_agent = "configured/1" }) -- this file's last use of generic's defaults
+      c:update("u1", { role = "x" })
+      assert.equal("configured/1", sent()["user-agent"])
+    end)
+
+    it("a value made bad between calls raises, and sends nothing", function()
+      local o = env.opts("generic")
+      for _ = 1, 3 do assert.is_table(users.update("generic", "u1", { role = "x" }, o)) end
+      env.fake:reset()
+      o.timeout = -1
+      assert.matches("option 'timeout'", raised(function() users.update("generic", "u1", { role = "x" }, o) end))
+      o.timeout, o.colour = 5, "red"
+      assert.matches("unknown option 'colour'", raised(function() users.update("generic", "u1", { role = "x" }, o) end))
+      assert.same({}, env.fake:requests())
+    end)
+
+    it("each call's deadline counts from that call", function()
+      local o = env.opts("generic", { deadline = 0.4 })
+      for _ = 1, 3 do assert.is_table(users.update("generic", "u1", { role = "x" }, o)) end
+      require("users.core").sleep(0.5)
+      env.fake:behave("generic", { delay = 0.1, times = 1 })
+      assert.is_table(users.update("generic", "u1", { role = "x" }, o))
+      env.fake:behave("generic", { delay = 2, times = 1 })
+      local user, err = users.update("generic", "u1", { role = "x" }, o)
+      assert.is_nil(user)
+      assert.equal("timeout", err.code)
+    end)
+
+    it("a table the caller drops is collected, on every Lua", function()
+      local probe = setmetatable({}, { __mode = "k" })
+      do
+        local o = env.opts("generic")
+        for _ = 1, 3 do assert.is_table(users.update("generic", "u1", { role = "x" }, o)) end
+        probe[o] = true
+      end
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(next(probe))
+    end)
+  end)
 end)

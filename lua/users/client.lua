@@ -126,17 +126,19 @@ end
 -- The request's headers: ours, the provider's, the token's, then the
 -- caller's, each replacing one of the same name in any case. Returns the
 -- map, or nil, err. The map is made once for a token and content type and
--- kept on `o` (every request of a bulk run sends the same): transports
--- read it and never change it.
+-- kept with the options (every request of a bulk run, and every call with
+-- kept options, users/options.lua, sends the same): transports read it and
+-- never change it.
 local function request_headers(entry, o, content_type)
-  if o._headers and o._headers_type == content_type then
+  local keep = o._shared or o
+  if keep._headers and keep._headers_type == content_type then
     local token, terr = auth.token(entry, o)
     if terr then return nil, terr end
-    if token == o._headers_token then return o._headers end
+    if token == keep._headers_token then return keep._headers end
   end
   local h, token_or_err = make_headers(entry, o, content_type)
   if not h then return nil, token_or_err end
-  o._headers, o._headers_token, o._headers_type = h, token_or_err, content_type
+  keep._headers, keep._headers_token, keep._headers_type = h, token_or_err, content_type
   return h
 end
 
