@@ -69,8 +69,9 @@ local function prepare(fname, provider, id, fields, opts, offline)
   if type(fields) ~= "table" then
     error(bad(3, fname, "table of fields expected, got " .. type(fields)), 3)
   end
-  local o, misuse = options.for_call(entry, defaults[entry.decl.name], own, opts, fname, 4)
-  if not o then error(misuse, 3) end
+  local misuse = options.check(entry, opts, fname, 4)
+  if misuse then error(misuse, 3) end
+  local o = options.resolve(entry, defaults[entry.decl.name], own, opts)
   if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
   if offline and not o.token and auth.can_refresh(entry, o) then o.token = bulk.PLACEHOLDER_TOKEN end
   local req, err = client.prepare(entry, id, fields, o)

@@ -123,22 +123,47 @@ local function make_headers(entry, o, content_type)
   return h, token
 end
 
+-- The last header map made for each provider, with what it was made from
+-- (never changed once made: transports read it, and the curl transport
+-- reuses the lines it made from it). A loop of calls, and every request of
+-- a bulk run, sends the same map.
+local made = setmetatable({}, { __mode = "k" })
+
+-- Whether m was made from what `o` holds now, the token aside.
+local function made_from(m, entry, o, content_type)
+  if m.content_type ~= content_type or not rawequal(m.user_agent, o.user_agent) then return false end
+  for _, option in pairs(entry.decl.headers or {}) do
+    if not rawequal(m.options[option], o[option]) then return false end
+  end
+  local h, seen = o.headers, m.headers
+  if h == nil or seen == nil then return h == seen end
+  local n = 0
+  for k, v in pairs(h) do
+    if not rawequal(seen[k], v) then return false end
+    n = n + 1
+  end
+  return n == m.n_headers
+end
+
 -- The request's headers: ours, the provider's, the token's, then the
 -- caller's, each replacing one of the same name in any case. Returns the
--- map, or nil, err. The map is made once for a token and content type and
--- kept with the options (every request of a bulk run, and every call with
--- kept options, users/options.lua, sends the same): transports read it and
--- never change it.
+-- map, or nil, err.
 local function request_headers(entry, o, content_type)
-  local keep = o._shared or o
-  if keep._headers and keep._headers_type == content_type then
+  local m = made[entry]
+  if m and made_from(m, entry, o, content_type) then
     local token, terr = auth.token(entry, o)
     if terr then return nil, terr end
-    if token == keep._headers_token then return keep._headers end
+    if token == m.token then return m.map end
   end
   local h, token_or_err = make_headers(entry, o, content_type)
   if not h then return nil, token_or_err end
-  keep._headers, keep._headers_token, keep._headers_type = h, token_or_err, content_type
+  m = { map = h, token = token_or_err, content_type = content_type, user_agent = o.user_agent, options = {} }
+  for _, option in pairs(entry.decl.headers or {}) do m.options[option] = o[option] end
+  if type(o.headers) == "table" then
+    m.headers, m.n_headers = {}, 0
+    for k, v in pairs(o.headers) do m.headers[k], m.n_headers = v, m.n_headers + 1 end
+  end
+  made[entry] = m
   return h
 end
 

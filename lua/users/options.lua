@@ -61,6 +61,7 @@ local option_checks = {
     if v ~= "auto" and v ~= "1.1" and v ~= "h2c" then return 'must be "auto", "1.1" or "h2c"' end
   end,
 }
+_M.option_checks = option_checks
 
 --- Checks an options table for the provider of `entry`: nil, or the
 -- message of a misuse (unknown key, wrong type or value) for the caller to
@@ -140,98 +141,6 @@ function _M.resolve(entry, ...)
   -- retries and back-offs included (a bulk run counts one per item).
   if o.deadline then o._deadline = core.now() + o.deadline end
   return o
-end
-
--- Options resolved for calls made again and again with the same tables
--- (a loop of users.update): kept per provider and table, weakly, with a
--- copy of what each layer and the environment held. A call whose layers
--- hold just that skips checking and resolving, and shares what was made
--- from them (the header map, users/client.lua); a table changed between
--- calls is resolved anew. A table is kept from its second call, so one
--- made for a single call costs a mark, not copies; one that changes at
--- every call stops being kept.
-local kept = setmetatable({}, { __mode = "k" }) -- entry -> { table -> record | true | false }
-local NO_TABLE, COUNT, HEADERS = {}, {}, {}    -- private keys
-local MAX_CHANGES = 8
-
--- A layer's keys and values, and its headers table's (a caller may add a
--- header to the same table). Nothing in it refers to the layer: a weak
--- key must not be reachable from its value (5.1 has no ephemerons).
-local function snapshot(layer)
-  if layer == nil then return false end
-  local s, n = {}, 0
-  for k, v in pairs(layer) do s[k], n = v, n + 1 end
-  s[COUNT] = n
-  if type(layer.headers) == "table" then s[HEADERS] = snapshot(layer.headers) end
-  return s
-end
-
-local function holds(layer, s)
-  if layer == nil then return s == false end
-  if not s then return false end
-  local n = 0
-  for k, v in pairs(layer) do
-    if s[k] ~= v then return false end
-    n = n + 1
-  end
-  if n ~= s[COUNT] then return false end
-  return type(layer.headers) ~= "table" or holds(layer.headers, s[HEADERS])
-end
-
-local function environment(entry)
-  local values = {}
-  for i, e in ipairs(env_names(entry)) do values[i] = getenv(e[2]) or false end
-  return values
-end
-
-local function same_environment(entry, values)
-  for i, e in ipairs(env_names(entry)) do
-    if (getenv(e[2]) or false) ~= values[i] then return false end
-  end
-  return true
-end
-
--- A call's own copy: what one call changes (its deadline, the tokens it
--- sent) is never seen by another, in nginx perhaps running at once.
-local function copy(rec)
-  local o = {}
-  for k, v in pairs(rec.o) do o[k] = v end
-  if rec.default_transport then o.transport = transports.default() end -- it depends on nginx's phase
-  if o.deadline then o._deadline = core.now() + o.deadline end
-  return o
-end
-
---- Checked and resolved options for one call (update, prepare): o, or
--- nil and the message of a misuse. `defaults`, `own` and `opts` are the
--- layers, as for resolve.
-function _M.for_call(entry, defaults, own, opts, fname, argn)
-  local tables = kept[entry]
-  if not tables then
-    tables = setmetatable({}, { __mode = "k" })
-    kept[entry] = tables
-  end
-  local key = opts or own or NO_TABLE
-  local rec = tables[key]
-  if type(rec) == "table" and holds(opts, rec.opts) and holds(own, rec.own) and holds(defaults, rec.defaults)
-     and same_environment(entry, rec.env) then
-    return copy(rec)
-  end
-  local misuse = _M.check(entry, opts, fname, argn)
-  if misuse then return nil, misuse end
-  if rec == nil or rec == false or (rec ~= true and rec.changes >= MAX_CHANGES) then
-    tables[key] = rec == nil or false
-    return _M.resolve(entry, defaults, own, opts)
-  end
-  local o = _M.resolve(entry, defaults, own, opts)
-  o._deadline = nil
-  o._shared = {}
-  tables[key] = {
-    o = o, opts = snapshot(opts), own = snapshot(own), defaults = snapshot(defaults),
-    env = environment(entry), changes = rec == true and 0 or rec.changes + 1,
-    default_transport = not ((opts and opts.transport) or (own and own.transport)
-                             or (defaults and defaults.transport)),
-  }
-  return copy(tables[key])
 end
 
 return _M
