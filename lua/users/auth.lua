@@ -86,14 +86,20 @@ end
 -- `refused`: the token a server refused with a 401 (a new one is fetched,
 -- unless someone already has), or true to fetch anew.
 -- Returns token | nil (none configured) | nil, err.
-function _M.token(entry, o, refused)
-  if o.token then return o.token end
+local function fetched_token(entry, o, refused)
   local spec = entry.decl.token_request and entry.decl.token_request(o)
   if not spec then return nil end
   local token, err = budget.token(entry, o, function() return fetch(entry, o, spec) end, refused)
   if not token then return nil, _M.redact(err, o) end
   _M.used(o, token)
   return token
+end
+
+-- (The closure lives in fetched_token: one here would keep LuaJIT from
+-- compiling the common case, a token given, on every request.)
+function _M.token(entry, o, refused)
+  if o.token then return o.token end
+  return fetched_token(entry, o, refused)
 end
 
 --- Remembers a secret sent with these options, so that every error they
