@@ -133,7 +133,7 @@ deps:
 demo: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
-# Six figures, each a ratio against a peer or a limit measured in the same run.
+# Thirteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
 bench: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
