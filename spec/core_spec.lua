@@ -232,6 +232,38 @@ describe("the C core at its edges", function()
       assert.has_error(function() e.close({}) end)
     end)
 
+    it("carry nothing of one request into the next on the same handle: method, body, headers", function()
+      local e = core.engine()
+      local url = env.fake:base_url("generic") .. "/v1/users/u1"
+      local auth = "Authorization: Bearer test-token"
+      local path = env.tmpfile("from-a-file")
+      finally(function() os.remove(path) end)
+      local sent = {
+        { method = "PATCH", body = '{"a":1}', headers = { auth, "Content-Type: application/json", "X-One: 1" } },
+        { method = "PUT", segments = { "head-", { path = path, size = 11 }, "-tail" }, headers = { auth } },
+        { method = "POST", headers = { auth } },
+        { method = "GET", headers = { auth } },
+        { method = "HEAD", headers = { auth } },
+        { method = "PATCH", body = '{"b":2}', headers = { auth, "Content-Type: application/json" } },
+      }
+      for _, req in ipairs(sent) do
+        req.url = url
+        assert.is_table(e:perform(req))
+      end
+      local got = env.fake:requests()
+      assert.equal(#sent, #got)
+      local bodies = { '{"a":1}', "head-from-a-file-tail", "", "", "", '{"b":2}' }
+      for i, r in ipairs(got) do
+        assert.equal(sent[i].method, r.method)
+        assert.equal(bodies[i], r.body)
+        if i > 1 then assert.is_nil(r.headers["x-one"]) end
+      end
+      assert.equal("21", got[2].headers["content-length"])
+      assert.equal("0", got[3].headers["content-length"])
+      assert.is_nil(got[4].headers["content-length"])
+      e:close()
+    end)
+
     it("send an empty body when none is given, never stdin", function()
       local e = core.engine()
       local res = e:perform { method = "POST", url = env.fake:base_url("generic") .. "/v1/users/u1",

@@ -44,7 +44,7 @@ static void unlink_running(users_transfer_t *t) {
 static void release_easy(engine_t *e, users_transfer_t *t) {
   if (!t->easy) return;
   if (e && e->n_pool < POOL_MAX) {
-    curl_easy_reset(t->easy);
+    users_transfer_handle_release(t->easy); /* its options stay set: no curl_easy_reset */
     e->pool[e->n_pool++] = t->easy;
   } else {
     curl_easy_cleanup(t->easy);
@@ -163,12 +163,16 @@ static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
   users_transfer_t *t;
   luaL_checktype(L, req, LUA_TTABLE);
   t = users_transfer_new(L);
-  t->easy = e->n_pool ? e->pool[--e->n_pool] : curl_easy_init();
-  if (!t->easy) luaL_error(L, "curl_easy_init failed");
+  if (e->n_pool) {
+    t->easy = e->pool[--e->n_pool];
+  } else {
+    if (!(t->easy = curl_easy_init())) luaL_error(L, "curl_easy_init failed");
+    users_transfer_handle_init(t->easy);
+    /* A connection reopened (to a server seen lately) resumes its TLS
+     * session, whichever easy handle of the pool opens it. */
+    if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share);
+  }
   users_transfer_setup(L, t, req);
-  /* A connection reopened (to a server seen lately) resumes its TLS
-   * session, whichever easy handle of the pool opens it. */
-  if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
     luaL_error(L, "not enough memory");
   /* Anchored first (which may raise: memory), then added: libcurl never

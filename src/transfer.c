@@ -170,12 +170,15 @@ static size_t opt_bytes(lua_State *L, int req, const char *key, size_t dflt) {
 
 /* What the libcurl in use has: read once, when the module is loaded
  * (users_transfer_init, beside curl_global_init), never written again. */
-static struct { unsigned version_num; int has_bundle; } curl_has;
+static struct { unsigned version_num; const char *cainfo, *capath; } curl_has;
 
 void users_transfer_init(void) {
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   curl_has.version_num = v->version_num;
-  curl_has.has_bundle = v->age >= CURLVERSION_NINTH && v->cainfo != NULL;
+  if (v->age >= CURLVERSION_NINTH) { /* libcurl's own default CA bundle and directory */
+    curl_has.cainfo = v->cainfo;
+    curl_has.capath = v->capath;
+  }
 }
 
 /* http_version: "auto" (nil: HTTP/2 where TLS offers it, else HTTP/1.1),
@@ -280,12 +283,42 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(t->easy, CURLOPT_POST, 1L); /* no POSTFIELDS: the body comes from on_read */
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
-  curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
-  curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
-  curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
-  curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, t);
+}
+
+/* What every transfer of ours has, set once on a new easy handle: the
+ * engine's pool gives handles back without curl_easy_reset, so
+ * users_transfer_setup sets every option that may differ, each time. */
+void users_transfer_handle_init(CURL *easy) {
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* never carry credentials elsewhere */
+  curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);     /* the path is ours, already encoded */
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read); /* used by a body of segments only */
+  curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_seek);
+}
+
+/* A handle going back to the pool points at nothing of the transfer that
+ * used it (its header list, error buffer and callback data are freed). */
+void users_transfer_handle_release(CURL *easy) {
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_READDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_SEEKDATA, NULL);
 }
 
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
@@ -293,6 +326,12 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   const char *s;
   int has_method_body, tls;
   luaL_checktype(L, req, LUA_TTABLE);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(easy, CURLOPT_READDATA, t);
+  curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
   rawfield(L, req, "url");
   s = lua_tostring(L, -1);
   if (!s || strpbrk(s, "\r\n \t"))
@@ -303,9 +342,13 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   rawfield(L, req, "method");
   s = luaL_optstring(L, -1, "GET");
   has_method_body = strcmp(s, "GET") != 0 && strcmp(s, "HEAD") != 0;
+  /* What an earlier transfer of the handle set, undone: its body (and the
+   * copy libcurl kept of it), then its method. */
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, strcmp(s, "GET") != 0 && strcmp(s, "POST") != 0 ? s : NULL);
   if (strcmp(s, "POST") == 0) curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  else if (strcmp(s, "GET") != 0) curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, s);
-  if (strcmp(s, "HEAD") == 0) curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+  curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(s, "HEAD") == 0 ? 1L : 0L);
   lua_pop(L, 1);
   set_headers(L, req, t);
   set_body(L, req, t, has_method_body);
@@ -321,49 +364,28 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
    * when no CA directory is set, and Debian's libcurl sets one. A libcurl
    * without a bundle keeps its directory. */
   if (tls) {
-    int has_file = lua_type(L, -1) == LUA_TSTRING;
-    if (has_file) curl_easy_setopt(easy, CURLOPT_CAINFO, lua_tostring(L, -1));
-    if (has_file || curl_has.has_bundle) curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+    const char *file = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : curl_has.cainfo;
+    curl_easy_setopt(easy, CURLOPT_CAINFO, file);
+    curl_easy_setopt(easy, CURLOPT_CAPATH, file ? NULL : curl_has.capath);
   }
   lua_pop(L, 1);
   {
     long version = http_version(L, req);
     int may_multiplex = version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
                         (version == CURL_HTTP_VERSION_2TLS && tls);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
     /* libcurl before 8.0 breaks an h2c connection it reuses ("Error in the
      * HTTP2 framing layer", curl PR 10643; not one that got HTTP/2 from
      * TLS): each h2c transfer there gets a connection of its own. */
-    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls && curl_has.version_num < 0x080000) {
-      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-      curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
-      may_multiplex = 0;
-    }
+    long own_connection = version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
+                          curl_has.version_num < 0x080000;
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, own_connection);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, own_connection);
     /* Where HTTP/2 may come, a new transfer waits for a connection being
      * opened to say whether it multiplexes, rather than open its own: a bulk
      * run then shares one. Elsewhere waiting would only delay it. */
-    if (may_multiplex) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex && !own_connection ? 1L : 0L);
   }
-
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* never carry credentials elsewhere */
-  curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);     /* the path is ours, already encoded */
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
-
 }
 
 /* --- results ------------------------------------------------------------- */

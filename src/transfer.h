@@ -52,10 +52,15 @@ typedef struct users_transfer {
 void users_transfer_init(void);
 /* Pushes a new, empty transfer (its metatable: result, __gc, __close). */
 users_transfer_t *users_transfer_new(lua_State *L);
-/* Sets up t->easy from the request table at req: url, method, headers,
- * body or segments, timeouts, max_body, ca_file, http_version, and the
- * options every transfer has. Raises when the request is malformed (t owns the handle
- * already, so nothing leaks). */
+/* Sets on a new easy handle the options every transfer has. */
+void users_transfer_handle_init(CURL *easy);
+/* Unhooks a handle from the transfer that used it, for the pool. */
+void users_transfer_handle_release(CURL *easy);
+/* Sets up t->easy (a handle from users_transfer_handle_init, perhaps used
+ * before) from the request table at req: url, method, headers, body or
+ * segments, timeouts, max_body, ca_file, http_version, each set anew.
+ * Raises when the request is malformed (t owns the handle already, so
+ * nothing leaks). */
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req);
 /* libcurl ended t: keeps the result, the status and the time. */
 void users_transfer_ended(users_transfer_t *t, CURLcode result);
