@@ -318,11 +318,14 @@ local ok, err = pcall(function()
   -- (a process of its own, bench/peers/ours.lua) against lua-http on LuaJIT
   -- (50 kept-alive connections, a coroutine each: bench/peers/lua_http.lua)
   -- and curl --parallel, on the same requests; wrk on the same server is
-  -- the floor. The best of 3 rounds each.
+  -- the floor, and a bare loop over our engine (bench/peers/bare.lua) what
+  -- libcurl's transfer path costs before any of our Lua runs. The best of 3
+  -- rounds each.
   local jit_env = "LUA_USERS_CPATH='" .. sh("pwd"):gsub("%s+$", "") .. "/build/jit/?.so' "
-  local ours7, http7, curl7, wrk7 = math.huge, math.huge, math.huge, math.huge
+  local ours7, http7, curl7, wrk7, bare7 = math.huge, math.huge, math.huge, math.huge, math.huge
   for _ = 1, 3 do
     ours7 = math.min(ours7, cpu_of(("%sluajit bench/peers/ours.lua %s/fast %d %d"):format(jit_env, base, N, C)) / N)
+    bare7 = math.min(bare7, cpu_of(("%sluajit bench/peers/bare.lua %s/fast %d %d"):format(jit_env, base, N, C)) / N)
     http7 = math.min(http7, cpu_of(("luajit bench/peers/lua_http.lua %s/fast %d %d"):format(base, N, C)) / N)
     curl7 = math.min(curl7, cpu_of(("curl -s --parallel --parallel-immediate --parallel-max %d -K %s"):format(C, cfg)) / N)
     local wcpu, wout = cpu_of(("wrk -t1 -c%d -d2s -s bench/peers/wrk_patch.lua %s/fast/v1/users/usr_1"):format(C, base))
@@ -331,7 +334,8 @@ local ok, err = pcall(function()
   connections_seen()
   local worst7 = math.max(ours7 / http7, ours7 / curl7)
   figure(7, "client CPU", ("%d updates, %d in flight, CPU a request: ours %.1f us, lua-http %.1f us, curl --parallel %.1f us; "
-    .. "wrk %.1f us (the floor: ours is %.1f x)"):format(N, C, ours7 * 1e6, http7 * 1e6, curl7 * 1e6, wrk7 * 1e6, ours7 / wrk7),
+    .. "wrk %.1f us (the floor: ours is %.1f x); a bare loop over our engine %.1f us (%.2f of lua-http)"):format(
+      N, C, ours7 * 1e6, http7 * 1e6, curl7 * 1e6, wrk7 * 1e6, ours7 / wrk7, bare7 * 1e6, bare7 / http7),
     worst7, "<= 0.5, ours/lua-http and ours/curl, the larger", worst7 <= 0.5)
 
   -- 8. HTTPS with HTTP/2 offered: throughput against curl --http2 --parallel
