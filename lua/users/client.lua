@@ -18,6 +18,22 @@ local type, pairs, ipairs, tostring, pcall = type, pairs, ipairs, tostring, pcal
 -- (bounded, for one that makes them up).
 local good_bases, n_good_bases = {}, 0
 
+local NONE = {}
+
+-- The text before and after a path's one parameter, split once per
+-- provider ("/v1/users/{user_id}": "/v1/users/", ""); false when the path
+-- has another shape (the general way then builds it).
+local around = setmetatable({}, { __mode = "k" })
+local function path_around(decl)
+  local a = around[decl]
+  if a == nil then
+    local before, pname, after = decl.path:match("^([^{]*){([%w_]+)}([^{]*)$")
+    a = pname == decl.params[1][1] and { before, after } or false
+    around[decl] = a
+  end
+  if a then return a[1], a[2] end
+end
+
 -- The URL, or nil and an error. Every path parameter is validated by the C
 -- core and percent-encoded: no id can change the path, query or a header.
 local function build_url(entry, id, o)
@@ -40,8 +56,16 @@ local function build_url(entry, id, o)
     if n_good_bases < 64 then good_bases[base], n_good_bases = trimmed, n_good_bases + 1 end
   end
   base = trimmed
+  local params = decl.params or NONE
+  local one = params[1]
+  local before, after
+  if #params == 1 and not one.option and type(id) ~= "table" then before, after = path_around(decl) end
+  if before then -- the common case: one parameter, the id; no loop, no gsub
+    local text, msg = core.check_param(entry.compiled, one[1], id)
+    if not text then return nil, errors.invalid(name, { [one[1]] = { msg } }, "invalid user id") end
+    return base .. before .. core.escape(text) .. after
+  end
   local values, bad = {}, nil
-  local params = decl.params or {}
   for i, p in ipairs(params) do
     local pname, v = p[1], nil
     if type(id) == "table" then
@@ -132,7 +156,7 @@ local made = setmetatable({}, { __mode = "k" })
 -- Whether m was made from what `o` holds now, the token aside.
 local function made_from(m, entry, o, content_type)
   if m.content_type ~= content_type or not rawequal(m.user_agent, o.user_agent) then return false end
-  for _, option in pairs(entry.decl.headers or {}) do
+  for _, option in pairs(entry.decl.headers or NONE) do
     if not rawequal(m.options[option], o[option]) then return false end
   end
   local h, seen = o.headers, m.headers
