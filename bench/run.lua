@@ -223,14 +223,14 @@ local ok, err = pcall(function()
   local function bare()
     local e = core.engine { max_host_connections = C }
     local req = users.prepare("generic", "usr_1", FIELDS, { base_url = base .. "/slow", token = "bench-token" })
-    local creq = require("users.transport.curl").request(req)
+    local lines = require("users.transport.curl").lines(req.headers)
     local t0, sent, done = core.now(), 0, 0
-    for _ = 1, C do e:add(creq); sent = sent + 1 end
+    for _ = 1, C do e:add(req, lines); sent = sent + 1 end
     while done < LN do
       for _, t in ipairs(e:wait()) do
         assert(t:result())
         done = done + 1
-        if sent < LN then e:add(creq); sent = sent + 1 end
+        if sent < LN then e:add(req, lines); sent = sent + 1 end
       end
     end
     local t = core.now() - t0

@@ -159,7 +159,7 @@ static int on_timer(CURLM *multi, long ms, void *ud) {
 /* --- Lua methods --------------------------------------------------------- */
 
 /* Pushes a new transfer for the request table at req, added to the engine. */
-static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
+static users_transfer_t *start(lua_State *L, engine_t *e, int req, int lines) {
   users_transfer_t *t;
   luaL_checktype(L, req, LUA_TTABLE);
   t = users_transfer_new(L);
@@ -172,7 +172,7 @@ static users_transfer_t *start(lua_State *L, engine_t *e, int req) {
      * session, whichever easy handle of the pool opens it. */
     if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share);
   }
-  users_transfer_setup(L, t, req);
+  users_transfer_setup(L, t, req, lines);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
     luaL_error(L, "not enough memory");
   /* Anchored first (which may raise: memory), then added: libcurl never
@@ -263,12 +263,15 @@ static int done_count(lua_State *L, engine_t *e) {
   return n;
 }
 
-/* engine:add(request) -> transfer. The request leaves at once (libcurl's
- * timer for a new transfer is due now): a reply that frees a slot in a bulk
- * run is followed by the next request without waiting for the rest. */
+/* engine:add(request [, header_lines]) -> transfer; header_lines, the
+ * "Name: value" strings, stand for request.headers. The request leaves at
+ * once (libcurl's timer for a new transfer is due now): a reply that frees
+ * a slot in a bulk run is followed by the next request without waiting for
+ * the rest. */
 static int engine_add(lua_State *L) {
   engine_t *e = check_engine(L);
-  start(L, e, 2);
+  lua_settop(L, 3); /* header_lines or nil at 3, the transfer above */
+  start(L, e, 2, 3);
   fire_timer(e);
   return 1;
 }
@@ -295,11 +298,14 @@ static int engine_wait(lua_State *L) {
   return 1;
 }
 
-/* engine:perform(request) -> response | nil, code, message. Runs until this
- * transfer ends; others that end meanwhile wait for engine:wait(). */
+/* engine:perform(request [, header_lines]) -> response | nil, code,
+ * message. Runs until this transfer ends; others that end meanwhile wait
+ * for engine:wait(). */
 static int engine_perform(lua_State *L) {
   engine_t *e = check_engine(L);
-  users_transfer_t *t = start(L, e, 2);
+  users_transfer_t *t;
+  lua_settop(L, 3);
+  t = start(L, e, 2, 3);
   t->sync = 1;
   while (t->state != USERS_TRANSFER_DONE) step(L, e, 1000, 1);
   return users_transfer_push_result(L, t);

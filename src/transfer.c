@@ -197,9 +197,10 @@ static long http_version(lua_State *L, int req) {
   return out;
 }
 
-static void set_headers(lua_State *L, int req, users_transfer_t *t) {
+static void set_headers(lua_State *L, int req, int lines, users_transfer_t *t) {
   size_t i, n;
-  rawfield(L, req, "headers");
+  if (lines && !lua_isnoneornil(L, lines)) lua_pushvalue(L, lines);
+  else rawfield(L, req, "headers");
   if (!lua_isnil(L, -1)) {
     luaL_checktype(L, -1, LUA_TTABLE);
     n = users_rawlen(L, -1);
@@ -321,7 +322,7 @@ void users_transfer_handle_release(CURL *easy) {
   curl_easy_setopt(easy, CURLOPT_SEEKDATA, NULL);
 }
 
-void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
+void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines) {
   CURL *easy = t->easy;
   const char *s;
   int has_method_body, tls;
@@ -350,7 +351,7 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req) {
   if (strcmp(s, "POST") == 0) curl_easy_setopt(easy, CURLOPT_POST, 1L);
   curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(s, "HEAD") == 0 ? 1L : 0L);
   lua_pop(L, 1);
-  set_headers(L, req, t);
+  set_headers(L, req, lines, t);
   set_body(L, req, t, has_method_body);
 
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, opt_ms(L, req, "timeout", 30));

@@ -58,10 +58,12 @@ void users_transfer_handle_init(CURL *easy);
 void users_transfer_handle_release(CURL *easy);
 /* Sets up t->easy (a handle from users_transfer_handle_init, perhaps used
  * before) from the request table at req: url, method, headers, body or
- * segments, timeouts, max_body, ca_file, http_version, each set anew.
+ * segments, timeouts, max_body, ca_file, http_version, each set anew. The
+ * header lines are the table at index `lines` when there is one (0: none),
+ * else req.headers.
  * Raises when the request is malformed (t owns the handle already, so
  * nothing leaks). */
-void users_transfer_setup(lua_State *L, users_transfer_t *t, int req);
+void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines);
 /* libcurl ended t: keeps the result, the status and the time. */
 void users_transfer_ended(users_transfer_t *t, CURLcode result);
 /* Frees what the request needed once libcurl has let go of it. */

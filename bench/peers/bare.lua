@@ -10,15 +10,15 @@ local core = require "users.core"
 local base, N, C = arg[1], tonumber(arg[2]), tonumber(arg[3])
 local req = users.prepare("generic", "usr_1", { email = "jane@example.com", role = "member" },
                           { base_url = base, token = "bench-token" })
-local creq = require("users.transport.curl").request(req)
+local lines = require("users.transport.curl").lines(req.headers)
 local e = core.engine { max_host_connections = C }
 local sent, done = 0, 0
-for _ = 1, C do e:add(creq); sent = sent + 1 end
+for _ = 1, C do e:add(req, lines); sent = sent + 1 end
 while done < N do
   for _, t in ipairs(e:wait()) do
     assert(t:result())
     done = done + 1
-    if sent < N then e:add(creq); sent = sent + 1 end
+    if sent < N then e:add(req, lines); sent = sent + 1 end
   end
 end
 e:close()

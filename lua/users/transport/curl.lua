@@ -16,32 +16,25 @@ end
 -- bulk run share one map (users/client.lua keeps it), so they are made once.
 local last_map, last_lines
 
---- Header map to the "Name: value" lines libcurl takes.
-function _M.request(req)
-  local lines = last_lines
-  if req.headers ~= last_map then
-    local n = 0
-    lines = {}
-    for name, value in pairs(req.headers) do
+--- A header map as the "Name: value" lines libcurl takes (the engine reads
+-- everything else from the request itself).
+function _M.lines(headers)
+  if headers ~= last_map then
+    local lines, n = {}, 0
+    for name, value in pairs(headers) do
       n = n + 1
       lines[n] = name .. ": " .. value
     end
     table.sort(lines) -- a stable order on the wire
-    last_map, last_lines = req.headers, lines
+    last_map, last_lines = headers, lines
   end
-  return {
-    method = req.method, url = req.url, headers = lines,
-    body = type(req.body) == "string" and req.body or nil,
-    segments = req.segments,
-    timeout = req.timeout, connect_timeout = req.connect_timeout,
-    ca_file = req.ca_file, max_body = req.max_body, http_version = req.http_version,
-  }
+  return last_lines
 end
 
 --- Sends a prepared request; `res` ({ status, protocol, headers, body, elapsed }) or
 -- nil, code, message for a transport failure.
 function _M.send(req)
-  return _M.engine():perform(_M.request(req))
+  return _M.engine():perform(req, _M.lines(req.headers))
 end
 
 --- A bulk session: its own engine, so the run opens at most `concurrency`
@@ -50,7 +43,7 @@ end
 function _M.session(concurrency)
   local e = core.engine { max_host_connections = concurrency }
   local s = {}
-  function s.start(req) return e:add(_M.request(req)) end
+  function s.start(req) return e:add(req, _M.lines(req.headers)) end
   function s.wait(timeout)
     local out = {}
     for i, t in ipairs(e:wait(timeout)) do
