@@ -217,26 +217,9 @@ local ok, err = pcall(function()
   local LN, LAT = 2000, 0.02
   local limit = LN * LAT / C
   local lcfg = curl_config("/slow", LN)
-  -- A bare loop over the same libcurl engine: the same requests, prepared
-  -- once, nothing validated, decoded or counted. What it takes is what the
-  -- server, the kernel and libcurl take at this concurrency.
-  local function bare()
-    local e = core.engine { max_host_connections = C }
-    local req = users.prepare("generic", "usr_1", FIELDS, { base_url = base .. "/slow", token = "bench-token" })
-    local lines = require("users.transport.curl").lines(req.headers)
-    local t0, sent, done = core.now(), 0, 0
-    for _ = 1, C do e:add(req, lines); sent = sent + 1 end
-    while done < LN do
-      for _, t in ipairs(e:wait()) do
-        assert(t:result())
-        done = done + 1
-        if sent < LN then e:add(req, lines); sent = sent + 1 end
-      end
-    end
-    local t = core.now() - t0
-    e:close()
-    return t
-  end
+  -- A bare loop over the same libcurl engine (bench/peers/bare.lua).
+  local bare_loop = dofile("bench/peers/bare.lua")
+  local function bare() return bare_loop(base .. "/slow", LN, C) end
   local wall, lcurl, lbare, conns2 = math.huge, math.huge, math.huge, 0
   for _ = 1, 3 do
     wall = math.min(wall, bulk("/slow", LN, C))
