@@ -250,6 +250,7 @@ describe("the C core at its edges", function()
         req.url = url
         assert.is_table(e:perform(req))
       end
+      assert.matches("table expected, got string", select(2, pcall(e.perform, e, sent[1], "X-Not: lines")))
       local got = env.fake:requests()
       assert.equal(#sent, #got)
       local bodies = { '{"a":1}', "head-from-a-file-tail", "", "", "", '{"b":2}' }
@@ -261,6 +262,20 @@ describe("the C core at its edges", function()
       assert.equal("21", got[2].headers["content-length"])
       assert.equal("0", got[3].headers["content-length"])
       assert.is_nil(got[4].headers["content-length"])
+      e:close()
+    end)
+
+    it("resend on a new connection each time a server drops a kept-alive one, however often", function()
+      env.fake:behave("generic", { drop_reused = true })
+      local e = core.engine()
+      local req = { method = "PATCH", url = env.fake:base_url("generic") .. "/v1/users/u1",
+                    headers = { "Authorization: Bearer test-token", "Content-Type: application/json" },
+                    body = '{"role":"admin"}' }
+      for i = 1, 12 do -- libcurl gives up after 5 resends of one handle, unless each transfer starts at 0
+        local res, code, msg = e:perform(req)
+        assert.is_table(res, ("request %d: %s: %s"):format(i, tostring(code), tostring(msg)))
+        assert.equal(200, res.status)
+      end
       e:close()
     end)
 

@@ -44,7 +44,8 @@ static void unlink_running(users_transfer_t *t) {
 static void release_easy(engine_t *e, users_transfer_t *t) {
   if (!t->easy) return;
   if (e && e->n_pool < POOL_MAX) {
-    users_transfer_handle_release(t->easy); /* its options stay set: no curl_easy_reset */
+    users_transfer_handle_release(t->easy);
+    if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share); /* after a reset */
     e->pool[e->n_pool++] = t->easy;
   } else {
     curl_easy_cleanup(t->easy);
@@ -271,6 +272,7 @@ static int done_count(lua_State *L, engine_t *e) {
 static int engine_add(lua_State *L) {
   engine_t *e = check_engine(L);
   lua_settop(L, 3); /* header_lines or nil at 3, the transfer above */
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   start(L, e, 2, 3);
   fire_timer(e);
   return 1;
@@ -305,6 +307,7 @@ static int engine_perform(lua_State *L) {
   engine_t *e = check_engine(L);
   users_transfer_t *t;
   lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   t = start(L, e, 2, 3);
   t->sync = 1;
   while (t->state != USERS_TRANSFER_DONE) step(L, e, 1000, 1);

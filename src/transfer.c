@@ -288,9 +288,9 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
 }
 
-/* What every transfer of ours has, set once on a new easy handle: the
- * engine's pool gives handles back without curl_easy_reset, so
- * users_transfer_setup sets every option that may differ, each time. */
+/* What every transfer of ours has, set on a new easy handle (and after a
+ * reset, users_transfer_handle_release): a pooled handle keeps it, so
+ * users_transfer_setup sets only what may differ, and all of it each time. */
 void users_transfer_handle_init(CURL *easy) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* never carry credentials elsewhere */
@@ -311,8 +311,19 @@ void users_transfer_handle_init(CURL *easy) {
 }
 
 /* A handle going back to the pool points at nothing of the transfer that
- * used it (its header list, error buffer and callback data are freed). */
+ * used it (its header list, error buffer and callback data are freed), nor
+ * keeps its body. libcurl before 8.17 also keeps, across the transfers of a
+ * handle, the count of resends on a new connection after a kept-alive one
+ * died, and fails the sixth "Connection died, tried 5 times" (curl issue
+ * 18926): there only curl_easy_reset clears it, so the handle is reset and
+ * given its common options again. */
 void users_transfer_handle_release(CURL *easy) {
+  if (curl_has.version_num < 0x081100) {
+    curl_easy_reset(easy);
+    users_transfer_handle_init(easy);
+    return;
+  }
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);

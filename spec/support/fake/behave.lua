@@ -159,6 +159,9 @@ function M.apply(name, vendor)
   local throttle, seen, reset_at = count_throttle(name)
   sleep(M.take(name, "delay"))
   if M.take(name, "drop") then return ngx.exit(444) end
+  -- A server that closes a kept-alive connection as a request arrives on it
+  -- (an idle timeout racing the client): the client resends on a new one.
+  if M.peek(name, "drop_reused") and tonumber(ngx.var.connection_requests) > 1 then return ngx.exit(444) end
 
   local step = M.take(name, "script")
   if step and not step.pass then return canned(step) end
