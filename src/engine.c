@@ -41,11 +41,18 @@ static void unlink_running(users_transfer_t *t) {
   if (e) e->n_running--;
 }
 
+/* The options every transfer has, and the engine's TLS sessions: a
+ * connection reopened (to a server seen lately) resumes its session,
+ * whichever easy handle of the pool opens it. */
+static void init_handle(engine_t *e, CURL *easy) {
+  users_transfer_handle_init(easy);
+  if (e->share) curl_easy_setopt(easy, CURLOPT_SHARE, e->share);
+}
+
 static void release_easy(engine_t *e, users_transfer_t *t) {
   if (!t->easy) return;
   if (e && e->n_pool < POOL_MAX) {
-    users_transfer_handle_release(t->easy);
-    if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share); /* after a reset */
+    if (users_transfer_handle_release(t->easy)) init_handle(e, t->easy); /* it was reset */
     e->pool[e->n_pool++] = t->easy;
   } else {
     curl_easy_cleanup(t->easy);
@@ -159,21 +166,21 @@ static int on_timer(CURLM *multi, long ms, void *ud) {
 
 /* --- Lua methods --------------------------------------------------------- */
 
-/* Pushes a new transfer for the request table at req, added to the engine. */
-static users_transfer_t *start(lua_State *L, engine_t *e, int req, int lines) {
+/* Pushes a new transfer for the request table at 2 (header lines or nil at
+ * 3), added to the engine. */
+static users_transfer_t *start(lua_State *L, engine_t *e) {
   users_transfer_t *t;
-  luaL_checktype(L, req, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3); /* the transfer goes above */
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   t = users_transfer_new(L);
   if (e->n_pool) {
     t->easy = e->pool[--e->n_pool];
   } else {
     if (!(t->easy = curl_easy_init())) luaL_error(L, "curl_easy_init failed");
-    users_transfer_handle_init(t->easy);
-    /* A connection reopened (to a server seen lately) resumes its TLS
-     * session, whichever easy handle of the pool opens it. */
-    if (e->share) curl_easy_setopt(t->easy, CURLOPT_SHARE, e->share);
+    init_handle(e, t->easy);
   }
-  users_transfer_setup(L, t, req, lines);
+  users_transfer_setup(L, t, 2, 3);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
     luaL_error(L, "not enough memory");
   /* Anchored first (which may raise: memory), then added: libcurl never
@@ -271,9 +278,7 @@ static int done_count(lua_State *L, engine_t *e) {
  * the rest. */
 static int engine_add(lua_State *L) {
   engine_t *e = check_engine(L);
-  lua_settop(L, 3); /* header_lines or nil at 3, the transfer above */
-  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-  start(L, e, 2, 3);
+  start(L, e);
   fire_timer(e);
   return 1;
 }
@@ -305,10 +310,7 @@ static int engine_wait(lua_State *L) {
  * for engine:wait(). */
 static int engine_perform(lua_State *L) {
   engine_t *e = check_engine(L);
-  users_transfer_t *t;
-  lua_settop(L, 3);
-  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-  t = start(L, e, 2, 3);
+  users_transfer_t *t = start(L, e);
   t->sync = 1;
   while (t->state != USERS_TRANSFER_DONE) step(L, e, 1000, 1);
   return users_transfer_push_result(L, t);

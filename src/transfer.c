@@ -288,8 +288,8 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
 }
 
-/* What every transfer of ours has, set on a new easy handle (and after a
- * reset, users_transfer_handle_release): a pooled handle keeps it, so
+/* What every transfer of ours has, set on a new easy handle (and after
+ * users_transfer_handle_release reset one): a pooled handle keeps it, so
  * users_transfer_setup sets only what may differ, and all of it each time. */
 void users_transfer_handle_init(CURL *easy) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -315,13 +315,12 @@ void users_transfer_handle_init(CURL *easy) {
  * keeps its body. libcurl before 8.17 also keeps, across the transfers of a
  * handle, the count of resends on a new connection after a kept-alive one
  * died, and fails the sixth "Connection died, tried 5 times" (curl issue
- * 18926): there only curl_easy_reset clears it, so the handle is reset and
- * given its common options again. */
-void users_transfer_handle_release(CURL *easy) {
+ * 18926): there only curl_easy_reset clears it, so the handle is reset
+ * (returns 1: its options are all gone). */
+int users_transfer_handle_release(CURL *easy) {
   if (curl_has.version_num < 0x081100) {
     curl_easy_reset(easy);
-    users_transfer_handle_init(easy);
-    return;
+    return 1;
   }
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
@@ -331,6 +330,7 @@ void users_transfer_handle_release(CURL *easy) {
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
   curl_easy_setopt(easy, CURLOPT_READDATA, NULL);
   curl_easy_setopt(easy, CURLOPT_SEEKDATA, NULL);
+  return 0;
 }
 
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines) {
@@ -360,7 +360,7 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
   curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, strcmp(s, "GET") != 0 && strcmp(s, "POST") != 0 ? s : NULL);
   if (strcmp(s, "POST") == 0) curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(s, "HEAD") == 0 ? 1L : 0L);
+  if (strcmp(s, "HEAD") == 0) curl_easy_setopt(easy, CURLOPT_NOBODY, 1L); /* HTTPGET cleared it */
   lua_pop(L, 1);
   set_headers(L, req, lines, t);
   set_body(L, req, t, has_method_body);
