@@ -182,7 +182,7 @@ local function request_headers(entry, o, content_type)
   local h, token_or_err = make_headers(entry, o, content_type)
   if not h then return nil, token_or_err end
   m = { map = h, token = token_or_err, content_type = content_type, user_agent = o.user_agent, options = {} }
-  for _, option in pairs(entry.decl.headers or {}) do m.options[option] = o[option] end
+  for _, option in pairs(entry.decl.headers or NONE) do m.options[option] = o[option] end
   if type(o.headers) == "table" then
     m.headers, m.n_headers = {}, 0
     for k, v in pairs(o.headers) do m.headers[k], m.n_headers = v, m.n_headers + 1 end
