@@ -55,8 +55,9 @@ users_transfer_t *users_transfer_new(lua_State *L);
 /* Sets on a new easy handle the options every transfer has. */
 void users_transfer_handle_init(CURL *easy);
 /* Unhooks a handle from the transfer that used it, for the pool. With a
- * libcurl before 8.17 it resets the handle and returns 1: its options,
- * CURLOPT_SHARE included, are then the caller's to set again. */
+ * libcurl before 8.17 it resets the handle and returns 1: its options are
+ * then the caller's to set again, and CURLOPT_SHARE too (the reset drops
+ * the TLS session settings the share gave the handle). */
 int users_transfer_handle_release(CURL *easy);
 /* Sets up t->easy (a handle from users_transfer_handle_init, perhaps used
  * before) from the request table at req: url, method, headers, body or
