@@ -148,6 +148,9 @@ install: $(CORE)
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/
+	for doc in lua/users/providers/*/openapi.yaml; do \
+	  d=$$(dirname $$doc | sed 's|^lua/||'); install -d $(DESTDIR)$(LUA_LMOD)/$$d; \
+	  install -m 644 $$doc $(DESTDIR)$(LUA_LMOD)/$$d/; done
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
