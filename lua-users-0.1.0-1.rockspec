@@ -24,14 +24,16 @@ build = {
   modules = {
     ["users.core"] = {
       sources = {
-        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
-        "src/encode_json.c", "src/engine.c", "src/formats.c", "src/headers.c", "src/json_write.c",
-        "src/marshal.c", "src/provider.c", "src/sys.c", "src/transfer.c", "src/users_core.c",
-        "src/validate.c", "src/term.c", "src/digest.c",
+        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/digest.c", "src/encode_form.c",
+        "src/encode_json.c", "src/encode_multipart.c", "src/engine.c", "src/file_info.c",
+        "src/form.c", "src/formats.c", "src/headers.c", "src/json_write.c", "src/marshal.c",
+        "src/numbers.c", "src/pattern.c", "src/provider.c", "src/rules.c", "src/schema.c",
+        "src/sys.c", "src/term.c", "src/transfer.c", "src/users_core.c", "src/validate.c",
+        "src/values.c",
       },
-      -- libcurl from the system (Debian: libcurl4-openssl-dev, whose header
-      -- sits in the multiarch include directory the compiler searches).
-      libraries = { "curl" },
+      -- libcurl and PCRE2 from the system (Debian: libcurl4-openssl-dev and
+      -- libpcre2-dev, whose headers sit where the compiler searches).
+      libraries = { "curl", "pcre2-8" },
     },
     users = "lua/users.lua",
     ["users.auth"] = "lua/users/auth.lua",
