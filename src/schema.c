@@ -353,9 +353,10 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   if (s->style >= USERS_STYLE_SPACE && t != USERS_T_ARRAY && t != USERS_T_OBJECT)
     users_compile_error(c, "style %s is for arrays and objects", style_names[s->style]);
   if (s->explode == 2) s->explode = s->style == USERS_STYLE_FORM; /* OpenAPI's default */
-  if (t == USERS_T_ARRAY && !s->items) { /* any item */
+  if (t == USERS_T_ARRAY && !s->items) { /* any item, null included */
     s->items = calloc_or_raise(c->L, 1, sizeof(users_schema_t));
     compile_schema(c, 0, s->items, 0, AT_INNER, NULL);
+    s->items->nullable = 1;
   }
 }
 
