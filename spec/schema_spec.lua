@@ -272,7 +272,8 @@ describe("the schema vocabulary", function()
     it("refuses a free-form item that holds itself, rather than following it for ever", function()
       local loop = {}
       loop.self = loop
-      assert.matches("nested too deeply %(or holds itself%)", invalid(one { type = "array", unique_items = true }, { x = { loop, 1 } }).x[1])
+      local unique = one { type = "array", unique_items = true }
+      assert.matches("nested too deeply %(or holds itself%)", invalid(unique, { x = { loop, 1 } }).x[1])
       assert.matches("nested too deeply %(or holds itself%)", invalid(one {}, { x = loop }).x[1])
     end)
   end)
