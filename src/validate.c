@@ -206,8 +206,8 @@ static int check_number(walk_t *w, const users_schema_t *s, int v, const users_p
       num.is_int = 1, num.i = i;
     } else {
       num.d = (double)lua_tonumber(L, v);
-      if (num.d != num.d || num.d - num.d != 0) return problem(w, path, "must be a finite number");
       if (s->type == USERS_T_INTEGER) return problem(w, path, "must be an integer");
+      if (num.d != num.d || num.d - num.d != 0) return problem(w, path, "must be a finite number");
     }
   } else {
     size_t n;
