@@ -353,6 +353,10 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   if (s->style >= USERS_STYLE_SPACE && t != USERS_T_ARRAY && t != USERS_T_OBJECT)
     users_compile_error(c, "style %s is for arrays and objects", style_names[s->style]);
   if (s->explode == 2) s->explode = s->style == USERS_STYLE_FORM; /* OpenAPI's default */
+  s->string_rules = (unsigned char)((s->min_length >= 0 || s->max_length >= 0 ? USERS_S_LENGTH : 0) |
+                                    (s->format ? USERS_S_FORMAT : 0) | (s->re ? USERS_S_PATTERN : 0) |
+                                    (s->has_enum ? USERS_S_ENUM : 0) | (s->n_any_of ? USERS_S_ANY_OF : 0) |
+                                    (s->n_one_of ? USERS_S_ONE_OF : 0));
   if (t == USERS_T_ARRAY && !s->items) { /* any item, null included */
     s->items = calloc_or_raise(c->L, 1, sizeof(users_schema_t));
     compile_schema(c, 0, s->items, 0, AT_INNER, NULL);
