@@ -103,7 +103,7 @@ asan: deps $(ASAN_LUA)
 # them, the system's liblua5.4 and libcurl. Each runs FUZZ_TIME seconds
 # (fuzz/run.sh), one after another: the machine's cores are shared.
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = json_decode json_writers form url headers
+FUZZ_TARGETS = json_decode json_writers form url headers schema
 FUZZ_CC ?= clang
 FUZZ_BUILD = build/fuzz
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

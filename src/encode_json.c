@@ -152,7 +152,7 @@ int users_sorted_keys(lua_State *L, users_fail_t *fail, const users_schema_t *s,
     if (!users_buf_add(list, &k, sizeof k)) return users_fail(fail, NULL, NULL, NULL) - 1;
   }
   n /= 2;
-  qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
+  if (n > 1) qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys); /* data is NULL when none */
   for (i = 1; i < n; i++) { /* sorted: one text twice is two neighbours */
     const jkey_t *k = &((const jkey_t *)list->data)[i];
     if (cmp_keys(k - 1, k) == 0)

@@ -222,7 +222,7 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
 static void compile_alternatives(users_compile_t *c, int v, const char *key,
                                  users_schema_t **out, size_t *n_out, int depth) {
   lua_State *L = c->L;
-  size_t i, n;
+  size_t i, n = 0;
   if (!lua_istable(L, v) || (n = users_rawlen(L, v)) == 0)
     users_compile_error(c, "'%s' must be a list of schemas", key);
   *out = calloc_or_raise(L, n, sizeof(users_schema_t));
