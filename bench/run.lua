@@ -1,4 +1,4 @@
--- make bench: thirteen figures, each a ratio measured in this same run
+-- make bench: fifteen figures, each a ratio measured in this same run
 -- against a peer (curl, lua-http, cjson) or a limit, on loopback, against a
 -- fast nginx (plain HTTP, and HTTPS with a CA made for the run).
 --   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
@@ -18,6 +18,8 @@
 --  12 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
 --                     vs what one worker's local budget sustains
 --  13 journal         peak RSS of a run whose journal holds 1 000 000 confirmed items, vs 64 MB
+--  14, 15             the schema vocabulary's cost (bench/schema.lua): providers as compiled
+--                     from their documents vs hand-written; a 12-field nested update vs cjson
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
@@ -475,5 +477,6 @@ local ok, err = pcall(function()
   figure(13, "journal", ("peak RSS: a journal of 1 000 000 items %.1f MB (read in %.1f s), an empty one %.1f MB"
     .. " (limit 64 MB)"):format(j1 / 1024, load, j0 / 1024), j1 / (64 * 1024), "<= 1.0, peak/64 MB", j1 <= 64 * 1024)
 end)
+if ok then ok, err = pcall(require("bench.schema"), figure) end
 stop()
 if not ok then error(err, 0) end

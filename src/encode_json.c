@@ -172,6 +172,12 @@ int users_sorted_keys(lua_State *L, users_fail_t *fail, const users_schema_t *s,
   return n;
 }
 
+/* What goes where an object lets any other key through: in the pass, its
+ * scalars are checked as any value is, and a table declines. */
+static const users_schema_t any = {.type = USERS_T_ANY, .nullable = 1, .additional = 1, .explode = 1,
+                                   .min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+                                   .min_props = -1, .max_props = -1, .max_bytes = -1};
+
 /* The pairs of the table at v in the order of their keys' text (under s,
  * only the keys it does not declare, their values under its
  * additional_schema); first: no comma before the first one. */
@@ -191,7 +197,9 @@ static int put_sorted_pairs(users_jw_t *w, const users_schema_t *s, int v, int d
     lua_pop(L, 1);
     lua_rawgeti(L, list, 2 * i + 1);
     lua_rawget(L, v);
-    if (!users_json_value(w, s ? s->additional_schema : NULL, lua_gettop(L), depth + 1)) return 0;
+    if (!users_json_value(w, s && s->additional_schema ? s->additional_schema : s ? &any : NULL,
+                          lua_gettop(L), depth + 1))
+      return 0;
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -199,8 +207,8 @@ static int put_sorted_pairs(users_jw_t *w, const users_schema_t *s, int v, int d
 }
 
 /* An object under s: its declared properties in declared order, then the
- * other keys sorted. The pass writes only objects without other keys and
- * declines the rest (they need the reference's sorting and messages). */
+ * other keys sorted. The pass declines an object whose other keys its
+ * schema refuses (the reference then reports them). */
 static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int depth) {
   lua_State *L = w->L;
   size_t i, count = 0, present = 0;
@@ -236,7 +244,8 @@ static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int 
     if (!users_json_value(w, &f->s, lua_gettop(L), depth + 1)) return 0;
     lua_pop(L, 1);
   }
-  if (count > present && (w->check || !put_sorted_pairs(w, s, v, depth, first))) return 0;
+  if (count > present && ((w->check && !s->additional) || !put_sorted_pairs(w, s, v, depth, first)))
+    return 0;
   return users_buf_putc(w->b, '}') || no_room(w);
 }
 

@@ -95,10 +95,16 @@ unsigned users_string_problems(const users_schema_t *s, const char *str, size_t 
     }
     if (i == s->n_any_of) return USERS_P_ANY_OF;
   }
-  if (rules & USERS_S_ONE_OF) {
+  if (rules & USERS_S_ONE_OF) { /* as any_of, counting to two */
+    size_t i, held = 0;
     text_t t;
     t.s = str, t.n = n, t.chars = chars;
-    return alternatives(s, string_holds, &t);
+    for (i = 0; i < s->n_one_of && held < 2; i++) {
+      const users_schema_t *a = &s->one_of[i];
+      if (a->read_only) continue;
+      if (a->type <= USERS_T_STRING ? !users_string_problems(a, str, n, chars) : string_holds(a, &t)) held++;
+    }
+    if (held != 1) return held ? USERS_P_MANY_OF : USERS_P_ONE_OF;
   }
   return 0;
 }

@@ -237,18 +237,21 @@ static int cmp_hashed(const void *a, const void *b) {
 }
 
 int users_items_unique(lua_State *L, const users_schema_t *s, int v, size_t n, long *a, long *b) {
-  users_buf_t *list;
-  hashed_t *h;
+  hashed_t few[16], *h = few;
   size_t i, j;
   int result = 1;
   if (n < 2) return 1;
   if (!lua_checkstack(L, 6)) return -1;
-  list = users_buf_box(L); /* freed by the collector, whatever happens */
-  if (!users_buf_reserve(list, n * sizeof(hashed_t))) {
-    lua_pop(L, 1);
-    return -1;
+  if (n > sizeof few / sizeof *few) { /* a box the collector frees, whatever happens */
+    users_buf_t *list = users_buf_box(L);
+    if (!users_buf_reserve(list, n * sizeof(hashed_t))) {
+      lua_pop(L, 1);
+      return -1;
+    }
+    h = (hashed_t *)list->data;
+  } else {
+    lua_pushnil(L); /* in the box's place */
   }
-  h = (hashed_t *)list->data;
   for (i = 0; i < n; i++) {
     int ok;
     lua_rawgeti(L, v, (int)i + 1);
