@@ -167,9 +167,10 @@ static int cmp_str(const void *a, const void *b) {
 /* enum (a list) or const (one value, at v) into s. */
 static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_const) {
   lua_State *L = c->L;
-  size_t i, n = is_const ? 1 : users_rawlen(L, v);
+  size_t i, n;
   if (s->has_enum) users_compile_error(c, "'enum' and 'const' cannot be given together");
   if (!is_const && !lua_istable(L, v)) users_compile_error(c, "'enum' must be a list");
+  n = is_const ? 1 : users_rawlen(L, v);
   s->has_enum = 1;
   s->is_const = (unsigned char)is_const;
   s->enums = calloc_or_raise(L, n, sizeof(char *));
