@@ -355,6 +355,24 @@ describe("the schema vocabulary", function()
     end)
   end)
 
+  it("comes through describe whole, nested rules and the declaration's own keys", function()
+    local registry = require "users.registry"
+    local decl = { name = "d", additional_fields = { type = "string" }, form_booleans = { "true", "false" }, fields = {
+      { "address", type = "object", properties = { { "city", type = "string", required = true, format_hint = "city" } },
+        additional_properties = false },
+      { "kind", one_of = { { const = "a" }, { type = "integer", minimum = 1 } }, read_only = true },
+    } }
+    local d = registry.describe { decl = decl, compiled = core.compile(decl) }
+    assert.same({ { "city", type = "string", required = true, format_hint = "city" } }, d.fields.address.properties)
+    assert.is_false(d.fields.address.additional_properties)
+    assert.same({ { const = "a" }, { type = "integer", minimum = 1 } }, d.fields.kind.one_of)
+    assert.is_true(d.fields.kind.read_only)
+    assert.same({ type = "string" }, d.additional_fields)
+    assert.same({ "true", "false" }, d.form_booleans)
+    d.fields.address.properties[1].type = "changed" -- a copy: the declaration stays as it was
+    assert.equal("string", decl.fields[1].properties[1].type)
+  end)
+
   describe("alternatives", function()
     it("one_of holds when exactly one alternative does", function()
       local p = one { one_of = { { type = "integer" }, { type = "number", minimum = 10 }, { type = "string" } } }

@@ -86,6 +86,8 @@ function _M.describe(entry)
     headers = copy(d.headers or {}),              -- header name -> the option it carries
     option_formats = copy(d.option_formats or {}), -- option -> "uuid", ...
     fetches_token = d.token_request ~= nil,        -- key_id + key_secret fetch a token
+    additional_fields = copy(d.additional_fields or false), -- undeclared fields: false, true or a schema
+    form_booleans = copy(d.form_booleans or { "1", "0" }),  -- a boolean in form and multipart
   }
 end
 
