@@ -249,32 +249,15 @@ static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int 
   return users_buf_putc(w->b, '}') || no_room(w);
 }
 
-/* A table with no schema: an array when its keys are exactly 1..n (or it
- * is empty and marked with users.array_mt, as cjson does), else an object. */
+/* A table with no schema: an array or an object (users_free_is_array). */
 static int put_table(users_jw_t *w, int v, int depth) {
-  lua_State *L = w->L;
-  size_t n = users_rawlen(L, v), count = 0;
   if (depth > USERS_MAX_DEPTH)
     return users_fail(&w->fail, "cannot encode a table nested deeper than 64", NULL, NULL);
-  if (!lua_checkstack(L, 8))
+  if (!lua_checkstack(w->L, 8))
     return users_fail(&w->fail, "stack overflow (nested too deeply)", NULL, NULL);
-  lua_pushnil(L);
-  while (lua_next(L, v)) {
-    lua_pop(L, 1);
-    count++;
-  }
-  if (count == 0) {
-    int is_array = 0;
-    if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
-      is_array = lua_rawequal(L, -1, -2);
-      lua_pop(L, 2);
-    }
-    return (is_array ? users_buf_add(w->b, "[]", 2) : users_buf_add(w->b, "{}", 2)) || no_room(w);
-  }
-  if (count == n) return put_array(w, NULL, v, depth);
-  return (users_buf_putc(w->b, '{') && put_sorted_pairs(w, NULL, v, depth, 1) &&
-          users_buf_putc(w->b, '}')) || (w->fail.fmt ? 0 : no_room(w));
+  if (users_free_is_array(w->L, v)) return put_array(w, NULL, v, depth);
+  if (!users_buf_putc(w->b, '{')) return no_room(w);
+  return put_sorted_pairs(w, NULL, v, depth, 1) && (users_buf_putc(w->b, '}') || no_room(w));
 }
 
 int users_json_value(users_jw_t *w, const users_schema_t *s, int v, int depth) {

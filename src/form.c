@@ -71,24 +71,9 @@ int users_form_refuse(form_t *c, const users_path_t *path, const char *why) {
 }
 
 int users_form_is_array(lua_State *L, const users_schema_t *s, int v) {
-  size_t count = 0;
   if (s && s->type == USERS_T_ARRAY) return 1;
   if (s && s->type == USERS_T_OBJECT) return 0;
-  lua_pushnil(L);
-  while (lua_next(L, v)) {
-    lua_pop(L, 1);
-    count++;
-  }
-  if (count == 0) {
-    int is_array = 0;
-    if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, "users.array");
-      is_array = lua_rawequal(L, -1, -2);
-      lua_pop(L, 2);
-    }
-    return is_array;
-  }
-  return count == users_rawlen(L, v);
+  return users_free_is_array(L, v);
 }
 
 /* The keys of the table at v that s does not declare, sorted, each emitted

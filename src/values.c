@@ -8,6 +8,7 @@
 #include <string.h>
 #include "buf.h"
 #include "formats.h"
+#include "json_write.h"
 #include "values.h"
 
 /* --- what JSON can spell -------------------------------------------------- */
@@ -48,6 +49,25 @@ const char *users_json_unwritable(lua_State *L, int v, int depth) {
   return NULL;
 }
 
+int users_free_is_array(lua_State *L, int v) {
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if (count == 0) {
+    int is_array = 0;
+    if (lua_getmetatable(L, v)) {
+      lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
+      is_array = lua_rawequal(L, -1, -2);
+      lua_pop(L, 2);
+    }
+    return is_array;
+  }
+  return count == users_rawlen(L, v);
+}
+
 /* --- equality ------------------------------------------------------------- */
 
 enum { K_NULL, K_FALSE, K_TRUE, K_NUMBER, K_STRING, K_ARRAY, K_OBJECT, K_OTHER };
@@ -56,7 +76,7 @@ enum { K_NULL, K_FALSE, K_TRUE, K_NUMBER, K_STRING, K_ARRAY, K_OBJECT, K_OTHER }
  * value into num. */
 static int kind_of(lua_State *L, const users_schema_t *s, int v, users_num_t *num) {
   long long i;
-  size_t n, count = 0;
+  size_t n;
   const char *str;
   switch (lua_type(L, v)) {
   case LUA_TNUMBER:
@@ -83,21 +103,7 @@ static int kind_of(lua_State *L, const users_schema_t *s, int v, users_num_t *nu
   }
   if (s && s->type == USERS_T_ARRAY) return K_ARRAY;
   if (s && s->type == USERS_T_OBJECT) return K_OBJECT;
-  lua_pushnil(L); /* free-form: an array when its keys are exactly 1..n */
-  while (lua_next(L, v)) {
-    lua_pop(L, 1);
-    count++;
-  }
-  if (count == 0) {
-    int is_array = 0;
-    if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, "users.array");
-      is_array = lua_rawequal(L, -1, -2);
-      lua_pop(L, 2);
-    }
-    return is_array ? K_ARRAY : K_OBJECT;
-  }
-  return count == users_rawlen(L, v) ? K_ARRAY : K_OBJECT;
+  return users_free_is_array(L, v) ? K_ARRAY : K_OBJECT;
 }
 
 /* The schema of an object's key k (a string at index k), or NULL. */
