@@ -345,6 +345,14 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
 static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   int t = s->type;
   if (s->props && t != USERS_T_OBJECT) users_compile_error(c, "'properties' needs type = \"object\"");
+  /* a keyword for one kind of value, on a schema of another type (or of
+   * none, where nothing would hold it to a table): said, not ignored */
+  if (t != USERS_T_OBJECT && (!s->additional || s->additional_schema || s->min_props >= 0 || s->max_props >= 0))
+    users_compile_error(c, "'additional_properties', 'min_properties' and 'max_properties' need type = \"object\"");
+  if (t != USERS_T_ARRAY && (s->items || s->unique || s->min_items >= 0 || s->max_items >= 0))
+    users_compile_error(c, "'items', 'unique_items', 'min_items' and 'max_items' need type = \"array\"");
+  if (t != USERS_T_FILE && (s->max_bytes >= 0 || s->content_type))
+    users_compile_error(c, "'max_bytes' and 'content_type' need type = \"file\"");
   if (t == USERS_T_FILE && at != AT_FIELD && at != AT_FIELD_ITEMS)
     users_compile_error(c, "a file is a top-level field (or a top-level array's items)");
   if (at == AT_PARAM && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
