@@ -225,7 +225,7 @@ describe("the schema vocabulary on the wire", function()
     local names = { "name", "age", "score", "address", "tags", "emails", "kind", "flag", "other", 1 }
     local seed, seen = 7, { valid = 0, invalid = 0 }
     local function random(n) seed = seed * 16807 % 2147483647 return seed % n + 1 end
-    for _ = 1, os.getenv("LUA_USERS_VALGRIND") and 300 or 3000 do
+    for _ = 1, (os.getenv("LUA_USERS_VALGRIND") or os.getenv("LUA_USERS_GC")) and 300 or 3000 do
       local fields = {}
       for _ = 1, random(4) do fields[names[random(#names)]] = pool[random(#pool)] end
       local problems, reason = core.validate(p, fields)
