@@ -225,7 +225,8 @@ describe("the schema vocabulary on the wire", function()
     local names = { "name", "age", "score", "address", "tags", "emails", "kind", "flag", "other", 1 }
     local seed, seen = 7, { valid = 0, invalid = 0 }
     local function random(n) seed = seed * 16807 % 2147483647 return seed % n + 1 end
-    for _ = 1, (os.getenv("LUA_USERS_VALGRIND") or os.getenv("LUA_USERS_GC")) and 300 or 3000 do
+    local n = (os.getenv("LUA_USERS_VALGRIND") or os.getenv("LUA_USERS_GC")) and 300 or 3000
+    for _ = 1, n do
       local fields = {}
       for _ = 1, random(4) do fields[names[random(#names)]] = pool[random(#pool)] end
       local problems, reason = core.validate(p, fields)
@@ -241,6 +242,6 @@ describe("the schema vocabulary on the wire", function()
         seen.valid = seen.valid + 1
       end
     end
-    assert.is_true(seen.valid > 100 and seen.invalid > 100, seen.valid .. " valid, " .. seen.invalid .. " invalid")
+    assert.is_true(seen.valid > n / 100 and seen.invalid > n / 10, seen.valid .. " valid, " .. seen.invalid .. " invalid")
   end)
 end)
