@@ -102,6 +102,7 @@ describe("the schema vocabulary", function()
         compile_error { { "a", type = "array", items = { required = true } } })
       assert.matches("a path parameter is a single value", compile_error({}, { params = { { "id", type = "array" } } }))
       one { type = "array", items = { type = "file" } } -- files in a top-level array: several uploads
+      assert.matches("fields%[1%]: a name must be UTF%-8 text without NUL", compile_error { { "\255" } })
     end)
 
     it("takes additional_fields and form_booleans, and refuses wrong ones", function()

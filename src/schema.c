@@ -432,8 +432,8 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
       users_compile_error(c, "%s[%d] needs a name first", key, (int)i + 1);
     f->name = users_strdup_or_raise(L, lua_tostring(L, -1), users_rawlen(L, -1));
     f->name_len = users_rawlen(L, -1);
-    if (strlen(f->name) != f->name_len)
-      users_compile_error(c, "%s[%d]: a name must not hold a NUL byte", key, (int)i + 1);
+    if (strlen(f->name) != f->name_len || users_utf8_length(f->name, f->name_len) < 0)
+      users_compile_error(c, "%s[%d]: a name must be UTF-8 text without NUL", key, (int)i + 1);
     f->interned = lua_tostring(L, -1);
     lua_rawseti(L, c->keep, f->slot); /* the name stays alive with the provider */
     for (j = 0; j < i; j++)
