@@ -105,7 +105,7 @@ asan: deps $(ASAN_LUA)
 # them, the system's liblua5.4 and libcurl. Each runs FUZZ_TIME seconds
 # (fuzz/run.sh), one after another: the machine's cores are shared.
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = json_decode json_writers form url headers yaml
+FUZZ_TARGETS = json_decode json_writers form url headers schema yaml
 FUZZ_CC ?= clang
 FUZZ_BUILD = build/fuzz
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -137,7 +137,7 @@ deps:
 demo: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
-# Fifteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
+# Seventeen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
 bench: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 

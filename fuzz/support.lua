@@ -185,7 +185,8 @@ end
 
 -- --- forms --------------------------------------------------------------
 
--- What a form writes for a scalar value (nil for a table: none).
+-- What a form writes for a scalar value (nil for a table: none): a
+-- double in the fewest of 15, 16 or 17 digits that read back the same.
 local function text_of(v)
   if v == core.null then return "" end
   local t = type(v)
@@ -193,27 +194,86 @@ local function text_of(v)
   if t == "string" then return v end
   if t == "number" then
     local i = math.tointeger(v)
-    return i and string.format("%d", i) or tostring(v)
+    if i then return string.format("%d", i) end
+    for digits = 15, 17 do
+      local text = string.format("%." .. digits .. "g", v)
+      if tonumber(text) == v or digits == 17 then return text end
+    end
   end
   return nil
 end
 
--- The (field, value) pairs a form of fields holds, in declaration order,
--- arrays expanded; and the first field holding an empty array.
-local function pairs_of(name, fields)
-  local out, empty = {}, nil
+local EMPTY_LIST = "is an empty list, which a form cannot express: use the json encoding"
+local EMPTY_OBJECT = "is an empty object, which a form cannot express: use the json encoding"
+local TABLE_IN_LIST = "is a list or an object inside a list, which a form cannot express: use the json encoding"
+local OBJECT_IN_OBJECT = "is an object inside an object, which this form style cannot express: "
+  .. "use style deepObject or the json encoding"
+
+-- A table written as an array: its type says, or its keys are exactly
+-- 1..n (an empty one when it carries array_mt).
+local function as_array(f, v)
+  if f and f.type == "array" then return true end
+  if f and f.type == "object" then return false end
+  local n = 0
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 then return false end
+    n = n + 1
+  end
+  if n == 0 then return getmetatable(v) == core.array_mt end
+  for i = 1, n do if rawget(v, i) == nil then return false end end
+  return true
+end
+
+-- The keys of a free-form object in the order the encoders write them
+-- (their text's bytes).
+local function sorted_keys(v)
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = { k = k, text = type(k) == "number" and tostring(k) or k } end
+  table.sort(keys, function(a, b) return a.text < b.text end)
+  return keys
+end
+
+-- What a form of fields must hold, in order: { name, text } pairs, or
+-- multipart's parts ({ name, text } or { name, json = value } or
+-- { name, file = value, rule = f }); and what must stop it first: a
+-- refusal { key, message } (a value a form cannot spell) or a raise.
+local function expected(name, fields, multipart)
+  local out = {}
   for _, f in ipairs(fz.decls[name].fields) do
     local v = rawget(fields, f[1])
-    if v ~= nil then
-      if f.type == "array" and type(v) == "table" then
-        if #v == 0 then empty = empty or f[1] end
-        for i = 1, #v do out[#out + 1] = { f = f, v = v[i] } end
-      else
-        out[#out + 1] = { f = f, v = v }
+    if v == nil then -- absent
+    elseif f.type == "file" and v ~= core.null then
+      if not multipart then return out, { raise = f[1] .. ": a file cannot be sent in a form (the multipart encoding can)" } end
+      out[#out + 1] = { f[1], file = v, rule = f }
+    elseif type(v) ~= "table" then
+      out[#out + 1] = { f[1], text_of(v) }
+    elseif as_array(f, v) then
+      if #v == 0 then return out, { f[1], EMPTY_LIST } end
+      for i = 1, #v do
+        if type(v[i]) ~= "table" then out[#out + 1] = { f[1], text_of(v[i]) }
+        elseif multipart then out[#out + 1] = { f[1], json = v[i] }
+        else return out, { f[1], "item " .. i .. " " .. TABLE_IN_LIST } end
+      end
+    elseif multipart then
+      out[#out + 1] = { f[1], json = v }
+    else -- style form, explode: each key a pair of its own
+      local keys = sorted_keys(v)
+      if #keys == 0 then return out, { f[1], EMPTY_OBJECT } end
+      for _, key in ipairs(keys) do
+        local x, path = v[key.k], f[1] .. "." .. key.text
+        if type(x) ~= "table" then out[#out + 1] = { key.text, text_of(x) }
+        elseif not as_array(nil, x) then return out, { path, OBJECT_IN_OBJECT }
+        elseif #x == 0 then return out, { path, EMPTY_LIST }
+        else
+          for i = 1, #x do
+            if type(x[i]) == "table" then return out, { path, "item " .. i .. " " .. TABLE_IN_LIST } end
+            out[#out + 1] = { key.text, text_of(x[i]) }
+          end
+        end
       end
     end
   end
-  return out, empty
+  return out
 end
 
 local function unescape(s)
@@ -222,33 +282,30 @@ local function unescape(s)
   return (s:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- The refusals a valid update may still meet: an empty array (no form
--- spelling), a value that is no scalar where a scalar goes (files are
--- parts of their own in multipart).
-local function allowed(r, list, empty, what, multipart)
-  if r.ok and r[1] == nil then
-    assert(empty, what .. " refused a valid update: " .. show(r[2]))
-    assert(same(r[2], { [empty] = { "is an empty list, which a form cannot express: use the json encoding" } }),
-      what .. " refused it for the wrong reason: " .. show(r[2]))
+-- The answer is the refusal or the raise the update must meet, if any.
+local function stopped(r, stop, what)
+  if not stop then
+    assert(r.ok, what .. " raised on a valid update: " .. tostring(r[1]))
+    assert(r[1] ~= nil, what .. " refused a valid update: " .. show(r[2]))
+    return false
+  end
+  if stop.raise then
+    assert(not r.ok and tostring(r[1]):find(stop.raise, 1, true), what .. " answered "
+      .. tostring(r[1]) .. " where it should raise " .. stop.raise)
     return true
   end
-  if not r.ok then
-    local scalar = true
-    for _, p in ipairs(list) do
-      if not (multipart and p.f.type == "file") and text_of(p.v) == nil then scalar = false end
-    end
-    assert(not scalar and tostring(r[1]):find("^cannot encode a %a+ in a form$"),
-      what .. " raised on a valid update: " .. tostring(r[1]))
-    return true
-  end
+  assert(r.ok and r[1] == nil, what .. " encoded what it should refuse: " .. show(stop))
+  assert(same(r[2], { [stop[1]] = { stop[2] } }), what .. " refused it for the wrong reason: "
+    .. show(r[2]) .. ", not " .. show(stop))
+  return true
 end
 
 -- encode_form's body for fields validate accepted: only unreserved bytes,
 -- %XX, '+', '=' and '&', and it decodes to the fields' pairs.
 function fz.check_form(name, fields, r)
-  local list, empty = pairs_of(name, fields)
+  local list, stop = expected(name, fields, false)
   fz.count("form: " .. name .. (r.ok and (r[1] and " body" or " problems") or " raised"))
-  if allowed(r, list, empty, "encode_form") then return end
+  if stopped(r, stop, "encode_form") then return end
   local body, i = r[1], 0
   if body == "" then assert(#list == 0, "an empty form for " .. #list .. " values") return end
   for pair in (body .. "&"):gmatch("([^&]*)&") do
@@ -257,19 +314,45 @@ function fz.check_form(name, fields, r)
     assert(k, "a pair without '=': " .. pair)
     local p = list[i]
     assert(p, "more pairs than values in " .. body)
-    assert(unescape(k) == p.f[1], "pair " .. i .. " names " .. unescape(k) .. ", not " .. p.f[1])
-    assert(unescape(v) == text_of(p.v), "pair " .. i .. " holds " .. unescape(v))
+    assert(unescape(k) == p[1], "pair " .. i .. " names " .. unescape(k) .. ", not " .. p[1])
+    assert(unescape(v) == p[2], "pair " .. i .. " holds " .. unescape(v))
   end
   assert(i == #list, i .. " pairs for " .. #list .. " values")
 end
 
+-- A file part's bytes and headers: within its field's rules, nothing
+-- injected.
+local function check_file_part(i, p, fname, ftype, content, files)
+  local rule = p.rule
+  fz.count("multipart: file part " .. (getmetatable(p.file) and "with __index" or "raw"))
+  assert(fname, "file part " .. i .. " has no file name")
+  local raw = function(k) local x = rawget(p.file, k) return type(x) == "string" and x or nil end
+  local size, sniffed
+  if raw("data") then
+    assert(content == raw("data"), "file part " .. i .. " is not the blob's bytes")
+    size, sniffed = core.file_info({ data = content })
+  else
+    local k = tonumber(content:match("^\0FILE(%d+)\0$"))
+    assert(k and files[k].path == raw("path"), "file part " .. i .. " is not its file's segment")
+    size, sniffed = core.file_info({ path = files[k].path })
+    assert(size == files[k].size, "the segment's size is not the file's")
+  end
+  assert(fname == (raw("filename") or "upload"), "file part " .. i .. " has the name " .. fname)
+  assert(ftype == (raw("content_type") or sniffed or "application/octet-stream"), "type " .. ftype)
+  assert(not rule.max_bytes or size <= rule.max_bytes, "a file of " .. size .. " bytes sent")
+  if rule.content_type == "image/*" then
+    assert(sniffed and ftype:find("^image/"), "a file that is no image sent")
+  end
+end
+
 -- encode_multipart's segments for fields validate accepted: parts in order,
 -- each with exactly the headers it should have (nothing injected), a
--- file's bytes within its field's rules, the length their sum.
+-- file's bytes within its field's rules, a table's JSON, the length their
+-- sum.
 function fz.check_multipart(name, fields, r)
-  local list, empty = pairs_of(name, fields)
+  local list, stop = expected(name, fields, true)
   fz.count("multipart: " .. name .. (r.ok and (r[1] and " segments" or " problems") or " raised"))
-  if allowed(r, list, empty, "encode_multipart", true) then return end
+  if stopped(r, stop, "encode_multipart") then return end
   local segments, length, ctype = r[1], r[2], r[3]
   local boundary = ctype:match("^multipart/form%-data; boundary=(lua%-users%-%x+)$")
   assert(boundary and #boundary == 42, "content type " .. ctype)
@@ -292,37 +375,25 @@ function fz.check_multipart(name, fields, r)
     assert(body:sub(pos, pos + #dash + 1) == dash .. "\r\n", "part " .. i .. " does not start")
     pos = pos + #dash + 2
     local head_end = assert(body:find("\r\n\r\n", pos, true), "part " .. i .. " has no end of headers")
-    local head, stop = body:sub(pos, head_end - 1), body:find("\r\n" .. dash, head_end + 4, true)
-    local content = body:sub(head_end + 4, assert(stop, "part " .. i .. " does not end") - 1)
-    pos = stop + 2
+    local head, stop_at = body:sub(pos, head_end - 1), body:find("\r\n" .. dash, head_end + 4, true)
+    local content = body:sub(head_end + 4, assert(stop_at, "part " .. i .. " does not end") - 1)
+    pos = stop_at + 2
     local n, fname, ftype = head:match('^Content%-Disposition: form%-data; name="([^"\r\n]*)"'
       .. '; filename="([^"\r\n]*)"\r\nContent%-Type: ([^\r\n]*)$')
+    local json = false
+    if not n then
+      n, json = head:match('^Content%-Disposition: form%-data; name="([^"\r\n]*)"()\r\nContent%-Type: application/json$')
+    end
     if not n then n = head:match('^Content%-Disposition: form%-data; name="([^"\r\n]*)"$') end
-    assert(n == p.f[1], "part " .. i .. " has the headers " .. ("%q"):format(head))
-    local rule = p.f
-    if rule.type == "file" and p.v ~= core.null then
-      fz.count("multipart: file part " .. (getmetatable(p.v) and "with __index" or "raw"))
-      assert(fname, "file part " .. i .. " has no file name")
-      local raw = function(k) local x = rawget(p.v, k) return type(x) == "string" and x or nil end
-      local size, sniffed
-      if raw("data") then
-        assert(content == raw("data"), "file part " .. i .. " is not the blob's bytes")
-        size, sniffed = core.file_info({ data = content })
-      else
-        local k = tonumber(content:match("^\0FILE(%d+)\0$"))
-        assert(k and files[k].path == raw("path"), "file part " .. i .. " is not its file's segment")
-        size, sniffed = core.file_info({ path = files[k].path })
-        assert(size == files[k].size, "the segment's size is not the file's")
-      end
-      assert(fname == (raw("filename") or "upload"), "file part " .. i .. " has the name " .. fname)
-      assert(ftype == (raw("content_type") or sniffed or "application/octet-stream"), "type " .. ftype)
-      assert(not rule.max_bytes or size <= rule.max_bytes, "a file of " .. size .. " bytes sent")
-      if rule.content_type == "image/*" then
-        assert(sniffed and ftype:find("^image/"), "a file that is no image sent")
-      end
+    assert(n == p[1], "part " .. i .. " has the headers " .. ("%q"):format(head))
+    if p.file then
+      check_file_part(i, p, fname, ftype, content, files)
+    elseif p.json ~= nil then
+      assert(json and not fname, "part " .. i .. " is no JSON part: " .. ("%q"):format(head))
+      assert(content == core.json_encode(p.json), "JSON part " .. i .. " holds " .. ("%q"):format(content))
     else
-      assert(not fname, "part " .. i .. " is a file part")
-      assert(content == text_of(p.v), "part " .. i .. " holds " .. ("%q"):format(content))
+      assert(not fname and not json, "part " .. i .. " is a file or JSON part")
+      assert(content == p[2], "part " .. i .. " holds " .. ("%q"):format(content))
     end
   end
   assert(body:sub(pos) == dash .. "--\r\n", "the body does not end with its boundary")
@@ -422,5 +493,8 @@ if os.getenv("FUZZ_STATS") then
 else
   function fz.count() end
 end
+
+-- The schema harness (fuzz/schema.c): its generator and oracles.
+fz.schema_case = require("schema_fuzz")(core, fz)
 
 return fz

@@ -24,6 +24,7 @@ $SUDO apt-get update -qq
 # clang and libclang-rt-14-dev: make asan and make fuzz (libFuzzer, ASan, UBSan);
 # llvm: llvm-symbolizer, which names the lines of a sanitizer's report.
 # wrk, lua-http, lua-cqueues and nghttp2-client (h2load): make bench's peers.
+# libpcre2-dev: the C core's patterns (ECMA-262 regular expressions, src/pattern.c).
 # luajit2 is OpenResty's LuaJIT, the one nginx's Lua module links; Debian's plain
 # luajit conflicts with it and must not be installed.
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -76,6 +76,11 @@ describe("the schema vocabulary", function()
         { { enum = { 0 / 0 } }, "'enum' values must be strings, finite numbers or booleans" },
         { { enum = { "a" }, const = "a" }, "'enum' and 'const' cannot be given together" },
         { { properties = {} }, "'properties' needs type = \"object\"" },
+        { { additional_properties = false }, "need type = \"object\"" },
+        { { type = "string", min_properties = 1 }, "need type = \"object\"" },
+        { { items = { type = "string" } }, "need type = \"array\"" },
+        { { type = "object", unique_items = true }, "need type = \"array\"" },
+        { { type = "string", max_bytes = 10 }, "need type = \"file\"" },
         { { any_of = {} }, "'any_of' must be a list of schemas" },
         { { type = "string", style = "deepObject" }, "style deepObject needs type = \"object\"" },
         { { type = "string", style = "pipeDelimited" }, "style pipeDelimited is for arrays and objects" },
@@ -97,6 +102,7 @@ describe("the schema vocabulary", function()
         compile_error { { "a", type = "array", items = { required = true } } })
       assert.matches("a path parameter is a single value", compile_error({}, { params = { { "id", type = "array" } } }))
       one { type = "array", items = { type = "file" } } -- files in a top-level array: several uploads
+      assert.matches("fields%[1%]: a name must be UTF%-8 text without NUL", compile_error { { "\255" } })
     end)
 
     it("takes additional_fields and form_booleans, and refuses wrong ones", function()
@@ -353,6 +359,24 @@ describe("the schema vocabulary", function()
       local nested = one { type = "object", properties = { { "created", read_only = true } } }
       assert.same({ ["x.created"] = { "is read-only: it cannot be updated" } }, invalid(nested, { x = { created = 1 } }))
     end)
+  end)
+
+  it("comes through describe whole, nested rules and the declaration's own keys", function()
+    local registry = require "users.registry"
+    local decl = { name = "d", additional_fields = { type = "string" }, form_booleans = { "true", "false" }, fields = {
+      { "address", type = "object", properties = { { "city", type = "string", required = true, format_hint = "city" } },
+        additional_properties = false },
+      { "kind", one_of = { { const = "a" }, { type = "integer", minimum = 1 } }, read_only = true },
+    } }
+    local d = registry.describe { decl = decl, compiled = core.compile(decl) }
+    assert.same({ { "city", type = "string", required = true, format_hint = "city" } }, d.fields.address.properties)
+    assert.is_false(d.fields.address.additional_properties)
+    assert.same({ { const = "a" }, { type = "integer", minimum = 1 } }, d.fields.kind.one_of)
+    assert.is_true(d.fields.kind.read_only)
+    assert.same({ type = "string" }, d.additional_fields)
+    assert.same({ "true", "false" }, d.form_booleans)
+    d.fields.address.properties[1].type = "changed" -- a copy: the declaration stays as it was
+    assert.equal("string", decl.fields[1].properties[1].type)
   end)
 
   describe("alternatives", function()

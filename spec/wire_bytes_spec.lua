@@ -11,7 +11,7 @@ local want = dofile("spec/fixtures/wire_bytes.lua")
 describe("the hand-written providers on the wire", function()
   for _, name in ipairs(corpus.names) do
     it(name .. " sends what 0.1.0 sent, and refuses what it refused, in the same words", function()
-      local n = os.getenv("LUA_USERS_VALGRIND") and 60 or 400
+      local n = (os.getenv("LUA_USERS_VALGRIND") or os.getenv("LUA_USERS_GC")) and 60 or 400
       local lines = corpus.run(core, name, n)
       local params = corpus.params(core, name)
       for i, line in ipairs(lines) do

@@ -41,9 +41,11 @@ static int put_string(users_jw_t *w, const users_schema_t *s, int v) {
   }
   if (w->check && s->type != USERS_T_STRING && s->type != USERS_T_ANY) return 0;
   if (!(r = users_json_string(w->b, str, n))) return no_room(w);
-  if (w->check) /* plain ASCII has n characters: no need to count them */
+  if (w->check) { /* plain ASCII has n characters: no need to count them */
+    if (!s->string_rules) return r == USERS_JSON_ASCII || users_utf8_length(str, n) >= 0;
     return !users_string_problems(s, str, n,
                                   r == USERS_JSON_ASCII ? (long)n : users_utf8_length(str, n));
+  }
   if (!s && r != USERS_JSON_ASCII && users_utf8_length(str, n) < 0)
     return users_fail(&w->fail, "cannot encode a string that is not UTF-8", NULL, NULL);
   return 1;
@@ -150,7 +152,7 @@ int users_sorted_keys(lua_State *L, users_fail_t *fail, const users_schema_t *s,
     if (!users_buf_add(list, &k, sizeof k)) return users_fail(fail, NULL, NULL, NULL) - 1;
   }
   n /= 2;
-  qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
+  if (n > 1) qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys); /* data is NULL when none */
   for (i = 1; i < n; i++) { /* sorted: one text twice is two neighbours */
     const jkey_t *k = &((const jkey_t *)list->data)[i];
     if (cmp_keys(k - 1, k) == 0)
@@ -169,6 +171,12 @@ int users_sorted_keys(lua_State *L, users_fail_t *fail, const users_schema_t *s,
   lua_pop(L, 1); /* the box */
   return n;
 }
+
+/* What goes where an object lets any other key through: in the pass, its
+ * scalars are checked as any value is, and a table declines. */
+static const users_schema_t any = {.type = USERS_T_ANY, .nullable = 1, .additional = 1, .explode = 1,
+                                   .min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+                                   .min_props = -1, .max_props = -1, .max_bytes = -1};
 
 /* The pairs of the table at v in the order of their keys' text (under s,
  * only the keys it does not declare, their values under its
@@ -189,7 +197,9 @@ static int put_sorted_pairs(users_jw_t *w, const users_schema_t *s, int v, int d
     lua_pop(L, 1);
     lua_rawgeti(L, list, 2 * i + 1);
     lua_rawget(L, v);
-    if (!users_json_value(w, s ? s->additional_schema : NULL, lua_gettop(L), depth + 1)) return 0;
+    if (!users_json_value(w, s && s->additional_schema ? s->additional_schema : s ? &any : NULL,
+                          lua_gettop(L), depth + 1))
+      return 0;
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -197,8 +207,8 @@ static int put_sorted_pairs(users_jw_t *w, const users_schema_t *s, int v, int d
 }
 
 /* An object under s: its declared properties in declared order, then the
- * other keys sorted. The pass writes only objects without other keys and
- * declines the rest (they need the reference's sorting and messages). */
+ * other keys sorted. The pass declines an object whose other keys its
+ * schema refuses (the reference then reports them). */
 static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int depth) {
   lua_State *L = w->L;
   size_t i, count = 0, present = 0;
@@ -234,36 +244,20 @@ static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int 
     if (!users_json_value(w, &f->s, lua_gettop(L), depth + 1)) return 0;
     lua_pop(L, 1);
   }
-  if (count > present && (w->check || !put_sorted_pairs(w, s, v, depth, first))) return 0;
+  if (count > present && ((w->check && !s->additional) || !put_sorted_pairs(w, s, v, depth, first)))
+    return 0;
   return users_buf_putc(w->b, '}') || no_room(w);
 }
 
-/* A table with no schema: an array when its keys are exactly 1..n (or it
- * is empty and marked with users.array_mt, as cjson does), else an object. */
+/* A table with no schema: an array or an object (users_free_is_array). */
 static int put_table(users_jw_t *w, int v, int depth) {
-  lua_State *L = w->L;
-  size_t n = users_rawlen(L, v), count = 0;
   if (depth > USERS_MAX_DEPTH)
     return users_fail(&w->fail, "cannot encode a table nested deeper than 64", NULL, NULL);
-  if (!lua_checkstack(L, 8))
+  if (!lua_checkstack(w->L, 8))
     return users_fail(&w->fail, "stack overflow (nested too deeply)", NULL, NULL);
-  lua_pushnil(L);
-  while (lua_next(L, v)) {
-    lua_pop(L, 1);
-    count++;
-  }
-  if (count == 0) {
-    int is_array = 0;
-    if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
-      is_array = lua_rawequal(L, -1, -2);
-      lua_pop(L, 2);
-    }
-    return (is_array ? users_buf_add(w->b, "[]", 2) : users_buf_add(w->b, "{}", 2)) || no_room(w);
-  }
-  if (count == n) return put_array(w, NULL, v, depth);
-  return (users_buf_putc(w->b, '{') && put_sorted_pairs(w, NULL, v, depth, 1) &&
-          users_buf_putc(w->b, '}')) || (w->fail.fmt ? 0 : no_room(w));
+  if (users_free_is_array(w->L, v)) return put_array(w, NULL, v, depth);
+  if (!users_buf_putc(w->b, '{')) return no_room(w);
+  return put_sorted_pairs(w, NULL, v, depth, 1) && (users_buf_putc(w->b, '}') || no_room(w));
 }
 
 int users_json_value(users_jw_t *w, const users_schema_t *s, int v, int depth) {

@@ -114,7 +114,7 @@ static int put_part(form_t *c, const users_path_t *name, const users_path_t *pat
 static int emit_part(form_t *c, const users_path_t *name, const users_schema_t *s, int v) {
   lua_State *L = c->L;
   size_t i, n;
-  if (s && s->part_json) return json_part(c, name, s->part_content_type, s, v);
+  if (s && s->part_json && !users_isnull(L, v)) return json_part(c, name, s->part_content_type, s, v);
   if (!lua_istable(L, v) || !users_form_is_array(L, s, v)) return put_part(c, name, name, s, v);
   if ((n = users_rawlen(L, v)) == 0)
     return users_form_refuse(c, name, "is an empty list, which a form cannot express: use the json encoding");

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "encode_json.h"
 #include "form.h"
+#include "values.h"
 
 void users_form_init(form_t *c, lua_State *L, const users_provider_t *p) {
   memset(c, 0, sizeof *c);
@@ -70,24 +71,9 @@ int users_form_refuse(form_t *c, const users_path_t *path, const char *why) {
 }
 
 int users_form_is_array(lua_State *L, const users_schema_t *s, int v) {
-  size_t count = 0;
   if (s && s->type == USERS_T_ARRAY) return 1;
   if (s && s->type == USERS_T_OBJECT) return 0;
-  lua_pushnil(L);
-  while (lua_next(L, v)) {
-    lua_pop(L, 1);
-    count++;
-  }
-  if (count == 0) {
-    int is_array = 0;
-    if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, "users.array");
-      is_array = lua_rawequal(L, -1, -2);
-      lua_pop(L, 2);
-    }
-    return is_array;
-  }
-  return count == users_rawlen(L, v);
+  return users_free_is_array(L, v);
 }
 
 /* The keys of the table at v that s does not declare, sorted, each emitted
@@ -116,13 +102,16 @@ int users_form_pairs(form_t *c, const users_schema_t *s, int v, const users_path
                      users_form_emit_fn emit) {
   lua_State *L = c->L;
   size_t i, count = 0, present = 0;
-  if (!lua_checkstack(L, 8)) return users_fail(&c->fail, "stack overflow (nested too deeply)", NULL, NULL);
+  int ok = 1;
+  if (c->depth >= USERS_MAX_DEPTH || !lua_checkstack(L, 8)) /* validation refuses what gets here */
+    return users_fail(&c->fail, "cannot encode a table nested deeper than 64", NULL, NULL);
   lua_pushnil(L);
   while (lua_next(L, v)) {
     lua_pop(L, 1);
     count++;
   }
-  for (i = 0; s && s->type == USERS_T_OBJECT && i < s->n_props; i++) {
+  c->depth++;
+  for (i = 0; ok && s && s->type == USERS_T_OBJECT && i < s->n_props; i++) {
     const users_field_t *f = &s->props[i];
     users_path_t path;
     path.up = parent, path.name = f->name, path.len = f->name_len, path.item = 0;
@@ -130,11 +119,13 @@ int users_form_pairs(form_t *c, const users_schema_t *s, int v, const users_path
     lua_rawget(L, v);
     if (!lua_isnil(L, -1)) {
       present++;
-      if (!emit(c, &path, &f->s, lua_gettop(L))) return 0;
+      if (!emit(c, &path, &f->s, lua_gettop(L))) ok = 0;
     }
-    lua_pop(L, 1);
+    if (ok) lua_pop(L, 1);
   }
-  return count == present || sorted_pairs(c, s, v, parent, emit);
+  ok = ok && (count == present || sorted_pairs(c, s, v, parent, emit));
+  c->depth--;
+  return ok;
 }
 
 int users_form_fields(form_t *c, users_form_emit_fn emit) {

@@ -27,6 +27,8 @@ struct form {
   users_buf_t *b;     /* the body, or multipart's pending string segment */
   users_fail_t fail;  /* why it stopped */
   int names;          /* stack index of the provider's names table */
+  int depth;          /* how deep users_form_pairs is (a table that holds
+                         itself stops at USERS_MAX_DEPTH) */
   /* or: the value the update cannot have: its problem key (a string on
    * the stack at refused) and why; or a file's problems (file_bad bits,
    * under file_rules) */

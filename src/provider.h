@@ -19,39 +19,49 @@ enum { USERS_F_NONE, USERS_F_EMAIL, USERS_F_UUID, USERS_F_DATE_TIME, USERS_F_DAT
 enum { USERS_STYLE_FORM, USERS_STYLE_DEEP, USERS_STYLE_SPACE, USERS_STYLE_PIPE };
 /* Which number bounds are set (users_schema_t.bounds). */
 enum { USERS_B_MIN = 1, USERS_B_MAX = 2, USERS_B_XMIN = 4, USERS_B_XMAX = 8, USERS_B_MULT = 16 };
+/* Which string rules a schema has (users_schema_t.string_rules): the hot
+ * path skips the others without looking at them. */
+enum { USERS_S_LENGTH = 1, USERS_S_FORMAT = 2, USERS_S_PATTERN = 4, USERS_S_ENUM = 8,
+       USERS_S_ANY_OF = 16, USERS_S_ONE_OF = 32 };
 /* Which booleans an enum holds (users_schema_t.enum_bools). */
 enum { USERS_E_FALSE = 1, USERS_E_TRUE = 2 };
 
 typedef struct users_field users_field_t;
 
 typedef struct users_schema {
+  /* What every value of the hot path reads first, together (one or two
+   * cache lines): the type, the string rules, the enum's interned strings,
+   * the alternatives and items. */
   unsigned char type, format, nullable, read_only, unique;
   unsigned char has_enum, is_const; /* enum (or const: an enum of one) given */
   unsigned char enum_bools;         /* USERS_E_ bits */
   unsigned char bounds;             /* USERS_B_ bits */
+  unsigned char string_rules;       /* USERS_S_ bits */
   unsigned char additional;         /* objects: keys beyond props let through */
   unsigned char style, explode, part_json; /* form and multipart (top-level fields) */
   long min_length, max_length;      /* characters; -1 when unset, as every limit */
-  long min_items, max_items, min_props, max_props, max_bytes;
-  users_num_t minimum, maximum, xminimum, xmaximum, multiple_of;
-  char **enums;               /* string values, sorted, for bsearch */
-  const char **enum_strings;  /* the same values inside their Lua strings, which
-                                 are interned when short: a value with one of
-                                 these pointers is valid without a compare */
+  const char **enum_strings;  /* the string values inside their Lua strings,
+                                 which are interned when short: a value with
+                                 one of these pointers is valid without a
+                                 compare */
+  char **enums;               /* the same values, sorted, for bsearch */
   size_t n_enums;
-  users_num_t *enum_nums;     /* number values, in declared order */
-  size_t n_enum_nums;
-  char *pattern;              /* its text, for messages */
   users_pattern_t *re;        /* compiled (pattern.c) */
-  char *same_as;              /* name of the field this one must equal */
-  char *content_type;         /* files: image/ (any image) or an exact type */
-  char *part_content_type;    /* multipart: the part's type */
   struct users_schema *items; /* arrays (an any-schema when not declared) */
-  struct users_schema *additional_schema; /* objects: rules for the other keys */
   struct users_schema *any_of, *one_of; /* alternatives */
   size_t n_any_of, n_one_of;
   users_field_t *props;       /* objects: declared properties, in wire order */
   size_t n_props;
+  /* the rest */
+  long min_items, max_items, min_props, max_props, max_bytes;
+  users_num_t *enum_nums;     /* number values, in declared order */
+  size_t n_enum_nums;
+  users_num_t minimum, maximum, xminimum, xmaximum, multiple_of;
+  char *pattern;              /* its text, for messages */
+  char *same_as;              /* name of the field this one must equal */
+  char *content_type;         /* files: image/ (any image) or an exact type */
+  char *part_content_type;    /* multipart: the part's type */
+  struct users_schema *additional_schema; /* objects: rules for the other keys */
 } users_schema_t;
 
 struct users_field {

@@ -68,24 +68,45 @@ static int string_holds(const users_schema_t *a, const void *value) {
 }
 
 unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
-  unsigned bad = 0;
+  unsigned bad = 0, rules = s->string_rules;
   if (chars < 0) return USERS_P_UTF8;
-  if (s->min_length >= 0 && chars < s->min_length) bad |= USERS_P_MIN;
-  if (s->max_length >= 0 && chars > s->max_length) bad |= USERS_P_MAX;
-  if (s->format && !format_ok(s->format, str, n)) bad |= USERS_P_FORMAT;
-  if (s->re) {
+  if (!rules) return 0;
+  if (rules & USERS_S_LENGTH) {
+    if (s->min_length >= 0 && chars < s->min_length) bad |= USERS_P_MIN;
+    if (s->max_length >= 0 && chars > s->max_length) bad |= USERS_P_MAX;
+  }
+  if ((rules & USERS_S_FORMAT) && !format_ok(s->format, str, n)) bad |= USERS_P_FORMAT;
+  if (rules & USERS_S_PATTERN) {
     int r = users_pattern_match(s->re, str, n);
     if (r == 0) bad |= USERS_P_PATTERN;
     else if (r == USERS_PATTERN_COSTLY) bad |= USERS_P_PATTERN_COSTLY;
     else if (r < 0) bad |= USERS_P_PATTERN_FAILED;
   }
-  if (s->has_enum && !enum_has(s, str, n)) bad |= USERS_P_ENUM;
-  if (!bad && (s->n_any_of || s->n_one_of)) {
+  if ((rules & USERS_S_ENUM) && !enum_has(s, str, n)) bad |= USERS_P_ENUM;
+  if (bad) return bad;
+  if (rules & USERS_S_ANY_OF) { /* the common alternatives (strings) without a call more */
+    size_t i;
     text_t t;
     t.s = str, t.n = n, t.chars = chars;
-    bad = alternatives(s, string_holds, &t);
+    for (i = 0; i < s->n_any_of; i++) {
+      const users_schema_t *a = &s->any_of[i];
+      if (a->read_only) continue;
+      if (a->type <= USERS_T_STRING ? !users_string_problems(a, str, n, chars) : string_holds(a, &t)) break;
+    }
+    if (i == s->n_any_of) return USERS_P_ANY_OF;
   }
-  return bad;
+  if (rules & USERS_S_ONE_OF) { /* as any_of, counting to two */
+    size_t i, held = 0;
+    text_t t;
+    t.s = str, t.n = n, t.chars = chars;
+    for (i = 0; i < s->n_one_of && held < 2; i++) {
+      const users_schema_t *a = &s->one_of[i];
+      if (a->read_only) continue;
+      if (a->type <= USERS_T_STRING ? !users_string_problems(a, str, n, chars) : string_holds(a, &t)) held++;
+    }
+    if (held != 1) return held ? USERS_P_MANY_OF : USERS_P_ONE_OF;
+  }
+  return 0;
 }
 
 static int number_holds(const users_schema_t *a, const void *value) {

@@ -167,9 +167,10 @@ static int cmp_str(const void *a, const void *b) {
 /* enum (a list) or const (one value, at v) into s. */
 static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_const) {
   lua_State *L = c->L;
-  size_t i, n = is_const ? 1 : users_rawlen(L, v);
+  size_t i, n;
   if (s->has_enum) users_compile_error(c, "'enum' and 'const' cannot be given together");
   if (!is_const && !lua_istable(L, v)) users_compile_error(c, "'enum' must be a list");
+  n = is_const ? 1 : users_rawlen(L, v);
   s->has_enum = 1;
   s->is_const = (unsigned char)is_const;
   s->enums = calloc_or_raise(L, n, sizeof(char *));
@@ -222,7 +223,7 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
 static void compile_alternatives(users_compile_t *c, int v, const char *key,
                                  users_schema_t **out, size_t *n_out, int depth) {
   lua_State *L = c->L;
-  size_t i, n;
+  size_t i, n = 0;
   if (!lua_istable(L, v) || (n = users_rawlen(L, v)) == 0)
     users_compile_error(c, "'%s' must be a list of schemas", key);
   *out = calloc_or_raise(L, n, sizeof(users_schema_t));
@@ -344,6 +345,14 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
 static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   int t = s->type;
   if (s->props && t != USERS_T_OBJECT) users_compile_error(c, "'properties' needs type = \"object\"");
+  /* a keyword for one kind of value, on a schema of another type (or of
+   * none, where nothing would hold it to a table): said, not ignored */
+  if (t != USERS_T_OBJECT && (!s->additional || s->additional_schema || s->min_props >= 0 || s->max_props >= 0))
+    users_compile_error(c, "'additional_properties', 'min_properties' and 'max_properties' need type = \"object\"");
+  if (t != USERS_T_ARRAY && (s->items || s->unique || s->min_items >= 0 || s->max_items >= 0))
+    users_compile_error(c, "'items', 'unique_items', 'min_items' and 'max_items' need type = \"array\"");
+  if (t != USERS_T_FILE && (s->max_bytes >= 0 || s->content_type))
+    users_compile_error(c, "'max_bytes' and 'content_type' need type = \"file\"");
   if (t == USERS_T_FILE && at != AT_FIELD && at != AT_FIELD_ITEMS)
     users_compile_error(c, "a file is a top-level field (or a top-level array's items)");
   if (at == AT_PARAM && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
@@ -353,6 +362,10 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   if (s->style >= USERS_STYLE_SPACE && t != USERS_T_ARRAY && t != USERS_T_OBJECT)
     users_compile_error(c, "style %s is for arrays and objects", style_names[s->style]);
   if (s->explode == 2) s->explode = s->style == USERS_STYLE_FORM; /* OpenAPI's default */
+  s->string_rules = (unsigned char)((s->min_length >= 0 || s->max_length >= 0 ? USERS_S_LENGTH : 0) |
+                                    (s->format ? USERS_S_FORMAT : 0) | (s->re ? USERS_S_PATTERN : 0) |
+                                    (s->has_enum ? USERS_S_ENUM : 0) | (s->n_any_of ? USERS_S_ANY_OF : 0) |
+                                    (s->n_one_of ? USERS_S_ONE_OF : 0));
   if (t == USERS_T_ARRAY && !s->items) { /* any item, null included */
     s->items = calloc_or_raise(c->L, 1, sizeof(users_schema_t));
     compile_schema(c, 0, s->items, 0, AT_INNER, NULL);
@@ -419,8 +432,8 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
       users_compile_error(c, "%s[%d] needs a name first", key, (int)i + 1);
     f->name = users_strdup_or_raise(L, lua_tostring(L, -1), users_rawlen(L, -1));
     f->name_len = users_rawlen(L, -1);
-    if (strlen(f->name) != f->name_len)
-      users_compile_error(c, "%s[%d]: a name must not hold a NUL byte", key, (int)i + 1);
+    if (strlen(f->name) != f->name_len || users_utf8_length(f->name, f->name_len) < 0)
+      users_compile_error(c, "%s[%d]: a name must be UTF-8 text without NUL", key, (int)i + 1);
     f->interned = lua_tostring(L, -1);
     lua_rawseti(L, c->keep, f->slot); /* the name stays alive with the provider */
     for (j = 0; j < i; j++)

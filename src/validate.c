@@ -423,14 +423,6 @@ static int check_value(walk_t *w, const users_schema_t *s, int v, const users_pa
   }
 }
 
-int users_value_ok(lua_State *L, const users_schema_t *s, int v, int names, int depth) {
-  walk_t w;
-  users_path_t path;
-  w.L = L, w.E = 0, w.names = names, w.depth = depth;
-  path.up = NULL, path.name = "", path.len = 0, path.item = 0;
-  return check_value(&w, s, v, &path);
-}
-
 /* --- the fields of an update ---------------------------------------------- */
 
 /* A key of the update that is no declared field: refused, or let through

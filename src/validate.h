@@ -24,11 +24,6 @@ void users_add_problem(lua_State *L, int E, const users_path_t *path, const char
 /* core.validate(provider, fields) -> nothing when valid | errors | nil, reason
  * (marshal_json's reference path calls it too) */
 int users_validate_fields(lua_State *L);
-/* True when the value at v is valid under s (a probe: no report); names is
- * the stack index of the provider's names table (needed for objects),
- * depth how deep v sits (as the writers count). */
-int users_value_ok(lua_State *L, const users_schema_t *s, int v, int names, int depth);
-
 /* Registers validate and check_param into the module table on the top of
  * the stack. */
 void users_validate_open(lua_State *L);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "buf.h"
 #include "formats.h"
+#include "json_write.h"
 #include "values.h"
 
 /* --- what JSON can spell -------------------------------------------------- */
@@ -48,6 +49,25 @@ const char *users_json_unwritable(lua_State *L, int v, int depth) {
   return NULL;
 }
 
+int users_free_is_array(lua_State *L, int v) {
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if (count == 0) {
+    int is_array = 0;
+    if (lua_getmetatable(L, v)) {
+      lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
+      is_array = lua_rawequal(L, -1, -2);
+      lua_pop(L, 2);
+    }
+    return is_array;
+  }
+  return count == users_rawlen(L, v);
+}
+
 /* --- equality ------------------------------------------------------------- */
 
 enum { K_NULL, K_FALSE, K_TRUE, K_NUMBER, K_STRING, K_ARRAY, K_OBJECT, K_OTHER };
@@ -56,7 +76,7 @@ enum { K_NULL, K_FALSE, K_TRUE, K_NUMBER, K_STRING, K_ARRAY, K_OBJECT, K_OTHER }
  * value into num. */
 static int kind_of(lua_State *L, const users_schema_t *s, int v, users_num_t *num) {
   long long i;
-  size_t n, count = 0;
+  size_t n;
   const char *str;
   switch (lua_type(L, v)) {
   case LUA_TNUMBER:
@@ -83,21 +103,7 @@ static int kind_of(lua_State *L, const users_schema_t *s, int v, users_num_t *nu
   }
   if (s && s->type == USERS_T_ARRAY) return K_ARRAY;
   if (s && s->type == USERS_T_OBJECT) return K_OBJECT;
-  lua_pushnil(L); /* free-form: an array when its keys are exactly 1..n */
-  while (lua_next(L, v)) {
-    lua_pop(L, 1);
-    count++;
-  }
-  if (count == 0) {
-    int is_array = 0;
-    if (lua_getmetatable(L, v)) {
-      lua_getfield(L, LUA_REGISTRYINDEX, "users.array");
-      is_array = lua_rawequal(L, -1, -2);
-      lua_pop(L, 2);
-    }
-    return is_array ? K_ARRAY : K_OBJECT;
-  }
-  return count == users_rawlen(L, v) ? K_ARRAY : K_OBJECT;
+  return users_free_is_array(L, v) ? K_ARRAY : K_OBJECT;
 }
 
 /* The schema of an object's key k (a string at index k), or NULL. */
@@ -237,18 +243,21 @@ static int cmp_hashed(const void *a, const void *b) {
 }
 
 int users_items_unique(lua_State *L, const users_schema_t *s, int v, size_t n, long *a, long *b) {
-  users_buf_t *list;
-  hashed_t *h;
+  hashed_t few[16], *h = few;
   size_t i, j;
   int result = 1;
   if (n < 2) return 1;
   if (!lua_checkstack(L, 6)) return -1;
-  list = users_buf_box(L); /* freed by the collector, whatever happens */
-  if (!users_buf_reserve(list, n * sizeof(hashed_t))) {
-    lua_pop(L, 1);
-    return -1;
+  if (n > sizeof few / sizeof *few) { /* a box the collector frees, whatever happens */
+    users_buf_t *list = users_buf_box(L);
+    if (!users_buf_reserve(list, n * sizeof(hashed_t))) {
+      lua_pop(L, 1);
+      return -1;
+    }
+    h = (hashed_t *)list->data;
+  } else {
+    lua_pushnil(L); /* in the box's place */
   }
-  h = (hashed_t *)list->data;
   for (i = 0; i < n; i++) {
     int ok;
     lua_rawgeti(L, v, (int)i + 1);

@@ -16,6 +16,11 @@
  * (or holds itself)", ...). */
 const char *users_json_unwritable(lua_State *L, int v, int depth);
 
+/* A table without a schema is written as an array when its keys are
+ * exactly 1..n, or it is empty and carries users.array_mt (as cjson's
+ * array_mt); else as an object. */
+int users_free_is_array(lua_State *L, int v);
+
 /* The n items of the array at v (items under schema s, NULL: free-form)
  * are pairwise unequal: 1; 0 with *a < *b the numbers of two equal ones;
  * -1 when an item nests deeper than USERS_MAX_DEPTH. */

@@ -191,6 +191,8 @@ function _M.describe(entry)
     security = security_text(d),                   -- { "bearer token", "username and password", ... }
     required_headers = copy(d.required_headers or {}),
     source = copy(d.source),                       -- { operation, operation_id, pointer } from OpenAPI
+    additional_fields = copy(d.additional_fields or false), -- undeclared fields: false, true or a schema
+    form_booleans = copy(d.form_booleans or { "1", "0" }),  -- a boolean in form and multipart
   }
 end
 
