@@ -348,3 +348,92 @@ describe("a provider compiled from a document", function()
     assert.equal("application/merge-patch+json", req.headers["Content-Type"])
   end)
 end)
+
+-- What the C core checks for a compiled provider: the document's rules,
+-- nested objects and arrays named by their path in err.fields.
+local RICH = [[
+openapi: 3.1.0
+info: {title: Rich, version: "1"}
+servers: [{url: "https://rich.test"}]
+security: [{bearer: []}]
+paths:
+  /users/{id}:
+    put:
+      operationId: putUser
+      parameters: [{name: id, in: path, required: true, schema: {type: string, format: uuid}}]
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/User'}
+components:
+  securitySchemes:
+    bearer: {type: http, scheme: bearer}
+  schemas:
+    User:
+      type: object
+      additionalProperties: false
+      required: [id, name]
+      properties:
+        id: {type: string, readOnly: true}
+        name: {type: string, minLength: 1, maxLength: 10}
+        age: {type: [integer, "null"], minimum: 0, exclusiveMaximum: 150}
+        born: {type: string, format: date}
+        site: {anyOf: [{type: string, format: uri}, {type: "null"}]}
+        address:
+          type: object
+          additionalProperties: false
+          properties:
+            city: {type: string, pattern: "^[A-Z][a-z]+$"}
+        emails:
+          type: array
+          maxItems: 2
+          items:
+            type: object
+            required: [value]
+            properties:
+              value: {type: string, format: email}
+        meta: {type: object, additionalProperties: {type: string}}
+]]
+
+describe("a compiled provider's checks", function()
+  local UUID = "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f"
+  setup(function()
+    users.register(assert(users.openapi(RICH, "putUser", { name = "rich" })))
+  end)
+
+  local function problems(fields)
+    if fields.name == nil then fields.name = "Jane" end -- required
+    local req, err = users.prepare("rich", UUID, fields, { token = "tok-rich" })
+    if req then return nil, req end
+    local keys = {}
+    for k in pairs(err.fields or {}) do keys[#keys + 1] = k end
+    table.sort(keys)
+    return table.concat(keys, " "), err
+  end
+
+  it("sends a valid update as JSON, nested objects and nulls exactly as given", function()
+    local _, req = problems { name = "Jane", age = users.null, site = users.null, born = "2000-02-29",
+                              address = { city = "Paris" }, emails = { { value = "j@example.com" } },
+                              meta = { team = "a" } }
+    assert.equal("PUT", req.method)
+    assert.equal('{"name":"Jane","age":null,"born":"2000-02-29","site":null,"address":{"city":"Paris"},'
+                 .. '"emails":[{"value":"j@example.com"}],"meta":{"team":"a"}}', req.body)
+  end)
+
+  it("refuses what the document refuses, each offender named by its path", function()
+    assert.equal("id", (problems { id = "x", name = "Jane" }))
+    local keys, err = problems { id = "x", name = "Jane" }
+    assert.matches("read%-only", err.fields[keys][1])
+    assert.equal("name", (problems { name = ("n"):rep(11) }))
+    assert.equal("age", (problems { age = 150 }))
+    assert.equal("born", (problems { born = "2001-02-29" }))
+    assert.equal("site", (problems { site = "not a uri" }))
+    assert.equal("address.city", (problems { address = { city = "paris" } }))
+    assert.equal("address.zip", (problems { address = { zip = "75001" } }))
+    assert.equal("emails[1].value", (problems { emails = { { value = "nope" } } }))
+    assert.equal("emails", (problems { emails = { { value = "a@b.co" }, { value = "c@d.co" }, { value = "e@f.co" } } }))
+    assert.equal("meta.team", (problems { meta = { team = 1 } }))
+    assert.equal("nmae", (problems { nmae = "Jane" }))
+    assert.equal("name", (problems { name = users.null }))
+  end)
+end)

@@ -74,10 +74,18 @@ typedef struct {
 static const char building = 0;
 
 static int fail(dec_t *d, const yaml_mark_t *m, const char *msg, const char *name) {
-  if (name)
-    snprintf(d->err, sizeof d->err, "line %lu, column %lu: %s '%.60s'",
-             (unsigned long)m->line + 1, (unsigned long)m->column + 1, msg, name);
-  else
+  if (name) {
+    char shown[64];
+    size_t n = strlen(name);
+    if (n >= sizeof shown) { /* cut at a character's start: the message stays UTF-8 */
+      n = sizeof shown - 1;
+      while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(shown, name, n);
+    shown[n] = '\0';
+    snprintf(d->err, sizeof d->err, "line %lu, column %lu: %s '%s'",
+             (unsigned long)m->line + 1, (unsigned long)m->column + 1, msg, shown);
+  } else
     snprintf(d->err, sizeof d->err, "line %lu, column %lu: %s", (unsigned long)m->line + 1,
              (unsigned long)m->column + 1, msg);
   return 0;
@@ -305,7 +313,8 @@ static int on_start(lua_State *L, dec_t *d, const yaml_event_t *e, int mapping) 
   if (tag && strcmp(tag, "!") != 0 && strcmp(tag, mapping ? TAG "map" : TAG "seq") != 0)
     return fail(d, &e->start_mark, "unsupported tag", tag);
   if (d->depth == MAX_DEPTH) return fail(d, &e->start_mark, "nested too deeply", NULL);
-  if (!lua_checkstack(L, 8)) return fail(d, &e->start_mark, "nested too deeply", NULL);
+  /* the node's four slots, and room for what an event inside it pushes */
+  if (!lua_checkstack(L, 12)) return fail(d, &e->start_mark, "nested too deeply", NULL);
   f = &d->frames[d->depth++];
   f->mapping = mapping;
   f->n = 0;
