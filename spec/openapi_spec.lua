@@ -338,6 +338,18 @@ describe("a provider compiled from a document", function()
     assert.is_nil(tostring(err):find("s3cretpw", 1, true))
   end)
 
+  it("scrubs a required header parameter that holds a key from errors, as a token", function()
+    local text = PLAIN:gsub("parameters: %[", "parameters: [{name: Api-Key, in: header, required: true}, "
+                                              .. "{name: Api-Username, in: header, required: true}, ")
+    users.register(assert(users.openapi(text, "PATCH /users/{id}", { name = "p_hdrkey" })))
+    local entry = require("users.registry").get("p_hdrkey")
+    local o = { token = "tok-9", headers = { ["api-key"] = "k-secret-123", ["Api-Username"] = "system" } }
+    assert.equal("tok-9", require("users.security").credential(entry, o))
+    local err = require("users.errors").new { message = "key k-secret-123 refused for system" }
+    require("users.auth").redact(err, o)
+    assert.equal("key [REDACTED] refused for system", err.message)
+  end)
+
   it("sends the document's JSON media type and needs its required header parameters", function()
     local text = PLAIN:gsub("application/json:", "application/merge-patch+json:")
                       :gsub("parameters: %[", "parameters: [{name: X-Req, in: header, required: true}, ")

@@ -142,6 +142,19 @@ local function credentials(entry, o, h, alt)
   return concat(carried, "\n")
 end
 
+-- A required header parameter whose name says it carries a secret (a
+-- vendor's API key declared as a parameter, not a scheme): its value is
+-- scrubbed from errors as a token is.
+local SECRET_NAME = { "key", "token", "secret", "auth", "password", "signature" }
+local function remember_secrets(decl, o)
+  for _, name in ipairs(decl.required_headers or NONE) do
+    local lower, v = name:lower(), o.headers and headers.get(o.headers, name)
+    for _, word in ipairs(SECRET_NAME) do
+      if v and lower:find(word, 1, true) then auth.used(o, v) break end
+    end
+  end
+end
+
 local function only_bearer(decl)
   local s = decl.security
   return s == nil or (#s == 1 and #s[1] == 1 and s[1][1].kind == "bearer")
@@ -150,6 +163,7 @@ end
 --- What the request's credentials are now (the token, usually), to tell
 -- whether a header map made earlier still carries them; or nil, err.
 function _M.credential(entry, o)
+  if entry.decl.required_headers then remember_secrets(entry.decl, o) end
   if only_bearer(entry.decl) then return auth.token(entry, o) end
   local alt, err = choose(entry, o)
   if not alt then return nil, err end
@@ -179,6 +193,7 @@ function _M.apply(entry, o, h)
       return nil, errors.config(decl.name, ('the %s header is required: set opts.headers["%s"]'):format(name, name))
     end
   end
+  remember_secrets(decl, o)
   local media = decl.content_types and decl.content_types[o.encoding]
   if media then h["Content-Type"] = media end
   if decl.security == nil then return legacy_bearer(entry, o, h) end
