@@ -62,8 +62,9 @@ describe("lua-users import", function()
   it("says which file a broken provider file is", function()
     write(dir .. "/broken.lua", "return { name = 'other' }")
     write(dir .. "/fails.lua", "error('oops')")
-    local script = 'local r = require "users.registry"; print(select(2, r.get("broken"))); print(select(2, r.get("fails")))'
-    local out = env.sh(("LUA_USERS_PROVIDERS=%s LUA_PATH=%s LUA_CPATH=%s %s -e %s"):format(cli.q(dir),
+    local script = dir .. "/get.lua"
+    write(script, 'local r = require "users.registry"; print(select(2, r.get("broken"))); print(select(2, r.get("fails")))')
+    local out = env.sh(("LUA_USERS_PROVIDERS=%s LUA_PATH=%s LUA_CPATH=%s %s %s"):format(cli.q(dir),
       cli.q(cli.ROOT .. "/lua/?.lua;;"), cli.q(package.cpath:match("^[^;]+") .. ";;"), env.lua_bin(), cli.q(script)))
     assert.matches("provider file " .. dir:gsub("%p", "%%%0") .. "/broken.lua must return a table with name = \"broken\"", out)
     assert.matches("provider file " .. dir:gsub("%p", "%%%0") .. "/fails.lua failed: .*oops", out)
