@@ -236,6 +236,22 @@ describe("the OpenAPI compiler's schemas", function()
     assert.same({ "f", type = "string", order = 1 }, f)
   end)
 
+  it("reads a multipart file from OAS 3.0's binary format or 3.1's contentMediaType of what is not text", function()
+    local document = doc({ type = "object" })
+    document.paths["/users/{id}"].patch.requestBody = { content = { ["multipart/form-data"] = { schema = {
+      type = "object", properties = {
+        a = { type = "string", format = "binary" }, b = { type = "string", contentMediaType = "image/png" },
+        c = { type = "string", contentMediaType = "application/json" }, d = { type = "string" },
+        e = { type = "array", items = { type = "string", format = "binary" } } } } } } }
+    local d = assert(openapi.declaration(document, "updateUser"))
+    local by = {}
+    for _, f in ipairs(d.fields) do by[f[1]] = f end
+    assert.same({ "file", "file", "string", "string", "array", "file" },
+                { by.a.type, by.b.type, by.c.type, by.d.type, by.e.type, by.e.items.type })
+    document.openapi = 3.1 -- a YAML document's unquoted version
+    assert.truthy(openapi.declaration(document, "updateUser"))
+  end)
+
   it("takes an object without `type` when it has properties, an array when it has items", function()
     assert.equal("object", field({ properties = { a = { type = "string" } } }).type)
     assert.equal("array", field({ items = { type = "string" } }).type)

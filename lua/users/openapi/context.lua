@@ -29,6 +29,7 @@ Context.__index = Context
 -- the text's order, or nil).
 function _M.new(doc, order)
   local version = type(doc) == "table" and doc.openapi
+  if type(version) == "number" then version = ("%.1f"):format(version) end -- YAML's unquoted 3.1
   if type(version) ~= "string" or not version:match("^3%.[01]%.") and not version:match("^3%.[01]$") then
     _M.fail("#/openapi", "not an OpenAPI 3.0 or 3.1 document (openapi: " .. tostring(version) .. ")")
   end

@@ -48,11 +48,14 @@ local function write_type(flat, s)
   end
 end
 
--- A string that is a file: multipart's binary (OAS 3.0) or any media type
--- (OAS 3.1's contentMediaType), where files may be (`files`).
+-- A string that is a file, where files may be (`files`): multipart's
+-- binary (OAS 3.0), or OAS 3.1's contentMediaType of what is not text
+-- (image/png, application/octet-stream; a JSON or text part is a string).
 local function is_file(flat, s, files)
-  return files and s.type == "string"
-    and (flat.kw.format == "binary" or flat.kw.contentMediaType ~= nil)
+  if not files or s.type ~= "string" then return false end
+  local media = flat.kw.contentMediaType
+  if flat.kw.format == "binary" then return true end
+  return type(media) == "string" and not (media:match("^text/") or media:match("json") or media:match("xml"))
 end
 
 local function write_format(flat, s)
