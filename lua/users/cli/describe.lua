@@ -44,6 +44,7 @@ local function rule_text(r)
       or r.type == "file" and "a file (a path)" or r.type or "any"
   end
   if r.format and not (r.any_of or r.one_of) then parts[#parts + 1] = FORMATS[r.format] or r.format end
+  if r.format_hint then parts[#parts + 1] = "format " .. r.format_hint .. " (not checked)" end
   if r.pattern then parts[#parts + 1] = "matching " .. r.pattern end
   if r.min_length and r.max_length then
     parts[#parts + 1] = format("%d to %d characters", r.min_length, r.max_length)
