@@ -144,7 +144,7 @@ deps:
 demo: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
-# Thirteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
+# Fourteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
 bench: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 

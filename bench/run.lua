@@ -1,4 +1,4 @@
--- make bench: thirteen figures, each a ratio measured in this same run
+-- make bench: fourteen figures, each a ratio measured in this same run
 -- against a peer (curl, lua-http, cjson) or a limit, on loopback, against a
 -- fast nginx (plain HTTP, and HTTPS with a CA made for the run).
 --   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
@@ -18,6 +18,8 @@
 --  12 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
 --                     vs what one worker's local budget sustains
 --  13 journal         peak RSS of a run whose journal holds 1 000 000 confirmed items, vs 64 MB
+--  14 large doc       a vendor's whole API (13 MB of JSON) read and its user update compiled
+--                     (bench/openapi_large.lua), vs cjson.decode of the same file
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
@@ -474,6 +476,9 @@ local ok, err = pcall(function()
   local j1, load = journal_peak(1000000)
   figure(13, "journal", ("peak RSS: a journal of 1 000 000 items %.1f MB (read in %.1f s), an empty one %.1f MB"
     .. " (limit 64 MB)"):format(j1 / 1024, load, j0 / 1024), j1 / (64 * 1024), "<= 1.0, peak/64 MB", j1 <= 64 * 1024)
+
+  -- 14. A vendor's whole API read and one operation compiled, vs cjson.decode.
+  require("bench.openapi_large").run(figure, 14)
 end)
 stop()
 if not ok then error(err, 0) end
