@@ -24,7 +24,7 @@ local function overlay_of(c) return merged({ name = c.name }, c.overlay) end
 -- application/x-www-form-urlencoded -> { { name, value }, ... } in order
 local function form_pairs(body)
   local function unescape(s)
-    return (s:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+    return (s:gsub("%+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
   end
   local list = {}
   for pair in body:gmatch("[^&]+") do
