@@ -32,6 +32,8 @@ CODEGEN := -fvisibility=hidden $(shell $(CC) -fno-plt -Werror -x c -c /dev/null 
 WARN = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# libyaml reads OpenAPI documents written in YAML (src/yaml.c).
+YAML_LIBS ?= $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 LDFLAGS ?=
 
 BUILD = build/$(LUA)
@@ -51,7 +53,7 @@ $(BUILD)/%.o: src/%.c src/*.h
 
 $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users
-	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS) $(YAML_LIBS)
 
 # The suite finds the module in the tree: lua/ for Lua, build/$(LUA)/ for C.
 TEST_ENV = LUA_USERS_CPATH="$(CURDIR)/$(BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(BUILD)"
@@ -112,7 +114,7 @@ asan: deps $(ASAN_LUA)
 # them, the system's liblua5.4 and libcurl. Each runs FUZZ_TIME seconds
 # (fuzz/run.sh), one after another: the machine's cores are shared.
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = json_decode json_writers form url headers
+FUZZ_TARGETS = json_decode json_writers form url headers yaml
 FUZZ_CC ?= clang
 FUZZ_BUILD = build/fuzz
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -127,7 +129,7 @@ $(FUZZ_BUILD)/%.o: fuzz/%.c fuzz/fuzz.h src/*.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -Isrc -I/usr/include/lua5.4 -c $< -o $@
 
 $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_BUILD)/fuzz.o $(FUZZ_OBJS)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS) $(YAML_LIBS)
 
 fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 	@status=0; for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_TIME) || status=1; done; exit $$status
@@ -152,7 +154,7 @@ bench: deps $(CORE)
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
 	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
-	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(PREFIX)/bin
+	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(LUA_LMOD)/users/openapi $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
@@ -160,6 +162,7 @@ install: $(CORE)
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
+	install -m 644 lua/users/openapi/*.lua $(DESTDIR)$(LUA_LMOD)/users/openapi/
 	sed '1s|.*|#!/usr/bin/env $(LUA_BIN)|' bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/lua-users
 

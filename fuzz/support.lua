@@ -345,6 +345,76 @@ function fz.headers_reference(text)
   return t
 end
 
+-- yaml_decode's answer for any bytes (fuzz/yaml.c). Values are trees
+-- unless the text has an alias (a '*'): then tables may be shared.
+local function yaml_shape(v, order, seen)
+  if type(v) ~= "table" then return end
+  if seen[v] then return end
+  seen[v] = true
+  if getmetatable(v) == core.array_mt then
+    local n = 0
+    for k in pairs(v) do
+      assert(math.type(k) == "integer" and k >= 1, "a sequence with a key that is no index")
+      n = n + 1
+    end
+    assert(n == #v, "a sequence with holes")
+    assert(order[v] == nil, "a sequence with a key list")
+  else
+    assert(getmetatable(v) == nil, "a mapping with a metatable")
+    local keys, n = assert(order[v], "a mapping without its key list"), 0
+    local listed = {}
+    for _, k in ipairs(keys) do
+      assert(type(k) == "string", "a key that is not a string")
+      assert(not listed[k], "a key listed twice")
+      assert(rawget(v, k) ~= nil, "a listed key without its value")
+      listed[k], n = true, n + 1
+    end
+    for k in pairs(v) do assert(listed[k], "a key not listed") end
+  end
+  for _, x in pairs(v) do yaml_shape(x, order, seen) end
+end
+
+-- libyaml's own limits on what it reads back: C1 controls and BOMs
+-- written raw, simple keys longer than 1024 characters.
+local YAML_REFUSALS = { "control characters are not allowed", "could not find expected ':'",
+                        "nested too deeply", "larger than" }
+function fz.yaml_check(text)
+  local ok, v, order = pcall(core.yaml_decode, text, true)
+  assert(ok, "yaml_decode raised: " .. tostring(v))
+  if v == nil then
+    assert(type(order) == "string" and (order:find("^invalid YAML") or order:find("^YAML text")),
+           "yaml_decode failed in no documented shape")
+    fz.count("yaml: refused")
+    return
+  end
+  local plain, err = core.yaml_decode(text)
+  assert(err == nil and same(v, plain), "ordered and plain reads differ")
+  yaml_shape(v, order, {})
+  if text:find("*", 1, true) then fz.count("yaml: aliases"); return end
+  local eok, json = pcall(core.json_encode, v)
+  if not eok then
+    for _, why in ipairs(REFUSALS) do
+      if tostring(json):find(why) then fz.count("yaml: not JSON"); return end
+    end
+    error("json_encode refused a YAML value: " .. tostring(json))
+  end
+  -- YAML 1.1 reads NEL, LS and PS as line breaks, even inside quotes: JSON
+  -- text holding them raw means something else to libyaml.
+  if json:find("\194\133") or json:find("\226\128[\168\169]") then
+    fz.count("yaml: line breaks of YAML 1.1")
+    return
+  end
+  local w, werr = core.yaml_decode(json)
+  if w == nil then
+    for _, why in ipairs(YAML_REFUSALS) do
+      if werr:find(why, 1, true) then fz.count("yaml: libyaml limit"); return end
+    end
+    error("yaml_decode refused JSON text: " .. werr .. " in " .. json)
+  end
+  assert(same(v, w), "a round trip through JSON changed the value: " .. json)
+  fz.count("yaml: round trip")
+end
+
 -- FUZZ_STATS=1: each oracle's outcome on stderr ("fz: what"), to see what
 -- a corpus exercises: build/fuzz/TARGET -runs=0 CORPUS 2>&1 | grep '^fz:' | sort | uniq -c
 if os.getenv("FUZZ_STATS") then

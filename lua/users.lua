@@ -259,6 +259,56 @@ function _M.describe(provider)
   return registry.describe(entry)
 end
 
+--- A provider declaration compiled from one operation of a vendor's
+-- OpenAPI 3.0 or 3.1 document: pass it to `register`, or use it as the
+-- hand-written ones are (`lua/users/providers/*.lua`). The fields, their
+-- rules, the path and its parameters, the base URL (the first server, its
+-- variables at their defaults), the encodings and the credentials
+-- (security schemes: a token for bearer, OAuth 2 and OpenID Connect or an
+-- API key header; `username` and `password` for basic) all come from the
+-- document. What it cannot say goes in the overlay.
+-- @param document a path (`.yaml`, `.yml`, `.json`), YAML or JSON text, or
+--   a decoded table
+-- @string operation an `operationId`, or `"METHOD /path"` as the document
+--   writes it
+-- @tparam[opt] table overlay what the document does not say: `name`,
+--   `title`, `base_url`, `id` (the path parameter a plain id fills, when
+--   there are several), `params` and `fields` (`{ name = { rules } }` added
+--   to the document's), `encodings`, `form_booleans`, `error`,
+--   `status_codes`, `token_request`, `headers`, `options`, `option_formats`
+-- @return the declaration
+-- @return[2] nil, and an `Error` with `kind == "config"` whose message
+--   names the JSON pointer of the problem (also in `err.pointer`)
+-- @raise on misuse: an overlay key that does not exist, or of a wrong type
+-- @usage local decl = assert(users.openapi("acme.yaml", "updateUser", { name = "acme" }))
+-- users.register(decl)
+-- users.update("acme", 42, { display_name = "Jane" }, { token = T })
+function _M.openapi(document, operation, overlay)
+  local td = type(document)
+  if td ~= "string" and td ~= "table" then
+    error(bad(1, "openapi", "path, text or table expected, got " .. td), 2)
+  end
+  if type(operation) ~= "string" then error(bad(2, "openapi", "string expected, got " .. type(operation)), 2) end
+  local problem = require("users.openapi.overlay").problem(overlay)
+  if problem then error(bad(3, "openapi", problem), 2) end
+  return require("users.openapi").compile(document, operation, overlay)
+end
+
+--- Makes a declaration usable by its name everywhere a built-in provider's
+-- is: `update`, `prepare`, `bulk_update`, `new`, `configure`, `describe`,
+-- `providers`. The declaration is copied and compiled now.
+-- @tparam table declaration from `openapi`, or written by hand; with
+--   `replace = true` it may take the name of an existing provider
+-- @raise when the name exists (and `replace` is not true), or the
+--   declaration is not valid
+function _M.register(declaration)
+  if type(declaration) ~= "table" then
+    error(bad(1, "register", "declaration table expected, got " .. type(declaration)), 2)
+  end
+  local ok, err = pcall(registry.register, declaration)
+  if not ok then error(bad(1, "register", tostring(err)), 2) end
+end
+
 -- For the bulk helpers and tests: the low layers, not part of the contract.
 _M._options, _M._registry = options, registry
 

@@ -301,7 +301,8 @@ describe("the C core at its edges", function()
                   "isatty:function", "json_decode:function", "json_encode:function", "list_dir:function",
                   "marshal_json:function", "mentions:function", "now:function", "null:userdata",
                   "signals:function", "sleep:function",
-                  "term_width:function", "trap_signals:function", "validate:function" }, names)
+                  "term_width:function", "trap_signals:function", "validate:function",
+                  "yaml_decode:function" }, names)
   end)
 
   it("is built by luarocks from exactly the C files in src/", function()

@@ -11,6 +11,7 @@
  *   term.c         term_width, trap_signals, signals (the command)
  *   digest.c       digest, digest_set (the journal)
  *   headers.c      mentions (secrets in a header map)
+ *   yaml.c         yaml_decode (OpenAPI documents)
  * The layers these files sit in are in src/README. */
 #include "decode_json.h"
 #include "encode_form.h"
@@ -23,12 +24,14 @@
 #include "sys.h"
 #include "term.h"
 #include "validate.h"
+#include "yaml.h"
 
 static void (*const opens[])(lua_State *L) = {
     users_sys_open,         users_provider_open,    users_validate_open,
     users_encode_json_open, users_encode_form_open, users_marshal_open,
     users_decode_json_open, users_engine_open,      users_term_open,
-    users_digest_open,      users_headers_open,     NULL};
+    users_digest_open,      users_headers_open,     users_yaml_open,
+    NULL};
 
 /* The one symbol the module exports (the build hides the rest). */
 #if defined(__GNUC__)

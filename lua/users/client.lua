@@ -9,6 +9,7 @@ local encodings = require "users.encodings"
 local headers = require "users.headers"
 local response = require "users.response"
 local budget = require "users.budget"
+local security = require "users.security"
 
 local _M = {}
 
@@ -72,7 +73,7 @@ local function build_url(entry, id, o)
       v = id[pname]
     elseif p.option then
       v = o[p.option]
-    elseif i == #params or not params[#params].option then
+    elseif i == #params then -- a plain id is the last parameter; the others come from options or an id table
       v = id
     end
     if v == nil and p.option then v = o[p.option] end
@@ -131,15 +132,8 @@ local function make_headers(entry, o, content_type)
     p = headers.set(h, header, v)
     if p then return bad_header(name, p) end
   end
-  local token, terr = auth.token(entry, o)
-  if terr then return nil, terr end
-  if not token then
-    return nil, errors.config(name, "no token for " .. name .. ": set opts.token or "
-                                      .. name:upper() .. "_TOKEN")
-  end
-  if headers.set(h, "Authorization", "Bearer " .. token) then
-    return nil, errors.config(name, "the token has CR, LF or NUL")
-  end
+  local token, terr = security.apply(entry, o, h) -- the credentials the declaration asks for
+  if not token then return nil, terr end
   for k, v in pairs(o.headers or {}) do
     p = headers.set(h, k, v)
     if p then return bad_header(name, p) end
@@ -175,7 +169,7 @@ end
 local function request_headers(entry, o, content_type)
   local m = made[entry]
   if m and made_from(m, entry, o, content_type) then
-    local token, terr = auth.token(entry, o)
+    local token, terr = security.credential(entry, o)
     if terr then return nil, terr end
     if token == m.token then return m.map end
   end

@@ -29,6 +29,7 @@ local str = of("string")
 local option_checks = {
   token = str, base_url = str, account_id = str, workspace = str,
   key_id = str, key_secret = str, ca_file = str, user_agent = str,
+  username = str, password = str, -- HTTP basic, where a declaration's security asks for it
   timeout = number_in(0, 86400), connect_timeout = number_in(0, 86400),
   max_body = number_in(0, 2 ^ 30, true),
   backoff = function(v)
@@ -84,8 +85,8 @@ function _M.check(entry, opts, fname, argn)
 end
 
 -- A credential is a token or a key pair, taken whole from one source.
-local CREDENTIALS = { "token", "key_id", "key_secret" }
-local IS_CREDENTIAL = { token = true, key_id = true, key_secret = true }
+local CREDENTIALS = { "token", "key_id", "key_secret", "username", "password" }
+local IS_CREDENTIAL = { token = true, key_id = true, key_secret = true, username = true, password = true }
 
 local function holds_credential(layer)
   for _, k in ipairs(CREDENTIALS) do

@@ -1,0 +1,190 @@
+--- A request's credentials, as its declaration asks for them. A
+-- declaration compiled from OpenAPI has `security` (users/openapi/
+-- security.lua): alternatives, of which the first the caller's
+-- credentials satisfy is sent; each alternative needs one or more of
+--   bearer   the token, as `Authorization: Bearer`
+--   basic    `username` and `password`, as `Authorization: Basic`
+--   header   an API key in a header: the token when nothing else in the
+--            alternative takes it, else the header from `opts.headers`
+--            (or from the option the declaration's `headers` maps it to)
+-- A declaration without `security` (a hand-written one) sends its token as
+-- `Authorization: Bearer`, and needs one.
+-- Also here, as they are made with the credentials: the header parameters
+-- a document requires, and its JSON media type when it is not
+-- application/json (application/merge-patch+json, ...).
+local auth = require "users.auth"
+local errors = require "users.errors"
+local headers = require "users.headers"
+
+local _M = {}
+
+local ipairs, pairs = ipairs, pairs
+local concat, floor = table.concat, math.floor
+
+local NONE = {}
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function digit(n) return B64:sub(n + 1, n + 1) end
+
+--- Base64 (RFC 4648), as HTTP's basic scheme writes a credential.
+function _M.base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    out[#out + 1] = digit(floor(n / 262144)) .. digit(floor(n / 4096) % 64)
+      .. (b and digit(floor(n / 64) % 64) or "=") .. (c and digit(n % 64) or "=")
+  end
+  return concat(out)
+end
+
+local function variable(name, option) return name:upper() .. "_" .. option:upper() end
+
+local function can_token(entry, o)
+  return o.token ~= nil or (entry.decl.token_request ~= nil and entry.decl.token_request(o) ~= nil)
+end
+
+-- A header's value: from the option the declaration's `headers` maps it
+-- to, or from the caller's headers.
+local function header_value(entry, o, header)
+  local lower = header:lower()
+  for name, option in pairs(entry.decl.headers or NONE) do
+    if name:lower() == lower then return o[option], false end
+  end
+  return o.headers and headers.get(o.headers, header), true
+end
+
+-- Which requirement of an alternative the token serves: its first bearer,
+-- else its first API key header.
+local function token_slot(alt)
+  for i, r in ipairs(alt) do if r.kind == "bearer" then return i end end
+  for i, r in ipairs(alt) do if r.kind == "header" then return i end end
+end
+
+-- nil when the caller's credentials satisfy the alternative, else what
+-- is missing.
+local function missing(entry, o, alt)
+  local name, slot = entry.decl.name, token_slot(alt)
+  for i, r in ipairs(alt) do
+    if r.kind == "unsupported" then return r.why end
+    if i == slot or r.kind == "bearer" then
+      if not can_token(entry, o) then
+        return "no token for " .. name .. ": set opts.token or " .. variable(name, "token")
+          .. (r.kind == "header" and (" (sent as " .. r.header .. ")") or "")
+      end
+    elseif r.kind == "basic" then
+      if not (o.username and o.password) then
+        return ("no username and password for %s: set opts.username and opts.password, or %s and %s")
+          :format(name, variable(name, "username"), variable(name, "password"))
+      end
+    elseif r.kind == "header" and header_value(entry, o, r.header) == nil then
+      return ('no %s for %s: set opts.headers["%s"]'):format(r.header, name, r.header)
+    end
+  end
+end
+
+-- The first alternative the credentials satisfy (an empty one, needing
+-- nothing, only when no other is), or nil and a config error.
+local function choose(entry, o)
+  local first, anonymous = nil, #entry.decl.security == 0 -- security: [] needs nothing
+  for _, alt in ipairs(entry.decl.security) do
+    if #alt == 0 then
+      anonymous = true
+    else
+      local why = missing(entry, o, alt)
+      if not why then return alt end
+      first = first or why
+    end
+  end
+  if anonymous then return NONE end
+  return nil, errors.config(entry.decl.name, first or ("no way to authenticate to " .. entry.decl.name))
+end
+
+-- One requirement's header, set in h (nil: set by the caller's headers);
+-- returns the secret it carries, or nil, err.
+local function put(entry, o, h, r, token_here)
+  if token_here or r.kind == "bearer" then
+    local token, err = auth.token(entry, o)
+    if err then return nil, err end
+    if not token then return nil, errors.config(entry.decl.name, "no token for " .. entry.decl.name) end
+    local header = r.kind == "bearer" and "Authorization" or r.header
+    if headers.set(h, header, r.kind == "bearer" and "Bearer " .. token or token) then
+      return nil, errors.config(entry.decl.name, "the token has CR, LF or NUL")
+    end
+    return token
+  elseif r.kind == "basic" then
+    if o.username:find(":", 1, true) then
+      return nil, errors.config(entry.decl.name, "the username has a ':' (HTTP basic cannot send it)")
+    end
+    local b = _M.base64(o.username .. ":" .. o.password)
+    if headers.set(h, "Authorization", "Basic " .. b) then
+      return nil, errors.config(entry.decl.name, "the username or password has CR, LF or NUL")
+    end
+    auth.used(o, o.password)
+    auth.used(o, b)
+    return o.username .. ":" .. o.password
+  end
+  local v, from_headers = header_value(entry, o, r.header)
+  if from_headers then auth.used(o, v) end -- a key among the caller's headers: a secret
+  return v
+end
+
+-- The alternative's headers set in h (nil h: none set, what they carry
+-- only); returns one string of what they carry (what the header map made
+-- from them depends on), or nil, err.
+local function credentials(entry, o, h, alt)
+  local slot, carried = token_slot(alt), {}
+  for i, r in ipairs(alt) do
+    local v, err = put(entry, o, h or {}, r, i == slot)
+    if err then return nil, err end
+    carried[#carried + 1] = v
+  end
+  return concat(carried, "\n")
+end
+
+local function only_bearer(decl)
+  local s = decl.security
+  return s == nil or (#s == 1 and #s[1] == 1 and s[1][1].kind == "bearer")
+end
+
+--- What the request's credentials are now (the token, usually), to tell
+-- whether a header map made earlier still carries them; or nil, err.
+function _M.credential(entry, o)
+  if only_bearer(entry.decl) then return auth.token(entry, o) end
+  local alt, err = choose(entry, o)
+  if not alt then return nil, err end
+  return credentials(entry, o, nil, alt)
+end
+
+local function legacy_bearer(entry, o, h)
+  local name = entry.decl.name
+  local token, terr = auth.token(entry, o)
+  if terr then return nil, terr end
+  if not token then
+    return nil, errors.config(name, "no token for " .. name .. ": set opts.token or " .. variable(name, "token"))
+  end
+  if headers.set(h, "Authorization", "Bearer " .. token) then
+    return nil, errors.config(name, "the token has CR, LF or NUL")
+  end
+  return token
+end
+
+--- Sets in h the credentials' headers and the declaration's own (its
+-- media type); returns what `credential` returns, or nil and a config
+-- error naming what is missing.
+function _M.apply(entry, o, h)
+  local decl = entry.decl
+  for _, name in ipairs(decl.required_headers or NONE) do
+    if not (o.headers and headers.get(o.headers, name)) then
+      return nil, errors.config(decl.name, ('the %s header is required: set opts.headers["%s"]'):format(name, name))
+    end
+  end
+  local media = decl.content_types and decl.content_types[o.encoding]
+  if media then h["Content-Type"] = media end
+  if decl.security == nil then return legacy_bearer(entry, o, h) end
+  local alt, err = choose(entry, o)
+  if not alt then return nil, err end
+  return credentials(entry, o, h, alt)
+end
+
+return _M
