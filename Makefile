@@ -34,6 +34,8 @@ CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 # libyaml reads OpenAPI documents written in YAML (src/yaml.c).
 YAML_LIBS ?= $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
+PCRE2_CFLAGS ?= $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
+PCRE2_LIBS ?= $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 LDFLAGS ?=
 
 BUILD = build/$(LUA)
@@ -49,11 +51,11 @@ all: $(CORE)
 
 $(BUILD)/%.o: src/%.c src/*.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(CODEGEN) $(WARN) -fPIC $(LUA_INC) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(CODEGEN) $(WARN) -fPIC $(LUA_INC) $(CURL_CFLAGS) $(PCRE2_CFLAGS) -c $< -o $@
 
 $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users
-	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS) $(YAML_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS) $(YAML_LIBS) $(PCRE2_LIBS)
 
 # The suite finds the module in the tree: lua/ for Lua, build/$(LUA)/ for C.
 TEST_ENV = LUA_USERS_CPATH="$(CURDIR)/$(BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(BUILD)"
@@ -122,14 +124,14 @@ FUZZ_OBJS = $(SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: src/%.c src/*.h
 	@mkdir -p $(FUZZ_BUILD)/obj
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -I/usr/include/lua5.4 $(CURL_CFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -I/usr/include/lua5.4 $(CURL_CFLAGS) $(PCRE2_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/%.o: fuzz/%.c fuzz/fuzz.h src/*.h
 	@mkdir -p $(FUZZ_BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -Isrc -I/usr/include/lua5.4 -c $< -o $@
 
 $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_BUILD)/fuzz.o $(FUZZ_OBJS)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS) $(YAML_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS) $(YAML_LIBS) $(PCRE2_LIBS)
 
 fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 	@status=0; for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_TIME) || status=1; done; exit $$status

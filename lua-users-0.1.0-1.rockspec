@@ -24,15 +24,17 @@ build = {
   modules = {
     ["users.core"] = {
       sources = {
-        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
-        "src/encode_json.c", "src/engine.c", "src/formats.c", "src/headers.c", "src/json_write.c",
-        "src/marshal.c", "src/provider.c", "src/sys.c", "src/transfer.c", "src/users_core.c",
-        "src/validate.c", "src/term.c", "src/digest.c", "src/yaml.c",
+        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/digest.c", "src/encode_form.c",
+        "src/encode_json.c", "src/encode_multipart.c", "src/engine.c", "src/file_info.c",
+        "src/form.c", "src/formats.c", "src/headers.c", "src/json_write.c", "src/marshal.c",
+        "src/numbers.c", "src/pattern.c", "src/provider.c", "src/rules.c", "src/schema.c",
+        "src/sys.c", "src/term.c", "src/transfer.c", "src/users_core.c", "src/validate.c",
+        "src/values.c", "src/yaml.c",
       },
-      -- libcurl from the system (Debian: libcurl4-openssl-dev, whose header
-      -- sits in the multiarch include directory the compiler searches), and
-      -- libyaml (libyaml-dev), which reads OpenAPI documents written in YAML.
-      libraries = { "curl", "yaml" },
+      -- libcurl, PCRE2 and libyaml from the system (Debian: libcurl4-openssl-dev,
+      -- libpcre2-dev and libyaml-dev, whose headers sit where the compiler
+      -- searches); libyaml reads OpenAPI documents written in YAML.
+      libraries = { "curl", "pcre2-8", "yaml" },
     },
     users = "lua/users.lua",
     ["users.auth"] = "lua/users/auth.lua",

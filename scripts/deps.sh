@@ -7,7 +7,8 @@ lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-
 luajit2 libluajit2-5.1-dev libcurl4-openssl-dev libyaml-dev lua-cjson lua-busted luarocks
 nginx-light libnginx-mod-http-lua lua-check lua-ldoc lua-markdown valgrind wrk lua-http lua-cqueues nghttp2-client tmux
 clang libclang-rt-14-dev llvm
-redis-server redis-tools lua-redis lua-socket lua-nginx-redis lua-luaossl"
+redis-server redis-tools lua-redis lua-socket lua-nginx-redis lua-luaossl
+libpcre2-dev"
 
 missing=""
 for p in $PACKAGES; do

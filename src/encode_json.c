@@ -1,16 +1,17 @@
-/* JSON bodies, driven by the provider's schema: fields in declaration order,
- * [] and null exactly as asked, integers as integers, strings as given
- * (validated UTF-8; '/' is not escaped). Values without a schema (free-form
- * tables, core.json_encode) are written as cjson would, keys sorted. */
+/* JSON bodies, driven by the provider's schema: fields and properties in
+ * declaration order (then the undeclared ones, sorted), [] and null exactly
+ * as asked, integers as integers, other numbers in their shortest exact
+ * text, strings as given (validated UTF-8; '/' is not escaped). Values
+ * without a schema (free-form tables, core.json_encode) are written as
+ * cjson would, keys sorted. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "encode_json.h"
 #include "formats.h"
 #include "json_write.h"
-#include "validate.h"
-
-#define MAX_DEPTH 64
+#include "rules.h"
+#include "values.h"
 
 /* An append failed: users_fail_raise says "not enough memory". */
 static int no_room(users_jw_t *w) {
@@ -18,13 +19,25 @@ static int no_room(users_jw_t *w) {
   return 0;
 }
 
+static int is_number_type(const users_schema_t *s) {
+  return s && (s->type == USERS_T_INTEGER || s->type == USERS_T_NUMBER);
+}
+
 static int put_string(users_jw_t *w, const users_schema_t *s, int v) {
   size_t n;
   const char *str = lua_tolstring(w->L, v, &n);
   int r;
-  if (s && s->type == USERS_T_INTEGER) { /* integer text, written as is */
-    if (users_is_integer_text(str, n)) return users_buf_add(w->b, str, n) || no_room(w);
-    return w->check ? 0 : users_fail(&w->fail, "cannot encode \"%s\" as an integer", str, NULL);
+  if (is_number_type(s)) { /* integer text, written as is */
+    if (users_is_integer_text(str, n)) {
+      if (w->check) {
+        users_num_t num;
+        users_num_from_text(&num, str, n);
+        if (users_number_problems(s, &num)) return 0;
+      }
+      return users_buf_add(w->b, str, n) || no_room(w);
+    }
+    return w->check ? 0 : users_fail(&w->fail, s->type == USERS_T_INTEGER ? "cannot encode \"%s\" as an integer"
+                                                                      : "cannot encode \"%s\" as a number", str, NULL);
   }
   if (w->check && s->type != USERS_T_STRING && s->type != USERS_T_ANY) return 0;
   if (!(r = users_json_string(w->b, str, n))) return no_room(w);
@@ -37,17 +50,23 @@ static int put_string(users_jw_t *w, const users_schema_t *s, int v) {
 }
 
 static int put_number(users_jw_t *w, const users_schema_t *s, int v) {
+  users_num_t num;
   long long i;
-  double d;
+  memset(&num, 0, sizeof num);
   if (users_tointeger(w->L, v, &i)) {
-    if (w->check && !users_value_ok(w->L, s, v)) return 0;
-    return users_json_integer(w->b, i) || no_room(w);
+    num.is_int = 1, num.i = i;
+    if (w->check && s->type != USERS_T_INTEGER && s->type != USERS_T_NUMBER && s->type != USERS_T_ANY)
+      return 0;
+  } else {
+    num.d = (double)lua_tonumber(w->L, v);
+    if (!isfinite(num.d))
+      return w->check ? 0 : users_fail(&w->fail, "cannot encode NaN or infinity as JSON", NULL, NULL);
+    if (w->check && s->type != USERS_T_NUMBER && s->type != USERS_T_ANY) return 0;
   }
-  if (w->check) return 0; /* a fraction: valid only without a type */
-  d = (double)lua_tonumber(w->L, v);
-  if (isnan(d) || isinf(d))
-    return users_fail(&w->fail, "cannot encode NaN or infinity as JSON", NULL, NULL);
-  return users_json_double(w->b, d) || no_room(w);
+  if (w->check && (s->bounds || s->has_enum || s->n_any_of || s->n_one_of) &&
+      users_number_problems(s, &num))
+    return 0;
+  return users_json_number(w->b, &num) || no_room(w);
 }
 
 /* An array under s. The pass takes it in one traversal, which meets the
@@ -61,7 +80,8 @@ static int put_array(users_jw_t *w, const users_schema_t *s, int v, int depth) {
   if (!users_buf_putc(w->b, '[')) return no_room(w);
   if (w->check) {
     long long want = 1, k;
-    if (s->items->type == USERS_T_ARRAY) return 0;
+    long a, b;
+    if (s->has_enum || s->n_any_of || s->n_one_of) return 0;
     lua_pushnil(L);
     while (lua_next(L, v)) {
       if (!users_tointeger(L, -2, &k) || k != want || (want > 1 && !users_buf_putc(w->b, ',')) ||
@@ -70,7 +90,9 @@ static int put_array(users_jw_t *w, const users_schema_t *s, int v, int depth) {
       want++;
       lua_pop(L, 1);
     }
-    if ((s->min >= 0 && want - 1 < s->min) || (s->max >= 0 && want - 1 > s->max)) return 0;
+    if ((s->min_items >= 0 && want - 1 < s->min_items) || (s->max_items >= 0 && want - 1 > s->max_items))
+      return 0;
+    if (s->unique && users_items_unique(L, s->items, v, (size_t)(want - 1), &a, &b) != 1) return 0;
   } else {
     size_t i, n = users_rawlen(L, v);
     for (i = 1; i <= n; i++) {
@@ -95,15 +117,13 @@ static int cmp_keys(const void *a, const void *b) {
   return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-/* An object with its keys sorted, so the same table always gives the same
- * bytes (journals, signatures, specs). The keys table holds each original
- * key (for the lookup) and its text (for the order and the output); their
- * pointers sit in a box, which the collector frees whatever happens. Only
- * valid JSON comes out: a key that is not UTF-8 is refused, and so are two
- * keys with one text (1 and "1", or two numbers printed alike), which a
- * reader would take for one. */
-static int put_object(users_jw_t *w, int v, int depth) {
-  lua_State *L = w->L;
+/* Sorted, so that the same table always gives the same bytes (journals,
+ * signatures, specs). The keys and their texts sit in a table, their
+ * pointers in a box, which the collector frees whatever happens. Only what
+ * JSON can read comes out: a key that is not UTF-8 is refused, and so are
+ * two keys with one text (1 and "1", or two numbers printed alike), which
+ * a reader would take for one. */
+int users_sorted_keys(lua_State *L, users_fail_t *fail, const users_schema_t *s, int v) {
   int keys, i, n = 0;
   users_buf_t *list;
   lua_newtable(L);
@@ -114,41 +134,107 @@ static int put_object(users_jw_t *w, int v, int depth) {
     jkey_t k;
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-      return users_fail(&w->fail, "cannot encode a table key of type %s", luaL_typename(L, -1),
-                        NULL);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, keys, ++n);        /* the original key */
+      return users_fail(fail, "cannot encode a table key of type %s", luaL_typename(L, -1), NULL) - 1;
     if (lua_type(L, -1) == LUA_TSTRING) {
       k.s = lua_tolstring(L, -1, &k.n);
+      if (s && users_schema_prop(s, k.s, k.n)) continue; /* declared: written already */
       if (users_utf8_length(k.s, k.n) < 0)
-        return users_fail(&w->fail, "cannot encode a table key that is not UTF-8", NULL, NULL);
+        return users_fail(fail, "cannot encode a table key that is not UTF-8", NULL, NULL) - 1;
     }
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, keys, ++n);        /* the original key */
     lua_pushvalue(L, -1);
     k.s = lua_tolstring(L, -1, &k.n); /* converts the copy, not the key */
     lua_rawseti(L, keys, ++n);        /* its text, kept alive */
     k.slot = n - 1;
-    if (!users_buf_add(list, &k, sizeof k)) return no_room(w);
+    if (!users_buf_add(list, &k, sizeof k)) return users_fail(fail, NULL, NULL, NULL) - 1;
   }
   n /= 2;
   qsort(list->data, (size_t)n, sizeof(jkey_t), cmp_keys);
   for (i = 1; i < n; i++) { /* sorted: one text twice is two neighbours */
     const jkey_t *k = &((const jkey_t *)list->data)[i];
     if (cmp_keys(k - 1, k) == 0)
-      return users_fail(&w->fail, "cannot encode a table with two keys JSON writes as \"%s\"",
-                        k->s, NULL);
+      return users_fail(fail, "cannot encode a table with two keys JSON writes as \"%s\"", k->s,
+                        NULL) - 1;
   }
-  if (!users_buf_putc(w->b, '{')) return no_room(w);
+  lua_createtable(L, 2 * n, 0);
   for (i = 0; i < n; i++) {
     const jkey_t *k = &((const jkey_t *)list->data)[i];
-    if ((i && !users_buf_putc(w->b, ',')) || !users_json_string(w->b, k->s, k->n) ||
+    lua_rawgeti(L, keys, k->slot);
+    lua_rawseti(L, -2, 2 * i + 1);
+    lua_rawgeti(L, keys, k->slot + 1);
+    lua_rawseti(L, -2, 2 * i + 2);
+  }
+  lua_replace(L, keys);
+  lua_pop(L, 1); /* the box */
+  return n;
+}
+
+/* The pairs of the table at v in the order of their keys' text (under s,
+ * only the keys it does not declare, their values under its
+ * additional_schema); first: no comma before the first one. */
+static int put_sorted_pairs(users_jw_t *w, const users_schema_t *s, int v, int depth, int first) {
+  lua_State *L = w->L;
+  int i, n = users_sorted_keys(L, &w->fail, s, v), list = lua_gettop(L);
+  if (n < 0) return 0;
+  for (i = 0; i < n; i++) {
+    size_t len;
+    const char *text;
+    lua_rawgeti(L, list, 2 * i + 2);
+    text = lua_tolstring(L, -1, &len);
+    if ((!first && !users_buf_putc(w->b, ',')) || !users_json_string(w->b, text, len) ||
         !users_buf_putc(w->b, ':'))
       return no_room(w);
-    lua_rawgeti(L, keys, k->slot);
+    first = 0;
+    lua_pop(L, 1);
+    lua_rawgeti(L, list, 2 * i + 1);
     lua_rawget(L, v);
-    if (!users_json_value(w, NULL, lua_gettop(L), depth + 1)) return 0;
+    if (!users_json_value(w, s ? s->additional_schema : NULL, lua_gettop(L), depth + 1)) return 0;
     lua_pop(L, 1);
   }
-  lua_pop(L, 2);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* An object under s: its declared properties in declared order, then the
+ * other keys sorted. The pass writes only objects without other keys and
+ * declines the rest (they need the reference's sorting and messages). */
+static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int depth) {
+  lua_State *L = w->L;
+  size_t i, count = 0, present = 0;
+  int first = 1;
+  if (!lua_checkstack(L, 6))
+    return users_fail(&w->fail, "stack overflow (nested too deeply)", NULL, NULL);
+  if (w->check && (s->has_enum || s->n_any_of || s->n_one_of)) return 0;
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) /* validation refused it: not reached but by misuse */
+      return w->check ? 0 : users_fail(&w->fail, "cannot encode a table key of type %s",
+                                       luaL_typename(L, -1), NULL);
+    count++;
+  }
+  if (w->check && ((s->min_props >= 0 && (long)count < s->min_props) ||
+                   (s->max_props >= 0 && (long)count > s->max_props)))
+    return 0;
+  if (!users_buf_putc(w->b, '{')) return no_room(w);
+  for (i = 0; i < s->n_props; i++) {
+    const users_field_t *f = &s->props[i];
+    lua_rawgeti(L, w->names, f->slot);
+    lua_rawget(L, v);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      if (w->check && f->required) return 0;
+      continue;
+    }
+    present++;
+    if ((!first && !users_buf_putc(w->b, ',')) || !users_buf_add(w->b, f->json_key, f->json_key_len))
+      return no_room(w);
+    first = 0;
+    if (!users_json_value(w, &f->s, lua_gettop(L), depth + 1)) return 0;
+    lua_pop(L, 1);
+  }
+  if (count > present && (w->check || !put_sorted_pairs(w, s, v, depth, first))) return 0;
   return users_buf_putc(w->b, '}') || no_room(w);
 }
 
@@ -157,7 +243,7 @@ static int put_object(users_jw_t *w, int v, int depth) {
 static int put_table(users_jw_t *w, int v, int depth) {
   lua_State *L = w->L;
   size_t n = users_rawlen(L, v), count = 0;
-  if (depth > MAX_DEPTH)
+  if (depth > USERS_MAX_DEPTH)
     return users_fail(&w->fail, "cannot encode a table nested deeper than 64", NULL, NULL);
   if (!lua_checkstack(L, 8))
     return users_fail(&w->fail, "stack overflow (nested too deeply)", NULL, NULL);
@@ -175,53 +261,35 @@ static int put_table(users_jw_t *w, int v, int depth) {
     }
     return (is_array ? users_buf_add(w->b, "[]", 2) : users_buf_add(w->b, "{}", 2)) || no_room(w);
   }
-  if (count != n) return put_object(w, v, depth); /* not exactly the keys 1..n */
-  return put_array(w, NULL, v, depth);
+  if (count == n) return put_array(w, NULL, v, depth);
+  return (users_buf_putc(w->b, '{') && put_sorted_pairs(w, NULL, v, depth, 1) &&
+          users_buf_putc(w->b, '}')) || (w->fail.fmt ? 0 : no_room(w));
 }
 
 int users_json_value(users_jw_t *w, const users_schema_t *s, int v, int depth) {
   lua_State *L = w->L;
+  if (w->check && s->read_only) return 0;
   switch (lua_type(L, v)) {
   case LUA_TSTRING:
     return put_string(w, s, v);
   case LUA_TNUMBER:
     return put_number(w, s, v);
   case LUA_TBOOLEAN:
-    if (w->check && !users_value_ok(L, s, v)) return 0;
+    if (w->check && ((s->type != USERS_T_BOOLEAN && s->type != USERS_T_ANY) ||
+                     users_boolean_problems(s, lua_toboolean(L, v))))
+      return 0;
     return users_json_boolean(w->b, lua_toboolean(L, v)) || no_room(w);
   case LUA_TTABLE:
     if (s && s->type == USERS_T_ARRAY) return put_array(w, s, v, depth);
+    if (s && s->type == USERS_T_OBJECT) return put_object_schema(w, s, v, depth);
     return !w->check && put_table(w, v, depth);
   case LUA_TLIGHTUSERDATA:
     if (!users_isnull(L, v)) break;
-    if (w->check && !users_value_ok(L, s, v)) return 0;
+    if (w->check && !users_null_ok(s)) return 0;
     return users_json_null(w->b) || no_room(w);
   }
   if (w->check) return 0;
   return users_fail(&w->fail, "cannot encode a %s as JSON", luaL_typename(L, v), NULL);
-}
-
-/* The declared fields present in the table at 2, in declaration order; the
- * field names as Lua strings at 3. */
-static int put_fields(users_jw_t *w, const users_provider_t *p) {
-  lua_State *L = w->L;
-  size_t i;
-  int first = 1;
-  if (!users_buf_putc(w->b, '{')) return no_room(w);
-  for (i = 0; i < p->n_fields; i++) {
-    const users_field_t *f = &p->fields[i];
-    lua_rawgeti(L, 3, (int)i + 1);
-    lua_rawget(L, 2);
-    if (!lua_isnil(L, -1)) {
-      if ((!first && !users_buf_putc(w->b, ',')) ||
-          !users_buf_add(w->b, f->json_key, f->json_key_len)) /* "name": */
-        return no_room(w);
-      first = 0;
-      if (!users_json_value(w, &f->s, lua_gettop(L), 0)) return 0;
-    }
-    lua_pop(L, 1);
-  }
-  return users_buf_putc(w->b, '}') || no_room(w);
 }
 
 /* Pushes the body when ok; gives the scratch back; then raises what failed. */
@@ -236,11 +304,13 @@ int users_encode_json(lua_State *L) {
   users_jw_t w;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 3: interned names */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 3: the names */
   memset(&w, 0, sizeof w);
   w.L = L;
+  w.names = 3;
   w.b = users_buf_borrow(L); /* 4 */
-  return finish(&w, put_fields(&w, p));
+  /* the body is an object whose properties are the fields, one level up */
+  return finish(&w, put_object_schema(&w, &p->body, 2, -1));
 }
 
 /* core.json_encode(value) -> text: the same writer for any Lua value

@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 #include "formats.h"
@@ -188,104 +190,175 @@ int users_is_integer_text(const char *s, size_t n) {
   return 1;
 }
 
-/* --- patterns ------------------------------------------------------------ */
+/* --- date-time and date (RFC 3339) --------------------------------------- */
 
-/* One atom: a literal, '.', or a [class]. Sets *end past it. Returns 1 when
- * byte c matches, 0 when not, -1 when the pattern is malformed. */
-static int atom_match(const char *p, const char **end, int c) {
-  if (*p == '[') {
-    int neg = 0, hit = 0;
-    p++;
-    if (*p == '^') { neg = 1; p++; }
-    while (*p && *p != ']') {
-      int lo = (unsigned char)*p, hi;
-      if (lo == '\\' && p[1]) {
-        if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z')) return -1; /* \d, \w ... */
-        lo = (unsigned char)*++p;
-      }
-      hi = lo;
-      if (p[1] == '-' && p[2] && p[2] != ']') { hi = (unsigned char)p[2]; p += 2; }
-      if (c >= lo && c <= hi) hit = 1;
-      p++;
-    }
-    if (*p != ']') return -1;
-    *end = p + 1;
-    return hit != neg;
+/* n digits at s as a number, or -1. */
+static int digits(const char *s, int n) {
+  int v = 0, i;
+  for (i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (s[i] - '0');
   }
-  if (*p == '\\' && p[1]) {
-    if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z')) return -1; /* \d, \w ... */
-    *end = p + 2;
-    return c == (unsigned char)p[1];
-  }
-  if (strchr("()|", *p)) return -1; /* groups and alternation: not supported */
-  *end = p + 1;
-  return *p == '.' ? 1 : c == (unsigned char)*p;
+  return v;
 }
 
-/* Quantifier after an atom: {m}, {m,}, {m,n}, *, +, ?. */
-static const char *quantifier(const char *p, long *min, long *max) {
-  *min = *max = 1;
-  if (*p == '*') { *min = 0; *max = -1; return p + 1; }
-  if (*p == '+') { *min = 1; *max = -1; return p + 1; }
-  if (*p == '?') { *min = 0; *max = 1; return p + 1; }
-  if (*p == '{') {
-    long a = 0, b;
-    p++;
-    while (*p >= '0' && *p <= '9') {
-      a = a * 10 + (*p++ - '0');
-      if (a > 65535) return NULL; /* no contract counts that high */
-    }
-    b = a;
-    if (*p == ',') {
-      p++;
-      if (*p == '}') b = -1;
-      else for (b = 0; *p >= '0' && *p <= '9';) {
-        b = b * 10 + (*p++ - '0');
-        if (b > 65535) return NULL;
-      }
-    }
-    if (*p != '}' || (b >= 0 && b < a)) return NULL;
-    *min = a; *max = b;
-    return p + 1;
-  }
-  return p;
+static int days_in_month(int y, int m) {
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : days[m - 1];
 }
 
-static int match_here(const char *p, const char *s, size_t n) {
-  const char *after_atom, *next;
-  long min, max, k;
-  int r;
-  if (*p == '\0') return 1; /* no '$': whatever follows is allowed */
-  if (*p == '$' && p[1] == '\0') return n == 0;
-  r = atom_match(p, &after_atom, n ? (unsigned char)*s : -1);
-  if (r < 0) return -1;
-  next = quantifier(after_atom, &min, &max);
-  if (!next) return -1;
-  /* Greedy count of how many bytes the atom matches, then back off. */
-  for (k = 0; (max < 0 || k < max) && (size_t)k < n; k++) {
-    const char *e;
-    if (atom_match(p, &e, (unsigned char)s[k]) != 1) break;
+/* full-date: YYYY-MM-DD, a day the calendar has. */
+int users_is_date(const char *s, size_t n) {
+  int y, m, d;
+  if (n != 10 || s[4] != '-' || s[7] != '-') return 0;
+  y = digits(s, 4), m = digits(s + 5, 2), d = digits(s + 8, 2);
+  return y >= 0 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+}
+
+/* full-date "T" partial-time time-offset; T and Z in either case; second
+ * 60 only where it is 23:59 in UTC (a leap second). */
+int users_is_date_time(const char *s, size_t n) {
+  int h, mi, sec, oh = 0, om = 0, sign = 0;
+  size_t i = 19;
+  if (n < 20 || !users_is_date(s, 10) || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+      s[16] != ':')
+    return 0;
+  h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return 0;
+  if (s[i] == '.') {
+    size_t start = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == start) return 0;
   }
-  for (; k >= min; k--) {
-    r = match_here(next, s + k, n - (size_t)k);
-    if (r != 0) return r;
+  if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) {
+    sign = 0;
+  } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+    sign = s[i] == '+' ? 1 : -1;
+    oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return 0;
+  } else {
+    return 0;
   }
+  if (sec == 60) { /* the minute in UTC must be 23:59 */
+    int utc = ((h * 60 + mi - sign * (oh * 60 + om)) % 1440 + 1440) % 1440;
+    if (utc != 23 * 60 + 59) return 0;
+  }
+  return 1;
+}
+
+/* --- hostname (RFC 1123), IP addresses ------------------------------------ */
+
+static int is_alnum(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Labels of 1..63 letters, digits and '-' (neither first nor last), dot
+ * separated, at most 253 characters; no trailing dot (conservative: what
+ * passes here no server refuses for its form). */
+int users_is_hostname(const char *s, size_t n) {
+  size_t i, label = 0;
+  if (n == 0 || n > 253) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '.') {
+      if (label == 0 || s[i - 1] == '-') return 0;
+      label = 0;
+    } else if (is_alnum(c) || (c == '-' && label > 0)) {
+      if (++label > 63) return 0;
+    } else {
+      return 0;
+    }
+  }
+  return label > 0 && s[n - 1] != '-';
+}
+
+/* inet_pton on a NUL-terminated copy: text only, no zone, no NUL inside. */
+static int pton(int family, const char *s, size_t n) {
+  char text[INET6_ADDRSTRLEN];
+  unsigned char addr[sizeof(struct in6_addr)];
+  if (n == 0 || n >= sizeof text || memchr(s, '\0', n)) return 0;
+  memcpy(text, s, n);
+  text[n] = '\0';
+  return inet_pton(family, text, addr) == 1;
+}
+
+int users_is_ipv4(const char *s, size_t n) { return n <= 15 && pton(AF_INET, s, n); }
+int users_is_ipv6(const char *s, size_t n) { return pton(AF_INET6, s, n); }
+
+/* --- uri (RFC 3986 absolute URI) ------------------------------------------ */
+
+enum { U_UNRESERVED = 1, U_SUB_DELIM = 2 };
+
+static int uri_class(unsigned char c) {
+  if (is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') return U_UNRESERVED;
+  if (c && strchr("!$&'()*+,;=", c)) return U_SUB_DELIM;
   return 0;
 }
 
-int users_pattern_match(const char *pat, const char *s, size_t n) {
+static int is_hex(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* s[from, to) holds only unreserved, sub-delims, valid %XX and the bytes
+ * of extra. */
+static int uri_chars(const char *s, size_t from, size_t to, const char *extra) {
   size_t i;
-  int r;
-  /* '.' and negated classes match bytes here, not characters: with text
-   * beyond ASCII the answer could be wrong, so say it cannot be checked. */
-  for (i = 0; i < n; i++)
-    if ((unsigned char)s[i] >= 0x80 && (strchr(pat, '.') || strstr(pat, "[^"))) return -1;
-  if (*pat == '^') return match_here(pat + 1, s, n);
-  for (i = 0; i <= n; i++) { /* unanchored start: try every offset */
-    r = match_here(pat, s + i, n - i);
-    if (r != 0) return r;
+  for (i = from; i < to; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (uri_class(c) || (c && strchr(extra, c))) continue;
+    if (c == '%' && i + 2 < to && is_hex((unsigned char)s[i + 1]) &&
+        is_hex((unsigned char)s[i + 2])) {
+      i += 2;
+      continue;
+    }
+    return 0;
   }
-  return 0;
+  return 1;
+}
+
+/* authority = [ userinfo "@" ] host [ ":" port ], in s[from, to). */
+static int uri_authority(const char *s, size_t from, size_t to) {
+  size_t at = from, i, host_end;
+  for (i = from; i < to; i++)
+    if (s[i] == '@') at = i + 1;
+  if (at > from && !uri_chars(s, from, at - 1, ":")) return 0;
+  if (at < to && s[at] == '[') { /* IP-literal: an IPv6 address, or IPvFuture */
+    const char *close = memchr(s + at, ']', to - at);
+    if (!close) return 0;
+    host_end = (size_t)(close - s) + 1;
+    if (s[at + 1] == 'v' || s[at + 1] == 'V') {
+      if (!uri_chars(s, at + 1, host_end - 1, ":")) return 0;
+    } else if (!users_is_ipv6(s + at + 1, host_end - at - 2)) {
+      return 0;
+    }
+  } else {
+    for (host_end = at; host_end < to && s[host_end] != ':'; host_end++) {}
+    if (!uri_chars(s, at, host_end, "")) return 0;
+  }
+  if (host_end == to) return 1;
+  if (s[host_end] != ':') return 0;
+  for (i = host_end + 1; i < to; i++)
+    if (s[i] < '0' || s[i] > '9') return 0;
+  return 1;
+}
+
+/* scheme ":" hier-part [ "?" query ] [ "#" fragment ]: ASCII only (an IRI
+ * is not a URI), every character in its place, every %XX whole. */
+int users_is_uri(const char *s, size_t n) {
+  size_t i = 0, end;
+  if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return 0;
+  while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
+  if (i == n || s[i] != ':') return 0;
+  i++;
+  if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {
+    for (end = i + 2; end < n && s[end] != '/' && s[end] != '?' && s[end] != '#'; end++) {}
+    if (!uri_authority(s, i + 2, end)) return 0;
+    i = end;
+  }
+  for (end = i; end < n && s[end] != '#'; end++) {} /* path and query */
+  if (!uri_chars(s, i, end, ":@/?")) return 0;
+  return end == n || uri_chars(s, end + 1, n, ":@/?");
 }
 
 const char *users_sniff_image(const unsigned char *p, size_t n) {

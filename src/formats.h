@@ -1,4 +1,5 @@
-/* String formats: UTF-8, email, UUID, integer text, patterns, image types
+/* String formats: UTF-8, email, UUID, date-time, URI, hostname, IP
+ * addresses, integer text, image types
  * and JSON's plain bytes, for validation and the JSON writers. Pure C. */
 #ifndef USERS_FORMATS_H
 #define USERS_FORMATS_H
@@ -16,10 +17,14 @@ int users_is_email(const char *s, size_t n);
 int users_is_uuid(const char *s, size_t n);
 /* Decimal integer, optional leading '-', no leading zeros, at most 19 digits. */
 int users_is_integer_text(const char *s, size_t n);
-/* Anchored match of s against an ECMA-style pattern of the simple kind the
- * vendor documents use: ^ $ literals, . and [classes] with {m,n} * + ?.
- * Returns 1 match, 0 no match, -1 pattern not understood. */
-int users_pattern_match(const char *pat, const char *s, size_t n);
+/* The formats of JSON Schema / OpenAPI a declaration may name (see
+ * lua/users/providers/README.md for what each takes). */
+int users_is_date(const char *s, size_t n);
+int users_is_date_time(const char *s, size_t n);
+int users_is_hostname(const char *s, size_t n);
+int users_is_ipv4(const char *s, size_t n);
+int users_is_ipv6(const char *s, size_t n);
+int users_is_uri(const char *s, size_t n);
 /* "image/png" etc. from the first bytes of a file, or NULL. */
 const char *users_sniff_image(const unsigned char *p, size_t n);
 

@@ -46,8 +46,8 @@ int users_json_integer(users_buf_t *b, long long i) {
   return users_buf_add(b, p, (size_t)(num + sizeof num - p));
 }
 
-int users_json_double(users_buf_t *b, double d) {
-  char num[32];
-  int n = snprintf(num, sizeof num, "%.17g", d);
-  return users_buf_add(b, num, (size_t)n);
+int users_json_number(users_buf_t *b, const users_num_t *v) {
+  char num[40];
+  if (v->is_int) return users_json_integer(b, v->i);
+  return users_buf_add(b, num, users_num_text(num, v));
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include "buf.h"
 #include "formats.h"
+#include "numbers.h"
 
 /* The metatable that marks a decoded array, so that it encodes back as one
  * even when empty (as cjson's array_mt does). */
@@ -34,9 +35,10 @@ static inline int users_json_string(users_buf_t *b, const char *s, size_t n) {
 }
 
 int users_json_integer(users_buf_t *b, long long i);
-/* A finite double in 17 significant digits (the caller refuses NaN and
- * infinity, which JSON cannot spell). */
-int users_json_double(users_buf_t *b, double d);
+/* An integer's digits, or a finite double in the fewest significant digits
+ * (15, 16 or 17) that read back as the same double (the caller refuses NaN
+ * and infinity, which JSON cannot spell). */
+int users_json_number(users_buf_t *b, const users_num_t *v);
 #define users_json_boolean(b, v) \
   ((v) ? users_buf_add((b), "true", 4) : users_buf_add((b), "false", 5))
 #define users_json_null(b) users_buf_add((b), "null", 4)

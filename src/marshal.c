@@ -27,9 +27,9 @@ static const users_field_t *find_field(const users_provider_t *p, lua_State *L, 
   return users_provider_field_by_key(p, key, len);
 }
 
-/* The stack during the pass: 1 provider, 2 fields, 3 scratch buffer, then
- * the traversal's key and value. */
-#define VALUE 5
+/* The stack during the pass: 1 provider, 2 fields, 3 scratch buffer, 4 the
+ * names table when a schema has properties, then the traversal's key and
+ * value. */
 
 /* The one pass; 1 with the body pushed, 0 to decline (the stack is then
  * left for the caller to reset). Each field is written as ,"name":value
@@ -37,36 +37,43 @@ static const users_field_t *find_field(const users_provider_t *p, lua_State *L, 
  * declaration order, the first comma made the '{'. Nothing here raises
  * while the scratch is lent but the final push (see buf.h). */
 static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
+  const users_field_t *fields = users_provider_fields(p);
+  size_t n_fields = users_provider_n_fields(p);
   span_t spans[USERS_MAX_FIELDS];
   size_t i, total = 2, start = b->len;
   ptrdiff_t last = -1;
-  int in_order = 1;
+  int in_order = 1, value;
   users_jw_t w;
   memset(&w, 0, sizeof w);
   w.L = L;
   w.b = b;
   w.check = 1;
-  memset(spans, 0, p->n_fields * sizeof *spans);
+  if (p->has_props) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref);
+    w.names = lua_gettop(L);
+  }
+  value = lua_gettop(L) + 2;
+  memset(spans, 0, n_fields * sizeof *spans);
   lua_pushnil(L);
   while (lua_next(L, 2)) {
     const users_field_t *f = find_field(p, L, -2);
     span_t *sp;
     if (!f || f->s.type == USERS_T_FILE || !users_buf_room(b, f->json_key_len + 1)) return 0;
-    sp = &spans[f - p->fields];
+    sp = &spans[f - fields];
     sp->off = b->len;
     b->data[b->len] = ',';
     memcpy(b->data + b->len + 1, f->json_key, f->json_key_len);
     b->len += f->json_key_len + 1;
-    if (!users_json_value(&w, &f->s, VALUE, 0)) return 0;
+    if (!users_json_value(&w, &f->s, value, 0)) return 0;
     lua_pop(L, 1);
     sp->len = b->len - sp->off;
     total += sp->len;
-    if (f - p->fields < last) in_order = 0;
-    last = f - p->fields;
+    if (f - fields < last) in_order = 0;
+    last = f - fields;
   }
   if (last < 0) return 0; /* empty */
-  for (i = 0; i < p->n_fields; i++) {
-    const users_field_t *f = &p->fields[i];
+  for (i = 0; i < n_fields; i++) {
+    const users_field_t *f = &fields[i];
     if (f->required && !spans[i].len) return 0;
     /* same_as (a confirmation) binds two fields: the reference path checks it */
     if (f->same_as_index >= 0 && (spans[i].len || spans[f->same_as_index].len)) return 0;
@@ -75,7 +82,7 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
     size_t at;
     if (!users_buf_room(b, total)) return 0;
     at = b->len;
-    for (i = 0; i < p->n_fields; i++) {
+    for (i = 0; i < n_fields; i++) {
       if (!spans[i].len) continue;
       memcpy(b->data + b->len, b->data + spans[i].off, spans[i].len);
       b->len += spans[i].len;

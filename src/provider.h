@@ -1,59 +1,97 @@
 /* A provider's declaration (a Lua table) compiled into C structures, so that
- * validation and encoding run without walking Lua tables of rules. */
+ * validation and encoding run without walking Lua tables of rules. The
+ * vocabulary is lua/users/providers/README.md; schema.c compiles one
+ * schema, provider.c the declaration around them. */
 #ifndef USERS_PROVIDER_H
 #define USERS_PROVIDER_H
 
 #include <stddef.h>
 #include <string.h>
 #include "compat.h"
+#include "numbers.h"
+#include "pattern.h"
 
-/* Field types (provider.c's type_names spells them) and string formats. */
-enum { USERS_T_ANY, USERS_T_STRING, USERS_T_INTEGER, USERS_T_BOOLEAN, USERS_T_ARRAY,
-       USERS_T_FILE };
-enum { USERS_F_NONE, USERS_F_EMAIL, USERS_F_UUID };
+/* Types (schema.c's type_names spells them), string formats, form styles. */
+enum { USERS_T_ANY, USERS_T_STRING, USERS_T_INTEGER, USERS_T_NUMBER, USERS_T_BOOLEAN,
+       USERS_T_ARRAY, USERS_T_OBJECT, USERS_T_FILE };
+enum { USERS_F_NONE, USERS_F_EMAIL, USERS_F_UUID, USERS_F_DATE_TIME, USERS_F_DATE, USERS_F_URI,
+       USERS_F_HOSTNAME, USERS_F_IPV4, USERS_F_IPV6 };
+enum { USERS_STYLE_FORM, USERS_STYLE_DEEP, USERS_STYLE_SPACE, USERS_STYLE_PIPE };
+/* Which number bounds are set (users_schema_t.bounds). */
+enum { USERS_B_MIN = 1, USERS_B_MAX = 2, USERS_B_XMIN = 4, USERS_B_XMAX = 8, USERS_B_MULT = 16 };
+/* Which booleans an enum holds (users_schema_t.enum_bools). */
+enum { USERS_E_FALSE = 1, USERS_E_TRUE = 2 };
+
+typedef struct users_field users_field_t;
 
 typedef struct users_schema {
-  int type, format;
-  int nullable;
-  long min, max;              /* characters, items or bytes; -1 when unset */
-  char **enums;               /* sorted, for bsearch */
+  unsigned char type, format, nullable, read_only, unique;
+  unsigned char has_enum, is_const; /* enum (or const: an enum of one) given */
+  unsigned char enum_bools;         /* USERS_E_ bits */
+  unsigned char bounds;             /* USERS_B_ bits */
+  unsigned char additional;         /* objects: keys beyond props let through */
+  unsigned char style, explode, part_json; /* form and multipart (top-level fields) */
+  long min_length, max_length;      /* characters; -1 when unset, as every limit */
+  long min_items, max_items, min_props, max_props, max_bytes;
+  users_num_t minimum, maximum, xminimum, xmaximum, multiple_of;
+  char **enums;               /* string values, sorted, for bsearch */
   const char **enum_strings;  /* the same values inside their Lua strings, which
                                  are interned when short: a value with one of
                                  these pointers is valid without a compare */
   size_t n_enums;
-  char *pattern;              /* a subset of ECMA regex: users_pattern_match in formats.c */
+  users_num_t *enum_nums;     /* number values, in declared order */
+  size_t n_enum_nums;
+  char *pattern;              /* its text, for messages */
+  users_pattern_t *re;        /* compiled (pattern.c) */
   char *same_as;              /* name of the field this one must equal */
   char *content_type;         /* files: image/ (any image) or an exact type */
-  struct users_schema *items; /* arrays */
-  struct users_schema *any_of; /* alternatives: valid when one of them is */
-  size_t n_any_of;
+  char *part_content_type;    /* multipart: the part's type */
+  struct users_schema *items; /* arrays (an any-schema when not declared) */
+  struct users_schema *additional_schema; /* objects: rules for the other keys */
+  struct users_schema *any_of, *one_of; /* alternatives */
+  size_t n_any_of, n_one_of;
+  users_field_t *props;       /* objects: declared properties, in wire order */
+  size_t n_props;
 } users_schema_t;
 
-typedef struct {
+struct users_field {
   char *name;
   int required;
+  int slot;               /* where the name sits, as a Lua string, in the names
+                             table (names_ref): fields at 1..n_fields */
   int same_as_index;      /* index of s.same_as in the fields, or -1 */
-  const char *interned;   /* the name's bytes inside its Lua string (names_ref
-                             keeps it alive): short strings are interned, so a
-                             key with the same pointer is the same name */
+  const char *interned;   /* the name's bytes inside that Lua string: short
+                             strings are interned, so a key with the same
+                             pointer is the same name */
   char *json_key;         /* "name": as JSON text, ready to copy */
   size_t json_key_len, name_len;
   users_schema_t s;
-} users_field_t;
+};
 
-/* How deep rules may nest (array items, any_of): see provider.c. */
-#define USERS_MAX_SCHEMA_DEPTH 8
+/* How deep schemas may nest (properties, items, alternatives): validation
+ * and the writers recurse along them on the C stack and the Lua stack. */
+#define USERS_MAX_SCHEMA_DEPTH 64
 
 #define USERS_MAX_FIELDS 128
 
 typedef struct {
   char *name;
-  users_field_t *fields;
-  size_t n_fields;
+  /* The body: an object whose props are the fields (p->fields below), and
+   * whose additional keys are additional_fields. */
+  users_schema_t body;
   users_field_t *params;  /* path parameters, in template order */
   size_t n_params;
-  int names_ref;          /* registry ref: the field names as Lua strings, in order */
+  int names_ref;          /* registry ref: the field and property names as Lua
+                             strings (fields first, in order), and what else
+                             the provider points into */
+  int has_props;          /* some schema declares properties: the writers need
+                             the names table */
+  const char *form_true, *form_false; /* form_booleans */
+  size_t form_true_len, form_false_len;
 } users_provider_t;
+
+#define users_provider_fields(p) ((p)->body.props)
+#define users_provider_n_fields(p) ((p)->body.n_props)
 
 #define USERS_PROVIDER_MT "users.provider"
 
@@ -64,18 +102,19 @@ void users_provider_push_meta(lua_State *L);
  * index meta (an upvalue) instead of looking it up by name. */
 users_provider_t *users_provider_check_fast(lua_State *L, int idx, int meta);
 
-/* The field named by a Lua string key (len bytes), or NULL. Inline: every
- * key of every update comes through here. */
-static inline const users_field_t *users_provider_field_by_key(const users_provider_t *p,
-                                                               const char *key, size_t len) {
+/* The property of s named by a Lua string key (len bytes), or NULL. Inline:
+ * every key of every update comes through here. */
+static inline const users_field_t *users_schema_prop(const users_schema_t *s, const char *key,
+                                                     size_t len) {
   size_t i;
-  for (i = 0; i < p->n_fields; i++) /* short names are interned: compare pointers */
-    if (key == p->fields[i].interned) return &p->fields[i];
-  for (i = 0; i < p->n_fields; i++) /* long names are not */
-    if (p->fields[i].name_len == len && memcmp(key, p->fields[i].name, len) == 0)
-      return &p->fields[i];
+  for (i = 0; i < s->n_props; i++) /* short names are interned: compare pointers */
+    if (key == s->props[i].interned) return &s->props[i];
+  for (i = 0; i < s->n_props; i++) /* long names are not */
+    if (s->props[i].name_len == len && memcmp(key, s->props[i].name, len) == 0)
+      return &s->props[i];
   return NULL;
 }
+#define users_provider_field_by_key(p, key, len) users_schema_prop(&(p)->body, (key), (len))
 
 /* Registers compile into the module table on the top of the stack. */
 void users_provider_open(lua_State *L);

@@ -2,9 +2,11 @@
  * functions into the module table (its *_open); this file only lists them:
  *   sys.c          now, sleep, list_dir, isatty
  *   provider.c     compile
- *   validate.c     validate, check_param, file_info
+ *   validate.c     validate, check_param
+ *   file_info.c    file_info
  *   encode_json.c  encode_json, json_encode
- *   encode_form.c  encode_form, encode_multipart, escape
+ *   encode_form.c  encode_form, escape
+ *   encode_multipart.c  encode_multipart
  *   marshal.c      marshal_json
  *   decode_json.c  json_decode, array_mt, null
  *   engine.c       engine, curl_version
@@ -16,7 +18,9 @@
 #include "decode_json.h"
 #include "encode_form.h"
 #include "encode_json.h"
+#include "encode_multipart.h"
 #include "engine.h"
+#include "file_info.h"
 #include "headers.h"
 #include "marshal.h"
 #include "provider.h"
@@ -27,8 +31,9 @@
 #include "yaml.h"
 
 static void (*const opens[])(lua_State *L) = {
-    users_sys_open,         users_provider_open,    users_validate_open,
-    users_encode_json_open, users_encode_form_open, users_marshal_open,
+    users_sys_open,         users_provider_open,    users_validate_open,    users_file_info_open,
+    users_encode_json_open, users_encode_form_open, users_encode_multipart_open,
+    users_marshal_open,
     users_decode_json_open, users_engine_open,      users_term_open,
     users_digest_open,      users_headers_open,     users_yaml_open,
     NULL};

@@ -1,249 +1,284 @@
 /* Validation of an update's fields against a compiled provider. Every
- * offending field is reported, each with all of its messages:
- * { field = { "message", ... } }. */
-#include <errno.h>
+ * offender is reported, each with all of its messages, under its path:
+ * { field = { "message", ... }, ["address.city"] = { ... } } (see
+ * lua/users/providers/README.md, "Errors"). What is wrong with a scalar is
+ * rules.c's answer; this file walks the values and says it in words. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "file_info.h"
 #include "formats.h"
+#include "rules.h"
 #include "validate.h"
+#include "values.h"
 
-/* Appends msg to errs[name]; errs sits at index E, nil until the first
- * error (no table is made for a valid update). E == 0: probing, record nothing. */
-static void add_error(lua_State *L, int E, const char *name, const char *msg) {
-  if (!E) return;
+/* One walk: the errors table (E == 0: probing, record nothing), the names
+ * table (the provider's names_ref, for an object's declared keys), and how
+ * deep the walk is (as the writers count it). */
+typedef struct {
+  lua_State *L;
+  int E, names, depth;
+} walk_t;
+
+/* --- reporting ------------------------------------------------------------ */
+
+static void add_path(luaL_Buffer *b, const users_path_t *p) {
+  if (!p) return;
+  add_path(b, p->up);
+  if (p->name) {
+    if (p->up) luaL_addchar(b, '.');
+    luaL_addlstring(b, p->name, p->len);
+  } else {
+    char num[32];
+    snprintf(num, sizeof num, "[%ld]", p->item);
+    luaL_addstring(b, num);
+  }
+}
+
+void users_push_path(lua_State *L, const users_path_t *p) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  add_path(&b, p);
+  luaL_pushresult(&b);
+}
+
+void users_add_problem(lua_State *L, int E, const users_path_t *path, const char *msg) {
+  luaL_checkstack(L, 8, "too many problems");
   if (lua_isnil(L, E)) {
     lua_newtable(L);
     lua_replace(L, E);
   }
-  lua_getfield(L, E, name);
+  users_push_path(L, path->name ? path : path->up); /* an item: the array's key */
+  lua_pushvalue(L, -1);
+  lua_rawget(L, E);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, E, name);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, E);
   }
-  lua_pushstring(L, msg);
+  if (path->name) lua_pushstring(L, msg);
+  else lua_pushfstring(L, "item %d %s", (int)path->item, msg);
   lua_rawseti(L, -2, (int)users_rawlen(L, -2) + 1);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
 }
 
-/* Messages about an array's item say which: "item 2 must be ...". The
- * prefix is only formatted when there is an error to report. */
-static void add_prefixed(lua_State *L, int E, const char *name, long item,
-                         const char *a, const char *b) {
-  char msg[256];
-  if (!E) return;
-  if (item) snprintf(msg, sizeof msg, "item %ld %s%s", item, a, b);
-  else snprintf(msg, sizeof msg, "%s%s", a, b);
-  add_error(L, E, name, msg);
-}
-
-/* fmt takes at most one %ld */
-static void add_errorf(lua_State *L, int E, const char *name, long item,
-                       const char *fmt, long a) {
-  char body[200];
-  if (!E) return;
-  snprintf(body, sizeof body, fmt, a);
-  add_prefixed(L, E, name, item, body, "");
-}
-
-static int not_a_file(users_file_t *out) {
-  snprintf(out->err, sizeof out->err, "must be a file (users.file or users.blob)");
+/* Records a + b (either may be long: a pattern, a path); returns 0 so that
+ * `return problem(...)` says invalid. */
+static int problem2(walk_t *w, const users_path_t *path, const char *a, const char *b) {
+  if (!w->E) return 0;
+  lua_pushfstring(w->L, "%s%s", a, b);
+  users_add_problem(w->L, w->E, path, lua_tostring(w->L, -1));
+  lua_pop(w->L, 1);
   return 0;
 }
 
-static int cmp_key(const void *key, const void *elem) {
-  return strcmp((const char *)key, *(char *const *)elem);
+static int problem(walk_t *w, const users_path_t *path, const char *msg) {
+  return problem2(w, path, msg, "");
 }
 
-/* The string at i and its length, or NULL when it is not a string. */
-static const char *opt_text(lua_State *L, int i, size_t *n) {
-  *n = 0;
-  return lua_type(L, i) == LUA_TSTRING ? lua_tolstring(L, i, n) : NULL;
+/* fmt takes one %ld */
+static int problemf(walk_t *w, const users_path_t *path, const char *fmt, long a) {
+  char msg[200];
+  if (!w->E) return 0;
+  snprintf(msg, sizeof msg, fmt, a);
+  return problem(w, path, msg);
 }
 
-int users_file_info(lua_State *L, int idx, users_file_t *out) {
-  static const char *const keys[USERS_FILE_SLOTS] = {"data", "path", "content_type", "filename"};
-  unsigned char head[16];
-  size_t got = 0, i, path_len;
-  int base, table = lua_istable(L, idx);
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
-  memset(out, 0, sizeof *out);
-  base = lua_gettop(L) + 1;
-  for (i = 0; i < USERS_FILE_SLOTS; i++) {
-    if (table) {
-      lua_pushstring(L, keys[i]);
-      lua_rawget(L, idx);
-    } else {
-      lua_pushnil(L);
-    }
+static const char *const type_words[] = {"a value",   "a string", "an integer", "a number",
+                                         "a boolean", "an array", "an object",  "a file"};
+
+static int wrong_type(walk_t *w, const users_schema_t *s, const users_path_t *path) {
+  return problem2(w, path, "must be ", type_words[s->type]);
+}
+
+/* "one of: a, b, 1, true" (strings sorted, then numbers, then booleans),
+ * or how many there are when the list is long; a const's value. */
+static void say_enum(walk_t *w, const users_schema_t *s, const users_path_t *path) {
+  char list[300], num[32];
+  size_t i, used = 0, count = s->n_enums + s->n_enum_nums + !!(s->enum_bools & USERS_E_TRUE) +
+                              !!(s->enum_bools & USERS_E_FALSE);
+  if (!w->E) return;
+  if (count > 10) {
+    problemf(w, path, "is not one of the %ld allowed values", (long)count);
+    return;
   }
-  if (!table) return not_a_file(out);
-  out->data = opt_text(L, base, &out->data_len);
-  out->path = opt_text(L, base + 1, &path_len);
-  out->content_type = opt_text(L, base + 2, &out->content_type_len);
-  out->filename = opt_text(L, base + 3, &out->filename_len);
-  if (out->data) {
-    out->path = NULL;
-    out->size = (long long)out->data_len;
-    got = out->data_len < sizeof head ? out->data_len : sizeof head;
-    memcpy(head, out->data, got);
-  } else if (out->path) {
-    FILE *f;
-    struct stat st;
-    errno = 0;
-    if (stat(out->path, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fopen(out->path, "rb"))) {
-      int e = errno;
-      char why[96] = "not a regular file";
-      if (e && strerror_r(e, why, sizeof why) != 0) snprintf(why, sizeof why, "error %d", e);
-      snprintf(out->err, sizeof out->err, "cannot read the file: %s", why);
-      return 0;
-    }
-    got = fread(head, 1, sizeof head, f);
-    fclose(f);
-    out->size = (long long)st.st_size;
+  list[0] = '\0';
+#define ADD(text) used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", (text)); \
+  if (used >= sizeof list) used = sizeof list - 1
+  for (i = 0; i < s->n_enums; i++) { ADD(s->enums[i]); }
+  for (i = 0; i < s->n_enum_nums; i++) {
+    users_num_text(num, &s->enum_nums[i]);
+    ADD(num);
+  }
+  if (s->enum_bools & USERS_E_TRUE) { ADD("true"); }
+  if (s->enum_bools & USERS_E_FALSE) { ADD("false"); }
+#undef ADD
+  if (s->is_const && s->n_enums) {
+    lua_pushfstring(w->L, "must be \"%s\"", list);
+    users_add_problem(w->L, w->E, path, lua_tostring(w->L, -1));
+    lua_pop(w->L, 1);
   } else {
-    return not_a_file(out);
-  }
-  out->sniffed = users_sniff_image(head, got);
-  return 1;
-}
-
-/* A header's text: no CR, LF, '"' or NUL (the part's headers are written
- * from it). */
-static int header_safe(const char *s, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (s[i] == '\r' || s[i] == '\n' || s[i] == '"' || s[i] == '\0') return 0;
-  return 1;
-}
-
-unsigned users_file_problems(const users_schema_t *s, const users_file_t *f) {
-  unsigned bad = 0;
-  if (s->max >= 0 && f->size > s->max) bad |= USERS_FP_SIZE;
-  if (s->content_type && strncmp(s->content_type, "image/", 6) == 0) {
-    if (!f->sniffed) bad |= USERS_FP_IMAGE;
-    else if (f->content_type && strncmp(f->content_type, "image/", 6) != 0) bad |= USERS_FP_IMAGE_TYPE;
-  }
-  if (f->content_type && !header_safe(f->content_type, f->content_type_len)) bad |= USERS_FP_TYPE_CHARS;
-  if (f->filename && (f->filename_len == 0 || !header_safe(f->filename, f->filename_len) ||
-                      users_utf8_length(f->filename, f->filename_len) < 0))
-    bad |= USERS_FP_NAME;
-  return bad;
-}
-
-const char *users_file_message(const users_schema_t *s, unsigned bit, char *buf, size_t n) {
-  switch (bit) {
-  case USERS_FP_SIZE:
-    snprintf(buf, n, "must be at most %ld bytes", s->max);
-    return buf;
-  case USERS_FP_IMAGE: return "must be an image (PNG, JPEG, GIF, WebP or BMP)";
-  case USERS_FP_IMAGE_TYPE: return "must have an image/* content type";
-  case USERS_FP_TYPE_CHARS: return "has a content type with forbidden characters";
-  default: return "has a file name that is empty or has forbidden characters";
+    problem2(w, path, s->is_const ? "must be " : count ? "must be one of: " : "can only be null", list);
   }
 }
 
-static int check_file(lua_State *L, const users_schema_t *s, int v, int E,
-                      const char *name) {
+/* An alternative in a few words: "a UUID", "\"*\"", "an integer". */
+static void say_alternative(luaL_Buffer *b, const users_schema_t *a) {
+  static const char *const formats[] = {"", "an email address", "a UUID", "a date-time", "a date",
+                                        "a URI", "a hostname", "an IPv4 address", "an IPv6 address"};
+  if (a->format) {
+    luaL_addstring(b, formats[a->format]);
+  } else if (a->n_enums == 1 && !a->n_enum_nums && !a->enum_bools) {
+    luaL_addchar(b, '"');
+    luaL_addstring(b, a->enums[0]);
+    luaL_addchar(b, '"');
+  } else if (a->re) {
+    luaL_addstring(b, "text matching ");
+    luaL_addstring(b, a->pattern);
+  } else if (a->type != USERS_T_ANY) {
+    luaL_addstring(b, type_words[a->type]);
+  } else {
+    luaL_addstring(b, "another value");
+  }
+}
+
+static int say_alternatives(walk_t *w, const users_schema_t *s, unsigned bad, const users_path_t *path) {
+  lua_State *L = w->L;
+  const users_schema_t *alts = bad & USERS_P_ANY_OF ? s->any_of : s->one_of;
+  size_t i, n = bad & USERS_P_ANY_OF ? s->n_any_of : s->n_one_of;
+  luaL_Buffer b;
+  if (!w->E) return 0;
+  if (bad & USERS_P_MANY_OF)
+    return problem(w, path, "matches more than one of its alternatives, and must match exactly one");
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "must be ");
+  for (i = 0; i < n; i++) {
+    if (i) luaL_addstring(&b, " or ");
+    say_alternative(&b, &alts[i]);
+  }
+  luaL_pushresult(&b);
+  users_add_problem(L, w->E, path, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* --- scalars -------------------------------------------------------------- */
+
+static int check_string(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  static const char *const formats[] = {"", "a valid email address", "a valid UUID",
+                                        "a valid date-time (RFC 3339)", "a valid date (YYYY-MM-DD)",
+                                        "a valid URI (RFC 3986, with a scheme)", "a valid hostname",
+                                        "a valid IPv4 address", "a valid IPv6 address"};
+  size_t n;
+  const char *str = lua_tolstring(w->L, v, &n);
+  unsigned bad = users_string_problems(s, str, n, users_utf8_length(str, n));
+  if (!bad) return 1;
+  if (!w->E) return 0;
+  if (bad & USERS_P_UTF8) return problem(w, path, "must be valid UTF-8 text");
+  if (bad & USERS_P_MIN) problemf(w, path, "must be at least %ld characters", s->min_length);
+  if (bad & USERS_P_MAX) problemf(w, path, "must be at most %ld characters", s->max_length);
+  if (bad & USERS_P_FORMAT) problem2(w, path, "must be ", formats[s->format]);
+  if (bad & USERS_P_PATTERN) problem2(w, path, "must match the pattern ", s->pattern);
+  if (bad & USERS_P_PATTERN_COSTLY) problem2(w, path, "is too costly to check against the pattern ", s->pattern);
+  if (bad & USERS_P_PATTERN_FAILED) problem2(w, path, "cannot be checked against the pattern ", s->pattern);
+  if (bad & USERS_P_ENUM) say_enum(w, s, path);
+  if (bad & USERS_P_ALTERNATIVES) say_alternatives(w, s, bad, path);
+  return 0;
+}
+
+static void say_bound(walk_t *w, const users_path_t *path, const char *what, const users_num_t *n) {
+  char text[40];
+  users_num_text(text, n);
+  problem2(w, path, what, text);
+}
+
+/* A number, or integer text under integer / number. */
+static int check_number(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  lua_State *L = w->L;
+  users_num_t num;
+  unsigned bad;
+  long long i;
+  memset(&num, 0, sizeof num);
+  if (lua_type(L, v) == LUA_TNUMBER) {
+    if (users_tointeger(L, v, &i)) {
+      num.is_int = 1, num.i = i;
+    } else {
+      num.d = (double)lua_tonumber(L, v);
+      if (s->type == USERS_T_INTEGER) return problem(w, path, "must be an integer");
+      if (num.d != num.d || num.d - num.d != 0) return problem(w, path, "must be a finite number");
+    }
+  } else {
+    size_t n;
+    const char *str = lua_type(L, v) == LUA_TSTRING ? lua_tolstring(L, v, &n) : NULL;
+    if (!str || !users_is_integer_text(str, n)) return wrong_type(w, s, path);
+    users_num_from_text(&num, str, n);
+  }
+  if (!(bad = users_number_problems(s, &num))) return 1;
+  if (!w->E) return 0;
+  if (bad & USERS_P_BELOW) say_bound(w, path, "must be at least ", &s->minimum);
+  if (bad & USERS_P_ABOVE) say_bound(w, path, "must be at most ", &s->maximum);
+  if (bad & USERS_P_XBELOW) say_bound(w, path, "must be greater than ", &s->xminimum);
+  if (bad & USERS_P_XABOVE) say_bound(w, path, "must be less than ", &s->xmaximum);
+  if (bad & USERS_P_MULTIPLE) say_bound(w, path, "must be a multiple of ", &s->multiple_of);
+  if (bad & USERS_P_ENUM) say_enum(w, s, path);
+  if (bad & USERS_P_ALTERNATIVES) say_alternatives(w, s, bad, path);
+  return 0;
+}
+
+static int check_boolean(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  unsigned bad = users_boolean_problems(s, lua_toboolean(w->L, v));
+  if (!bad) return 1;
+  if (bad & USERS_P_ENUM) say_enum(w, s, path);
+  else say_alternatives(w, s, bad, path);
+  return 0;
+}
+
+static int check_file(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
   users_file_t file;
   unsigned bad, bit;
-  if (!users_file_info(L, v, &file)) {
-    lua_pop(L, USERS_FILE_SLOTS);
-    add_error(L, E, name, file.err);
-    return 0;
+  if (!users_file_info(w->L, v, &file)) {
+    lua_pop(w->L, USERS_FILE_SLOTS);
+    return problem(w, path, file.err);
   }
   bad = users_file_problems(s, &file);
   for (bit = 1; bit <= USERS_FP_ALL; bit <<= 1) {
     char msg[64];
-    if (bad & bit) add_error(L, E, name, users_file_message(s, bit, msg, sizeof msg));
+    if (bad & bit) problem(w, path, users_file_message(s, bit, msg, sizeof msg));
   }
-  lua_pop(L, USERS_FILE_SLOTS);
+  lua_pop(w->L, USERS_FILE_SLOTS);
   return !bad;
 }
 
-/* A short list is searched by the values' interned pointers first: a match
- * needs no compare. A miss (or a long list) takes the binary search. */
-static int enum_has(const users_schema_t *s, const char *str, size_t n) {
-  size_t i;
-  if (s->n_enums <= 16)
-    for (i = 0; i < s->n_enums; i++)
-      if (str == s->enum_strings[i]) return 1;
-  return strlen(str) == n && bsearch(str, s->enums, s->n_enums, sizeof(char *), cmp_key);
-}
+/* --- tables --------------------------------------------------------------- */
 
-unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
-  unsigned bad = 0;
-  int r;
-  if (chars < 0) return USERS_P_UTF8;
-  if (s->min >= 0 && chars < s->min) bad |= USERS_P_MIN;
-  if (s->max >= 0 && chars > s->max) bad |= USERS_P_MAX;
-  if (s->format == USERS_F_EMAIL && !users_is_email(str, n)) bad |= USERS_P_FORMAT;
-  if (s->format == USERS_F_UUID && !users_is_uuid(str, n)) bad |= USERS_P_FORMAT;
-  if (s->pattern && (r = users_pattern_match(s->pattern, str, n)) != 1)
-    bad |= r < 0 ? USERS_P_PATTERN_UNKNOWN : USERS_P_PATTERN;
-  if (s->n_enums && !enum_has(s, str, n)) bad |= USERS_P_ENUM;
-  if (!bad && s->n_any_of) {
-    size_t i;
-    bad = USERS_P_ANY_OF;
-    for (i = 0; i < s->n_any_of && bad; i++) { /* as check_value takes a string */
-      const users_schema_t *a = &s->any_of[i];
-      if (a->type == USERS_T_STRING || a->type == USERS_T_ANY) {
-        if (!users_string_problems(a, str, n, chars)) bad = 0;
-      } else if (a->type == USERS_T_INTEGER && users_is_integer_text(str, n)) {
-        bad = 0;
-      }
-    }
+static int check_value(walk_t *w, const users_schema_t *s, int v, const users_path_t *path);
+
+/* What a table must also hold besides its own rules: no enum matches a
+ * table; alternatives (any_of, one_of) are tried whole. */
+static int check_table_rest(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  size_t i, n = 0;
+  walk_t probe = *w;
+  if (s->has_enum) {
+    say_enum(w, s, path);
+    return 0;
   }
-  return bad;
-}
-
-static void report_any_of(lua_State *L, const users_schema_t *s, int E,
-                          const char *name, long item);
-
-static int check_string(lua_State *L, const users_schema_t *s, int v, int E,
-                        const char *name, long item) {
-  size_t n;
-  const char *str = lua_tolstring(L, v, &n);
-  unsigned bad = users_string_problems(s, str, n, users_utf8_length(str, n));
-  if (!bad) return 1;
-  if (bad & USERS_P_UTF8) add_errorf(L, E, name, item, "must be valid UTF-8 text", 0);
-  if (bad & USERS_P_MIN) add_errorf(L, E, name, item, "must be at least %ld characters", s->min);
-  if (bad & USERS_P_MAX) add_errorf(L, E, name, item, "must be at most %ld characters", s->max);
-  if ((bad & USERS_P_FORMAT) && s->format == USERS_F_EMAIL)
-    add_errorf(L, E, name, item, "must be a valid email address", 0);
-  if ((bad & USERS_P_FORMAT) && s->format == USERS_F_UUID)
-    add_errorf(L, E, name, item, "must be a valid UUID", 0);
-  if (bad & USERS_P_PATTERN_UNKNOWN)
-    add_prefixed(L, E, name, item, "has a pattern the client cannot check", "");
-  if (bad & USERS_P_PATTERN) add_prefixed(L, E, name, item, "must match the pattern ", s->pattern);
-  if (bad & USERS_P_ENUM) {
-    char list[300];
-    size_t i, used = 0;
-    if (s->n_enums <= 10) {
-      list[0] = '\0';
-      for (i = 0; i < s->n_enums && used < sizeof list; i++)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
-                                 i ? ", " : "", s->enums[i]);
-      add_prefixed(L, E, name, item, "must be one of: ", list);
-    } else {
-      add_errorf(L, E, name, item, "is not one of the %ld allowed values", (long)s->n_enums);
-    }
+  probe.E = 0;
+  if (s->n_any_of) {
+    for (i = 0; i < s->n_any_of && !n; i++) n += (size_t)check_value(&probe, &s->any_of[i], v, path);
+    if (!n) return say_alternatives(w, s, USERS_P_ANY_OF, path);
   }
-  if (bad & USERS_P_ANY_OF) report_any_of(L, s, E, name, item);
-  return 0;
+  for (i = 0, n = 0; i < s->n_one_of && n < 2; i++) n += (size_t)check_value(&probe, &s->one_of[i], v, path);
+  if (s->n_one_of && n != 1) return say_alternatives(w, s, n ? USERS_P_MANY_OF : USERS_P_ONE_OF, path);
+  return 1;
 }
 
-static int check_value(lua_State *L, const users_schema_t *s, int v, int E,
-                       const char *name, long item);
-
-static int check_array(lua_State *L, const users_schema_t *s, int v, int E,
-                       const char *name, long item) {
+static int check_array(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  lua_State *L = w->L;
   size_t n = 0, count = 0, i;
   int ok = 1;
-  luaL_checkstack(L, 6, "nested too deeply"); /* nothing is lent here: raising is safe */
+  luaL_checkstack(L, 8, "nested too deeply"); /* nothing is lent here: raising is safe */
   /* Keys must be 1..n without a gap; the length operator cannot tell (its
    * answer for a table with holes differs between Lua versions). */
   lua_pushnil(L);
@@ -252,119 +287,193 @@ static int check_array(lua_State *L, const users_schema_t *s, int v, int E,
     lua_pop(L, 1);
     if (!users_tointeger(L, -1, &k) || k < 1) {
       lua_pop(L, 1);
-      add_errorf(L, E, name, item, "must be an array (keys 1..n), not an object", 0);
-      return 0;
+      return problem(w, path, "must be an array (keys 1..n), not an object");
     }
     if ((size_t)k > n) n = (size_t)k;
     count++;
   }
-  if (count != n) {
-    add_errorf(L, E, name, item, "must be an array without holes", 0);
-    return 0;
-  }
-  if (s->min >= 0 && (long)n < s->min) {
-    add_errorf(L, E, name, item, "must have at least %ld items", s->min);
-    ok = 0;
-  }
-  if (s->max >= 0 && (long)n > s->max) {
-    add_errorf(L, E, name, item, "must have at most %ld items", s->max);
-    ok = 0;
-  }
-  (void)item; /* arrays of arrays are not in any contract: items are numbered once */
+  if (count != n) return problem(w, path, "must be an array without holes");
+  if (s->min_items >= 0 && (long)n < s->min_items)
+    ok = problemf(w, path, "must have at least %ld items", s->min_items);
+  if (s->max_items >= 0 && (long)n > s->max_items)
+    ok = problemf(w, path, "must have at most %ld items", s->max_items);
+  w->depth++;
   for (i = 1; i <= n; i++) {
+    users_path_t item;
+    item.up = path, item.name = NULL, item.len = 0, item.item = (long)i;
     lua_rawgeti(L, v, (int)i);
-    if (!check_value(L, s->items, lua_gettop(L), E, name, (long)i)) ok = 0;
+    if (!check_value(w, s->items, lua_gettop(L), &item)) ok = 0;
+    lua_pop(L, 1);
+  }
+  w->depth--;
+  if (ok && s->unique) {
+    long a, b;
+    int r = users_items_unique(L, s->items, v, n, &a, &b);
+    if (r < 0) return problem(w, path, "is nested too deeply (or holds itself)");
+    if (r == 0) {
+      char msg[100];
+      snprintf(msg, sizeof msg, "must not repeat an item: items %ld and %ld are equal", a, b);
+      return problem(w, path, msg);
+    }
+  }
+  return ok && check_table_rest(w, s, v, path);
+}
+
+/* The keys of an object that its schema does not declare: each refused, or
+ * held to additional_schema. */
+static int check_additional(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  lua_State *L = w->L;
+  int ok = 1;
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    users_path_t key;
+    key.up = path, key.item = 0;
+    key.name = lua_tolstring(L, -2, &key.len); /* a string: check_object saw to it */
+    if (users_schema_prop(s, key.name, key.len)) {
+      /* declared */
+    } else if (users_utf8_length(key.name, key.len) < 0) {
+      ok = problem(w, path, "has a key that is not UTF-8");
+    } else if (!s->additional) {
+      if (w->E) {
+        users_push_path(L, path);
+        lua_pushfstring(L, "is not a property of %s", lua_tostring(L, -1));
+        users_add_problem(L, w->E, &key, lua_tostring(L, -1));
+        lua_pop(L, 2);
+      }
+      ok = 0;
+    } else if (s->additional_schema && !check_value(w, s->additional_schema, lua_gettop(L), &key)) {
+      ok = 0;
+    } else if (!s->additional_schema) {
+      const char *why = users_json_unwritable(L, lua_gettop(L), w->depth);
+      if (why) ok = problem2(w, &key, "cannot be sent as JSON: it ", why);
+    }
     lua_pop(L, 1);
   }
   return ok;
 }
 
-static void report_any_of(lua_State *L, const users_schema_t *s, int E,
-                          const char *name, long item) {
-  size_t i, used = 0;
-  char msg[300];
-  msg[0] = '\0';
-  for (i = 0; i < s->n_any_of && used < sizeof msg; i++) {
-    const users_schema_t *a = &s->any_of[i];
-    const char *sep = i ? " or " : "";
-    size_t room = sizeof msg - used;
-    if (a->format == USERS_F_UUID) used += (size_t)snprintf(msg + used, room, "%sa UUID", sep);
-    else if (a->format == USERS_F_EMAIL)
-      used += (size_t)snprintf(msg + used, room, "%san email address", sep);
-    else if (a->n_enums) used += (size_t)snprintf(msg + used, room, "%s\"%s\"", sep, a->enums[0]);
-    else used += (size_t)snprintf(msg + used, room, "%sanother value", sep);
-  }
-  add_prefixed(L, E, name, item, "must be ", msg);
-}
-
-/* A value that is not a string, against alternatives. */
-static int check_any_of(lua_State *L, const users_schema_t *s, int v, int E,
-                        const char *name, long item) {
-  size_t i;
-  for (i = 0; i < s->n_any_of; i++)
-    if (check_value(L, &s->any_of[i], v, 0, name, item)) return 1;
-  report_any_of(L, s, E, name, item);
-  return 0;
-}
-
-static int check_value(lua_State *L, const users_schema_t *s, int v, int E,
-                       const char *name, long item) {
-  long long i;
-  int t = lua_type(L, v);
-  if (users_isnull(L, v)) {
-    if (s->nullable) return 1;
-    add_errorf(L, E, name, item, "cannot be null", 0);
-    return 0;
-  }
-  switch (s->type) {
-  case USERS_T_STRING:
-    if (t != LUA_TSTRING) break;
-    return check_string(L, s, v, E, name, item);
-  case USERS_T_INTEGER:
-    if (users_tointeger(L, v, &i)) return 1;
-    if (t == LUA_TSTRING) {
-      size_t n;
-      const char *str = lua_tolstring(L, v, &n);
-      if (users_is_integer_text(str, n)) return 1;
+static int check_object(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  lua_State *L = w->L;
+  size_t i, count = 0, present = 0;
+  int ok = 1;
+  luaL_checkstack(L, 8, "nested too deeply");
+  lua_pushnil(L);
+  while (lua_next(L, v)) {
+    int t = lua_type(L, -2);
+    lua_pop(L, 1);
+    if (t != LUA_TSTRING) {
+      lua_pop(L, 1);
+      return problem(w, path, t == LUA_TNUMBER ? "must be an object (string keys), not an array"
+                                               : "must be an object with string keys");
     }
-    add_errorf(L, E, name, item, "must be an integer", 0);
-    return 0;
-  case USERS_T_BOOLEAN:
-    if (t == LUA_TBOOLEAN) return 1;
-    break;
-  case USERS_T_ARRAY:
-    if (t == LUA_TTABLE) return check_array(L, s, v, E, name, item);
-    break;
-  case USERS_T_FILE:
-    return check_file(L, s, v, E, name);
-  default: /* no type: the string rules still apply to a string */
-    if (t == LUA_TSTRING) return check_string(L, s, v, E, name, item);
-    return s->n_any_of ? check_any_of(L, s, v, E, name, item) : 1;
+    count++;
   }
-  {
-    static const char *const what[] = {"a value", "a string", "an integer",
-                                       "a boolean", "an array", "a file"};
-    add_prefixed(L, E, name, item, "must be ", what[s->type]);
+  if (s->min_props >= 0 && (long)count < s->min_props)
+    ok = problemf(w, path, "must have at least %ld properties", s->min_props);
+  if (s->max_props >= 0 && (long)count > s->max_props)
+    ok = problemf(w, path, "must have at most %ld properties", s->max_props);
+  w->depth++;
+  for (i = 0; i < s->n_props; i++) {
+    const users_field_t *f = &s->props[i];
+    users_path_t key;
+    key.up = path, key.name = f->name, key.len = f->name_len, key.item = 0;
+    lua_rawgeti(L, w->names, f->slot);
+    lua_rawget(L, v);
+    if (!lua_isnil(L, -1)) {
+      present++;
+      if (!check_value(w, &f->s, lua_gettop(L), &key)) ok = 0;
+    } else if (f->required) {
+      ok = problem(w, &key, "is required");
+    }
+    lua_pop(L, 1);
   }
-  return 0;
+  if (count > present && !check_additional(w, s, v, path)) ok = 0;
+  w->depth--;
+  return ok && check_table_rest(w, s, v, path);
 }
 
-int users_value_ok(lua_State *L, const users_schema_t *s, int v) {
-  return check_value(L, s, v, 0, NULL, 0);
+/* A table where any value goes: JSON must be able to spell it. */
+static int check_free(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  const char *why = users_json_unwritable(w->L, v, w->depth);
+  if (why) return problem2(w, path, "cannot be sent as JSON: it ", why);
+  return check_table_rest(w, s, v, path);
+}
+
+static int check_value(walk_t *w, const users_schema_t *s, int v, const users_path_t *path) {
+  lua_State *L = w->L;
+  int t = lua_type(L, v);
+  if (s->read_only) return problem(w, path, "is read-only: it cannot be updated");
+  if (t == LUA_TLIGHTUSERDATA && !lua_touserdata(L, v)) /* users.null */
+    return users_null_ok(s) || problem(w, path, "cannot be null");
+  switch (s->type) {
+  case USERS_T_STRING: return t == LUA_TSTRING ? check_string(w, s, v, path) : wrong_type(w, s, path);
+  case USERS_T_INTEGER: case USERS_T_NUMBER: return check_number(w, s, v, path);
+  case USERS_T_BOOLEAN: return t == LUA_TBOOLEAN ? check_boolean(w, s, v, path) : wrong_type(w, s, path);
+  case USERS_T_ARRAY: return t == LUA_TTABLE ? check_array(w, s, v, path) : wrong_type(w, s, path);
+  case USERS_T_OBJECT: return t == LUA_TTABLE ? check_object(w, s, v, path) : wrong_type(w, s, path);
+  case USERS_T_FILE: return check_file(w, s, v, path);
+  default: break;
+  }
+  switch (t) { /* any type: the rules for the value's own kind */
+  case LUA_TSTRING: return check_string(w, s, v, path);
+  case LUA_TNUMBER: return check_number(w, s, v, path);
+  case LUA_TBOOLEAN: return check_boolean(w, s, v, path);
+  case LUA_TTABLE: return check_free(w, s, v, path);
+  default: return problem2(w, path, "cannot be sent as JSON: it is a ", luaL_typename(L, v));
+  }
+}
+
+int users_value_ok(lua_State *L, const users_schema_t *s, int v, int names, int depth) {
+  walk_t w;
+  users_path_t path;
+  w.L = L, w.E = 0, w.names = names, w.depth = depth;
+  path.up = NULL, path.name = "", path.len = 0, path.item = 0;
+  return check_value(&w, s, v, &path);
+}
+
+/* --- the fields of an update ---------------------------------------------- */
+
+/* A key of the update that is no declared field: refused, or let through
+ * (additional_fields) under its rules. */
+static void check_extra_field(walk_t *w, const users_provider_t *p, int k) {
+  lua_State *L = w->L;
+  users_path_t path;
+  path.up = NULL, path.item = 0;
+  if (lua_type(L, k) != LUA_TSTRING) {
+    path.name = luaL_typename(L, k), path.len = strlen(path.name);
+    problem(w, &path, "is not a field name: names are strings");
+    return;
+  }
+  path.name = lua_tolstring(L, k, &path.len);
+  if (!p->body.additional) {
+    lua_pushfstring(L, "is not a field of %s", p->name);
+    users_add_problem(L, w->E, &path, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  } else if (users_utf8_length(path.name, path.len) < 0) {
+    problem(w, &path, "is not a field name: names are UTF-8 text");
+  } else if (p->body.additional_schema) {
+    check_value(w, p->body.additional_schema, k + 1, &path);
+  } else {
+    const char *why = users_json_unwritable(L, k + 1, 0);
+    if (why) problem2(w, &path, "cannot be sent as JSON: it ", why);
+  }
 }
 
 /* Validates the fields present (one pass over the table the caller gave,
  * matching keys against the interned field names), then what is missing. */
 int users_validate_fields(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
+  const users_field_t *fields = users_provider_fields(p);
   const int E = 3, NAMES = 4;
   int present = 0;
   size_t i;
   char seen[USERS_MAX_FIELDS];
+  walk_t w;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: errors, made on the first one */
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4 */
+  w.L = L, w.E = E, w.names = NAMES, w.depth = 0;
   memset(seen, 0, sizeof seen);
   lua_pushnil(L);
   while (lua_next(L, 2)) { /* key -2, value -1 */
@@ -374,16 +483,14 @@ int users_validate_fields(lua_State *L) {
       size_t len;
       const char *key = lua_tolstring(L, -2, &len);
       f = users_provider_field_by_key(p, key, len);
-      if (f) seen[f - p->fields] = 1;
-      if (f) {
-        check_value(L, &f->s, lua_gettop(L), E, f->name, 0);
-      } else {
-        char msg[200];
-        snprintf(msg, sizeof msg, "is not a field of %s", p->name);
-        add_error(L, E, lua_tostring(L, -2), msg);
-      }
+    }
+    if (f) {
+      users_path_t path;
+      path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
+      seen[f - fields] = 1;
+      check_value(&w, &f->s, lua_gettop(L), &path);
     } else {
-      add_error(L, E, luaL_typename(L, -2), "is not a field name: names are strings");
+      check_extra_field(&w, p, lua_gettop(L) - 1);
     }
     lua_pop(L, 1);
   }
@@ -392,22 +499,20 @@ int users_validate_fields(lua_State *L) {
     lua_pushstring(L, "empty");
     return 2;
   }
-  for (i = 0; i < p->n_fields; i++) {
-    const users_field_t *f = &p->fields[i];
-    if (f->required && !seen[i]) add_error(L, E, f->name, "is required");
+  for (i = 0; i < users_provider_n_fields(p); i++) {
+    const users_field_t *f = &fields[i];
+    users_path_t path;
+    path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
+    if (f->required && !seen[i]) problem(&w, &path, "is required");
     if (f->same_as_index >= 0 && (seen[i] || seen[f->same_as_index])) {
       int equal;
-      lua_rawgeti(L, NAMES, (int)i + 1);
+      lua_rawgeti(L, NAMES, f->slot);
       lua_rawget(L, 2);
-      lua_rawgeti(L, NAMES, f->same_as_index + 1);
+      lua_rawgeti(L, NAMES, fields[f->same_as_index].slot);
       lua_rawget(L, 2);
       equal = lua_rawequal(L, -1, -2);
       lua_pop(L, 2);
-      if (!equal) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "must match %s", f->s.same_as);
-        add_error(L, E, f->name, msg);
-      }
+      if (!equal) problem2(&w, &path, "must match ", f->s.same_as);
     }
   }
   if (lua_isnil(L, E)) return 0; /* valid */
@@ -421,64 +526,61 @@ static int check_param(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
   const char *name = luaL_checkstring(L, 2);
   const users_field_t *f = NULL;
-  size_t i;
-  long long iv;
+  size_t i, n;
+  const char *s;
+  users_path_t path;
+  walk_t w;
   for (i = 0; i < p->n_params; i++)
     if (strcmp(p->params[i].name, name) == 0) f = &p->params[i];
   if (!f) return luaL_argerror(L, 2, "no such path parameter");
   lua_settop(L, 3);
-  lua_newtable(L); /* errors, index 4 */
+  lua_pushnil(L); /* errors, index 4 */
   if (lua_isnil(L, 3)) {
     lua_pushnil(L);
     lua_pushstring(L, "is required");
     return 2;
   }
-  if (f->s.type == USERS_T_INTEGER && users_tointeger(L, 3, &iv)) {
-    char text[32];
-    snprintf(text, sizeof text, "%lld", iv);
-    lua_pushstring(L, text);
-    return 1;
-  }
+  path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
+  w.L = L, w.E = 4, w.names = 0, w.depth = 0;
   if (f->s.type == USERS_T_STRING && lua_type(L, 3) != LUA_TSTRING) {
     lua_pushnil(L);
     lua_pushstring(L, "must be a string");
     return 2;
   }
-  if (!check_value(L, &f->s, 3, 4, f->name, 0)) {
+  if (!check_value(&w, &f->s, 3, &path)) {
     lua_getfield(L, 4, f->name);
     lua_pushnil(L);
     lua_rawgeti(L, -2, 1);
     return 2;
   }
-  {
-    size_t n;
-    const char *s = lua_tolstring(L, 3, &n);
-    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
-      lua_pushnil(L);
-      lua_pushstring(L, "must not be empty, \".\" or \"..\"");
-      return 2;
-    }
+  if (lua_type(L, 3) == LUA_TNUMBER) { /* the number's text, as JSON writes it */
+    users_num_t num;
+    char text[40];
+    long long iv;
+    memset(&num, 0, sizeof num);
+    if (users_tointeger(L, 3, &iv)) num.is_int = 1, num.i = iv;
+    else num.d = (double)lua_tonumber(L, 3);
+    users_num_text(text, &num);
+    lua_pushstring(L, text);
+    return 1;
+  }
+  if (lua_type(L, 3) != LUA_TSTRING) {
+    lua_pushnil(L);
+    lua_pushstring(L, "must be a string or a number");
+    return 2;
+  }
+  s = lua_tolstring(L, 3, &n);
+  if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
+    lua_pushnil(L);
+    lua_pushstring(L, "must not be empty, \".\" or \"..\"");
+    return 2;
   }
   lua_pushvalue(L, 3);
   return 1;
 }
 
-/* core.file_info(file) -> size, sniffed content type | nil, message */
-static int file_info(lua_State *L) {
-  users_file_t file;
-  if (!users_file_info(L, 1, &file)) {
-    lua_pushnil(L);
-    lua_pushstring(L, file.err);
-    return 2;
-  } /* the values it pushed stay below the results */
-  lua_pushnumber(L, (lua_Number)file.size);
-  if (file.sniffed) lua_pushstring(L, file.sniffed); else lua_pushnil(L);
-  return 2;
-}
-
 void users_validate_open(lua_State *L) {
   static const luaL_Reg functions[] = {
-      {"validate", users_validate_fields}, {"check_param", check_param},
-      {"file_info", file_info}, {NULL, NULL}};
+      {"validate", users_validate_fields}, {"check_param", check_param}, {NULL, NULL}};
   users_setfuncs(L, functions);
 }

@@ -1,0 +1,230 @@
+-- The schema vocabulary on the wire (lua/users/providers/README.md, "On the
+-- wire"): JSON in declared order with numbers exact, x-www-form-urlencoded
+-- in OpenAPI's styles, multipart with JSON parts and form_booleans; absent,
+-- null and value exact in all three; and the one-pass JSON writer agreeing
+-- with the reference on generated nested updates.
+local core = require "users.core"
+local users = require "users"
+
+local NULL = users.null
+
+local function compile(fields, extra)
+  local decl = { name = "w", fields = fields }
+  for k, v in pairs(extra or {}) do decl[k] = v end
+  return core.compile(decl)
+end
+
+local function json(p, fields)
+  assert.is_nil(core.validate(p, fields))
+  local body = core.marshal_json(p, fields)
+  assert.equal(core.encode_json(p, fields), body)
+  return body
+end
+
+-- multipart's parts: { { name =, type =, body = } ... }
+local function parts(p, fields)
+  assert.is_nil(core.validate(p, fields))
+  local segments, length, ctype = core.encode_multipart(p, fields)
+  assert.is_table(segments, length)
+  local text = table.concat(segments)
+  assert.equal(length, #text)
+  local boundary = ctype:match("boundary=(.*)$")
+  local out = {}
+  for part in text:gmatch("%-%-" .. boundary:gsub("%-", "%%-") .. "\r\n(.-)\r\n%f[%-]") do
+    local head, body = part:match("^(.-)\r\n\r\n(.*)$")
+    out[#out + 1] = { name = head:match('name="([^"]*)"'), type = head:match("Content%-Type: ([^\r]*)"),
+                      filename = head:match('filename="([^"]*)"'), body = body }
+  end
+  return out
+end
+
+describe("the schema vocabulary on the wire", function()
+  describe("JSON", function()
+    it("writes fields and properties in declared order, then the others sorted", function()
+      local p = compile({ { "b", type = "object", properties = { { "z" }, { "a" } } }, { "a", type = "integer" } },
+                        { additional_fields = true })
+      local t = { zz = 1, a = 2, b = { m = 1, a = 2, z = 3, c = { 2, 1 } }, aa = { y = 1, x = NULL } }
+      assert.equal('{"b":{"z":3,"a":2,"c":[2,1],"m":1},"a":2,"aa":{"x":null,"y":1},"zz":1}', json(p, t))
+    end)
+
+    it("writes numbers exactly: integers as digits, doubles in their shortest exact text", function()
+      local p = compile { { "n", type = "number" }, { "i", type = "integer" } }
+      local cases = {
+        { 0.1, "0.1" }, { 1 / 3, "0.3333333333333333" }, { 1e300, "1e+300" }, { 2 ^ 53, "9007199254740992" },
+        { -0.0, "0" }, { 123.0, "123" }, { 5e-324, "4.94065645841247e-324" }, { 0.30000000000000004, "0.30000000000000004" },
+        { "9223372036854775807", "9223372036854775807" }, { 1e21, "1e+21" }, { -2.5, "-2.5" },
+      }
+      for _, c in ipairs(cases) do
+        local body = json(p, { n = c[1] })
+        assert.equal('{"n":' .. c[2] .. "}", body)
+        if type(c[1]) == "number" then assert.equal(c[1], core.json_decode(body).n) end -- reads back the same
+      end
+      assert.equal('{"i":-9223372036854775808}', json(p, { i = "-9223372036854775808" }))
+      if math.type then assert.equal('{"i":9007199254740993}', json(p, { i = 9007199254740993 })) end
+    end)
+
+    it("keeps absent, null, [] and {} exact, nested too", function()
+      local p = compile { { "o", type = "object", nullable = true, properties = {
+        { "a", type = "array", items = { type = "string" } }, { "n", nullable = true }, { "e", type = "object" } } } }
+      assert.equal('{"o":null}', json(p, { o = NULL }))
+      assert.equal('{"o":{}}', json(p, { o = {} }))
+      assert.equal('{"o":{"a":[],"n":null,"e":{}}}', json(p, { o = { a = {}, n = NULL, e = {} } }))
+    end)
+  end)
+
+  describe("x-www-form-urlencoded", function()
+    local function form(field, value, extra)
+      field[1] = "n"
+      local p = compile({ field }, extra)
+      assert.is_nil(core.validate(p, { n = value }))
+      return core.encode_form(p, { n = value })
+    end
+    local list = { "a", "b c" }
+    local object = { type = "object", properties = { { "x" }, { "y" } } }
+    local function with(t, extra)
+      local s = {}
+      for k, v in pairs(t) do s[k] = v end
+      for k, v in pairs(extra) do s[k] = v end
+      return s
+    end
+
+    it("spells arrays in each style", function()
+      local array = { type = "array", items = { type = "string" } }
+      assert.equal("n=a&n=b+c", form(with(array, {}), list))
+      assert.equal("n=a,b+c", form(with(array, { explode = false }), list))
+      assert.equal("n=a%20b+c", form(with(array, { style = "spaceDelimited" }), list))
+      assert.equal("n=a%7Cb+c", form(with(array, { style = "pipeDelimited" }), list))
+      assert.equal("n=a&n=b+c", form(with(array, { style = "pipeDelimited", explode = true }), list))
+      assert.equal("n=1&n=&n=0", form(with(array, { items = { nullable = true } }), { true, NULL, false }))
+    end)
+
+    it("spells objects in each style, declared properties first", function()
+      local v = { y = 2, x = "1", w = true }
+      assert.equal("x=1&y=2&w=1", form(with(object, {}), v))
+      assert.equal("n=x,1,y,2,w,1", form(with(object, { explode = false }), v))
+      assert.equal("n=x%201%20y%202%20w%201", form(with(object, { style = "spaceDelimited" }), v))
+      assert.equal("n[x]=1&n[y]=2&n[w]=1", form(with(object, { style = "deepObject" }), v))
+      assert.equal("n[a][b]=v&n[a][c][]=1&n[a][c][]=2&n[k+1]=x%26y",
+        form({ type = "object", style = "deepObject" }, { a = { b = "v", c = { 1, 2 } }, ["k 1"] = "x&y" }))
+      assert.equal("x=1&x=2", form(with(object, {}), { x = { 1, 2 } }))
+    end)
+
+    it("spells booleans as form_booleans, null as an empty value", function()
+      assert.equal("n=true", form({ type = "boolean" }, true, { form_booleans = { "true", "false" } }))
+      assert.equal("n=0", form({ type = "boolean" }, false))
+      assert.equal("n=", form({ nullable = true }, NULL))
+      assert.equal("n=0.1", form({ type = "number" }, 0.1))
+    end)
+
+    it("refuses what a form cannot spell, naming it by path", function()
+      local p = compile {
+        { "a", type = "array" }, { "o", type = "object" }, { "d", type = "object", style = "deepObject" },
+        { "j", type = "object", explode = false } }
+      local function refused(fields)
+        assert.is_nil(core.validate(p, fields))
+        local body, problems = core.encode_form(p, fields)
+        assert.is_nil(body)
+        return problems
+      end
+      assert.same({ a = { "is an empty list, which a form cannot express: use the json encoding" } }, refused { a = {} })
+      assert.same({ o = { "is an empty object, which a form cannot express: use the json encoding" } }, refused { o = {} })
+      assert.same({ a = { "item 2 is a list or an object inside a list, which a form cannot express: use the json encoding" } },
+        refused { a = { 1, { 2 } } })
+      assert.matches("use style deepObject", refused { o = { x = { y = 1 } } }["o.x"][1])
+      assert.matches("without explode", refused { j = { x = { 1 } } }["j.x"][1])
+      assert.same({ ["d.x"] = { "item 1 is a list or an object inside a list, which a form cannot express: use the json encoding" } },
+        refused { d = { x = { { y = 1 } } } })
+      assert.equal("a=1", core.encode_form(p, { a = { 1 } })) -- the scratch came back
+    end)
+  end)
+
+  describe("multipart", function()
+    it("sends an object as one JSON part, an array as parts of one name", function()
+      local p = compile({ { "o", type = "object", properties = { { "b" }, { "a" } } },
+                          { "l", type = "array", items = { type = "object" } }, { "s", type = "array" },
+                          { "j", type = "array", part_content_type = "application/json" },
+                          { "t", type = "string", part_content_type = "text/plain; charset=utf-8" },
+                          { "f", type = "boolean" } }, { form_booleans = { "true", "false" } })
+      local got = parts(p, { o = { a = 1, b = 2 }, l = { { x = 1 } }, s = { "a", 2 }, j = {}, t = "é", f = false })
+      assert.same({
+        { name = "o", type = "application/json", body = '{"b":2,"a":1}' },
+        { name = "l", type = "application/json", body = '{"x":1}' },
+        { name = "s", body = "a" }, { name = "s", body = "2" },
+        { name = "j", type = "application/json", body = "[]" },
+        { name = "t", type = "text/plain; charset=utf-8", body = "é" },
+        { name = "f", body = "false" },
+      }, got)
+    end)
+
+    it("sends several files under one name, each held to the items' rules", function()
+      local png = "\137PNG\r\n\26\n...."
+      local p = compile { { "photos", type = "array", items = { type = "file", content_type = "image/*", max_bytes = 12 } } }
+      local got = parts(p, { photos = { users.blob(png, "a.png"), users.blob(png, "b.png", "image/png") } })
+      assert.same({ { name = "photos", type = "image/png", filename = "a.png", body = png },
+                    { name = "photos", type = "image/png", filename = "b.png", body = png } }, got)
+      assert.same({ photos = { "item 2 must be at most 12 bytes" } },
+        core.validate(p, { photos = { users.blob(png, "a.png"), users.blob(png .. "xxxxx", "b.png") } }))
+    end)
+
+    it("sends undeclared fields additional_fields lets through, sorted, and refuses a name no header can carry", function()
+      local p = compile({ { "a" } }, { additional_fields = true })
+      local got = parts(p, { a = 1, zz = "z", b = { 1 } })
+      assert.same({ { name = "a", body = "1" }, { name = "b", body = "1" }, { name = "zz", body = "z" } }, got)
+      local body, problems = core.encode_multipart(p, { ['x"y'] = 1 })
+      assert.is_nil(body)
+      assert.same({ ['x"y'] = { "is a name a multipart part cannot have" } }, problems)
+    end)
+  end)
+
+  it("keeps absent, null and a value apart in all three encodings", function()
+    local p = compile { { "a", type = "string", nullable = true }, { "b", type = "integer" } }
+    assert.equal('{"b":1}', json(p, { b = 1 }))
+    assert.equal('{"a":null,"b":1}', json(p, { a = NULL, b = 1 }))
+    assert.equal('{"a":"","b":1}', json(p, { a = "", b = 1 }))
+    assert.equal("b=1", core.encode_form(p, { b = 1 }))
+    assert.equal("a=&b=1", core.encode_form(p, { a = NULL, b = 1 }))
+    assert.same({ { name = "b", body = "1" } }, parts(p, { b = 1 }))
+    assert.same({ { name = "a", body = "" }, { name = "b", body = "1" } }, parts(p, { a = NULL, b = 1 }))
+  end)
+
+  it("answers in one pass as validate + encode_json do, for generated nested updates", function()
+    local p = compile({
+      { "name", type = "string", max_length = 8 },
+      { "age", type = "integer", minimum = 0 },
+      { "score", type = "number", multiple_of = 0.5 },
+      { "address", type = "object", nullable = true, properties = {
+        { "city", type = "string", required = true }, { "zip", type = "string", pattern = "^\\d{5}$" },
+        { "geo", type = "object", additional_properties = false, properties = { { "lat", type = "number" } } } } },
+      { "tags", type = "array", unique_items = true, items = { type = "string", enum = { "a", "b", "c" } } },
+      { "emails", type = "array", items = { type = "object", properties = { { "value", type = "string", format = "email" } } } },
+      { "kind", one_of = { { type = "integer" }, { type = "string", min_length = 2 } } },
+      { "flag", type = "boolean", read_only = true },
+    }, { additional_fields = { type = "string" } })
+    local pool = {
+      "x", "Jane", ("long"):rep(3), "12345", "1234", "a", "b", "a@example.com", "nope", 0, 1, -1, 1.5, 2.5, 0.25,
+      0 / 0, true, false, NULL, {}, { "a" }, { "a", "a" }, { "b", "c" }, { 1 }, { city = "P" }, { zip = "12345" },
+      { city = "P", geo = { lat = 1 } }, { city = "P", geo = { lng = 1 } }, { city = "P", extra = "x" },
+      { { value = "a@example.com" } }, { { value = "nope" } }, { { value = "a@example.com" }, "x" }, { x = 1 },
+    }
+    local names = { "name", "age", "score", "address", "tags", "emails", "kind", "flag", "other", 1 }
+    local seed, seen = 7, { valid = 0, invalid = 0 }
+    local function random(n) seed = seed * 16807 % 2147483647 return seed % n + 1 end
+    for _ = 1, os.getenv("LUA_USERS_VALGRIND") and 300 or 3000 do
+      local fields = {}
+      for _ = 1, random(4) do fields[names[random(#names)]] = pool[random(#pool)] end
+      local problems, reason = core.validate(p, fields)
+      local ok, body, mproblems, mreason = pcall(core.marshal_json, p, fields)
+      assert.is_true(ok, body)
+      if problems or reason then
+        assert.is_nil(body)
+        assert.same(problems, mproblems)
+        assert.equal(reason, mreason)
+        seen.invalid = seen.invalid + 1
+      else
+        assert.equal(core.encode_json(p, fields), body)
+        seen.valid = seen.valid + 1
+      end
+    end
+    assert.is_true(seen.valid > 100 and seen.invalid > 100, seen.valid .. " valid, " .. seen.invalid .. " invalid")
+  end)
+end)

@@ -1,0 +1,32 @@
+/* What is wrong with a scalar (a string, a number, a boolean, null) under a
+ * schema's rules, alternatives included, as bits: 0 when it is valid. Pure
+ * C, no Lua: the one-pass writer (marshal.c) and validation (validate.c)
+ * both ask here, so the two never disagree. */
+#ifndef USERS_RULES_H
+#define USERS_RULES_H
+
+#include "provider.h"
+
+enum {
+  USERS_P_UTF8 = 1, USERS_P_MIN = 2, USERS_P_MAX = 4, USERS_P_FORMAT = 8, USERS_P_PATTERN = 16,
+  USERS_P_PATTERN_COSTLY = 32, USERS_P_PATTERN_FAILED = 64, /* strings */
+  USERS_P_BELOW = 2, USERS_P_ABOVE = 4, USERS_P_XBELOW = 8, USERS_P_XABOVE = 16,
+  USERS_P_MULTIPLE = 32, /* numbers (the same bits, another kind of value) */
+  USERS_P_ENUM = 128,    /* any value: not in enum, or not const */
+  USERS_P_ANY_OF = 256,  /* no alternative of any_of holds */
+  USERS_P_ONE_OF = 512,  /* no alternative of one_of holds */
+  USERS_P_MANY_OF = 1024 /* more than one of one_of holds */
+};
+#define USERS_P_ALTERNATIVES (USERS_P_ANY_OF | USERS_P_ONE_OF | USERS_P_MANY_OF)
+
+/* A string of n bytes; chars is users_utf8_length(str, n), which the
+ * caller may know already. */
+unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars);
+/* A finite number (or integer text read as one). */
+unsigned users_number_problems(const users_schema_t *s, const users_num_t *v);
+unsigned users_boolean_problems(const users_schema_t *s, int b);
+/* True when s takes null: nullable, or (without a type) alternatives that
+ * take it. */
+int users_null_ok(const users_schema_t *s);
+
+#endif
