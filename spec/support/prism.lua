@@ -126,32 +126,47 @@ function M.stop_all()
   for _, s in pairs(running) do s:stop() end
 end
 
---- The violations Prism found in the request it answered with `res` (a
--- transport's response: headers with lower-case names), as
--- "request.body.nick: message" strings; an empty list when it accepted the
--- request. Violations of Prism's own mocked answer are not the request's.
+--- What Prism found wrong in the request it answered with `res` (a
+-- transport's response: headers with lower-case names), as a list of
+-- { at = "body.nick", message = "..." }; empty when it accepted it. Prism
+-- says it in its sl-violations header (--errors), or, where the document
+-- has no answer for an invalid request, in a 422 problem+json body.
+-- Violations of Prism's own mocked answer are not the request's.
 function M.request_violations(res)
-  local header = res.headers["sl-violations"]
-  if not header then return {} end
-  local list = cjson.decode(header)
-  if type(list) ~= "table" then return { "unreadable sl-violations header: " .. header } end
   local found = {}
-  for _, v in ipairs(list) do
-    if type(v.location) == "table" and v.location[1] == "request" then
-      found[#found + 1] = table.concat(v.location, ".") .. ": " .. tostring(v.message)
+  local function add(location, message, first)
+    if type(location) ~= "table" or location[1] == "response" then return end
+    found[#found + 1] = { at = table.concat(location, ".", first), message = tostring(message) }
+  end
+  local header = cjson.decode(res.headers["sl-violations"] or "[]")
+  for _, v in ipairs(type(header) == "table" and header or {}) do
+    if type(v.location) == "table" and v.location[1] == "request" then add(v.location, v.message, 2) end
+  end
+  if res.status == 422 and (res.headers["content-type"] or ""):find("problem+json", 1, true) then
+    local body = cjson.decode(res.body or "")
+    for _, v in ipairs(type(body) == "table" and type(body.validation) == "table" and body.validation or {}) do
+      add(v.location, v.message, 1)
     end
   end
   return found
 end
 
 --- nil when Prism accepted the request it answered with `res`, else why
--- not. Prism's own mocked answer may break its document (it says so in a
--- 500 whose violations are all of the response: --errors): that is no
--- fault of the request. Any other non-2xx (no such path or method, a
--- media type it does not take) is.
-function M.verdict(res)
-  local found = M.request_violations(res)
-  if #found > 0 then return table.concat(found, "\n") end
+-- not. `known`: { ["body.field"] = "words of the message" }, violations
+-- that are expected (a known Prism defect, a server convention the
+-- document does not say), each with its reason in the caller's words.
+-- Prism's own mocked answer may break its document (it says so in a 500
+-- whose violations are all of the response): no fault of the request. Any
+-- other non-2xx (no such path or method, a media type it does not take)
+-- is.
+function M.verdict(res, known)
+  local found, left = M.request_violations(res), {}
+  for _, v in ipairs(found) do
+    local words = known and known[v.at]
+    if not (words and v.message:find(words, 1, true)) then left[#left + 1] = v.at .. ": " .. v.message end
+  end
+  if #left > 0 then return table.concat(left, "\n") end
+  if #found > 0 and res.status == 422 then return nil end -- only what was expected
   if res.status >= 200 and res.status < 300 then return nil end
   if res.status == 500 and res.headers["sl-violations"] then return nil end
   return "Prism answered " .. tostring(res.status) .. ": " .. tostring(res.body)
