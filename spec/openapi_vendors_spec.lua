@@ -196,6 +196,20 @@ describe("vendor OpenAPI documents", function()
     end)
   end
 
+  it("a document without servers compiles; an update without a base URL is a configuration error", function()
+    local decl = assert(users.openapi("spec/fixtures/openapi/kratos.json", "updateIdentity", { name = "kratos_bare" }))
+    assert.is_nil(decl.base_url)
+    decl.replace = true
+    users.register(decl)
+    local before = f:stats().requests
+    local user, err = users.update("kratos_bare", "i1", { schema_id = "default", traits = { email = "a@b.co" }, state = "active" },
+      { token = "Bearer ory_pat_test" })
+    assert.is_nil(user)
+    assert.equal("config", err.kind, tostring(err))
+    assert.truthy(tostring(err):find("base URL", 1, true), tostring(err))
+    assert.equal(before, f:stats().requests)
+  end)
+
   describe("a document given as", function()
     local path = "spec/fixtures/openapi/discord.json"
     local function shape(decl)
