@@ -19,7 +19,9 @@ local null = users.null
 -- on it (its 412 schemas, circular through `error`, keep it busy for more
 -- than 15 minutes); its updates are checked against the fake only.
 local cases = {}
-for _, c in ipairs(dofile("spec/fixtures/openapi/cases.lua")(users)) do
+local fixtures = dofile("spec/fixtures/openapi/cases.lua")
+local merged = fixtures.merged
+for _, c in ipairs(fixtures.load(users)) do
   if c.prism ~= false then cases[#cases + 1] = c end
 end
 
@@ -68,13 +70,6 @@ local seeds = {
     } },
 }
 
-local function merged(...)
-  local out = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs(select(i, ...) or {}) do out[k] = v end
-  end
-  return out
-end
 
 -- The libcurl transport, keeping the last answer: Prism's verdict is in
 -- its headers.

@@ -10,15 +10,9 @@ local env = require "spec.support.env"
 local cjson = require "cjson.safe"
 local json = dofile("spec/support/fake/json.lua") -- tells [] from {}, has null
 
-local cases = dofile("spec/fixtures/openapi/cases.lua")(users)
+local fixtures = dofile("spec/fixtures/openapi/cases.lua")
+local cases, merged = fixtures.load(users), fixtures.merged
 
-local function merged(...)
-  local out = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs(select(i, ...) or {}) do out[k] = v end
-  end
-  return out
-end
 
 local function overlay_of(c) return merged({ name = c.name }, c.overlay) end
 
