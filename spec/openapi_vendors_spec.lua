@@ -130,6 +130,7 @@ describe("vendor OpenAPI documents", function()
         for name in pairs(d.fields) do got[name] = true end
         assert.same(want, got)
         assert.equal(c.base_url, d.base_url)
+        for name, hint in pairs(c.format_hints or {}) do assert.equal(hint, d.fields[name].format_hint) end
       end)
 
       for i, v in ipairs(c.valid) do
