@@ -32,10 +32,10 @@ CODEGEN := -fvisibility=hidden $(shell $(CC) -fno-plt -Werror -x c -c /dev/null 
 WARN = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
-# libyaml reads OpenAPI documents written in YAML (src/yaml.c).
-YAML_LIBS ?= $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 PCRE2_CFLAGS ?= $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
 PCRE2_LIBS ?= $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
+# libyaml reads OpenAPI documents written in YAML (src/yaml.c).
+YAML_LIBS ?= $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 LDFLAGS ?=
 
 BUILD = build/$(LUA)
@@ -55,7 +55,7 @@ $(BUILD)/%.o: src/%.c src/*.h
 
 $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users
-	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS) $(YAML_LIBS) $(PCRE2_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS) $(PCRE2_LIBS) $(YAML_LIBS)
 
 # The suite finds the module in the tree: lua/ for Lua, build/$(LUA)/ for C.
 TEST_ENV = LUA_USERS_CPATH="$(CURDIR)/$(BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(BUILD)"
@@ -131,7 +131,7 @@ $(FUZZ_BUILD)/%.o: fuzz/%.c fuzz/fuzz.h src/*.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) -Isrc -I/usr/include/lua5.4 -c $< -o $@
 
 $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_BUILD)/fuzz.o $(FUZZ_OBJS)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS) $(YAML_LIBS) $(PCRE2_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -llua5.4 $(CURL_LIBS) $(PCRE2_LIBS) $(YAML_LIBS)
 
 fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 	@status=0; for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_TIME) || status=1; done; exit $$status
@@ -148,7 +148,7 @@ deps:
 demo: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
-# Fourteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
+# Sixteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
 bench: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
@@ -161,6 +161,9 @@ install: $(CORE)
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/
+	for doc in lua/users/providers/*/openapi.yaml; do \
+	  d=$$(dirname $$doc | sed 's|^lua/||'); install -d $(DESTDIR)$(LUA_LMOD)/$$d; \
+	  install -m 644 $$doc $(DESTDIR)$(LUA_LMOD)/$$d/; done
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/

@@ -49,6 +49,7 @@ build = {
     ["users.cli.config"] = "lua/users/cli/config.lua",
     ["users.cli.csv"] = "lua/users/cli/csv.lua",
     ["users.cli.describe"] = "lua/users/cli/describe.lua",
+    ["users.cli.import"] = "lua/users/cli/import.lua",
     ["users.cli.input"] = "lua/users/cli/input.lua",
     ["users.cli.request"] = "lua/users/cli/request.lua",
     ["users.client"] = "lua/users/client.lua",
@@ -87,5 +88,13 @@ build = {
   -- The command; luarocks writes its own interpreter into the first line.
   install = {
     bin = { ["lua-users"] = "bin/lua-users" },
+    -- The seed providers' vendor documents, each beside its provider file
+    -- (users/providers/NAME/openapi.yaml), where it is read at run time.
+    lua = {
+      ["users.providers.activepieces"] = "lua/users/providers/activepieces/openapi.yaml",
+      ["users.providers.lancepilot"] = "lua/users/providers/lancepilot/openapi.yaml",
+      ["users.providers.lexful"] = "lua/users/providers/lexful/openapi.yaml",
+      ["users.providers.paradigm"] = "lua/users/providers/paradigm/openapi.yaml",
+    },
   },
 }

@@ -62,7 +62,7 @@ if arg and arg[0] and arg[0]:match("openapi_large%.lua$") then -- run as a scrip
   M.run(function(n, name, text, ratio, target, ok)
     print(("%d %-13s %s\n  ratio %.3f  (target %s)  %s"):format(n, name, text, ratio, target,
                                                                ok and "met" or "MISSED"))
-  end, 14)
+  end, 16)
 end
 
 return M

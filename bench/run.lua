@@ -1,4 +1,4 @@
--- make bench: fourteen figures, each a ratio measured in this same run
+-- make bench: sixteen figures, each a ratio measured in this same run
 -- against a peer (curl, lua-http, cjson) or a limit, on loopback, against a
 -- fast nginx (plain HTTP, and HTTPS with a CA made for the run).
 --   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
@@ -18,7 +18,10 @@
 --  12 shared rate     the highest rate a shared budget sustains across 4 nginx workers,
 --                     vs what one worker's local budget sustains
 --  13 journal         peak RSS of a run whose journal holds 1 000 000 confirmed items, vs 64 MB
---  14 large doc       a vendor's whole API (13 MB of JSON) read and its user update compiled
+--  14 compile         a seed provider made from its vendor's OpenAPI document at first use, vs 5 ms
+--  15 compiled        validate + encode with the compiled seed providers, vs the hand-written
+--                     declarations they replaced (bench/openapi.lua)
+--  16 large doc       a vendor's whole API (13 MB of JSON) read and its user update compiled
 --                     (bench/openapi_large.lua), vs cjson.decode of the same file
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
@@ -477,8 +480,13 @@ local ok, err = pcall(function()
   figure(13, "journal", ("peak RSS: a journal of 1 000 000 items %.1f MB (read in %.1f s), an empty one %.1f MB"
     .. " (limit 64 MB)"):format(j1 / 1024, load, j0 / 1024), j1 / (64 * 1024), "<= 1.0, peak/64 MB", j1 <= 64 * 1024)
 
-  -- 14. A vendor's whole API read and one operation compiled, vs cjson.decode.
-  require("bench.openapi_large").run(figure, 14)
+  -- 14, 15. Providers compiled from OpenAPI documents (bench/openapi.lua).
+  local openapi = require "bench.openapi"
+  figure(14, "compile", openapi.compile())
+  figure(15, "compiled", openapi.marshal())
+
+  -- 16. A vendor's whole API read and one operation compiled, vs cjson.decode.
+  require("bench.openapi_large").run(figure, 16)
 end)
 stop()
 if not ok then error(err, 0) end

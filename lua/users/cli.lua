@@ -58,6 +58,9 @@ commands:
   describe PROVIDER                   its fields and rules, id format and environment variables
   update PROVIDER ID field=value ...  updates one user
   bulk PROVIDER FILE                  updates the users of a CSV or JSON lines file
+  import DOCUMENT OPERATION           a provider file from a vendor's OpenAPI document; describe,
+                                      update and bulk take --openapi DOCUMENT --operation OP instead
+                                      of a provider
   help [COMMAND]                      this text, or a command's (also: COMMAND --help)
   --version                           the version
 
@@ -163,6 +166,8 @@ writes the journal and prints the command that resumes; a second Ctrl-C
 abandons the requests in flight.
 
 ]] .. ENVIRONMENT .. "\n\n" .. EXIT_CODES .. "\n"
+
+_M.USAGE.import, _M.HELP.import = require("users.cli.import").USAGE, require("users.cli.import").HELP
 
 local out, err_out = io.stdout, io.stderr
 
@@ -317,6 +322,7 @@ local commands = {
   describe = cmd_describe,
   update = cmd_update,
   bulk = function(argv) return require("users.cli.bulk").run(argv) end,
+  import = function(argv) return require("users.cli.import").run(argv) end,
 }
 
 local function dispatch(argv)
@@ -337,6 +343,7 @@ local function dispatch(argv)
     say("lua-users ", users._VERSION)
     return 0
   end
+  argv = require("users.cli.import").openapi_args(argv) -- --openapi DOC --operation OP: a provider
   local cmd = commands[name]
   if not cmd then
     local names = { "providers", "describe", "update", "bulk", "help" }

@@ -4,7 +4,7 @@
 -- sent so that a mistake is one error naming the variable to set.
 local core = require "users.core"
 local users = require "users"
-local auth = require "users.auth"
+local security = require "users.security"
 local args = require "users.cli.args"
 
 local _M = {}
@@ -48,8 +48,9 @@ function _M.check(provider, opts, has_column)
       end
       fail(("no credentials for %s: set %sTOKEN, or %sKEY_ID and %sKEY_SECRET"):format(provider, P, P, P))
     end
-  elseif not auth.token(entry, o) then
-    fail(("no token for %s: set %sTOKEN"):format(provider, P))
+  else -- the credentials its declaration asks for (a token, unless it says otherwise)
+    local cred, cerr = security.credential(entry, o)
+    if not cred then fail(cerr and cerr.message or ("no token for %s: set %sTOKEN"):format(provider, P)) end
   end
   for header, option in pairs(d.headers) do
     local v, var = o[option], P .. option:upper()

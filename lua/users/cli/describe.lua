@@ -24,9 +24,9 @@ local function rule_text(r)
     else
       parts[#parts + 1] = "one of: " .. quoted_list(r.enum)
     end
-  elseif r.any_of then
+  elseif r.any_of or r.one_of then
     local alts = {}
-    for _, a in ipairs(r.any_of) do
+    for _, a in ipairs(r.any_of or r.one_of) do
       if a.enum then
         local q = {}
         for i, v in ipairs(a.enum) do q[i] = '"' .. tostring(v) .. '"' end
@@ -43,7 +43,7 @@ local function rule_text(r)
         or items and ("array, each item " .. items) or "array")
       or r.type == "file" and "a file (a path)" or r.type or "any"
   end
-  if r.format and not r.any_of then parts[#parts + 1] = FORMATS[r.format] or r.format end
+  if r.format and not (r.any_of or r.one_of) then parts[#parts + 1] = FORMATS[r.format] or r.format end
   if r.pattern then parts[#parts + 1] = "matching " .. r.pattern end
   if r.min_length and r.max_length then
     parts[#parts + 1] = format("%d to %d characters", r.min_length, r.max_length)

@@ -1,5 +1,9 @@
--- Activepieces: POST {base}/v1/users/{id}, JSON. The server silently drops
--- unknown fields, so refusing them here is what catches a typo.
+-- Activepieces: POST {base}/v1/users/{id}, JSON, from the vendor's OpenAPI
+-- document (activepieces/openapi.yaml). The server silently drops unknown
+-- fields, so refusing them here is what catches a typo. The overlay reads
+-- its error bodies.
+local openapi = require "users.openapi"
+
 local codes = {
   ENTITY_NOT_FOUND = "not_found",
   AUTHENTICATION = "unauthorized",
@@ -9,20 +13,9 @@ local codes = {
   FST_ERR_VALIDATION = "validation_error",
 }
 
-return {
+return openapi.seed("POST /v1/users/{id}", {
   name = "activepieces",
   title = "Activepieces",
-  method = "POST",
-  base_url = "https://cloud.activepieces.com/api",
-  path = "/v1/users/{id}",
-  params = { { "id", type = "string", pattern = "^[0-9a-zA-Z]{21}$" } },
-  encodings = { "json" },
-  fields = {
-    { "status", type = "string", enum = { "ACTIVE", "INACTIVE" } },
-    { "platformRole", type = "string", enum = { "ADMIN", "MEMBER", "OPERATOR" } },
-    { "externalId", type = "string" },
-  },
-
   -- {"statusCode", "code": "FST_ERR_VALIDATION", "message"} or
   -- {"code": "ENTITY_NOT_FOUND", "params": {...}}
   error = function(_, body)
@@ -32,4 +25,4 @@ return {
       message = body.message or params.message or body.code,
     }
   end,
-}
+})

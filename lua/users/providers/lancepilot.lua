@@ -1,36 +1,25 @@
--- Lancepilot: POST {base}/workspaces/{workspace}/users/{user}, multipart.
--- A Laravel server: booleans are "1"/"0" parts, timezone is an exact IANA
--- name, a nullable field sent empty becomes null.
+-- Lancepilot: POST {base}/workspaces/{workspace}/users/{user}, multipart,
+-- from the vendor's OpenAPI document (lancepilot/openapi.yaml, as Lancepilot
+-- publishes it). The overlay holds what the document does not say: its
+-- server is a Laravel application (booleans are "1"/"0" parts, timezone is
+-- an exact IANA name, confirm_password must equal password, the avatar's
+-- 1 MB is said in words only), and the workspace may come from an option.
+local openapi = require "users.openapi"
 local timezones = require "users.timezones"
 
-return {
+return openapi.seed("POST /workspaces/{workspace}/users/{user}", {
   name = "lancepilot",
   title = "Lancepilot",
-  method = "POST",
-  base_url = "https://lancepilot.com/api/v3",
-  path = "/workspaces/{workspace}/users/{user}",
-  params = {
-    { "workspace", type = "string", format = "uuid", option = "workspace" },
-    { "user", type = "integer" },
-  },
-  encodings = { "multipart" },
+  form_booleans = { "1", "0" }, -- Laravel's boolean rule refuses "true" and "false"
   options = { "workspace" },
+  params = { workspace = { option = "workspace" } }, -- a plain id is the user
   fields = {
-    { "name", type = "string", required = true, max_length = 50 },
-    { "email", type = "string", required = true, format = "email" },
-    { "password", type = "string", min_length = 6, max_length = 255 },
-    { "confirm_password", type = "string", same_as = "password",
-      description = "must equal password" },
-    { "timezone", type = "string", required = true, enum = timezones,
-      description = "an IANA time zone identifier, exact case" },
-    { "status", type = "boolean", required = true },
-    { "client", type = "boolean", description = "required for partner workspaces" },
-    { "avatar", type = "file", nullable = true, content_type = "image/*",
-      max_bytes = 1024 * 1024, description = "an image of at most 1 MB" },
+    timezone = { enum = timezones, description = "an IANA time zone identifier, exact case" }, -- PHP's list
+    confirm_password = { same_as = "password" },
+    avatar = { max_bytes = 1024 * 1024 },  -- "Image file (≤ 1MB)"
   },
-
   -- 422 {"message", "errors": {field: [...]}}, 401/404 {"message"}
   error = function(_, body)
     return { message = body.message, fields = body.errors }
   end,
-}
+})

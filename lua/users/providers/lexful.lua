@@ -1,34 +1,19 @@
--- Lexful: PATCH {base}/v1/users/{id}, JSON. Every call carries a bearer JWT
--- and X-Account-ID. With key_id + key_secret the client fetches the JWT from
--- /v1/auth/token itself and refreshes it before it expires or after a 401.
-local scope = {
-  type = "string",
-  any_of = { { format = "uuid" }, { enum = { "*" } } },
-}
+-- Lexful: PATCH {base}/v1/users/{id}, JSON, from the vendor's OpenAPI
+-- document (lexful/openapi.yaml). Every call carries a bearer JWT and
+-- X-Account-ID (the document's apiKey scheme accountId, which the option
+-- account_id fills). The overlay adds what the document does not say: with
+-- key_id + key_secret the client fetches the JWT from /v1/auth/token itself
+-- and refreshes it before it expires or after a 401; and a 400 is the
+-- answer to an invalid update.
+local openapi = require "users.openapi"
 
-return {
+return openapi.seed("PATCH /v1/users/{id}", {
   name = "lexful",
   title = "Lexful",
-  method = "PATCH",
-  base_url = "https://api.us.lexful.app",
-  path = "/v1/users/{id}",
-  params = { { "id", type = "string", format = "uuid" } },
-  encodings = { "json" },
   options = { "account_id", "key_id", "key_secret" },
   headers = { ["X-Account-ID"] = "account_id" },
   -- X-Account-ID carries the account's UUID ("X-Account-ID: <account uuid>").
   option_formats = { account_id = "uuid" },
-  fields = {
-    { "email", type = "string", format = "email", max_length = 255 },
-    { "first_name", type = "string", nullable = true, min_length = 1, max_length = 100 },
-    { "last_name", type = "string", nullable = true, min_length = 1, max_length = 100 },
-    { "role", type = "string", enum = { "system_admin", "system_support", "admin",
-                                        "support", "viewer", "organization_viewer" } },
-    { "account_scopes", type = "array", items = scope,
-      description = "account UUIDs, or \"*\" for all" },
-    { "organization_scopes", type = "array", items = scope,
-      description = "organization UUIDs, or \"*\" for all" },
-  },
 
   -- The token exchange: POST /v1/auth/token {"id", "secret"} -> a JWT valid
   -- for 60 minutes. Returns the request; users.auth does the rest.
@@ -50,4 +35,4 @@ return {
   error = function(_, body)
     return { message = body.message }
   end,
-}
+})

@@ -1,19 +1,14 @@
 -- Paradigm (LightOn): PUT {base}/api/v2/users/{id}/workspaces/update/ with the
--- trailing slash (Django). The list replaces the member's workspaces: [] removes
--- them all. JSON by default; form and multipart when asked (opts.encoding).
-return {
+-- trailing slash (Django), from the vendor's OpenAPI document
+-- (paradigm/openapi.yaml), which offers JSON, form and multipart bodies
+-- (opts.encoding; JSON by default). The list replaces the member's
+-- workspaces: [] removes them all. The overlay reads Django REST
+-- Framework's error bodies.
+local openapi = require "users.openapi"
+
+return openapi.seed("api_v2_users_workspaces_update_update", {
   name = "paradigm",
   title = "Paradigm (LightOn)",
-  method = "PUT",
-  base_url = "https://paradigm.lighton.ai",
-  path = "/api/v2/users/{id}/workspaces/update/",
-  params = { { "id", type = "integer" } },
-  encodings = { "json", "form", "multipart" },
-  fields = {
-    { "workspaces", type = "array", items = { type = "integer" },
-      description = "workspace ids; replaces the whole list" },
-  },
-
   -- Django REST Framework: {"detail": "..."} or {"field": ["...", ...]}
   error = function(_, body)
     local fields
@@ -29,4 +24,4 @@ return {
     end
     return { message = message, fields = fields }
   end,
-}
+})
