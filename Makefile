@@ -3,6 +3,8 @@
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
 #   make asan                    the same suite on a core built with ASan and UBSan
+#   make prism                   Prism (an OpenAPI validator from npm) judges the requests built for
+#                                the vendor and seed documents (spec/openapi_prism.lua)
 #   make fuzz [FUZZ_TIME=60]     each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
 #   make install [PREFIX=...]    install into LUA_CMOD / LUA_LMOD, and PREFIX/bin/lua-users
 #   make doc                     the API reference (LDoc) into doc/
@@ -43,7 +45,7 @@ CORE = $(BUILD)/users/core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind asan fuzz install clean deps demo bench check timezones doc pack soak
+.PHONY: all test valgrind asan fuzz install clean deps demo bench check timezones doc pack soak prism
 
 all: $(CORE)
 
@@ -65,6 +67,15 @@ test: deps $(CORE)
 # read VALGRIND_LUA and LUA_USERS_VALGRIND to make their largest loops smaller.
 valgrind: deps $(CORE)
 	$(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) LUA_USERS_VALGRIND=1 scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal spec
+
+# Prism (@stoplight/prism-cli, pinned by scripts/prism/package-lock.json and
+# installed into build/prism by scripts/prism.sh) mocks each OpenAPI document
+# and judges every valid request the specs build for it. Its start-up takes
+# seconds a document: this runs once per test command, not in every run
+# (spec/openapi_prism.lua does not end in _spec).
+prism: deps $(CORE)
+	@scripts/prism.sh >/dev/null
+	$(TEST_ENV) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal --pattern=_prism spec
 
 # The core built with AddressSanitizer and UndefinedBehaviorSanitizer (every
 # UB check fatal; ASAN_CC=gcc works too), the suite (SPECS) run on it with
@@ -137,7 +148,7 @@ deps:
 demo: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
-# Seventeen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
+# Eighteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
 bench: deps $(CORE)
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 

@@ -1,4 +1,4 @@
--- make bench: seventeen figures, each a ratio measured in this same run
+-- make bench: eighteen figures, each a ratio measured in this same run
 -- against a peer (curl, lua-http, cjson) or a limit, on loopback, against a
 -- fast nginx (plain HTTP, and HTTPS with a CA made for the run).
 --   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
@@ -23,6 +23,8 @@
 --  16 compile         a seed provider made from its vendor's OpenAPI document at first use, vs 5 ms
 --  17 compiled        validate + encode with the compiled seed providers themselves, vs the
 --                     hand-written declarations they replaced (bench/openapi.lua)
+--  18 large doc       a vendor's whole API (13 MB of JSON) read and its user update compiled
+--                     (bench/openapi_large.lua), vs cjson.decode of the same file
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
@@ -489,5 +491,7 @@ if ok then
     figure(17, "compiled", openapi.marshal())
   end)
 end
+-- 18. A vendor's whole API read and one operation compiled, vs cjson.decode.
+if ok then ok, err = pcall(require("bench.openapi_large").run, figure, 18) end
 stop()
 if not ok then error(err, 0) end

@@ -14,6 +14,9 @@ missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# node (>= 18.20) and npm for Prism, the specs' OpenAPI validator (scripts/prism.sh):
+# Debian's, unless a node with its npm is there already.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -z "$missing" ] && exit 0
 
 echo "installing:$missing" >&2

@@ -3,12 +3,14 @@
 # then runs the demo or the tests.
 #   sh scripts/dev.sh demo          updates a user on every provider (fake servers)
 #   sh scripts/dev.sh test          luacheck and the API reference (LDoc, warnings fail),
-#                                   then the suite on Lua 5.4, 5.3, 5.2, 5.1 and LuaJIT,
+#                                   then the suite on Lua 5.4, Prism's judgement of the
+#                                   requests built for OpenAPI documents (once, on 5.4),
+#                                   the suite on 5.3, 5.2, 5.1 and LuaJIT,
 #                                   on ASan + UBSan (and the core's specs again with the
 #                                   collector at its most aggressive), then under valgrind,
 #                                   then each fuzzer of fuzz/ for FUZZ_TIME seconds (5)
 #   sh scripts/dev.sh test 5.4      the suite on one Lua (5.4, 5.3, 5.2, 5.1, jit), or
-#                                   one of asan, valgrind, fuzz
+#                                   one of prism, asan, valgrind, fuzz
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -24,7 +26,7 @@ make -s doc >/dev/null
 # Every run ends with "N passed, N failed"; the last line adds them up.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-runs=${2:-"5.4 5.3 5.2 5.1 jit asan valgrind fuzz"}
+runs=${2:-"5.4 prism 5.3 5.2 5.1 jit asan valgrind fuzz"}
 # The specs that drive the C core hardest, for the pass with the collector at
 # its most aggressive (the whole suite so would take too long for CI).
 GC_SPECS="spec/core_spec.lua spec/json_spec.lua spec/validation_spec.lua spec/wire_spec.lua"
@@ -32,6 +34,7 @@ for run in $runs; do
   echo "== $run"
   case $run in
   valgrind) { make -s valgrind LUA=5.4 || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
+  prism) { make -s prism LUA=5.4 || echo "0 passed, 1 failed"; } | tee -a "$log" ;;
   asan)
     { make -s asan ASAN_GC=normal || echo "0 passed, 1 failed"; } | tee -a "$log"
     { make -s asan SPECS="$GC_SPECS" || echo "0 passed, 1 failed"; } | tee -a "$log" ;;

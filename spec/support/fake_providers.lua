@@ -19,6 +19,7 @@ M.PREFIXES = {
   generic = "/generic",
   activepieces = "/activepieces/api",
   paradigm = "/paradigm",
+  openapi = "/openapi", -- any OpenAPI operation: Fake:openapi(mount, operations)
 }
 
 -- What the fakes accept.
@@ -232,6 +233,20 @@ function Fake:behave(name, spec)
     error("bad argument #2 to 'behave' (table or false expected)", 2)
   end
   self:_control("behave", serialize.encode({ name = name, spec = spec }))
+end
+
+--- Make the OpenAPI fake (fake/vendors/openapi.lua) answer `operations`
+--  under a mount of its own; returns that mount's base URL (plain HTTP).
+--  Each operation: { method, path (the document's template), media_type,
+--  credentials = { { { header = "lower-case name", value = "..." }, ... }, ... }
+--  (alternatives, as the document's security lists them), status, body (raw
+--  JSON), headers }. reset() forgets them.
+function Fake:openapi(mount, operations)
+  if type(mount) ~= "string" or not mount:match("^[%w_-]+$") then
+    error("bad argument #1 to 'openapi' (a mount name expected)", 2)
+  end
+  self:_control("openapi", serialize.encode({ mount = mount, operations = operations }))
+  return self:base_url("openapi") .. "/" .. mount
 end
 
 --- Turn recording off (false) for long runs, or back on (true); reset()

@@ -222,6 +222,45 @@ do
   check("paradigm redirect Location", r.headers.location == "/paradigm" .. path .. "?x=1", r.headers.location)
 end
 
+---------------------------------------------------------------- openapi
+do
+  local base = f:openapi("vendor", {
+    { method = "PATCH", path = "/guilds/{guild_id}/members/{user_id}", media_type = "application/json",
+      credentials = { { { header = "authorization", value = "Bot t" } },
+                      { { header = "apikey", value = "k" }, { header = "authorization", value = "Bearer t" } } },
+      status = 200, body = '{"nick":"jo"}', headers = { ["X-Vendor"] = "yes" } },
+    { method = "POST", path = "/guilds/{guild_id}/members/{user_id}/avatar" },
+  })
+  local url = base .. "/guilds/1/members/2"
+  local r = expect("openapi operation", http("PATCH", url, { headers = { "Authorization: Bot t", JSON },
+    data = '{"nick":"jo"}' }), 200, '{"nick":"jo"}')
+  check("openapi answer headers", r.headers["x-vendor"] == "yes")
+  local rec = f:last("openapi")
+  check("openapi recorded", rec.method == "PATCH" and rec.uri == "/openapi/vendor/guilds/1/members/2"
+    and rec.body == '{"nick":"jo"}' and rec.headers.authorization == "Bot t", rec.uri)
+  expect("openapi second alternative (two headers)", http("PATCH", url, { headers = { "apikey: k",
+    "Authorization: Bearer t", JSON }, data = "{}" }), 200)
+  expect("openapi half an alternative", http("PATCH", url, { headers = { "Authorization: Bearer t", JSON },
+    data = "{}" }), 401, '"error":"unauthorized"')
+  expect("openapi wrong media type", http("PATCH", url, { headers = { "Authorization: Bot t",
+    "Content-Type: text/plain" }, data = "x" }), 415, "expected application/json")
+  local m = expect("openapi wrong method", http("PUT", url, { headers = { "Authorization: Bot t", JSON },
+    data = "{}" }), 405)
+  check("openapi 405 Allow", m.headers.allow == "PATCH", m.headers.allow)
+  expect("openapi no such path", http("PATCH", base .. "/guilds/1", { headers = { JSON }, data = "{}" }), 404)
+  expect("openapi template segment is one segment", http("PATCH", base .. "/guilds/1/members/2/3",
+    { headers = { JSON }, data = "{}" }), 404)
+  expect("openapi no credentials asked", http("POST", url .. "/avatar", { form = { "pic=x" } }), 200, "{}")
+  expect("openapi unknown mount", http("PATCH", f:base_url("openapi") .. "/other/guilds/1/members/2",
+    { headers = { JSON }, data = "{}" }), 404)
+  f:behave("openapi", { respond = { status = 400, body = '{"errors":{"nick":"bad"}}' }, times = 1 })
+  expect("openapi behaviour", http("PATCH", url, { headers = { "Authorization: Bot t", JSON }, data = "{}" }),
+    400, '"nick":"bad"')
+  f:reset()
+  expect("openapi reset forgets operations", http("PATCH", url, { headers = { "Authorization: Bot t", JSON },
+    data = "{}" }), 404)
+end
+
 expect("unknown route", http("GET", f.url .. "/nope"), 404, '"error":"not_found"')
 
 ---------------------------------------------------------------- behaviours

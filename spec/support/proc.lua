@@ -25,6 +25,22 @@ function M.read(path)
   return data
 end
 
+--- A TCP port of 20000-49999 that nothing on this machine uses now
+-- (/proc/net/tcp{,6}), drawn from /dev/urandom so that the caller's
+-- math.random is left alone. A start on it may still find it taken: retry.
+function M.free_port()
+  local used = {}
+  for _, file in ipairs { "/proc/net/tcp", "/proc/net/tcp6" } do
+    for hex in (M.read(file) or ""):gmatch("\n%s*%d+: %x+:(%x+)") do used[tonumber(hex, 16)] = true end
+  end
+  local r = assert(io.open("/dev/urandom", "rb"))
+  while true do
+    local a, b = r:read(2):byte(1, 2)
+    local port = 20000 + (a * 256 + b) % 30000
+    if not used[port] then r:close() return port end
+  end
+end
+
 -- Run as: sh -c GUARD sh DIR keep|rm COMMAND...; the command's output goes
 -- to DIR/stdout.log, and "rm" removes DIR once it has exited.
 local GUARD = [[
@@ -33,7 +49,7 @@ dir=$1; then_rm=$2; shift 2
 pid=$!
 cat >/dev/null
 kill -TERM $pid 2>/dev/null
-wait $pid
+wait $pid 2>/dev/null # a command stopped by TERM is no news: no "Terminated" line
 if [ "$then_rm" = rm ]; then rm -rf "$dir"; fi
 ]]
 

@@ -13,23 +13,6 @@ Server.__index = Server
 local proc = require "spec.support.proc"
 local q, sh = proc.q, proc.sh
 
-local function free_port()
-  local used = {}
-  for _, file in ipairs { "/proc/net/tcp", "/proc/net/tcp6" } do
-    local f = io.open(file)
-    if f then
-      for hex in f:read("*a"):gmatch("\n%s*%d+: %x+:(%x+)") do used[tonumber(hex, 16)] = true end
-      f:close()
-    end
-  end
-  local r = io.open("/dev/urandom", "rb")
-  while true do
-    local a, b = r:read(2):byte(1, 2)
-    local port = 20000 + (a * 256 + b) % 30000
-    if not used[port] then r:close() return port end
-  end
-end
-
 --- Whether Redis answers PING.
 function Server:ping()
   return sh("redis-cli -h 127.0.0.1 -p " .. self.port .. " ping"):match("PONG") ~= nil
@@ -74,7 +57,7 @@ function M.start()
   local dir = sh('mktemp -d "${TMPDIR:-/tmp}/lua-users-redis.XXXXXX"'):gsub("%s+$", "")
   local self = setmetatable({ dir = dir }, Server)
   for _ = 1, 5 do
-    self.port = free_port()
+    self.port = proc.free_port()
     self.url = "redis://127.0.0.1:" .. self.port .. "/0"
     local ok = pcall(self.start, self)
     if ok then break end

@@ -13,6 +13,7 @@ local PREFIXES = {
   { "/generic", "generic" },
   { "/activepieces/api", "activepieces" },
   { "/paradigm", "paradigm" },
+  { "/openapi", "openapi" }, -- any OpenAPI operation, as the controller configures it
 }
 
 local config -- { prefix = the temp dir of this instance }
@@ -122,6 +123,13 @@ function M.control()
       return common.send(400, "bad behave message: " .. tostring(err), text)
     end
     behave.set(msg.name, msg.spec)
+    return common.send(200, "ok", text)
+  elseif action == "openapi" then
+    local msg, err = serialize.decode(read_body())
+    if type(msg) ~= "table" or type(msg.mount) ~= "string" then
+      return common.send(400, "bad openapi message: " .. tostring(err), text)
+    end
+    vendors.openapi.configure(msg)
     return common.send(200, "ok", text)
   elseif action == "record" then
     ngx.shared.fake_state:set("no_record", read_body() == "off" or nil)
