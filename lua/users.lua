@@ -15,12 +15,13 @@
 -- if not user then error(tostring(err)) end
 local core = require "users.core"
 local registry = require "users.registry"
-local client = require "users.client"
+local check = require "users.check"
 local options = require "users.options"
-local auth = require "users.auth"
+local budget = require "users.budget"
+local lifecycle = require "users.lifecycle"
 local bulk = require "users.bulk"
-local suggest = require "users.suggest"
 local headers = require "users.headers"
+local metrics = require "users.metrics"
 
 local _M = {
   --- The module's version, e.g. "0.1.0".
@@ -33,50 +34,40 @@ local _M = {
   array_mt = core.array_mt,
 }
 
-local type, error, setmetatable, pairs = type, error, setmetatable, pairs
+local type, setmetatable, pairs, getmetatable = type, setmetatable, pairs, getmetatable
 
 local defaults = {}  -- users.configure(provider, opts)
-
-local function bad(n, fname, msg)
-  return ("bad argument #%d to '%s' (%s)"):format(n, fname, msg)
-end
 
 local Client = {}
 Client.__index = Client
 
--- provider: a name or a client. Returns entry, the client's options; or
--- nil, the message of a misuse.
-local function resolve_provider(provider, fname)
+local ID = check.is("string|number|table", "user id expected (string, integer or table)")
+local FIELDS = check.is("table", "table of fields expected")
+local ITEMS = check.is("table|function", "array or iterator function expected")
+local OPTIONAL_TABLE = check.is("table|nil", "table")
+local STRING = check.is("string", "string")
+
+-- provider: a name or a client. Returns its entry and the client's own
+-- options; raises a misuse at the public function's caller (`level` as
+-- in check.fail, from the function calling this one).
+local function provider_of(provider, fname, level)
+  level = (level or 1) + 1
   if getmetatable(provider) == Client then return provider.entry, provider.opts end
   if type(provider) ~= "string" then
-    return nil, bad(1, fname, "provider name or client expected, got " .. type(provider))
+    check.fail(1, fname, "provider name or client expected, got " .. type(provider), level)
   end
   local entry, msg = registry.get(provider)
-  if not entry then return nil, bad(1, fname, msg) end
+  if not entry then check.fail(1, fname, msg, level) end
   return entry
 end
 
--- Everything update and prepare share: misuse raises at the caller's line
--- (level 3: the public function's caller), data problems return nil, err.
--- offline: a token that would be fetched is not (prepare's fetch_token = false).
-local function prepare(fname, provider, id, fields, opts, offline)
-  local entry, own = resolve_provider(provider, fname)
-  if not entry then error(own, 3) end
-  local tid = type(id)
-  if not (tid == "string" or tid == "number" or tid == "table") then
-    error(bad(2, fname, "user id expected (string, integer or table), got " .. tid), 3)
-  end
-  if type(fields) ~= "table" then
-    error(bad(3, fname, "table of fields expected, got " .. type(fields)), 3)
-  end
-  local misuse = options.check(entry, opts, fname, 4)
-  if misuse then error(misuse, 3) end
-  local o = options.resolve(entry, defaults[entry.decl.name], own, opts)
-  if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
-  if offline and not o.token and auth.can_refresh(entry, o) then o.token = bulk.PLACEHOLDER_TOKEN end
-  local req, err = client.prepare(entry, id, fields, o)
-  if not req then err = suggest.fields(entry, err) end
-  return entry, o, req, err
+-- What update and prepare share: misuse raises at their caller's line.
+local function front_door(fname, provider, id, fields, opts)
+  local entry, own = provider_of(provider, fname, 2)
+  check.arg(2, fname, id, ID, 2)
+  check.arg(3, fname, fields, FIELDS, 2)
+  options.check(entry, opts, fname, 4, 2)
+  return entry, options.resolve(entry, defaults[entry.decl.name], own, opts)
 end
 
 --- Updates one user.
@@ -91,9 +82,33 @@ end
 --   option out of range
 -- @usage local user, res = users.update("paradigm", 42, { workspaces = { 3, 5 } })
 function _M.update(provider, id, fields, opts)
-  local entry, o, req, err = prepare("update", provider, id, fields, opts)
-  if not req then return nil, auth.redact(err, o) end
-  return client.send(entry, req, o)
+  local entry, o = front_door("update", provider, id, fields, opts)
+  local transport = o.transport
+  local now = transport.now()
+  -- The item's life (users/lifecycle.lua), run here one step after another.
+  local life = lifecycle.new(entry, o, id, fields, now, { gate = budget.gate(entry, o), limit = o.timeout })
+  while true do
+    local what, a, b = lifecycle.step(life, now)
+    if what == "send" then
+      local res, message, code, sent = transport.send(a)
+      lifecycle.answer(life, res, message, code, sent)
+    elseif what == "wait" then
+      transport.sleep(a)
+    elseif what == "done" then
+      return a, b
+    else
+      return nil, a
+    end
+    now = transport.now()
+  end
+end
+
+-- The fields of a prepared request that are the caller's (a copy).
+local function prepared(req)
+  return { method = req.method, url = req.url, headers = headers.copy(req.headers), body = req.body,
+           segments = req.segments, body_length = req.body_length, timeout = req.timeout,
+           connect_timeout = req.connect_timeout, ca_file = req.ca_file, max_body = req.max_body,
+           http_version = req.http_version }
 end
 
 --- Validates and builds the request without sending it: for dry runs, and
@@ -107,30 +122,37 @@ end
 -- @tparam[opt] Options opts
 -- @return `{ method, url, headers, body, segments, body_length, timeout,
 --   connect_timeout, ca_file, max_body, http_version }`; `body` is a string, or a chunk
---   iterator when a file is attached
+--   iterator when a file is attached; `headers` is the caller's own map
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
 function _M.prepare(provider, id, fields, opts)
   local offline = false
   if type(opts) == "table" and opts.fetch_token ~= nil then
-    if type(opts.fetch_token) ~= "boolean" then
-      error(bad(4, "prepare", "option 'fetch_token' must be a boolean"), 2)
-    end
+    if type(opts.fetch_token) ~= "boolean" then check.fail(4, "prepare", "option 'fetch_token' must be a boolean") end
     offline = opts.fetch_token == false
     local rest = {}
     for k, v in pairs(opts) do if k ~= "fetch_token" then rest[k] = v end end
     opts = rest
   end
-  local _, o, req, err = prepare("prepare", provider, id, fields, opts, offline)
-  if not req then return nil, auth.redact(err, o) end
-  req.headers = headers.copy(req.headers) -- the caller's own map, to change
-  return req
-end
-
-local function entry_or_raise(provider, fname)
-  local entry, msg = resolve_provider(provider, fname)
-  if not entry then error(msg, 3) end
-  return entry
+  local entry, o = front_door("prepare", provider, id, fields, opts)
+  o.budget, o.rate, o.deadline = nil, nil, nil -- it sends nothing (a token request aside)
+  local transport = o.transport
+  local life = lifecycle.new(entry, o, id, fields, transport.now(), { offline = offline, dry = true })
+  while true do -- to the item's first request; a token request on the way is sent
+    local what, a = lifecycle.step(life, transport.now())
+    if what == "send" and lifecycle.main(life) then
+      return prepared(a)
+    elseif what == "send" then
+      local res, message, code, sent = transport.send(a)
+      lifecycle.answer(life, res, message, code, sent)
+    elseif what == "wait" then
+      transport.sleep(a)
+    elseif what == "fail" then
+      return nil, a
+    else
+      return a -- a plan that ends without a request
+    end
+  end
 end
 
 --- Updates many users concurrently, under a rate ceiling, retried,
@@ -145,29 +167,18 @@ end
 -- @raise on misuse, as `update`, and when the journal cannot be opened
 -- @usage local report = users.bulk_update("generic", items, { concurrency = 16, rate = 50 })
 function _M.bulk_update(provider, items, opts)
-  local entry, own = resolve_provider(provider, "bulk_update")
-  if not entry then error(own, 2) end
-  if type(items) ~= "table" and type(items) ~= "function" then
-    error(bad(2, "bulk_update", "array or iterator function expected, got " .. type(items)), 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(bad(3, "bulk_update", "table expected, got " .. type(opts)), 2)
-  end
+  local entry, own = provider_of(provider, "bulk_update")
+  check.arg(2, "bulk_update", items, ITEMS)
+  check.arg(3, "bulk_update", opts, OPTIONAL_TABLE)
   local run, update_opts = {}, {}
   for k, v in pairs(opts or {}) do
-    local check = bulk.KEYS[k]
-    if check then
-      if not check(v) then error(bad(3, "bulk_update", "option '" .. k .. "' has a wrong type or value"), 2) end
-      run[k] = v
-    else
-      update_opts[k] = v
-    end
+    if bulk.RULES[k] then run[k] = v else update_opts[k] = v end
   end
-  local misuse = options.check(entry, update_opts, "bulk_update", 3)
-  if misuse then error(misuse, 2) end
-  local o = options.resolve(entry, defaults[entry.decl.name], own, update_opts)
-  if o.retries == 0 and update_opts.retries == nil and not (own and own.retries)
-     and not (defaults[entry.decl.name] or {}).retries then
+  check.options(3, "bulk_update", run, bulk.RULES)
+  options.check(entry, update_opts, "bulk_update", 3)
+  local d = defaults[entry.decl.name]
+  local o = options.resolve(entry, d, own, update_opts)
+  if update_opts.retries == nil and not (own and own.retries) and not (d and d.retries) then
     o.retries = 3 -- a bulk run retries what may pass on a second try, unless told otherwise
   end
   return bulk.run(entry, items, run, o)
@@ -179,9 +190,8 @@ end
 -- @tparam Options opts
 -- @raise on misuse
 function _M.configure(provider, opts)
-  local entry = entry_or_raise(provider, "configure")
-  local misuse = options.check(entry, opts, "configure", 2)
-  if misuse then error(misuse, 2) end
+  local entry = provider_of(provider, "configure")
+  options.check(entry, opts, "configure", 2)
   local d = defaults[entry.decl.name] or {}
   for k, v in pairs(opts or {}) do d[k] = v end
   defaults[entry.decl.name] = d
@@ -199,9 +209,8 @@ end
 -- @usage local tenant = users.new("lexful", { account_id = A, key_id = K, key_secret = S })
 -- local user, err = tenant:update(id, { role = "admin" })
 function _M.new(provider, opts)
-  local entry = entry_or_raise(provider, "new")
-  local misuse = options.check(entry, opts, "new", 2)
-  if misuse then error(misuse, 2) end
+  local entry = provider_of(provider, "new")
+  options.check(entry, opts, "new", 2)
   local own = {}
   for k, v in pairs(opts or {}) do own[k] = v end
   return setmetatable({ entry = entry, opts = own, provider = entry.decl.name }, Client)
@@ -221,10 +230,8 @@ local File = { __name = "users.file" }
 -- @return a file value for a field of type file
 -- @raise on misuse
 function _M.file(path, content_type)
-  if type(path) ~= "string" or path == "" then error(bad(1, "file", "path expected"), 2) end
-  if content_type ~= nil and type(content_type) ~= "string" then
-    error(bad(2, "file", "content type string expected"), 2)
-  end
+  check.arg(1, "file", path, function(v) if type(v) ~= "string" or v == "" then return "path expected" end end)
+  check.arg(2, "file", content_type, check.is("string|nil", "content type string"))
   return setmetatable({ path = path, filename = path:match("([^/]+)$"),
                         content_type = content_type }, File)
 end
@@ -236,11 +243,9 @@ end
 -- @return a file value for a field of type file
 -- @raise on misuse
 function _M.blob(bytes, filename, content_type)
-  if type(bytes) ~= "string" then error(bad(1, "blob", "string expected"), 2) end
-  if type(filename) ~= "string" then error(bad(2, "blob", "file name expected"), 2) end
-  if content_type ~= nil and type(content_type) ~= "string" then
-    error(bad(3, "blob", "content type string expected"), 2)
-  end
+  check.arg(1, "blob", bytes, STRING)
+  check.arg(2, "blob", filename, check.is("string", "file name"))
+  check.arg(3, "blob", content_type, check.is("string|nil", "content type string"))
   return setmetatable({ data = bytes, filename = filename, content_type = content_type }, File)
 end
 
@@ -255,11 +260,41 @@ function _M.providers() return registry.names() end
 --   min_length, max_length, format, pattern, items, description, ... } } }`
 -- @raise on misuse
 function _M.describe(provider)
-  local entry = entry_or_raise(provider, "describe")
-  return registry.describe(entry)
+  return registry.describe((provider_of(provider, "describe")))
 end
 
--- For the bulk helpers and tests: the low layers, not part of the contract.
+--- The counts of every attempt made in this Lua state (every worker's sums
+-- inside nginx, after `share_metrics`): a duration histogram per provider,
+-- method, server, status and error type, and the retries.
+-- @string[opt] format `"prometheus"`: Prometheus's text exposition format
+-- @return `{ http_client_request_duration_seconds = { { labels, count, sum,
+--   buckets = { { le, count }, ... } }, ... }, http_client_retries_total =
+--   { { labels, value }, ... } }`, or the text
+-- @raise on misuse
+-- @usage ngx.print(users.metrics("prometheus")) -- a location /metrics
+function _M.metrics(format)
+  check.arg(1, "metrics", format, function(v) if v ~= nil and v ~= "prometheus" then return '"prometheus" or nothing expected' end end)
+  if format == "prometheus" then return metrics.prometheus() end
+  return metrics.table()
+end
+
+--- Inside nginx: every worker that calls it (from init_worker_by_lua*) adds
+-- its counts to a lua_shared_dict every `interval` seconds, without a lock
+-- per request, and `metrics` then gives the sums of every worker.
+-- @string dict the lua_shared_dict's name
+-- @number[opt=1] interval seconds between two flushes
+-- @return true, or nil and why not (no such dict, not inside nginx)
+-- @raise on misuse
+function _M.share_metrics(dict, interval)
+  check.arg(1, "share_metrics", dict, STRING)
+  check.arg(2, "share_metrics", interval, function(v)
+    if v ~= nil and (type(v) ~= "number" or not (v > 0 and v <= 3600)) then return "seconds from 0 to 3600 expected" end
+  end)
+  return metrics.share(dict, interval)
+end
+
+-- For the command and tests until they use the public API (the lead sequences
+-- their removal): the low layers, not part of the contract.
 _M._options, _M._registry = options, registry
 
 --- Options of `update`, `prepare`, `new`, `configure` and `bulk_update`.
