@@ -62,12 +62,16 @@ local function provider_of(provider, fname, level)
 end
 
 -- What update and prepare share: misuse raises at their caller's line.
-local function front_door(fname, provider, id, fields, opts)
+-- `fresh`: options of their own, to change (else they may be shared).
+local function front_door(fname, provider, id, fields, opts, fresh)
   local entry, own = provider_of(provider, fname, 2)
   check.arg(2, fname, id, ID, 2)
   check.arg(3, fname, fields, FIELDS, 2)
-  options.check(entry, opts, fname, 4, 2)
-  return entry, options.resolve(entry, defaults[entry.decl.name], own, opts)
+  if fresh then
+    options.check(entry, opts, fname, 4, 2)
+    return entry, options.resolve(entry, defaults[entry.decl.name], own, opts)
+  end
+  return entry, options.for_call(entry, defaults[entry.decl.name], own, opts, fname, 4, 2)
 end
 
 --- Updates one user.
@@ -85,21 +89,21 @@ function _M.update(provider, id, fields, opts)
   local entry, o = front_door("update", provider, id, fields, opts)
   local transport = o.transport
   local now = transport.now()
-  -- The item's life (users/lifecycle.lua), run here one step after another.
-  local life = lifecycle.new(entry, o, id, fields, now, { gate = budget.gate(entry, o), limit = o.timeout })
+  -- The item's life (users/lifecycle.lua), run here: each move done as it says.
+  local life = lifecycle.new(lifecycle.driver(entry, o, budget.gate(entry, o), o.timeout), id, fields, now)
+  local what, a, b = lifecycle.step(life, now)
   while true do
-    local what, a, b = lifecycle.step(life, now)
     if what == "send" then
       local res, message, code, sent = transport.send(a)
-      lifecycle.answer(life, res, message, code, sent)
+      what, a, b = lifecycle.answer(life, transport.now(), res, message, code, sent)
     elseif what == "wait" then
       transport.sleep(a)
+      what, a, b = lifecycle.step(life, transport.now())
     elseif what == "done" then
       return a, b
     else
       return nil, a
     end
-    now = transport.now()
   end
 end
 
@@ -134,19 +138,20 @@ function _M.prepare(provider, id, fields, opts)
     for k, v in pairs(opts) do if k ~= "fetch_token" then rest[k] = v end end
     opts = rest
   end
-  local entry, o = front_door("prepare", provider, id, fields, opts)
+  local entry, o = front_door("prepare", provider, id, fields, opts, true)
   o.budget, o.rate, o.deadline = nil, nil, nil -- it sends nothing (a token request aside)
   local transport = o.transport
-  local life = lifecycle.new(entry, o, id, fields, transport.now(), { offline = offline, dry = true })
+  local life = lifecycle.new(lifecycle.driver(entry, o, nil, nil, offline, true), id, fields, transport.now())
+  local what, a = lifecycle.step(life, transport.now())
   while true do -- to the item's first request; a token request on the way is sent
-    local what, a = lifecycle.step(life, transport.now())
     if what == "send" and lifecycle.main(life) then
       return prepared(a)
     elseif what == "send" then
       local res, message, code, sent = transport.send(a)
-      lifecycle.answer(life, res, message, code, sent)
+      what, a = lifecycle.answer(life, transport.now(), res, message, code, sent)
     elseif what == "wait" then
       transport.sleep(a)
+      what, a = lifecycle.step(life, transport.now())
     elseif what == "fail" then
       return nil, a
     else
@@ -192,8 +197,9 @@ end
 function _M.configure(provider, opts)
   local entry = provider_of(provider, "configure")
   options.check(entry, opts, "configure", 2)
-  local d = defaults[entry.decl.name] or {}
-  for k, v in pairs(opts or {}) do d[k] = v end
+  local d = {} -- a new table: options resolved from the old one are not used again
+  for k, v in pairs(defaults[entry.decl.name] or d) do d[k] = v end
+  for k, v in pairs(opts or d) do d[k] = v end
   defaults[entry.decl.name] = d
 end
 

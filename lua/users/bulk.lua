@@ -67,38 +67,37 @@ local function source(items)
 end
 
 -- A new item from the input as a job with its life, or nil (none now);
--- items that cannot be sent are counted on the way.
+-- items that cannot be sent are counted on the way (a tail call, not a
+-- loop: LuaJIT would abort its traces at an inner loop here).
 local function intake(s, now)
   local books = s.books
-  while true do
-    if s.exhausted or books.abort or #s.waiting + s.n_inflight >= 2 * s.concurrency then return nil end
-    local ok, index, item = pcall(s.next_item)
-    if not ok then s.broken_input = true books:stop(index) return nil end
-    if not index then s.exhausted = true return nil end
-    books.report.total = books.report.total + 1
-    local job = { index = index, item = item }
-    local problem
-    if type(item) == "table" and item.error ~= nil then -- an input row its reader could not read
-      problem = tostring(item.error)
-    elseif type(item) ~= "table" or type(item.fields) ~= "table" or item.id == nil then
-      problem = "item " .. index .. " is not { id = ..., fields = { ... } }"
-    end
-    if not problem then
-      job.id, job.fields = item.id, item.fields
-      if books.journal then
-        local kok, key = pcall(journal.key, job.id, job.fields)
-        if kok then job.key = key else problem = tostring(key) end
-      end
-    end
-    if problem then
-      books:finish(job, nil, errors.invalid(s.name, {}, problem))
-    elseif job.key and books.journal:take(job.key) then
-      books:skip()
-    else
-      job.life = lifecycle.new(s.entry, s.o, job.id, job.fields, now, s.life_opts)
-      return job
+  if s.exhausted or books.abort or #s.waiting + s.n_inflight >= 2 * s.concurrency then return nil end
+  local ok, index, item = pcall(s.next_item)
+  if not ok then s.broken_input = true books:stop(index) return nil end
+  if not index then s.exhausted = true return nil end
+  books.report.total = books.report.total + 1
+  local job = { index = index, item = item, id = nil, fields = nil, key = nil, life = nil, due = 0 }
+  local problem
+  if type(item) == "table" and item.error ~= nil then -- an input row its reader could not read
+    problem = tostring(item.error)
+  elseif type(item) ~= "table" or type(item.fields) ~= "table" or item.id == nil then
+    problem = "item " .. index .. " is not { id = ..., fields = { ... } }"
+  else
+    job.id, job.fields = item.id, item.fields
+    if books.journal then
+      local kok, key = pcall(journal.key, job.id, job.fields)
+      if kok then job.key = key else problem = tostring(key) end
     end
   end
+  if problem then
+    books:finish(job, nil, errors.invalid(s.name, {}, problem))
+    return intake(s, now)
+  elseif job.key and books.journal:take(job.key) then
+    books:skip()
+    return intake(s, now)
+  end
+  job.life = lifecycle.new(s.drv, job.id, job.fields, now)
+  return job
 end
 
 -- The next job to step: a wait that is due (retries hold their place: new
@@ -113,9 +112,8 @@ local function take(s, now)
   return intake(s, now)
 end
 
--- Steps a job's life and carries out what it says.
-local function advance(s, job, now)
-  local what, a, b = lifecycle.step(job.life, now)
+-- Carries out a job's next move (what its life's step or answer said).
+local function carry(s, job, now, what, a, b)
   if what == "send" then
     if s.dry then return s.books:finish(job, a, nil) end -- what would be sent
     s.inflight[s.session.start(a)] = job
@@ -155,7 +153,7 @@ local function fill(s)
   while not s.books.abort and s.n_inflight < s.window and now >= s.pause_until do
     local job = take(s, now)
     if not job then break end
-    advance(s, job, now)
+    carry(s, job, now, lifecycle.step(job.life, now))
     now = core.now()
   end
   return now
@@ -177,8 +175,8 @@ local function await(s, now)
       local job = s.inflight[r[1]]
       s.inflight[r[1]] = nil
       s.n_inflight = s.n_inflight - 1
-      lifecycle.answer(job.life, r[2], r[3], r[4], r[5])
-      advance(s, job, core.now())
+      local t = core.now()
+      carry(s, job, t, lifecycle.answer(job.life, t, r[2], r[3], r[4], r[5]))
       fill(s) -- the freed place takes its next request before the other replies are read
     end
   elseif timeout > 0 and timeout < huge then
@@ -229,7 +227,7 @@ function _M.run(entry, items, run, o)
     books = report.new(entry, run, o, run.total or length, started),
     window = concurrency, pause_until = 0, waiting = {}, inflight = {}, n_inflight = 0,
     cap = run.should_stop and 0.2 or huge, -- with should_stop, the run looks again that often
-    life_opts = { gate = not run.dry_run and budget.gate(entry, o) or nil, offline = run.dry_run, dry = run.dry_run },
+    drv = lifecycle.driver(entry, o, not run.dry_run and budget.gate(entry, o), nil, run.dry_run, run.dry_run),
   }
   s.session = not run.dry_run and o.transport.session(concurrency)
   while true do

@@ -171,10 +171,12 @@ function _M.request(entry, id, fields, o)
   local url, err = _M.url(entry, id, o)
   if not url then return nil, err end
   local m = made[entry]
-  return {
+  return { -- every field the transport reads named here: complete() adds no new one
     method = entry.decl.method, url = url, template = entry.decl.path, address = m.address, port = m.port,
     body = body.body or stream(body.segments), segments = body.segments,
     body_length = body.length or #body.body, content_type = body.content_type,
+    headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
+    max_body = o.max_body, http_version = o.http_version, attempt = 0,
   }
 end
 
@@ -214,14 +216,17 @@ local function make_headers(entry, o, content_type, token, auth)
   return h
 end
 
--- Whether the memo's map was made from what `o` holds now.
+-- Whether the memo's map was made from what `o` holds now (options are
+-- read only once resolved: those it was made from, or others of the same
+-- values; the caller's headers table is compared whole every time).
 local function made_from(m, entry, o, content_type, token, auth)
-  if m.content_type ~= content_type or m.token ~= token or m.auth ~= auth
-     or not rawequal(m.user_agent, o.user_agent) then
-    return false
-  end
-  for _, option in pairs(entry.decl.headers or NONE) do
-    if not rawequal(m.options[option], o[option]) then return false end
+  if m.content_type ~= content_type or m.token ~= token or m.auth ~= auth then return false end
+  if m.o ~= o then
+    if not rawequal(m.user_agent, o.user_agent) then return false end
+    for _, option in pairs(entry.decl.headers or NONE) do
+      if not rawequal(m.options[option], o[option]) then return false end
+    end
+    m.o = o
   end
   local h, seen = o.headers, m.headers
   if h == nil or seen == nil then return h == seen end
@@ -240,7 +245,7 @@ local function header_map(entry, o, content_type, token, auth)
   if m.map and made_from(m, entry, o, content_type, token, auth) then return m.map end
   local h, err = make_headers(entry, o, content_type, token, auth)
   if not h then return nil, err end
-  m.map, m.token, m.auth, m.content_type, m.user_agent = h, token, auth, content_type, o.user_agent
+  m.map, m.token, m.auth, m.content_type, m.user_agent, m.o = h, token, auth, content_type, o.user_agent, o
   m.options = {}
   for _, option in pairs(entry.decl.headers or NONE) do m.options[option] = o[option] end
   m.headers, m.n_headers = nil, nil

@@ -21,6 +21,7 @@ local WHAT = {
 -- was `waiting_for` ("answer", "retry", "budget" or "token"); `last`: the
 -- last error it had, if any.
 function _M.error(provider, seconds, waiting_for, last)
+  last = last or nil
   local message = format("the deadline (%g s) ran out %s", seconds or 0, WHAT[waiting_for] or waiting_for)
   if last then message = message .. " (the last error: " .. tostring(last.message or last.code) .. ")" end
   return errors.new { kind = "transport", code = "timeout", provider = provider, retryable = true,

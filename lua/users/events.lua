@@ -28,7 +28,7 @@ local PROTOCOL = { ["HTTP/1.0"] = "1.0", ["HTTP/1.1"] = "1.1", ["HTTP/2"] = "2",
 local warned = setmetatable({}, { __mode = "k" }) -- handlers said to raise
 
 local function emit(life, event)
-  local handler = life.handler
+  local handler = life.drv.o.on_event
   local ok, err = pcall(handler, event)
   if not ok and not warned[handler] then
     warned[handler] = true
@@ -37,13 +37,13 @@ local function emit(life, event)
 end
 
 local function attempt(life, name)
-  local req = life.req or life.spec
+  local req = life.spec
   local address, port = req.address, req.port
-  if not address then address, port = client.server(life.entry, life.o) end
-  local e = { name = name, provider = life.provider, attempt = life.attempts,
+  if not address then address, port = client.server(life.drv.entry, life.drv.o) end
+  local e = { name = name, provider = life.drv.entry.decl.name, attempt = life.attempts,
               ["http.request.method"] = req.method, ["server.address"] = address, ["server.port"] = port,
               ["url.template"] = req.template }
-  local parent = life.trace
+  local parent = life.drv.trace
   if parent then e.trace_id, e.span_id, e.parent_span_id = parent.trace_id, life.span, parent.span_id end
   return e
 end
@@ -72,24 +72,24 @@ function _M.retry(life, _, err, delay)
 end
 
 function _M.wait(life, _, seconds, why)
-  emit(life, { name = "wait", provider = life.provider, waiting_for = why, duration = seconds,
+  emit(life, { name = "wait", provider = life.drv.entry.decl.name, waiting_for = why, duration = seconds,
                attempt = life.attempts })
 end
 
 function _M.token(life, now, call)
-  emit(life, { name = "token", provider = life.provider, fetched = call.fetched == true,
+  emit(life, { name = "token", provider = life.drv.entry.decl.name, fetched = call.fetched == true,
                refreshed = call.refused ~= nil, duration = now - (call.started or now) })
 end
 
 function _M.outcome(life, now, err, res)
-  local e = { name = "outcome", provider = life.provider, ok = err == nil, attempts = life.attempts,
+  local e = { name = "outcome", provider = life.drv.entry.decl.name, ok = err == nil, attempts = life.attempts,
               duration = now - life.started }
   if err then
     e["error.type"], e["http.response.status_code"] = err.code, err.status
   else
     e["http.response.status_code"] = res.status
   end
-  if life.trace then e.trace_id = life.trace.trace_id end
+  if life.drv.trace then e.trace_id = life.drv.trace.trace_id end
   emit(life, e)
 end
 

@@ -12,7 +12,7 @@
 -- what `step` says:
 --
 --   local life = lifecycle.new(entry, o, id, fields, now, opts)
---   lifecycle.step(life, now) -> "send", req          send it, then lifecycle.answer(life, <its result>)
+--   lifecycle.step(life, now) -> "send", req          send it, then lifecycle.answer(life, now, <its result>)
 --                             -> "wait", seconds, why  come back then (why: "budget", "retry",
 --                                                      "throttled" (a 429's back-off), "token", "plan")
 --                             -> "done", user, res     over: the outcome
@@ -70,107 +70,148 @@ end
 ---------------------------------------------------------------- a life
 
 -- Phases.
-local PLAN, ADMIT, PREPARE, SENT, ANSWERED, OVER = 1, 2, 3, 4, 5, 6
+local PLAN, ADMIT, PREPARE, SENT, RETRY, OVER = 1, 2, 3, 4, 5, 6
 
---- A new life. `opts`: `gate` (the account's budget gate, or nil), `limit`
--- (the longest wait for a slot without a deadline: update's timeout, a bulk
--- run's none), `offline` (a token that would be fetched is not: the
--- request carries PLACEHOLDER_TOKEN), `dry` (no admission, no deadline).
-function _M.new(entry, o, id, fields, now, opts)
-  local decl = entry.decl
-  local call = setmetatable({ entry = entry, id = id, fields = fields, opts = o, provider = decl.name,
-                              step = 0, attempts = 0, plan = decl.plan or _M.default_plan }, Call)
-  if decl.plan then call.state = {} end
-  local dry = opts and opts.dry
+-- The step of the life's phase (below the steps). Each step returns a
+-- move, or tail-calls the next: no loop (LuaJIT compiles the calls, and
+-- would abort its traces at an inner loop here).
+local next_step
+
+--- What the lives of one call or one run share: `entry` and the
+-- resolved options `o` (read only), and the driver's `gate` (the account's
+-- budget gate, or nil), `limit` (the longest wait for a slot without a
+-- deadline: update's timeout; a bulk run's none), `offline` (a token that
+-- would be fetched is not: the request carries PLACEHOLDER_TOKEN), `dry`
+-- (no admission, no deadline); and the trace context's parent.
+function _M.driver(entry, o, gate, limit, offline, dry)
+  return { entry = entry, o = o, gate = not dry and gate or nil, limit = limit or huge, offline = offline,
+           dry = dry, trace = o.traceparent ~= false and trace.parent(o) or false }
+end
+
+--- A new life of an item of `drv` (`driver`'s) at `now`.
+function _M.new(drv, id, fields, now)
+  local entry, o = drv.entry, drv.o
+  local plan, call = entry.decl.plan, false
+  if plan then
+    call = setmetatable({ entry = entry, id = id, fields = fields, opts = o, provider = entry.decl.name,
+                          step = 0, attempts = 0, plan = plan, state = {} }, Call)
+  end
+  -- The fields of every life named here with a value (false: none yet;
+  -- 16 at most: the table stays small), so that none added later makes it
+  -- grow; those of rarer paths (slot, last, refused, sent, span, delay,
+  -- why) are added when needed. `call` is the plan on top (false: the
+  -- declaration's own, run inline); a plan pushed on it (`pushed`) keeps
+  -- the one it interrupted as `below`. `spec` is the request in progress,
+  -- completed for the transport once `req_token` is set (its token, or
+  -- true without one).
   return {
-    entry = entry, o = o, provider = decl.name, stack = { call }, phase = PLAN, started = now,
-    gate = not dry and opts and opts.gate or nil, limit = opts and opts.limit or huge,
-    offline = opts and opts.offline, deadline = not dry and o.deadline and now + o.deadline or nil,
-    attempts = 0, tries = 0, handler = o.on_event, counted = o.metrics ~= false,
-    trace = o.traceparent ~= false and trace.parent(o) or nil,
+    id = id, fields = fields, drv = drv, call = call, phase = PLAN, started = now,
+    deadline = not drv.dry and o.deadline and now + o.deadline or false,
+    attempts = 0, tries = 0, spec = false, req_token = false, token = false,
+    refreshed = false, sent_at = 0, user = false, res = false,
   }
 end
 
 -- The life is over: its outcome, scrubbed once, and what it held let go.
 local function finish(life, now, user, res_or_err)
   life.phase = OVER
-  for i = #life.stack, 1, -1 do
-    local on_end = life.stack[i].on_end
-    if on_end then pcall(on_end) end
+  local call = life.call
+  while call do
+    if call.on_end then pcall(call.on_end) end
+    call = call.below
   end
-  local list = secrets.of(life.o, life.sent)
+  local o = life.drv.o
+  local list = secrets.of(o, life.sent)
   if user ~= nil then
-    local res = res_or_err or life.last_res or {}
+    local res = res_or_err or {}
     res.attempts, res.elapsed = life.attempts, now - life.started
     if res.headers then secrets.scrub_flat(res.headers, list) end
-    if life.handler then events.outcome(life, now, nil, res) end
+    if o.on_event then events.outcome(life, now, nil, res) end
+    life.user, life.res = user, res -- the outcome, for a step after the end
     return "done", user, res
   end
   local err = res_or_err
   if not errors.is_error(err) then
-    err = errors.invalid(life.provider, {}, "the update's plan failed: " .. tostring(err))
+    err = errors.invalid(life.drv.entry.decl.name, {}, "the update's plan failed: " .. tostring(err))
   end
   if err.kind ~= "invalid" and err.kind ~= "config" then err.attempts = life.attempts end
-  if err.kind == "invalid" then suggest.fields(life.entry, err) end
+  if err.kind == "invalid" then suggest.fields(life.drv.entry, err) end
   secrets.scrub(err, list)
-  if life.handler then events.outcome(life, now, err) end
+  if o.on_event then events.outcome(life, now, err) end
+  life.user, life.res = false, err
   return "fail", err
 end
 
 local function deadline_error(life, waiting_for, last)
-  return deadline.error(life.provider, life.o.deadline, waiting_for, last)
+  return deadline.error(life.drv.entry.decl.name, life.drv.o.deadline, waiting_for, last)
 end
 
--- The top plan's next move.
+-- The plan on top's next move: a pushed plan's, a declaration's own, or
+-- the default's, inline: the declaration's request first (its outcome is
+-- the item's: `answer` ends the life with it).
 local function ask(life)
-  local call = life.stack[#life.stack]
+  local call, user, res = life.call, life.user, life.res
+  if not call then
+    local ok, spec, err = pcall(client.request, life.drv.entry, life.id, life.fields, life.drv.o)
+    if not ok then return "fail", errors.invalid(life.drv.entry.decl.name, {}, tostring(spec)) end
+    if not spec then return "fail", err end
+    return "send", spec
+  end
+  life.user, life.res = false, false
+  if user == false then user = nil end -- (a decoded user is never false)
+  if res == false then res = nil end
   call.step, call.attempts = call.step + 1, life.attempts
-  local user, res = life.user, life.res
-  life.user, life.res = nil, nil
+  if user ~= nil then call.last_res = res end
   local ok, verb, a, b = pcall(call.plan, call, user, res)
-  if not ok then return "fail", errors.invalid(life.provider, {}, type(verb) == "string" and verb or "the update cannot be made") end
+  if not ok then
+    return "fail", errors.invalid(life.drv.entry.decl.name, {}, type(verb) == "string" and verb or "the update cannot be made")
+  end
   if verb == "send" and a == nil then return "fail", b end -- call:request() failed
+  if verb == "done" and b == nil then b = call.last_res end
   return verb, a, b
 end
 
 -- A plan pushed inside the life: the token's, before the request that needs it.
-local function push_token_plan(life)
-  local top = life.stack[#life.stack]
-  life.stack[#life.stack + 1] = setmetatable({ entry = life.entry, id = top.id, fields = top.fields, opts = life.o,
-                                               provider = life.provider, step = 0, attempts = 0, state = {},
-                                               plan = auth.plan, refused = life.refused, started = life.now,
-                                               parent = { life.spec, life.req, life.req_token, life.tries, life.refreshed } },
-                                             Call)
+local function push_token_plan(life, now)
+  life.call = setmetatable({
+    entry = life.drv.entry, id = life.id, fields = life.fields, opts = life.drv.o, provider = life.drv.entry.decl.name,
+    step = 0, attempts = 0, state = {}, plan = auth.plan, refused = life.refused, started = now,
+    below = life.call, pushed = true, parent = { life.spec, life.req_token, life.tries, life.refreshed },
+  }, Call)
   life.refused = nil
   life.phase = PLAN
 end
 
--- A sub-plan ended: the token is the parent request's, which goes on.
+-- A pushed plan ended: the token is the interrupted request's, which goes on.
 local function pop(life, now, verb, a)
-  local call = life.stack[#life.stack]
-  life.stack[#life.stack] = nil
+  local call = life.call
+  life.call = call.below
   if call.on_end then pcall(call.on_end) end
   if verb ~= "done" then return finish(life, now, nil, a) end
   life.token = a
   local p = call.parent
-  life.spec, life.req, life.req_token, life.tries, life.refreshed = p[1], p[2], p[3], p[4], p[5]
-  if life.handler then events.token(life, now, call) end
+  life.spec, life.req_token, life.tries, life.refreshed = p[1], p[2], p[3], p[4]
+  if life.drv.o.on_event then events.token(life, now, call) end
   life.phase = PREPARE
+  return next_step(life, now)
 end
 
--- PLAN: ask the plan; a request goes to admission.
+-- Whether the request in progress is the item's own plan's (not a pushed one's).
+local function own(life) return not life.call or not life.call.pushed end
+
+-- PLAN: ask the plan; a request goes to admission (when there is any).
 local function plan_step(life, now)
   local verb, a, b = ask(life)
   if verb == "send" then
-    life.spec, life.req, life.tries, life.refreshed = a, nil, 0, a.auth == false
-    life.phase = ADMIT
-    return
+    life.spec, life.req_token, life.tries, life.refreshed = a, false, 0, a.auth == false
+    life.phase = (life.deadline or life.drv.gate) and ADMIT or PREPARE
+    return next_step(life, now)
   elseif verb == "wait" then
     local why = b or "plan"
     if life.deadline and now + a > life.deadline then return finish(life, now, nil, deadline_error(life, why, life.last)) end
-    if life.handler then events.wait(life, now, a, why) end
+    if life.drv.o.on_event then events.wait(life, now, a, why) end
     return "wait", a, why
-  elseif #life.stack > 1 then
+  elseif not own(life) then
     return pop(life, now, verb, a)
   elseif verb == "done" then
     return finish(life, now, a, b)
@@ -178,17 +219,28 @@ local function plan_step(life, now)
   return finish(life, now, nil, a)
 end
 
--- A budget refusal of an attempt: retried as a failed attempt is, while it
--- may be; else the outcome.
+-- A retry after `delay` seconds, unless the deadline comes first.
+local function retry(life, now, err, delay, why)
+  life.last = err
+  if life.deadline and now + delay > life.deadline then
+    finish(life, now, nil, deadline_error(life, "retry", err)) -- the next step says it
+    return
+  end
+  local spec = life.spec
+  if life.drv.o.metrics ~= false then
+    metrics.retry(life.drv.entry.decl.name, spec.method, spec.address or (client.server(life.drv.entry, life.drv.o)))
+  end
+  if life.drv.o.on_event then events.retry(life, now, err, delay) end
+  life.phase, life.delay, life.why = RETRY, delay, why
+end
+
+-- A budget refusal of an attempt: `budget_unavailable` is retried as a
+-- failed attempt is, while it may be; else (`rate_limited`) the outcome.
 local function budget_refusal(life, now, err)
   life.tries = life.tries + 1
-  local delay = response.backoff(life.o, life.tries, err.retry_after)
-  if err.code == "budget_unavailable" and life.tries <= life.o.retries
-     and not (life.deadline and now + delay > life.deadline) then
-    life.last = err
-    if life.counted then metrics.retry(life.provider, life.spec.method, (client.server(life.entry, life.o))) end
-    if life.handler then events.retry(life, now, err, delay) end
-    return "wait", delay, "retry"
+  if err.code == "budget_unavailable" and life.tries <= life.drv.o.retries then
+    retry(life, now, err, response.backoff(life.drv.o, life.tries, err.retry_after), "retry")
+    return next_step(life, now)
   end
   return finish(life, now, nil, err)
 end
@@ -200,54 +252,58 @@ local function admit(life, now)
   if life.deadline and now >= life.deadline then
     return finish(life, now, nil, deadline_error(life, life.last and "retry" or "budget", life.last))
   end
-  local gate = life.gate
+  local gate = life.drv.gate
   if gate and life.spec.budget ~= false then
     local go = false
     if life.slot then
-      life.slot = nil
+      life.slot = false
       local void, err = gate:void()
       if void == nil then return budget_refusal(life, now, err) end
       go = not void
     end
     if not go then
-      local wait, err = gate:take(life.deadline and life.deadline - now or life.limit, life.deadline)
+      local wait, err = gate:take(life.deadline and life.deadline - now or life.drv.limit or huge, life.deadline)
       if not wait then return budget_refusal(life, now, err) end
       if wait > 0 then
         life.slot = true
-        if life.handler then events.wait(life, now, wait, "budget") end
+        if life.drv.o.on_event then events.wait(life, now, wait, "budget") end
         return "wait", wait, "budget"
       end
     end
   end
   life.phase = PREPARE
+  return next_step(life, now)
+end
+
+-- The token the request in progress carries, or false, or nil after
+-- pushing the token's plan.
+local function token_for(life, now)
+  local o = life.drv.o
+  if o.token and not life.refused then return o.token end
+  if not auth.request(life.drv.entry, o) then return false end -- none: complete() says so
+  if life.drv.offline then return _M.PLACEHOLDER_TOKEN end
+  push_token_plan(life, now)
+  return nil
 end
 
 -- PREPARE: the token (a plan of its own when it must be fetched), the
 -- request completed, its timeouts bounded, its traceparent; then it leaves.
 local function prepare(life, now)
-  local spec, o = life.spec, life.o
-  if spec.auth ~= false and not life.token then
-    if o.token and not life.refused then
-      life.token = o.token
-    elseif auth.request(life.entry, o) then
-      if life.offline then
-        life.token = _M.PLACEHOLDER_TOKEN
-      else
-        return push_token_plan(life)
-      end
-    end
-  end
-  local req, token = life.req, spec.auth ~= false and life.token or nil
-  if not req then
+  local spec, o = life.spec, life.drv.o
+  local token = spec.auth ~= false and (life.token or token_for(life, now))
+  if token == nil then return next_step(life, now) end -- the token's plan goes first
+  life.token = token or false
+  local req = spec
+  if not life.req_token then
     local err
-    req, err = client.complete(life.entry, o, spec, token)
+    req, err = client.complete(life.drv.entry, o, spec, token or nil)
     if not req then return finish(life, now, nil, err) end
-    life.req, life.req_token = req, token
+    life.req_token = token or true
   elseif token and life.req_token ~= token then
     client.with_header(req, "Authorization", "Bearer " .. token)
     life.req_token = token
   else
-    token = nil -- sent before
+    token = false -- sent before
   end
   if token and token ~= o.token and token ~= _M.PLACEHOLDER_TOKEN then -- a fetched token: secret too
     local sent = life.sent or {}
@@ -256,93 +312,96 @@ local function prepare(life, now)
   if life.deadline and not deadline.clamp(req, o, life.deadline, now) then
     return finish(life, now, nil, deadline_error(life, life.last and "retry" or "budget", life.last))
   end
-  if life.trace then
+  if life.drv.trace then
     local header
-    header, life.span = trace.child(life.trace)
+    header, life.span = trace.child(life.drv.trace)
     client.with_header(req, "traceparent", header)
   end
-  life.tries, life.sent_at = life.tries + 1, now
-  if #life.stack == 1 then life.attempts = life.attempts + 1 end -- a token request is not an attempt
-  req.attempt = #life.stack == 1 and life.attempts or life.tries -- for a transport that logs
-  life.phase = SENT
-  if life.handler then events.request(life, now) end
+  local tries, call = life.tries + 1, life.call
+  life.tries, life.sent_at, life.phase = tries, now, SENT
+  if not call or not call.pushed then -- the item's own request (a token request is not an attempt)
+    life.attempts = life.attempts + 1
+    req.attempt = life.attempts -- for a transport that logs
+  else
+    req.attempt = tries
+  end
+  if o.on_event then events.request(life, now) end
   return "send", req
 end
 
--- ANSWERED: counted, observed, judged; the outcome goes back to the plan.
-local function judge(life, now)
-  local res, message, code, sent = life.a_res, life.a_message, life.a_code, life.a_sent
-  life.a_res, life.a_message, life.a_code, life.a_sent = nil, nil, nil, nil
-  local seconds = res and res.elapsed or now - life.sent_at
-  if life.counted then
-    metrics.attempt(life.provider, life.req.method, life.req.address, res and res.status or "",
-                    res and (res.status >= 400 and tostring(res.status) or "") or code, seconds)
-  end
-  if life.handler then events.answer(life, now, res, code, seconds) end
-  if not res and code == "timeout" and life.deadline and now >= life.deadline - 0.01 then
-    return finish(life, now, nil, deadline_error(life, "answer", life.last))
-  end
-  local v = response.judge(life.entry, life.o, life.tries, life.refreshed, res, message, code, sent)
-  if v.pause and life.gate and life.spec.budget ~= false then life.gate:pause(v.pause) end
-  local action = v.action
-  if action == "done" or action == "fail" then
-    life.user, life.res, life.last_res = v.user, v.user ~= nil and v.res or v.err, v.res
-    if action == "fail" then life.last = v.err end
-    life.phase = PLAN
-  elseif action == "refresh" then -- not counted as an attempt
-    life.refreshed, life.attempts, life.tries = true, life.attempts - 1, life.tries - 1
-    life.refused, life.token = life.req_token or true, nil
-    life.phase = ADMIT
-  else
-    life.last = v.err
-    if life.deadline and now + v.delay > life.deadline then
-      return finish(life, now, nil, deadline_error(life, "retry", v.err))
-    end
-    if life.counted then metrics.retry(life.provider, life.req.method, life.req.address) end
-    if life.handler then events.retry(life, now, v.err, v.delay) end
-    life.phase = ADMIT
-    return "wait", v.delay, res and res.status == 429 and "throttled" or "retry"
-  end
+-- RETRY: the wait before a retry, then admission again.
+local function retry_step(life)
+  life.phase = ADMIT
+  return "wait", life.delay, life.why
 end
 
-local STEPS = { [PLAN] = plan_step, [ADMIT] = admit, [PREPARE] = prepare, [ANSWERED] = judge }
+-- OVER: the outcome again (the life ended as its answer came).
+local function over(life)
+  if life.user ~= false then return "done", life.user, life.res end
+  return "fail", life.res
+end
+
+local function out() error("lifecycle: a step while a request is out (answer first)", 3) end
+
+local STEPS = { [PLAN] = plan_step, [ADMIT] = admit, [PREPARE] = prepare, [SENT] = out, [RETRY] = retry_step,
+                [OVER] = over }
+
+function next_step(life, now) return STEPS[life.phase](life, now) end
 
 --- The life's next move (see the module's comment). `now`: the
 -- transport's clock.
-function _M.step(life, now)
-  life.now = now
-  while true do
-    local f = STEPS[life.phase]
-    if not f then error("lifecycle: no step in phase " .. tostring(life.phase), 2) end
-    local verb, a, b = f(life, now)
-    if verb then return verb, a, b end
-  end
-end
+_M.step = next_step
 
 -- The transports' failure codes (users/transport.lua).
 local CODES = { timeout = true, connect = true, dns = true, tls = true, reset = true, too_large = true,
                 bad_url = true, aborted = true, file_changed = true, transport = true }
 
 --- What the transport gave for the request of the last "send" (the one
--- place a transport's result enters): `res`, or nil, message, code, sent.
-function _M.answer(life, res, message, code, sent)
+-- place a transport's result enters: `res`, or nil, message, code, sent),
+-- at `now`: counted, observed and judged. Returns the next move, as `step`.
+function _M.answer(life, now, res, message, code, sent)
   -- Until the transports turn to that order (COORD.md interface 2), they fail as nil, code, message:
   if not res and CODES[message] and not CODES[code] then message, code = code, message end
-  life.a_res, life.a_message, life.a_code, life.a_sent = res, message, code, sent
-  life.phase = ANSWERED
+  local o, req = life.drv.o, life.spec
+  local seconds = res and res.elapsed or now - life.sent_at
+  if o.metrics ~= false then
+    metrics.attempt(life.drv.entry.decl.name, req.method, req.address, res and res.status or "",
+                    res and (res.status >= 400 and tostring(res.status) or "") or code, seconds)
+  end
+  if o.on_event then events.answer(life, now, res, code, seconds) end
+  if not res and code == "timeout" and life.deadline and now >= life.deadline - 0.01 then
+    return finish(life, now, nil, deadline_error(life, "answer", life.last))
+  end
+  local action, a, b, pause = response.decide(life.drv.entry, o, life.tries, life.refreshed, res, message, code, sent)
+  if pause and life.drv.gate and life.spec.budget ~= false then life.drv.gate:pause(pause) end
+  if action == "done" then
+    if not life.call then return finish(life, now, a, b) end -- the default plan: the item's outcome
+    life.user, life.res, life.phase = a, b, PLAN
+  elseif action == "fail" then
+    life.last = a
+    if not life.call then return finish(life, now, nil, a) end
+    life.res, life.phase = a, PLAN
+  elseif action == "refresh" then -- not counted as an attempt
+    life.refreshed, life.attempts, life.tries = true, life.attempts - 1, life.tries - 1
+    life.refused, life.token = life.req_token, false
+    life.phase = ADMIT
+  else
+    retry(life, now, a, b, res and res.status == 429 and "throttled" or "retry")
+  end
+  return next_step(life, now)
 end
 
 --- Ends a life the driver will not go on with (a bulk run that stopped):
 -- with `err`, else its last error, else "not sent".
 function _M.stop(life, now, err)
-  if life.phase == OVER then return end
+  if life.phase == OVER then return over(life) end
   err = err or life.last or errors.new {
-    kind = "transport", code = "aborted", provider = life.provider, retryable = true,
+    kind = "transport", code = "aborted", provider = life.drv.entry.decl.name, retryable = true,
     message = "not sent: the run stopped while it waited for its budget slot" }
   return finish(life, now, nil, err)
 end
 
 --- Whether the life's current request is its own plan's (not a token's).
-function _M.main(life) return #life.stack == 1 end
+function _M.main(life) return own(life) end
 
 return _M

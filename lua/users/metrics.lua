@@ -39,9 +39,13 @@ end
 --- Counts one attempt: `status` (a number, or "" for a transport failure),
 -- `etype` ("" on success, else its error.type), its duration in seconds.
 function _M.attempt(provider, method, address, status, etype, seconds)
-  local s = child(child(child(child(hist, provider), method), address or ""), status)
-  local series = s[etype]
+  local s = hist[provider]
+  s = s and s[method]
+  s = s and s[address or ""]
+  s = s and s[status]
+  local series = s and s[etype]
   if not series then
+    s = child(child(child(child(hist, provider), method), address or ""), status)
     series = { count = 0, sum = 0, labels = { provider, method, address, tostring(status), etype } }
     for i = 1, NB + 1 do series[i] = 0 end
     s[etype] = series

@@ -8,7 +8,7 @@ local trace = require "users.trace"
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, select = type, pairs, ipairs, tostring, select
+local type, pairs, ipairs, tostring, select, rawget = type, pairs, ipairs, tostring, select, rawget
 local getenv = os.getenv
 local concat = table.concat
 local unpack = table.unpack or unpack -- 5.1 and LuaJIT
@@ -60,14 +60,10 @@ function _M.check(entry, opts, fname, n, level)
 end
 
 -- A credential is a token or a key pair, taken whole from one source.
-local CREDENTIALS = { "token", "key_id", "key_secret" }
 local IS_CREDENTIAL = { token = true, key_id = true, key_secret = true }
 
 local function holds_credential(layer)
-  for _, k in ipairs(CREDENTIALS) do
-    if layer[k] ~= nil then return true end
-  end
-  return false
+  return layer.token ~= nil or layer.key_id ~= nil or layer.key_secret ~= nil
 end
 
 -- The options the environment may give a provider, with their variables
@@ -101,7 +97,11 @@ function _M.resolve(entry, ...)
       if holds_credential(layer) then credential = layer end
     end
   end
-  for _, k in ipairs(CREDENTIALS) do o[k] = credential and credential[k] end
+  if credential then
+    o.token, o.key_id, o.key_secret = credential.token, credential.key_id, credential.key_secret
+  else
+    o.token, o.key_id, o.key_secret = nil, nil, nil
+  end
   for _, e in ipairs(env_names(entry)) do
     local k = e[1]
     if o[k] == nil and not (credential and IS_CREDENTIAL[k]) then
@@ -117,6 +117,43 @@ function _M.resolve(entry, ...)
   o.backoff = o.backoff or 0.5
   o.max_body = o.max_body or 8 * 1024 * 1024
   o.transport = o.transport or transports.default()
+  return o
+end
+
+-- The options of the last call of each provider, and what they were
+-- resolved from: a loop of calls with the same options table (the common
+-- case) checks and resolves them once. They are used again while the call
+-- gives the same table holding the same values (compared at every call),
+-- with the same client and the same defaults (users.configure replaces
+-- its table on each change); the environment is read once, as Lua cannot
+-- change it. Not inside nginx, where the default transport depends on the
+-- phase. Weak keys: an entry's memo goes with it.
+local last = setmetatable({}, { __mode = "k" })
+local IN_NGINX = rawget(_G, "ngx") ~= nil
+
+local function unchanged(m, opts)
+  if opts == nil then return true end
+  local copy, n = m.copy, 0
+  for k, v in pairs(opts) do
+    if copy[k] ~= v then return false end
+    n = n + 1
+  end
+  return n == m.count
+end
+
+--- A call's options checked (raising at the public function's caller, as
+-- `check`) and resolved over the client's own (`own`) and the configured
+-- defaults (`defaults`). The result is shared: read only.
+function _M.for_call(entry, defaults, own, opts, fname, n, level)
+  local m = last[entry]
+  if m and m.opts == opts and m.own == own and m.defaults == defaults and unchanged(m, opts) then return m.o end
+  _M.check(entry, opts, fname, n, (level or 1) + 1)
+  local o = _M.resolve(entry, defaults, own, opts)
+  if not IN_NGINX then
+    local copy, count = {}, 0
+    for k, v in pairs(opts or copy) do copy[k], count = v, count + 1 end
+    last[entry] = { opts = opts, own = own, defaults = defaults, copy = copy, count = count, o = o }
+  end
   return o
 end
 

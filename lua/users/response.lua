@@ -2,6 +2,7 @@
 -- does with what a transport returned, for `update` and bulk runs alike.
 --
 --   local v = response.judge(entry, o, tries, refreshed, res, message, code, sent)
+--   (response.decide gives the same as values: action, user | err, res | delay, pause)
 --   v.action == "done"     v.user, v.res          a 2xx with its decoded body
 --   v.action == "fail"     v.err                  final for this request
 --   v.action == "retry"    v.err, v.delay         send again in v.delay seconds
@@ -63,20 +64,22 @@ local function after_failure(o, tries, res, err)
     err.retryable = false
     err.message = ("%s (the server asks to wait %.0f s, more than max_retry_after, %g s)"):format(
       err.message, err.retry_after, cap)
-    return { action = "fail", err = err }
+    return "fail", err
   end
   -- A 429 pauses the account (its budget, users/budget.lua) as long as the
   -- server asked, or as long as this request's back-off when it did not say.
   local retry = err.retryable and tries <= o.retries
   local delay = (retry or res and res.status == 429) and _M.backoff(o, tries, err.retry_after)
   local pause = res and res.status == 429 and (err.retry_after or delay) or nil
-  if retry then return { action = "retry", err = err, delay = delay, pause = pause } end
-  return { action = "fail", err = err, pause = pause }
+  if retry then return "retry", err, delay, pause end
+  return "fail", err, nil, pause
 end
 
---- The decision for one answer. `tries` counts this attempt of the
--- request; `refreshed` says whether its token was fetched anew already.
-function _M.judge(entry, o, tries, refreshed, res, message, code)
+--- The decision for one answer, as values: "done", user, res | "fail",
+-- err, nil, pause | "retry", err, delay, pause | "refresh", err. `tries`
+-- counts this attempt of the request; `refreshed` says whether its token
+-- was fetched anew already.
+function _M.decide(entry, o, tries, refreshed, res, message, code)
   local name = entry.decl.name
   local err
   if not res then
@@ -85,17 +88,22 @@ function _M.judge(entry, o, tries, refreshed, res, message, code)
     local user, derr = _M.decode(name, res)
     if user ~= nil then
       res.body = nil
-      return { action = "done", user = user, res = res }
+      return "done", user, res
     end
     err = derr
   else
     err = errors.from_response(entry.decl, res)
     -- A fetched token that the server refuses is fetched again, once.
-    if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then
-      return { action = "refresh", err = err }
-    end
+    if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then return "refresh", err end
   end
   return after_failure(o, tries, res, err)
+end
+
+--- The same decision as a table (see the module's comment).
+function _M.judge(entry, o, tries, refreshed, res, message, code, sent)
+  local action, a, b, pause = _M.decide(entry, o, tries, refreshed, res, message, code, sent)
+  if action == "done" then return { action = action, user = a, res = b } end
+  return { action = action, err = a, delay = action == "retry" and b or nil, pause = pause }
 end
 
 return _M

@@ -13,13 +13,13 @@ local sort = table.sort
 
 local NONE = {}
 
---- The secrets of options `o` and of the tokens in `sent` (a list, or
--- nil): non-empty strings, longest first (a secret inside a longer one
--- goes last), no repeats.
-function _M.of(o, sent)
-  if not (sent or o.key_secret or o.headers) then -- the common case: a token given
-    return o.token and o.token ~= "" and { o.token } or NONE
-  end
+-- The list of the common case, a token given, made again at each `of`
+-- (its users, `scrub` and `scrub_flat`, call no Lua code of anyone's).
+local ONE = {}
+
+-- The general case. (Apart from `of`: a closure in it would keep LuaJIT
+-- from compiling the common case.)
+local function all(o, sent)
   local list, seen = {}, {}
   local function add(s)
     if type(s) == "string" and s ~= "" and not seen[s] then
@@ -37,6 +37,17 @@ function _M.of(o, sent)
   end
   sort(list, function(a, b) return #a > #b end)
   return list
+end
+
+--- The secrets of options `o` and of the tokens in `sent` (a list, or
+-- nil): non-empty strings, longest first (a secret inside a longer one
+-- goes last), no repeats.
+function _M.of(o, sent)
+  if sent or o.key_secret or o.headers then return all(o, sent) end
+  local token = o.token -- the common case: a token given
+  if not token or token == "" then return NONE end
+  ONE[1] = token
+  return ONE
 end
 
 local function scrub_string(v, secrets)

@@ -54,13 +54,15 @@ end
 --- The parent of a call's attempts: `opts.traceparent` parsed, or inside
 -- nginx (a request phase) the incoming request's header when the option is
 -- not set; nil when there is none (nothing is sent then), false the option.
+local function incoming(ngx) return ngx.var.http_traceparent end
+
 function _M.parent(o)
   local v = o.traceparent
   if v == false then return nil end
   if v == nil then
     local ngx = rawget(_G, "ngx")
     if not (ngx and ngx.var) then return nil end
-    local ok, header = pcall(function() return ngx.var.http_traceparent end) -- not in every phase
+    local ok, header = pcall(incoming, ngx) -- not in every phase
     if not ok or not header then return nil end
     v = header
   end
