@@ -11,7 +11,8 @@
 --   name = "retry"     a retry is scheduled          + error.type, delay
 --   name = "wait"      a wait: a budget slot, another caller's token
 --                                                    waiting_for, duration (seconds to wait)
---   name = "token"     the item's token was got      fetched (a request was made), refreshed (after a 401), duration
+--   name = "token"     a token fetched, or another   fetched (this item made the request),
+--                      after a 401               refreshed (after a 401), duration
 --   name = "outcome"   the item is over              ok, attempts, duration, error.type, http.response.status_code
 -- Attempt attributes: provider, attempt, http.request.method,
 -- server.address, server.port, url.template, and with trace context

@@ -191,7 +191,7 @@ local function pop(life, now, verb, a)
   life.token = a
   local p = call.parent
   life.spec, life.req_token, life.tries, life.refreshed = p[1], p[2], p[3], p[4]
-  if life.drv.o.on_event then events.token(life, now, call) end
+  if life.drv.o.on_event and (call.fetched or call.refused) then events.token(life, now, call) end
   life.phase = PREPARE
   return next_step(life, now)
 end

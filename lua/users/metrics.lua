@@ -192,6 +192,8 @@ end
 
 local function number(v)
   if v == math.floor(v) and v < 2 ^ 53 then return format("%d", v) end
+  local short = format("%.15g", v) -- 0.005, not 0.0050000000000000001
+  if tonumber(short) == v then return short end
   return format("%.17g", v)
 end
 
