@@ -133,6 +133,21 @@ describe("one lifecycle", function()
     assert.equal(4, #env.fake:requests())
   end)
 
+  it("the default plan, declared, does what a declaration without one does", function()
+    local DEFAULT = {}
+    for k, v in pairs(require "users.providers.generic") do DEFAULT[k] = v end
+    DEFAULT.name, DEFAULT.plan = "defaulted", require("users.plan").default
+    package.preload["users.providers.defaulted"] = function() return DEFAULT end
+    local user, res = users.update("defaulted", "u1", { role = "admin" }, planned_opts())
+    package.preload["users.providers.defaulted"] = nil
+    assert.is_table(user, tostring(res))
+    assert.equal(1, res.attempts)
+    local plain = env.fake:requests()[1]
+    assert.is_table(users.update("generic", "u1", { role = "admin" }, planned_opts()))
+    local own = env.fake:requests()[2]
+    assert.equal(own.method .. " " .. own.uri .. " " .. own.body, plain.method .. " " .. plain.uri .. " " .. plain.body)
+  end)
+
   it("prepare gives a plan's first request; a plan that raises fails its item, never the caller", function()
     local req = assert(users.prepare("planned", "u1", { role = "x" }, planned_opts()))
     assert.equal("GET", req.method)

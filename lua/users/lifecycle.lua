@@ -11,17 +11,18 @@
 -- sends in its session and keeps the waits in its queue). Both only do
 -- what `step` says:
 --
---   local life = lifecycle.new(entry, o, id, fields, now, opts)
---   lifecycle.step(life, now) -> "send", req          send it, then lifecycle.answer(life, now, <its result>)
+--   local life = lifecycle.new(lifecycle.driver(entry, o, ...), id, fields, now)
+--   lifecycle.step(life, now) -> "send", req          send it; lifecycle.answer(life, now, <its result>)
+--                                                      gives the next move
 --                             -> "wait", seconds, why  come back then (why: "budget", "retry",
 --                                                      "throttled" (a 429's back-off), "token", "plan")
 --                             -> "done", user, res     over: the outcome
 --                             -> "fail", err           over: the outcome
 --
--- A provider's update is a plan of steps (lua/README, "A provider's update
--- as steps"): the default one sends the declaration's own request; a token
--- fetch is a plan of the same shape (users/auth.lua) run inside the life
--- that needs the token.
+-- A provider's update is a plan of steps (users/plan.lua; lua/README, "A
+-- provider's update as steps"): the default one, run inline here, sends
+-- the declaration's own request; a token fetch is a plan of the same shape
+-- (users/auth.lua) pushed inside the life that needs the token.
 local errors = require "users.errors"
 local client = require "users.client"
 local response = require "users.response"
@@ -32,40 +33,16 @@ local suggest = require "users.suggest"
 local trace = require "users.trace"
 local events = require "users.events"
 local metrics = require "users.metrics"
+local plan = require "users.plan"
 
 local _M = {}
 
-local type, pcall, setmetatable, tostring = type, pcall, setmetatable, tostring
+local type, pcall, tostring = type, pcall, tostring
 local huge = math.huge
 
 --- What a request carries for a token that would be fetched, where nothing
 -- may be sent (prepare with fetch_token = false, dry runs).
 _M.PLACEHOLDER_TOKEN = "[token fetched at run time]"
-
----------------------------------------------------------------- the plan's view
-
-local Call = {}
-Call.__index = Call
-
---- The declaration's own request for the item (validated, encoded), or nil, err.
-function Call:request() return client.request(self.entry, self.id, self.fields, self.opts) end
-
---- The base URL + path, `{param}` the id's validated, percent-encoded values.
-function Call:url(path) return client.url(self.entry, self.id, self.opts, path) end
-
---- An error of this provider (kind "http" and not retryable unless said).
-function Call:error(t)
-  t.kind, t.provider = t.kind or "http", self.provider
-  if t.retryable == nil then t.retryable = false end
-  return errors.new(t)
-end
-
---- The plan of a declaration without one: its own request, its outcome.
-function _M.default_plan(call, user, res)
-  if call.step == 1 then return "send", call:request() end
-  if user == nil then return "fail", res end
-  return "done", user, res
-end
 
 ---------------------------------------------------------------- a life
 
@@ -91,11 +68,7 @@ end
 --- A new life of an item of `drv` (`driver`'s) at `now`.
 function _M.new(drv, id, fields, now)
   local entry, o = drv.entry, drv.o
-  local plan, call = entry.decl.plan, false
-  if plan then
-    call = setmetatable({ entry = entry, id = id, fields = fields, opts = o, provider = entry.decl.name,
-                          step = 0, attempts = 0, plan = plan, state = {} }, Call)
-  end
+  local call = entry.decl.plan and plan.call(entry, o, id, fields, entry.decl.plan) or false
   -- The fields of every life named here with a value (false: none yet;
   -- 16 at most: the table stays small), so that none added later makes it
   -- grow; those of rarer paths (slot, last, refused, sent, span, delay,
@@ -173,11 +146,10 @@ end
 
 -- A plan pushed inside the life: the token's, before the request that needs it.
 local function push_token_plan(life, now)
-  life.call = setmetatable({
-    entry = life.drv.entry, id = life.id, fields = life.fields, opts = life.drv.o, provider = life.drv.entry.decl.name,
-    step = 0, attempts = 0, state = {}, plan = auth.plan, refused = life.refused, started = now,
-    below = life.call, pushed = true, parent = { life.spec, life.req_token, life.tries, life.refreshed },
-  }, Call)
+  local call = plan.call(life.drv.entry, life.drv.o, life.id, life.fields, auth.plan)
+  call.refused, call.started, call.below, call.pushed = life.refused, now, life.call, true
+  call.parent = { life.spec, life.req_token, life.tries, life.refreshed }
+  life.call = call
   life.refused = nil
   life.phase = PLAN
 end
