@@ -31,7 +31,7 @@ function _M.new(entry, run, o, total, started)
     report = { total = 0, done = 0, succeeded = 0, failed = 0, skipped = 0, retried = 0, not_attempted = 0,
                failures = setmetatable({}, core.array_mt), -- [] in JSON, even empty
                failures_dropped = 0, dry_run = run.dry_run or nil },
-    show = progress.new(run.progress, total, started),
+    show = run.progress and progress.new(run.progress, total, started) or nil, -- none: nothing to call
   }, Keeper)
   if run.journal then
     local jr, err = journal.open(run.journal, journal.scope(entry, o), run.dry_run)
