@@ -1,8 +1,7 @@
 --- Every attempt observable: the events users/lifecycle.lua hands to
 -- `opts.on_event` (per call, per client, per configure, per bulk run), one
 -- per attempt and per wait. Attribute names are OpenTelemetry's for HTTP
--- clients; nothing secret is in them (no URL but its template, no header,
--- no body, no message). A handler that raises never breaks the call: its
+-- clients; nothing secret is in them (no header, no body, no message). A handler that raises never breaks the call: its
 -- error is ignored (and said once, users/log.lua).
 --
 --   name = "request"   an attempt leaves             (attempt attributes)
@@ -14,9 +13,11 @@
 --   name = "token"     a token fetched, or another   fetched (this item made the request),
 --                      after a 401               refreshed (after a 401), duration
 --   name = "outcome"   the item is over              ok, attempts, duration, error.type, http.response.status_code
--- Attempt attributes: provider, attempt, http.request.method,
--- server.address, server.port, url.template, and with trace context
--- trace_id, span_id (the attempt's) and parent_span_id.
+-- Attempt attributes: provider, attempt (of this request: a token
+-- request counts its own), http.request.method, server.address,
+-- server.port, url.template, url.full (the module's URLs hold no
+-- credentials and no query: a base URL with user information is refused),
+-- and with trace context trace_id, span_id (the attempt's) and parent_span_id.
 local client = require "users.client"
 local log = require "users.log"
 
@@ -41,9 +42,9 @@ local function attempt(life, name)
   local req = life.spec
   local address, port = req.address, req.port
   if not address then address, port = client.server(life.drv.entry, life.drv.o) end
-  local e = { name = name, provider = life.drv.entry.decl.name, attempt = life.attempts,
+  local e = { name = name, provider = life.drv.entry.decl.name, attempt = req.attempt or life.attempts,
               ["http.request.method"] = req.method, ["server.address"] = address, ["server.port"] = port,
-              ["url.template"] = req.template }
+              ["url.template"] = req.template, ["url.full"] = req.url }
   local parent = life.drv.trace
   if parent then e.trace_id, e.span_id, e.parent_span_id = parent.trace_id, life.span, parent.span_id end
   return e

@@ -151,18 +151,21 @@
 
 --- What `on_event` is given: one table per attempt and per wait, with
 -- OpenTelemetry's HTTP client attribute names. Nothing secret is in it: no
--- URL but its template, no header, no body, no message.
+-- header, no body, no message.
 -- @table Event
 -- @field name `"request"` (an attempt leaves), `"answer"` (its answer or
 --   its failure), `"retry"` (a retry is scheduled), `"wait"` (for a budget
 --   slot, or another caller's token request), `"token"` (a token fetched,
 --   or again after a 401), `"outcome"` (the item is over)
 -- @field provider the provider's name
--- @field attempt the attempt it is about (1, 2, ...)
+-- @field attempt the attempt it is about (1, 2, ...; a token request
+--   counts its own)
 -- @field http.request.method e.g. `"PATCH"`
 -- @field server.address the server's host
 -- @field server.port its port
 -- @field url.template the declaration's path, e.g. `"/v1/users/{user_id}"`
+-- @field url.full the request's URL (never with credentials or a query:
+--   a base URL with user information is refused)
 -- @field http.response.status_code the answer's status (answer, outcome)
 -- @field error.type a failed attempt's: the status as text for a 4xx/5xx
 --   (`"503"`), else the transport's code (`"timeout"`); a retry's and an
