@@ -21,16 +21,7 @@ local function names(list)
   return out
 end
 
-local function contains(v, secret, seen)
-  seen = seen or {}
-  if type(v) == "string" then return v:find(secret, 1, true) ~= nil end
-  if type(v) ~= "table" or seen[v] then return false end
-  seen[v] = true
-  for k, x in pairs(v) do
-    if contains(k, secret, seen) or contains(x, secret, seen) then return true end
-  end
-  return false
-end
+local contains = env.contains
 
 -- The series of the duration histogram with these labels, or nil.
 local function series(m, labels)
