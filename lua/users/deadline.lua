@@ -15,6 +15,7 @@ local WHAT = {
   retry = "before the retry it was waiting for",
   budget = "while waiting for a budget slot",
   token = "while waiting for another caller's token request",
+  plan = "while its update waited between two steps",
 }
 
 --- The error of an item whose deadline (`seconds` long) ran out while it

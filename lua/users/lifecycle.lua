@@ -262,9 +262,12 @@ end
 -- request completed, its timeouts bounded, its traceparent; then it leaves.
 local function prepare(life, now)
   local spec, o = life.spec, life.drv.o
-  local token = spec.auth ~= false and (life.token or token_for(life, now))
-  if token == nil then return next_step(life, now) end -- the token's plan goes first
-  life.token = token or false
+  local token = false -- a request without Authorization leaves the item's token alone
+  if spec.auth ~= false then
+    token = life.token or token_for(life, now)
+    if token == nil then return next_step(life, now) end -- the token's plan goes first
+    life.token = token
+  end
   local req = spec
   if not life.req_token then
     local err
