@@ -105,7 +105,8 @@ local function finish(life, now, user, res_or_err)
   end
   local err = res_or_err
   if not errors.is_error(err) then
-    err = errors.invalid(life.drv.entry.decl.name, {}, "the update's plan failed: " .. tostring(err))
+    err = errors.invalid(life.drv.entry.decl.name, {}, "the update's plan failed: "
+      .. (type(err) == "string" and err or "it gave no error (" .. type(err) .. ")"))
   end
   if err.kind ~= "invalid" and err.kind ~= "config" then err.attempts = life.attempts end
   if err.kind == "invalid" then suggest.fields(life.drv.entry, err) end
@@ -126,7 +127,9 @@ local function ask(life)
   local call, user, res = life.call, life.user, life.res
   if not call then
     local ok, spec, err = pcall(client.request, life.drv.entry, life.id, life.fields, life.drv.o)
-    if not ok then return "fail", errors.invalid(life.drv.entry.decl.name, {}, tostring(spec)) end
+    if not ok then -- a value's metamethod raised (its message, when it is one)
+      return "fail", errors.invalid(life.drv.entry.decl.name, {}, type(spec) == "string" and spec or "the update cannot be made")
+    end
     if not spec then return "fail", err end
     return "send", spec
   end

@@ -165,7 +165,11 @@ function _M.share(name, interval)
   local ngx = rawget(_G, "ngx")
   local dict = ngx and ngx.shared and ngx.shared[name]
   if not dict then return nil, "there is no lua_shared_dict " .. tostring(name) .. " in nginx.conf" end
-  shared = { dict = dict, flushed = setmetatable({}, { __mode = "k" }), retries = {} }
+  if shared then -- once per worker: a second timer would flush nothing new, another dict would miss the past
+    if shared.name == name then return true end
+    return nil, "this worker's metrics go to lua_shared_dict " .. shared.name .. " already"
+  end
+  shared = { name = name, dict = dict, flushed = setmetatable({}, { __mode = "k" }), retries = {} }
   local function tick(premature)
     if premature then return flush() end
     pcall(flush)
