@@ -15,12 +15,13 @@
 -- if not user then error(tostring(err)) end
 local core = require "users.core"
 local registry = require "users.registry"
-local client = require "users.client"
+local check = require "users.check"
 local options = require "users.options"
-local auth = require "users.auth"
+local budget = require "users.budget"
+local lifecycle = require "users.lifecycle"
 local bulk = require "users.bulk"
-local suggest = require "users.suggest"
 local headers = require "users.headers"
+local metrics = require "users.metrics"
 
 local _M = {
   --- The module's version, e.g. "0.1.0".
@@ -33,50 +34,46 @@ local _M = {
   array_mt = core.array_mt,
 }
 
-local type, error, setmetatable, pairs = type, error, setmetatable, pairs
+local type, setmetatable, pairs, getmetatable = type, setmetatable, pairs, getmetatable
 
 local defaults = {}  -- users.configure(provider, opts)
-
-local function bad(n, fname, msg)
-  return ("bad argument #%d to '%s' (%s)"):format(n, fname, msg)
-end
 
 local Client = {}
 Client.__index = Client
 
--- provider: a name or a client. Returns entry, the client's options; or
--- nil, the message of a misuse.
-local function resolve_provider(provider, fname)
+local ID = check.is("string|number|table", "user id expected (string, integer or table)")
+local FIELDS = check.is("table", "table of fields expected")
+local ITEMS = check.is("table|function", "array or iterator function expected")
+local OPTIONAL_TABLE = check.is("table|nil", "table")
+local STRING = check.is("string", "string")
+local DOCUMENT = check.is("string|table", "path, text or table")
+local DECLARATION = check.is("table", "declaration table")
+
+-- provider: a name or a client. Returns its entry and the client's own
+-- options; raises a misuse at the public function's caller (`level` as
+-- in check.fail, from the function calling this one).
+local function provider_of(provider, fname, level)
+  level = (level or 1) + 1
   if getmetatable(provider) == Client then return provider.entry, provider.opts end
   if type(provider) ~= "string" then
-    return nil, bad(1, fname, "provider name or client expected, got " .. type(provider))
+    check.fail(1, fname, "provider name or client expected, got " .. type(provider), level)
   end
   local entry, msg = registry.get(provider)
-  if not entry then return nil, bad(1, fname, msg) end
+  if not entry then check.fail(1, fname, msg, level) end
   return entry
 end
 
--- Everything update and prepare share: misuse raises at the caller's line
--- (level 3: the public function's caller), data problems return nil, err.
--- offline: a token that would be fetched is not (prepare's fetch_token = false).
-local function prepare(fname, provider, id, fields, opts, offline)
-  local entry, own = resolve_provider(provider, fname)
-  if not entry then error(own, 3) end
-  local tid = type(id)
-  if not (tid == "string" or tid == "number" or tid == "table") then
-    error(bad(2, fname, "user id expected (string, integer or table), got " .. tid), 3)
+-- What update and prepare share: misuse raises at their caller's line.
+-- `fresh`: options of their own, to change (else they may be shared).
+local function front_door(fname, provider, id, fields, opts, fresh)
+  local entry, own = provider_of(provider, fname, 2)
+  check.arg(2, fname, id, ID, 2)
+  check.arg(3, fname, fields, FIELDS, 2)
+  if fresh then
+    options.check(entry, opts, fname, 4, 2)
+    return entry, options.resolve(entry, defaults[entry.decl.name], own, opts)
   end
-  if type(fields) ~= "table" then
-    error(bad(3, fname, "table of fields expected, got " .. type(fields)), 3)
-  end
-  local misuse = options.check(entry, opts, fname, 4)
-  if misuse then error(misuse, 3) end
-  local o = options.resolve(entry, defaults[entry.decl.name], own, opts)
-  if fname == "prepare" then o.budget, o.rate, o._deadline = nil, nil, nil end -- it sends nothing
-  if offline and not o.token and auth.can_refresh(entry, o) then o.token = bulk.PLACEHOLDER_TOKEN end
-  local req, err = client.prepare(entry, id, fields, o)
-  if not req then err = suggest.fields(entry, err) end
-  return entry, o, req, err
+  return entry, options.for_call(entry, defaults[entry.decl.name], own, opts, fname, 4, 2)
 end
 
 --- Updates one user.
@@ -91,9 +88,33 @@ end
 --   option out of range
 -- @usage local user, res = users.update("paradigm", 42, { workspaces = { 3, 5 } })
 function _M.update(provider, id, fields, opts)
-  local entry, o, req, err = prepare("update", provider, id, fields, opts)
-  if not req then return nil, auth.redact(err, o) end
-  return client.send(entry, req, o)
+  local entry, o = front_door("update", provider, id, fields, opts)
+  local transport = o.transport
+  local now = transport.now()
+  -- The item's life (users/lifecycle.lua), run here: each move done as it says.
+  local life = lifecycle.new(lifecycle.driver(entry, o, budget.gate(entry, o), o.timeout), id, fields, now)
+  local what, a, b = lifecycle.step(life, now)
+  while true do
+    if what == "send" then
+      local res, message, code, sent = transport.send(a)
+      what, a, b = lifecycle.answer(life, transport.now(), res, message, code, sent)
+    elseif what == "wait" then
+      transport.sleep(a)
+      what, a, b = lifecycle.step(life, transport.now())
+    elseif what == "done" then
+      return a, b
+    else
+      return nil, a
+    end
+  end
+end
+
+-- The fields of a prepared request that are the caller's (a copy).
+local function prepared(req)
+  return { method = req.method, url = req.url, headers = headers.copy(req.headers), body = req.body,
+           segments = req.segments, body_length = req.body_length, timeout = req.timeout,
+           connect_timeout = req.connect_timeout, ca_file = req.ca_file, max_body = req.max_body,
+           http_version = req.http_version }
 end
 
 --- Validates and builds the request without sending it: for dry runs, and
@@ -107,30 +128,38 @@ end
 -- @tparam[opt] Options opts
 -- @return `{ method, url, headers, body, segments, body_length, timeout,
 --   connect_timeout, ca_file, max_body, http_version }`; `body` is a string, or a chunk
---   iterator when a file is attached
+--   iterator when a file is attached; `headers` is the caller's own map
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
 function _M.prepare(provider, id, fields, opts)
   local offline = false
   if type(opts) == "table" and opts.fetch_token ~= nil then
-    if type(opts.fetch_token) ~= "boolean" then
-      error(bad(4, "prepare", "option 'fetch_token' must be a boolean"), 2)
-    end
+    if type(opts.fetch_token) ~= "boolean" then check.fail(4, "prepare", "option 'fetch_token' must be a boolean") end
     offline = opts.fetch_token == false
     local rest = {}
     for k, v in pairs(opts) do if k ~= "fetch_token" then rest[k] = v end end
     opts = rest
   end
-  local _, o, req, err = prepare("prepare", provider, id, fields, opts, offline)
-  if not req then return nil, auth.redact(err, o) end
-  req.headers = headers.copy(req.headers) -- the caller's own map, to change
-  return req
-end
-
-local function entry_or_raise(provider, fname)
-  local entry, msg = resolve_provider(provider, fname)
-  if not entry then error(msg, 3) end
-  return entry
+  local entry, o = front_door("prepare", provider, id, fields, opts, true)
+  o.budget, o.rate, o.deadline = nil, nil, nil -- it sends nothing (a token request aside)
+  local transport = o.transport
+  local life = lifecycle.new(lifecycle.driver(entry, o, nil, nil, offline, true), id, fields, transport.now())
+  local what, a = lifecycle.step(life, transport.now())
+  while true do -- to the item's first request; a token request on the way is sent
+    if what == "send" and lifecycle.main(life) then
+      return prepared(a)
+    elseif what == "send" then
+      local res, message, code, sent = transport.send(a)
+      what, a = lifecycle.answer(life, transport.now(), res, message, code, sent)
+    elseif what == "wait" then
+      transport.sleep(a)
+      what, a = lifecycle.step(life, transport.now())
+    elseif what == "fail" then
+      return nil, a
+    else
+      return a -- a plan that ends without a request
+    end
+  end
 end
 
 --- Updates many users concurrently, under a rate ceiling, retried,
@@ -145,29 +174,18 @@ end
 -- @raise on misuse, as `update`, and when the journal cannot be opened
 -- @usage local report = users.bulk_update("generic", items, { concurrency = 16, rate = 50 })
 function _M.bulk_update(provider, items, opts)
-  local entry, own = resolve_provider(provider, "bulk_update")
-  if not entry then error(own, 2) end
-  if type(items) ~= "table" and type(items) ~= "function" then
-    error(bad(2, "bulk_update", "array or iterator function expected, got " .. type(items)), 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(bad(3, "bulk_update", "table expected, got " .. type(opts)), 2)
-  end
+  local entry, own = provider_of(provider, "bulk_update")
+  check.arg(2, "bulk_update", items, ITEMS)
+  check.arg(3, "bulk_update", opts, OPTIONAL_TABLE)
   local run, update_opts = {}, {}
   for k, v in pairs(opts or {}) do
-    local check = bulk.KEYS[k]
-    if check then
-      if not check(v) then error(bad(3, "bulk_update", "option '" .. k .. "' has a wrong type or value"), 2) end
-      run[k] = v
-    else
-      update_opts[k] = v
-    end
+    if bulk.RULES[k] then run[k] = v else update_opts[k] = v end
   end
-  local misuse = options.check(entry, update_opts, "bulk_update", 3)
-  if misuse then error(misuse, 2) end
-  local o = options.resolve(entry, defaults[entry.decl.name], own, update_opts)
-  if o.retries == 0 and update_opts.retries == nil and not (own and own.retries)
-     and not (defaults[entry.decl.name] or {}).retries then
+  check.options(3, "bulk_update", run, bulk.RULES)
+  options.check(entry, update_opts, "bulk_update", 3)
+  local d = defaults[entry.decl.name]
+  local o = options.resolve(entry, d, own, update_opts)
+  if update_opts.retries == nil and not (own and own.retries) and not (d and d.retries) then
     o.retries = 3 -- a bulk run retries what may pass on a second try, unless told otherwise
   end
   return bulk.run(entry, items, run, o)
@@ -179,11 +197,11 @@ end
 -- @tparam Options opts
 -- @raise on misuse
 function _M.configure(provider, opts)
-  local entry = entry_or_raise(provider, "configure")
-  local misuse = options.check(entry, opts, "configure", 2)
-  if misuse then error(misuse, 2) end
-  local d = defaults[entry.decl.name] or {}
-  for k, v in pairs(opts or {}) do d[k] = v end
+  local entry = provider_of(provider, "configure")
+  options.check(entry, opts, "configure", 2)
+  local d = {} -- a new table: options resolved from the old one are not used again
+  for k, v in pairs(defaults[entry.decl.name] or d) do d[k] = v end
+  for k, v in pairs(opts or d) do d[k] = v end
   defaults[entry.decl.name] = d
 end
 
@@ -199,9 +217,8 @@ end
 -- @usage local tenant = users.new("lexful", { account_id = A, key_id = K, key_secret = S })
 -- local user, err = tenant:update(id, { role = "admin" })
 function _M.new(provider, opts)
-  local entry = entry_or_raise(provider, "new")
-  local misuse = options.check(entry, opts, "new", 2)
-  if misuse then error(misuse, 2) end
+  local entry = provider_of(provider, "new")
+  options.check(entry, opts, "new", 2)
   local own = {}
   for k, v in pairs(opts or {}) do own[k] = v end
   return setmetatable({ entry = entry, opts = own, provider = entry.decl.name }, Client)
@@ -221,10 +238,8 @@ local File = { __name = "users.file" }
 -- @return a file value for a field of type file
 -- @raise on misuse
 function _M.file(path, content_type)
-  if type(path) ~= "string" or path == "" then error(bad(1, "file", "path expected"), 2) end
-  if content_type ~= nil and type(content_type) ~= "string" then
-    error(bad(2, "file", "content type string expected"), 2)
-  end
+  check.arg(1, "file", path, function(v) if type(v) ~= "string" or v == "" then return "path expected" end end)
+  check.arg(2, "file", content_type, check.is("string|nil", "content type string"))
   return setmetatable({ path = path, filename = path:match("([^/]+)$"),
                         content_type = content_type }, File)
 end
@@ -236,11 +251,9 @@ end
 -- @return a file value for a field of type file
 -- @raise on misuse
 function _M.blob(bytes, filename, content_type)
-  if type(bytes) ~= "string" then error(bad(1, "blob", "string expected"), 2) end
-  if type(filename) ~= "string" then error(bad(2, "blob", "file name expected"), 2) end
-  if content_type ~= nil and type(content_type) ~= "string" then
-    error(bad(3, "blob", "content type string expected"), 2)
-  end
+  check.arg(1, "blob", bytes, STRING)
+  check.arg(2, "blob", filename, check.is("string", "file name"))
+  check.arg(3, "blob", content_type, check.is("string|nil", "content type string"))
   return setmetatable({ data = bytes, filename = filename, content_type = content_type }, File)
 end
 
@@ -255,8 +268,7 @@ function _M.providers() return registry.names() end
 --   min_length, max_length, format, pattern, items, description, ... } } }`
 -- @raise on misuse
 function _M.describe(provider)
-  local entry = entry_or_raise(provider, "describe")
-  return registry.describe(entry)
+  return registry.describe((provider_of(provider, "describe")))
 end
 
 --- A provider declaration compiled from one operation of a vendor's
@@ -284,13 +296,9 @@ end
 -- users.register(decl)
 -- users.update("acme", 42, { display_name = "Jane" }, { token = T })
 function _M.openapi(document, operation, overlay)
-  local td = type(document)
-  if td ~= "string" and td ~= "table" then
-    error(bad(1, "openapi", "path, text or table expected, got " .. td), 2)
-  end
-  if type(operation) ~= "string" then error(bad(2, "openapi", "string expected, got " .. type(operation)), 2) end
-  local problem = require("users.openapi.overlay").problem(overlay)
-  if problem then error(bad(3, "openapi", problem), 2) end
+  check.arg(1, "openapi", document, DOCUMENT)
+  check.arg(2, "openapi", operation, STRING)
+  check.arg(3, "openapi", overlay, require("users.openapi.overlay").problem)
   return require("users.openapi").compile(document, operation, overlay)
 end
 
@@ -302,153 +310,43 @@ end
 -- @raise when the name exists (and `replace` is not true), or the
 --   declaration is not valid
 function _M.register(declaration)
-  if type(declaration) ~= "table" then
-    error(bad(1, "register", "declaration table expected, got " .. type(declaration)), 2)
-  end
+  check.arg(1, "register", declaration, DECLARATION)
   local ok, err = pcall(registry.register, declaration)
-  if not ok then error(bad(1, "register", tostring(err)), 2) end
+  if not ok then check.fail(1, "register", tostring(err)) end
 end
 
--- For the bulk helpers and tests: the low layers, not part of the contract.
+--- The counts of every attempt made in this Lua state (every worker's sums
+-- inside nginx, after `share_metrics`): a duration histogram per provider,
+-- method, server, status and error type, and the retries.
+-- @string[opt] format `"prometheus"`: Prometheus's text exposition format
+-- @return `{ http_client_request_duration_seconds = { { labels, count, sum,
+--   buckets = { { le, count }, ... } }, ... }, http_client_retries_total =
+--   { { labels, value }, ... } }`, or the text
+-- @raise on misuse
+-- @usage ngx.print(users.metrics("prometheus")) -- a location /metrics
+function _M.metrics(format)
+  check.arg(1, "metrics", format, function(v) if v ~= nil and v ~= "prometheus" then return '"prometheus" or nothing expected' end end)
+  if format == "prometheus" then return metrics.prometheus() end
+  return metrics.table()
+end
+
+--- Inside nginx: every worker that calls it (from init_worker_by_lua*) adds
+-- its counts to a lua_shared_dict every `interval` seconds, without a lock
+-- per request, and `metrics` then gives the sums of every worker.
+-- @string dict the lua_shared_dict's name
+-- @number[opt=1] interval seconds between two flushes
+-- @return true, or nil and why not (no such dict, not inside nginx)
+-- @raise on misuse
+function _M.share_metrics(dict, interval)
+  check.arg(1, "share_metrics", dict, STRING)
+  check.arg(2, "share_metrics", interval, function(v)
+    if v ~= nil and (type(v) ~= "number" or not (v > 0 and v <= 3600)) then return "seconds from 0 to 3600 expected" end
+  end)
+  return metrics.share(dict, interval)
+end
+
+-- For the command and tests until they use the public API (the lead sequences
+-- their removal): the low layers, not part of the contract.
 _M._options, _M._registry = options, registry
-
---- Options of `update`, `prepare`, `new`, `configure` and `bulk_update`.
--- Missing values fall back to the environment: `<PROVIDER>_TOKEN`,
--- `<PROVIDER>_BASE_URL`, `LEXFUL_ACCOUNT_ID`, `LEXFUL_KEY_ID`,
--- `LEXFUL_KEY_SECRET`, `LANCEPILOT_WORKSPACE`. An unknown key, a wrong type
--- or a value out of range raises.
--- @table Options
--- @field token the bearer token
--- @field base_url `http(s)://host[/path]`, without query or user information
--- @field account_id lexful: the X-Account-ID
--- @field workspace lancepilot: the workspace UUID, when the id is an integer
--- @field key_id lexful: with key_secret, the token is fetched and refreshed
--- @field key_secret lexful: the key's secret (never shown in errors)
--- @field timeout seconds for the whole transfer (default 30, at most 86400)
--- @field connect_timeout seconds to connect (default 10, at most 86400)
--- @field ca_file a CA bundle to verify the server with (libcurl)
--- @field headers extra request headers; one of ours of the same name, in
---   any case, is replaced; Content-Length, Transfer-Encoding, Connection,
---   Expect, TE and Upgrade are the transport's and refused
--- @field retries retries of transport errors, 429 and 5xx (default 0;
---   3 in bulk runs; at most 100)
--- @field backoff seconds before the first retry, doubled each time with
---   jitter, at most 30 (default 0.5)
--- @field max_retry_after the longest Retry-After honoured, in seconds
---   (default 300): past it the request fails as `rate_limited`, with
---   `err.retry_after` set, and the caller decides
--- @field user_agent the User-Agent (default `lua-users/<version>`)
--- @field encoding paradigm: `"json"` (default), `"form"` or `"multipart"`
--- @field max_body the largest response accepted, in bytes (default 8 MiB,
---   at most 1 GiB)
--- @field transport a table following `users.transport`'s contract
--- @field http_version `"auto"` (default: HTTP/2 where the server offers it
---   over TLS, multiplexed, a bulk run's requests sharing one connection;
---   HTTP/1.1 elsewhere), `"1.1"` (never HTTP/2), or `"h2c"` (HTTP/2 from
---   the first byte, without TLS too: gateways that speak it; libcurl only,
---   the nginx transport speaks HTTP/1.1). `Response.protocol` says which
---   was used
--- @field rate requests per second for the account, never exceeded (paced
---   5% under it, so that a request that leaves late never makes the
---   provider count one too many in a second); in `update` as in
---   `bulk_update`. `update` waits for its slot (`ngx.sleep` inside nginx),
---   at most until its `deadline`, or `timeout` seconds without one; a slot
---   further away fails at once with `kind = "budget"`,
---   `code = "rate_limited"` and `retry_after` set, and nothing is sent.
---   Ignored by `prepare`.
--- @field burst requests that may leave at once after a quiet spell (default
---   1: none closer than the rate's interval)
--- @field budget where each account's budget lives: its rate, the pause a
---   429 asked for (every sharer waits until its Retry-After, or for its
---   back-off when it gave none), and a token fetched with a key pair (one
---   fetch for everyone, refreshed before it expires and once after a 401).
---   `"local"` (the default: this Lua state, one nginx worker), `{
---   shared_dict = "NAME" }` (every worker of one nginx: a `lua_shared_dict`),
---   or `"redis://[:PASSWORD@]HOST:PORT[/DB]"` (every host). A shared budget
---   keeps the token in the store too; `tokens = "local"` in the table, or
---   `?tokens=local` after the URL, keeps it in the Lua state. Without
---   `rate` and `budget` nothing is kept between calls. Accounts are keyed
---   by provider, base URL (as given) and account id, or else a SHA-1 of
---   the credential, never the secret itself. Ignored by `prepare`.
--- @field budget_fallback `"fail"` (default): a shared budget that cannot be
---   reached fails the call with `kind = "budget"`,
---   `code = "budget_unavailable"` (retryable; each Redis operation is
---   bounded by 0.5 s, and a store that failed is tried again after a
---   second). `"local"`: the local budget stands in, with a warning in
---   nginx's error log or on stderr, until the store answers again.
--- @field deadline seconds for the whole call (default: none beyond each
---   transfer's timeouts): its token request, its waits for a budget slot,
---   its retries and back-offs. Transfers are cut to what is left, a retry
---   that would start past it is not waited for, and the call returns
---   `nil, err` with `code = "timeout"` and `err.waiting_for` (`"answer"`,
---   `"retry"`, `"budget"` or `"token"`) said in its message. In a bulk run
---   it counts for each item from when the item is taken. Ignored by `prepare`.
-
---- Run options of `bulk_update`, beside any `Options` key.
--- @table BulkOptions
--- @field concurrency requests in flight (default 8); at most that many
---   connections
--- @field rate requests per second for the account (an `Options` key, here
---   as everywhere): the run's requests take their slots from the account's
---   budget, with every other caller that shares it
--- @field on_result `function(item, user, err, res)` after each item (`res`,
---   the `Response`, for a success)
--- @field progress `true` (a bar on stderr when it is a terminal) or
---   `function(done, total, report)`
--- @field journal a file: confirmed items are recorded, a rerun skips them
--- @field dry_run validate and prepare every item, send nothing
--- @field total the number of items, for progress over an iterator
--- @field max_failures failures kept in `Report.failures` (default 1000)
-
---- What `update` returns beside the user.
--- @table Response
--- @field status the HTTP status
--- @field protocol `"HTTP/1.1"`, `"HTTP/2"` (or `"HTTP/1.0"`): what the
---   answer came over
--- @field headers the response headers, names in lower case
--- @field attempts how many requests were made
--- @field elapsed seconds, retries included
-
---- The one error shape (a table with `__tostring`). No secret (token, key
--- secret) ever appears in it, at any depth, nor in `tostring(err)`.
--- @table Error
--- @field kind `"invalid"` (refused before sending), `"http"` (non-2xx),
---   `"transport"`, `"decode"` (not the JSON promised), `"config"`,
---   `"budget"` (the account's budget refused or could not be reached:
---   nothing was sent)
--- @field code one word across providers: `validation_error` (every
---   provider's validation answer, lexful's 400 included), `unauthorized`,
---   `forbidden`, `not_found`, `conflict`, `rate_limited`, `server_error`,
---   `redirect`, `bad_request`, `method_not_allowed`, `too_large`,
---   `http_error`, `bad_response`, `config_error`; transport: `timeout`,
---   `connect`, `dns`, `tls`, `reset`, `too_large`, `bad_url`, `aborted`,
---   `file_changed`, `transport`; budget: `rate_limited` (no slot in time),
---   `budget_unavailable` (the shared store cannot be reached)
--- @field status the HTTP status, for `kind == "http"`
--- @field message one sentence
--- @field fields `{ field = { "message", ... } }` for validation errors
--- @field retry_after seconds the server asked to wait (both Retry-After forms)
--- @field retryable whether a retry may help
--- @field attempts how many requests were made
--- @field waiting_for for a deadline's `timeout`: what the call was waiting
---   for when it ran out (`"answer"`, `"retry"`, `"budget"`, `"token"`)
--- @field provider the provider's name
--- @field body the provider's decoded (or raw) body
-
---- What `bulk_update` returns.
--- @table Report
--- @field total items taken from the input
--- @field succeeded items the provider confirmed
--- @field failed items that failed (after their retries)
--- @field skipped items the journal had confirmed already
--- @field retried retries made
--- @field elapsed seconds
--- @field failures the first `max_failures` failures, `{ index, id, err }`,
---   each err without the provider's body (on_result gets it whole)
--- @field failures_dropped failures beyond `max_failures`
--- @field dry_run true for a dry run
--- @field error when a callback (on_result, progress, the items iterator)
---   or a value's metamethod raised: its message. The run then stopped
---   taking items; what was in flight finished and is counted.
 
 return _M

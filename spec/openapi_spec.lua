@@ -346,7 +346,8 @@ describe("a provider compiled from a document", function()
     local o = { token = "tok-9", headers = { ["api-key"] = "k-secret-123", ["Api-Username"] = "system" } }
     assert.equal("tok-9", require("users.security").credential(entry, o))
     local err = require("users.errors").new { message = "key k-secret-123 refused for system" }
-    require("users.auth").redact(err, o)
+    local secrets = require "users.secrets"
+    secrets.scrub(err, secrets.of(o))
     assert.equal("key [REDACTED] refused for system", err.message)
   end)
 

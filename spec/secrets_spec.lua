@@ -12,16 +12,7 @@ local ECHO_BODY = '{"error":"validation_error","message":"bad token @BEARER@",'
 local ECHO_HEADERS = { ["Content-Type"] = "application/json", ["X-Echo"] = "Bearer @BEARER@",
                        ["X-@BEARER@"] = "1" }
 
-local function contains(v, secret, seen)
-  seen = seen or {}
-  if type(v) == "string" then return v:find(secret, 1, true) ~= nil end
-  if type(v) ~= "table" or seen[v] then return false end
-  seen[v] = true
-  for k, x in pairs(v) do
-    if contains(k, secret, seen) or contains(x, secret, seen) then return true end
-  end
-  return false
-end
+local contains = env.contains
 
 describe("secrets never leave", function()
   setup(function() env.start() end)

@@ -69,4 +69,10 @@ function _M.bulk()
   return reply(200, report)
 end
 
+--- GET /metrics: every worker's counts, in Prometheus's text format.
+function _M.metrics()
+  ngx.header["Content-Type"] = "text/plain; version=0.0.4"
+  ngx.print(users.metrics("prometheus"))
+end
+
 return _M

@@ -1,15 +1,16 @@
 --- Credentials: the bearer token given in the options, or one fetched with
--- a key id and secret (lexful) and cached until shortly before it expires.
--- Secrets are scrubbed from every error that leaves the module.
+-- a key id and secret (lexful) and kept until shortly before it expires.
+-- The fetch is a plan (the hook shape of lua/README, "A provider's update
+-- as steps"): its steps run as steps of the item that needs the token, in
+-- users/lifecycle.lua, never on a side path.
 local core = require "users.core"
 local errors = require "users.errors"
-local headers = require "users.headers"
-local budget = require "users.budget"
+local tokens = require "users.tokens"
 
 local _M = {}
 
-local type, tonumber, pairs, ipairs = type, tonumber, pairs, ipairs
-
+local type, tonumber, tostring = type, tonumber, tostring
+local min, max, floor = math.min, math.max, math.floor
 
 local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 local function base64url_decode(s)
@@ -22,7 +23,7 @@ local function base64url_decode(s)
     bits = bits + 6
     if bits >= 8 then
       bits = bits - 8
-      local byte = math.floor(acc / 2 ^ bits)
+      local byte = floor(acc / 2 ^ bits)
       out[#out + 1] = string.char(byte)
       acc = acc - byte * 2 ^ bits
     end
@@ -43,124 +44,91 @@ local function lifetime(body, token)
   return 3600
 end
 
-local function fetch(entry, o, spec)
-  local name = entry.decl.name
-  local h, p = headers.ours("application/json", o.user_agent)
-  if not h then return nil, errors.config(name, p) end
-  for k, v in pairs(spec.headers or {}) do
-    p = headers.set(h, k, v)
-    if p then return nil, errors.config(name, "credential header: " .. p) end
-  end
-  local base = (o.base_url or ""):gsub("/+$", "")
-  local req = {
-    method = spec.method, url = base .. spec.path, headers = h,
-    body = core.json_encode(spec.json), timeout = o.timeout,
-    connect_timeout = o.connect_timeout, ca_file = o.ca_file, max_body = o.max_body,
-  }
-  if o._deadline and not budget.clamp(req, o, o._deadline, core.now()) then
-    return nil, budget.deadline_error(name, o.deadline, "token")
-  end
-  local res, code, msg = o.transport.send(req)
-  if not res then return nil, errors.transport(name, code, "token request failed: " .. msg) end
-  if res.status < 200 or res.status >= 300 then
-    local err = errors.from_response(entry.decl, res)
-    err.message = "token request failed: " .. err.message
-    return nil, err
-  end
-  local body = core.json_decode(res.body)
+--- The token request the declaration gives for these options (lexful's
+-- key pair), or nil: the token is then `opts.token` or none.
+function _M.request(entry, o)
+  return entry.decl.token_request and entry.decl.token_request(o) or nil
+end
+
+--- The token the options give, or nil (none, or one to fetch): what the
+-- command checks before it runs (users/cli/config.lua).
+function _M.token(_, o) return o.token end
+
+--- Whether a 401 can be cured by fetching a new token.
+function _M.can_refresh(entry, o)
+  return not o.token and _M.request(entry, o) ~= nil
+end
+
+-- The token in a token response, and how long to keep it; or nil, err.
+local function read(provider, body, res)
   local token = type(body) == "table" and (body.token or body.access_token or body.jwt)
   if type(token) ~= "string" or token == "" then
-    return nil, errors.new { kind = "decode", code = "bad_response", provider = name,
+    return nil, errors.new { kind = "decode", code = "bad_response", provider = provider,
                              status = res.status, retryable = false,
                              message = "token response has no token" }
   end
   local ttl = lifetime(body, token)
   -- Refresh a little before expiry: a tenth of the lifetime, at most 60 s.
-  local margin = math.min(60, ttl / 10)
-  return { token = token, ttl = ttl - margin }
+  return token, ttl - min(60, ttl / 10)
 end
 
---- The token to send: opts.token, or one kept in the account's budget
--- (users/budget.lua: this Lua state's, or a shared one), fetched once for
--- everyone who shares it and kept until shortly before it expires.
--- `refused`: the token a server refused with a 401 (a new one is fetched,
--- unless someone already has), or true to fetch anew.
--- Returns token | nil (none configured) | nil, err.
-local function fetched_token(entry, o, refused)
-  local spec = entry.decl.token_request and entry.decl.token_request(o)
-  if not spec then return nil end
-  local token, err = budget.token(entry, o, function() return fetch(entry, o, spec) end, refused)
-  if not token then return nil, _M.redact(err, o) end
-  _M.used(o, token)
-  return token
-end
+local function usable(t, refused) return t and t ~= refused and refused ~= true end
 
--- (The closure lives in fetched_token: one here would keep LuaJIT from
--- compiling the common case, a token given, on every request.)
-function _M.token(entry, o, refused)
-  if o.token then return o.token end
-  return fetched_token(entry, o, refused)
-end
-
---- Remembers a secret sent with these options, so that every error they
--- give is scrubbed of it: a bulk run's answers to requests sent with the
--- previous token, still valid, are scrubbed of that one too.
-function _M.used(o, secret)
-  local list = o._secrets
-  if not list then list = {}; o._secrets = list end
-  for _, s in ipairs(list) do if s == secret then return end end
-  list[#list + 1] = secret
-  o._redact = nil -- the list below is made again
-end
-
---- Whether a 401 can be cured by fetching a new token.
-function _M.can_refresh(entry, o)
-  return not o.token and entry.decl.token_request ~= nil
-    and entry.decl.token_request(o) ~= nil
-end
-
--- { token } for each token seen lately (bounded): every call of a loop
--- sends the same, and needs no list of its own. Never changed by a caller.
-local NONE, token_lists, n_token_lists = {}, {}, 0
-local function token_list(token)
-  local list = token_lists[token]
-  if list then return list end
-  if n_token_lists >= 64 then token_lists, n_token_lists = {}, 0 end
-  list = errors.secrets { token }
-  token_lists[token], n_token_lists = list, n_token_lists + 1
-  return list
-end
-
--- Every secret these options hold or have sent, longest first (a secret
--- inside a longer one goes last). Kept on `o` until another is sent: every
--- answer of a run is scrubbed, and the list is the same for all of them.
-local function secrets(o)
-  if o._redact then return o._redact end
-  if not (o._secrets or o.key_secret or o.headers) then -- the common case: a token
-    o._redact = o.token and token_list(o.token) or NONE
-    return o._redact
+-- Another caller holds the fetch lock: look again a little later, at most
+-- until its lock would have expired.
+local function wait_for_other(call, s)
+  if core.now() + s.step >= s.give_up then
+    return "fail", errors.new { kind = "transport", code = "timeout", provider = call.provider,
+                                retryable = true, waiting_for = "token",
+                                message = "another caller's token request did not end in time" }
   end
-  local list = {}
-  for _, s in ipairs(o._secrets or {}) do list[#list + 1] = s end
-  list[#list + 1] = o.key_secret
-  list[#list + 1] = o.token
-  for k, v in pairs(o.headers or {}) do -- a caller's own credentials
-    if type(k) == "string" and k:lower() == "authorization" and type(v) == "string" then
-      list[#list + 1] = v:match("^%s*%S+%s+(.-)%s*$") or v
+  local step = s.step
+  s.step = min(step * 2, 0.1)
+  return "wait", step, "token"
+end
+
+--- The token plan. `call.entry` and `call.opts` name the account;
+-- `call.refused` is a token the server refused with a 401 (a new one is
+-- fetched unless someone already has), or true (fetch anew). Done with
+-- the token; `call.fetched` says whether this item fetched it.
+function _M.plan(call, user, res)
+  local s, o = call.state, call.opts
+  if call.step == 1 then
+    s.cache, s.step = tokens.cache(call.entry, o), 0.005
+    s.give_up = core.now() + o.timeout + 2
+    call.on_end = function() if s.owner then s.cache:unlock(s.owner) end end
+  end
+  if s.owner then -- the token request's outcome
+    local owner = s.owner
+    s.owner = nil
+    local token, ttl_or_err
+    if user == nil then
+      res.message = "token request failed: " .. tostring(res.message)
+      ttl_or_err = res
+    else
+      token, ttl_or_err = read(call.provider, user, res)
+      if token then s.cache:set(token, max(0.001, ttl_or_err)) end
     end
+    s.cache:unlock(owner)
+    if not token then return "fail", ttl_or_err end
+    call.fetched = true
+    return "done", token
   end
-  o._redact = errors.secrets(list)
-  return o._redact
-end
-
---- Scrubs from an error every secret these options hold or have sent.
-function _M.redact(err, o)
-  return errors.redact(err, secrets(o))
-end
-
---- Scrubs a response's header map (names and values) the same way.
-function _M.redact_headers(h, o)
-  return errors.redact_flat(h, secrets(o))
+  local t, err = s.cache:get()
+  if err then return "fail", err end
+  if usable(t, call.refused) then return "done", t end
+  local owner, lerr = s.cache:lock(o.timeout + 1)
+  if lerr then return "fail", lerr end
+  if not owner then return wait_for_other(call, s) end
+  t = s.cache:get() -- kept while we took the lock?
+  if usable(t, call.refused) then
+    s.cache:unlock(owner)
+    return "done", t
+  end
+  s.owner = owner
+  local spec = _M.request(call.entry, o)
+  return "send", { method = spec.method, path = spec.path, headers = spec.headers, json = spec.json,
+                   template = spec.path, auth = false, budget = false }
 end
 
 return _M

@@ -302,9 +302,7 @@ local function cmd_update(argv)
     return 0
   end
   if o.verbose then
-    opts.transport = request.verbose(require("users.transport").default(), function(line)
-      err_out:write(line, "\n")
-    end)
+    opts.on_event = request.on_event(function(line) err_out:write(line, "\n") end)
   end
   local user, e = users.update(d.name, id, fields, opts)
   if user == nil then

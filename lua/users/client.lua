@@ -1,71 +1,94 @@
---- A configured client of one provider: the request it prepares from
--- resolved options (users/options.lua), and sending with retries and token
--- refresh. `users.lua` is the public face; what to do with an answer is
--- users/response.lua's.
+--- The requests of one provider: its declaration's own request for an
+-- item (fields validated and encoded, the URL built from its path and
+-- parameters), and any request a plan sends completed with our headers,
+-- the provider's, the token's, the caller's and the options' limits.
+-- What happens to a request after that is users/lifecycle.lua's.
 local core = require "users.core"
 local errors = require "users.errors"
-local auth = require "users.auth"
 local encodings = require "users.encodings"
 local headers = require "users.headers"
-local response = require "users.response"
-local budget = require "users.budget"
 local security = require "users.security"
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, pcall = type, pairs, ipairs, tostring, pcall
-
--- Base URLs found good, trimmed: a program uses a few, again and again
--- (bounded, for one that makes them up).
-local good_bases, n_good_bases = {}, 0
+local type, pairs, ipairs, tostring, tonumber, pcall, rawequal = type, pairs, ipairs, tostring, tonumber, pcall, rawequal
 
 local NONE = {}
 
--- The text before and after a path's one parameter, split once per
--- provider ("/v1/users/{user_id}": "/v1/users/", ""); false when the path
--- has another shape (the general way then builds it).
-local around = setmetatable({}, { __mode = "k" })
-local function path_around(decl)
-  local a = around[decl]
-  if a == nil then
-    local before, pname, after = decl.path:match("^([^{]*){([%w_]+)}([^{]*)$")
-    a = pname == decl.params[1][1] and { before, after } or false
-    around[decl] = a
+-- What the last request of each provider was made from, and what was made:
+-- its base URL as given and trimmed (checked once), and its header map
+-- (never changed once made: transports read it, and the curl transport
+-- reuses the lines it made from it). A loop of calls and every request of
+-- a bulk run send the same map. Each field is made again when what it was
+-- made from differs from the options at hand, which are compared at every
+-- request; weak keys: an entry's memo goes with it.
+local made = setmetatable({}, { __mode = "k" })
+
+local function memo(entry)
+  local m = made[entry]
+  if not m then
+    m = {}
+    made[entry] = m
   end
-  if a then return a[1], a[2] end
+  return m
 end
 
--- The URL, or nil and an error. Every path parameter is validated by the C
--- core and percent-encoded: no id can change the path, query or a header.
-local function build_url(entry, id, o)
-  local decl, name = entry.decl, entry.decl.name
-  local base = o.base_url
+-- A URL's host and port.
+local function server_of(url)
+  local scheme, authority = url:match("^(%a+)://([^/]*)")
+  if not scheme then return nil end
+  local host, port = authority:match("^%[(.-)%]:?(%d*)$")
+  if not host then host, port = authority:match("^([^:]*):?(%d*)$") end
+  return host, tonumber(port) or (scheme:lower() == "https" and 443 or 80)
+end
+
+-- The base URL trimmed, or nil, err.
+local function base_of(entry, o)
+  local name, base = entry.decl.name, o.base_url
   if not base then
     return nil, errors.config(name, "no base URL for " .. name .. ": set opts.base_url or "
                                       .. name:upper() .. "_BASE_URL")
   end
-  local trimmed = good_bases[base]
-  if not trimmed then
-    if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or base:find("[\r\n%z]") then
-      return nil, errors.config(name, "base URL must be http(s)://host[/path], without query or spaces")
-    end
-    if base:match("^https?://([^/]*)"):find("@", 1, true) then
-      -- the token would go to the host after the @
-      return nil, errors.config(name, "base URL must not hold user information (user@host)")
-    end
-    trimmed = base:gsub("/+$", "")
-    if n_good_bases < 64 then good_bases[base], n_good_bases = trimmed, n_good_bases + 1 end
+  local m = memo(entry)
+  if m.base == base then return m.trimmed end
+  if not base:match("^https?://[^%s/?#]+[^%s?#]*$") or base:find("[\r\n%z]") then
+    return nil, errors.config(name, "base URL must be http(s)://host[/path], without query or spaces")
   end
-  base = trimmed
-  local params = decl.params or NONE
-  local one = params[1]
-  local before, after
-  if #params == 1 and not one.option and type(id) ~= "table" then before, after = path_around(decl) end
-  if before then -- the common case: one parameter, the id; no loop, no gsub
-    local text, msg = core.check_param(entry.compiled, one[1], id)
-    if not text then return nil, errors.invalid(name, { [one[1]] = { msg } }, "invalid user id") end
-    return base .. before .. core.escape(text) .. after
+  if base:match("^https?://([^/]*)"):find("@", 1, true) then
+    -- the token would go to the host after the @
+    return nil, errors.config(name, "base URL must not hold user information (user@host)")
   end
+  m.base, m.trimmed = base, (base:gsub("/+$", ""))
+  m.address, m.port = server_of(m.trimmed)
+  return m.trimmed
+end
+
+--- The server of the options' base URL: its host and port (for events
+-- and metrics), or nil when the base URL is not usable.
+function _M.server(entry, o)
+  if not base_of(entry, o) then return nil end
+  local m = made[entry]
+  return m.address, m.port
+end
+
+-- The text before and after a path's one parameter ("/v1/users/{user_id}":
+-- "/v1/users/", ""), kept on the entry (a declaration never changes once
+-- compiled); false when the path has another shape.
+local function path_around(entry)
+  local a = entry.path_around
+  if a == nil then
+    local decl = entry.decl
+    local before, pname, after = decl.path:match("^([^{]*){([%w_]+)}([^{]*)$")
+    a = decl.params and pname == decl.params[1][1] and { before, after } or false
+    entry.path_around = a
+  end
+  if a then return a[1], a[2] end
+end
+
+-- The value of each path parameter, validated and percent-encoded, or
+-- nil, err. The C core validates: no id can change the path, query or a header.
+local function param_values(entry, id, o)
+  local name, params = entry.decl.name, entry.decl.params or NONE
   local values, bad = {}, nil
   for i, p in ipairs(params) do
     local pname, v = p[1], nil
@@ -90,8 +113,28 @@ local function build_url(entry, id, o)
     end
   end
   if bad then return nil, errors.invalid(name, bad, "invalid user id") end
-  local path = decl.path:gsub("{([%w_]+)}", values)
-  return base .. path
+  return values
+end
+
+--- The URL of `path` (the declaration's own by default) for this id: the
+-- base URL and the path, each `{param}` its validated, percent-encoded
+-- value. Returns the URL, or nil, err.
+function _M.url(entry, id, o, path)
+  local base, err = base_of(entry, o)
+  if not base then return nil, err end
+  local params = entry.decl.params or NONE
+  local one = params[1]
+  if not path and #params == 1 and not one.option and type(id) ~= "table" then
+    local before, after = path_around(entry)
+    if before then -- the common case: one parameter, the id; no loop, no gsub
+      local text, msg = core.check_param(entry.compiled, one[1], id)
+      if not text then return nil, errors.invalid(entry.decl.name, { [one[1]] = { msg } }, "invalid user id") end
+      return base .. before .. core.escape(text) .. after
+    end
+  end
+  local values, verr = param_values(entry, id, o)
+  if not values then return nil, verr end
+  return base .. (path or entry.decl.path):gsub("{([%w_]+)}", values)
 end
 
 -- A chunk iterator over multipart segments, reading files piece by piece:
@@ -115,15 +158,42 @@ local function stream(segments)
   end
 end
 
+--- The declaration's own request for an item: `{ method, url, body,
+-- segments, body_length, content_type, template }`, or nil, err. Nothing
+-- is sent, no token is asked for.
+function _M.request(entry, id, fields, o)
+  local name = entry.decl.name
+  local ok, body, message, code, problems = pcall(encodings[o.encoding], entry.compiled, fields)
+  if not ok then
+    return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
+  elseif not body then
+    return nil, errors.invalid(name, code == "invalid" and problems or {}, message)
+  end
+  local url, err = _M.url(entry, id, o)
+  if not url then return nil, err end
+  local m = made[entry]
+  return { -- every field the transport reads named here: complete() adds no new one
+    method = entry.decl.method, url = url, template = entry.decl.path, address = m.address, port = m.port,
+    body = body.body or stream(body.segments), segments = body.segments,
+    body_length = body.length or #body.body, content_type = body.content_type,
+    headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
+    max_body = o.max_body, http_version = o.http_version, attempt = 0,
+  }
+end
+
+---------------------------------------------------------------- headers
+
 local function bad_header(name, problem)
   return nil, errors.invalid(name, { headers = { problem } }, "bad header: " .. problem)
 end
 
-local function make_headers(entry, o, content_type)
+-- A new header map: ours, the provider's, the token's, then the caller's
+-- (with the token only), each replacing one of the same name in any case.
+local function make_headers(entry, o, content_type, token, auth)
   local name = entry.decl.name
   local h, p = headers.ours(content_type, o.user_agent)
   if not h then return bad_header(name, p) end
-  for header, option in pairs(entry.decl.headers or {}) do
+  for header, option in pairs(entry.decl.headers or NONE) do
     local v = o[option]
     if v == nil then
       return nil, errors.config(name, "no " .. option .. " for " .. name .. ": set opts." .. option
@@ -132,26 +202,28 @@ local function make_headers(entry, o, content_type)
     p = headers.set(h, header, v)
     if p then return bad_header(name, p) end
   end
-  local token, terr = security.apply(entry, o, h) -- the credentials the declaration asks for
-  if not token then return nil, terr end
-  for k, v in pairs(o.headers or {}) do
+  if not auth then return h end
+  local ok, err = security.apply(entry, o, h, token) -- the credentials the declaration asks for
+  if not ok then return nil, err end
+  for k, v in pairs(o.headers or NONE) do
     p = headers.set(h, k, v)
     if p then return bad_header(name, p) end
   end
-  return h, token
+  return h
 end
 
--- The last header map made for each provider, with what it was made from
--- (never changed once made: transports read it, and the curl transport
--- reuses the lines it made from it). A loop of calls, and every request of
--- a bulk run, sends the same map.
-local made = setmetatable({}, { __mode = "k" })
-
--- Whether m was made from what `o` holds now, the token aside.
-local function made_from(m, entry, o, content_type)
-  if m.content_type ~= content_type or not rawequal(m.user_agent, o.user_agent) then return false end
-  for _, option in pairs(entry.decl.headers or NONE) do
-    if not rawequal(m.options[option], o[option]) then return false end
+-- Whether the memo's map was made from what `o` holds now (options are
+-- read only once resolved: those it was made from, or others of the same
+-- values; the caller's headers table is compared whole every time).
+local function made_from(m, entry, o, content_type, token, auth)
+  if m.content_type ~= content_type or m.token ~= token or m.auth ~= auth then return false end
+  if m.o ~= o then
+    if not (rawequal(m.user_agent, o.user_agent) and rawequal(m.username, o.username)
+            and rawequal(m.password, o.password)) then return false end
+    for _, option in pairs(entry.decl.headers or NONE) do
+      if not rawequal(m.options[option], o[option]) then return false end
+    end
+    m.o = o
   end
   local h, seen = o.headers, m.headers
   if h == nil or seen == nil then return h == seen end
@@ -163,109 +235,66 @@ local function made_from(m, entry, o, content_type)
   return n == m.n_headers
 end
 
--- The request's headers: ours, the provider's, the token's, then the
--- caller's, each replacing one of the same name in any case. Returns the
--- map, or nil, err.
-local function request_headers(entry, o, content_type)
-  local m = made[entry]
-  if m and made_from(m, entry, o, content_type) then
-    local token, terr = security.credential(entry, o)
-    if terr then return nil, terr end
-    if token == m.token then return m.map end
-  end
-  local h, token_or_err = make_headers(entry, o, content_type)
-  if not h then return nil, token_or_err end
-  m = { map = h, token = token_or_err, content_type = content_type, user_agent = o.user_agent, options = {} }
+-- The header map of a request (the memo's when it was made from the
+-- same), or nil, err.
+local function header_map(entry, o, content_type, token, auth)
+  local m = memo(entry)
+  if m.map and made_from(m, entry, o, content_type, token, auth) then return m.map end
+  local h, err = make_headers(entry, o, content_type, token, auth)
+  if not h then return nil, err end
+  m.map, m.token, m.auth, m.content_type, m.user_agent, m.o = h, token, auth, content_type, o.user_agent, o
+  m.username, m.password = o.username, o.password
+  m.options = {}
   for _, option in pairs(entry.decl.headers or NONE) do m.options[option] = o[option] end
+  m.headers, m.n_headers = nil, nil
   if type(o.headers) == "table" then
     m.headers, m.n_headers = {}, 0
     for k, v in pairs(o.headers) do m.headers[k], m.n_headers = v, m.n_headers + 1 end
   end
-  made[entry] = m
   return h
 end
 
---- Validates and prepares a request; nothing is sent (but a token may be
--- fetched). Returns req or nil, err. `o` is resolved and checked.
-function _M.prepare(entry, id, fields, o)
-  local name = entry.decl.name
-  local ok, body, problems, reason = pcall(encodings[o.encoding], entry.compiled, fields)
-  if not ok then
-    return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
-  elseif reason == "empty" then
-    return nil, errors.invalid(name, {}, "an update needs at least one field")
-  elseif not body then
-    return nil, errors.invalid(name, problems or {})
+--- Completes a request a plan sends (users/lifecycle.lua) into the one the
+-- transport takes: its URL (`path` after the base URL), its body (`json`
+-- encoded), its headers (ours, the provider's, `Authorization: Bearer
+-- token` unless `spec.auth == false`, the request's own, the caller's) and
+-- the options' limits. Changes and returns `spec`, or nil, err.
+function _M.complete(entry, o, spec, token)
+  local auth = spec.auth ~= false
+  if not spec.url then
+    local base, err = base_of(entry, o)
+    if not base then return nil, err end
+    spec.url = base .. (spec.path or "")
   end
-  local url, err = build_url(entry, id, o)
-  if not url then return nil, err end
-  local h, herr = request_headers(entry, o, body.content_type)
-  if not h then return nil, herr end
-  return {
-    method = entry.decl.method, url = url, headers = h,
-    body = body.body or stream(body.segments), segments = body.segments,
-    body_length = body.length or #body.body,
-    timeout = o.timeout, connect_timeout = o.connect_timeout,
-    ca_file = o.ca_file, max_body = o.max_body, http_version = o.http_version,
-  }
+  if not spec.address then spec.address, spec.port = server_of(spec.url) end
+  if spec.json ~= nil then
+    spec.body, spec.json = core.json_encode(spec.json), nil
+    spec.content_type = spec.content_type or "application/json"
+    spec.body_length = #spec.body
+  end
+  local h, err = header_map(entry, o, spec.content_type, auth and token or nil, auth)
+  if not h then return nil, err end
+  if spec.headers then -- the request's own, then the caller's again
+    local own = spec.headers
+    h = headers.copy(h)
+    for k, v in pairs(own) do
+      local p = headers.set(h, k, v)
+      if p then return bad_header(entry.decl.name, p) end
+    end
+    if auth then for k, v in pairs(o.headers or NONE) do headers.set(h, k, v) end end
+  end
+  spec.headers = h
+  spec.timeout, spec.connect_timeout, spec.ca_file = o.timeout, o.connect_timeout, o.ca_file
+  spec.max_body, spec.http_version = o.max_body, o.http_version
+  return spec
 end
 
---- Puts a new token on a prepared request whose token the server refused
--- (fetched once for everyone who shares the account's budget).
-function _M.refresh(entry, req, o)
-  local refused = (headers.get(req.headers, "Authorization") or ""):match("^Bearer (.+)$") or true
-  local token, err = auth.token(entry, o, refused)
-  if not token then return nil, auth.redact(err, o) end
-  local h = headers.copy(req.headers) -- the one it had is shared (request_headers)
-  headers.set(h, "Authorization", "Bearer " .. token)
+--- A request's headers with a header set anew (a new map: the one it had
+-- may be shared).
+function _M.with_header(req, name, value)
+  local h = headers.copy(req.headers)
+  headers.set(h, name, value)
   req.headers = h
-  return true
-end
-
---- Sends a prepared request with retries; user, res or nil, err. Each
--- attempt waits for the account's budget slot (users/budget.lua) first; a
--- deadline bounds the whole.
-function _M.send(entry, req, o)
-  local transport = o.transport
-  local started = transport.now()
-  local deadline = o._deadline
-  local gate = budget.gate(entry, o)
-  local attempts, refreshed, last = 0, false, nil
-  while true do
-    if gate then
-      local ok, err = gate:wait(transport, deadline, o.timeout)
-      if not ok then
-        err.attempts = attempts
-        return nil, auth.redact(err, o)
-      end
-    end
-    if deadline and not budget.clamp(req, o, deadline, transport.now()) then
-      return nil, auth.redact(budget.deadline_error(entry.decl.name, o.deadline, "budget", last), o)
-    end
-    attempts = attempts + 1
-    local v = response.judge(entry, o, attempts, refreshed, transport.send(req))
-    if v.pause and gate then gate:pause(v.pause) end
-    if v.action == "done" then
-      v.res.attempts = attempts
-      v.res.elapsed = transport.now() - started
-      return v.user, v.res
-    elseif v.action == "fail" then
-      if deadline and v.err.code == "timeout" and transport.now() >= deadline - 0.01 then
-        return nil, auth.redact(budget.deadline_error(entry.decl.name, o.deadline, "answer", last), o)
-      end
-      return nil, v.err
-    elseif v.action == "refresh" then
-      refreshed, attempts = true, attempts - 1
-      local ok, err = _M.refresh(entry, req, o)
-      if not ok then return nil, err end
-    else
-      last = v.err
-      if deadline and transport.now() + v.delay > deadline then
-        return nil, auth.redact(budget.deadline_error(entry.decl.name, o.deadline, "retry", last), o)
-      end
-      transport.sleep(v.delay)
-    end
-  end
 end
 
 return _M

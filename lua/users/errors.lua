@@ -1,6 +1,7 @@
 --- One error shape for every provider.
 -- `{ kind, status, code, message, fields, retry_after, retryable, provider, body }`
--- with `__tostring`. Secrets are scrubbed before an error leaves the module.
+-- with `__tostring`. Secrets are scrubbed as an error leaves the module
+-- (users/secrets.lua, once, in users/lifecycle.lua).
 local core = require "users.core"
 
 local _M = {}
@@ -160,70 +161,6 @@ function _M.from_response(decl, res)
     retry_after = _M.retry_after(res.headers["retry-after"]),
     retryable = status == 429 or status >= 500,
   }
-end
-
-local function scrub_string(v, secrets)
-  for _, secret in ipairs(secrets) do
-    local i = 1
-    while true do
-      local a, b = v:find(secret, i, true)
-      if not a then break end
-      v = v:sub(1, a - 1) .. "[REDACTED]" .. v:sub(b + 1)
-      i = a + 10
-    end
-  end
-  return v
-end
-
--- Every string of a table, keys as well as values, at any depth (a table
--- met twice is scrubbed once).
-local function scrub_table(t, secrets, seen)
-  if seen[t] then return end
-  seen[t] = true
-  local renamed
-  for k, v in pairs(t) do
-    if type(v) == "string" then
-      t[k] = scrub_string(v, secrets)
-    elseif type(v) == "table" then
-      scrub_table(v, secrets, seen)
-    end
-    if type(k) == "string" then
-      local clean = scrub_string(k, secrets)
-      if clean ~= k then renamed = renamed or {}; renamed[k] = clean end
-    end
-  end
-  for k, clean in pairs(renamed or {}) do -- after the traversal, which a new key would upset
-    t[clean], t[k] = t[k], nil
-  end
-end
-
---- The secrets worth looking for: the non-empty strings of a list,
--- longest first (a secret inside a longer one goes last), no repeats.
-function _M.secrets(list)
-  local out, seen = {}, {}
-  for _, s in ipairs(list) do
-    if type(s) == "string" and s ~= "" and not seen[s] then
-      seen[s] = true
-      out[#out + 1] = s
-    end
-  end
-  sort(out, function(a, b) return #a > #b end)
-  return out
-end
-
---- Replaces every secret wherever it appears in the error: its message,
--- fields and body, keys and values, at any depth. `secrets` as
--- _M.secrets gives them.
-function _M.redact(err, secrets)
-  if #secrets > 0 then scrub_table(err, secrets, {}) end
-  return err
-end
-
---- The same for a map of strings to strings (response headers), looked
--- through in C first: it is scrubbed only when a secret is there.
-function _M.redact_flat(h, secrets)
-  if core.mentions(h, secrets) then scrub_table(h, secrets, {}) end
-  return h
 end
 
 return _M

@@ -19,19 +19,12 @@ local NAME = "^[%w!#$%%&'*+.^_`|~-]+$"
 local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true,
                   connection = true, expect = true, te = true, upgrade = true }
 
--- Names found good, and their lower case: a program sends a few names
--- again and again (bounded, for a caller who makes up names).
-local good, n_good = {}, 0
-
 --- What is wrong with a header, or nil when it may be sent.
 function _M.problem(name, value)
-  if not good[name] then
-    if type(name) ~= "string" or not name:match(NAME) then
-      return "'" .. tostring(name) .. "' is not a header name"
-    end
-    if FRAMING[lower(name)] then return name .. " is set by the transport, not by a caller" end
-    if n_good < 256 then good[name], n_good = lower(name), n_good + 1 end
+  if type(name) ~= "string" or not name:match(NAME) then
+    return "'" .. tostring(name) .. "' is not a header name"
   end
+  if FRAMING[lower(name)] then return name .. " is set by the transport, not by a caller" end
   if type(value) ~= "string" then return name .. " must be a string" end
   if find(value, "[\r\n%z]") then return name .. " has CR, LF or NUL" end
   if not find(value, "%S") then return name .. " is empty" end
@@ -42,9 +35,9 @@ end
 function _M.set(h, name, value)
   local p = _M.problem(name, value)
   if p then return p end
-  local key = good[name] or lower(name)
+  local key = lower(name)
   for k in pairs(h) do
-    if k ~= name and (good[k] or lower(k)) == key then h[k] = nil end
+    if k ~= name and lower(k) == key then h[k] = nil end
   end
   h[name] = value
 end

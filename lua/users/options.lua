@@ -1,47 +1,33 @@
---- Options: each checked at the front door against the provider, then
--- resolved in layers (a call's, a client's, users.configure's, the
--- environment's, the provider's defaults).
-local core = require "users.core"
+--- Options: each checked at the front door against the provider (rules of
+-- users/check.lua), then resolved in layers (a call's, a client's,
+-- users.configure's, the environment's, the provider's defaults).
+local check = require "users.check"
 local transports = require "users.transport"
-local budget = require "users.budget"
+local stores = require "users.budget.stores"
+local trace = require "users.trace"
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, select = type, pairs, ipairs, tostring, select
+local type, pairs, ipairs, tostring, select, rawget = type, pairs, ipairs, tostring, select, rawget
 local getenv = os.getenv
 local concat = table.concat
 local unpack = table.unpack or unpack -- 5.1 and LuaJIT
 
--- Options every provider takes, with the check each value must pass: nil
--- when it may be used, else what is wrong. Numbers must be finite and in
--- range (a C cast of math.huge is undefined): a day at most for timeouts,
--- 1 GiB at most for a response.
-local function number_in(lo, hi, integer)
-  return function(v)
-    if type(v) ~= "number" or v ~= v or v <= lo or v > hi or (integer and v % 1 ~= 0) then
-      return ("must be a %s above %s and at most %s"):format(
-        integer and "whole number" or "number", tostring(lo), tostring(hi))
-    end
-  end
-end
-local function of(t) return function(v) if type(v) ~= t then return "must be a " .. t end end end
-local str = of("string")
-local option_checks = {
+local str, number_in, number_from, one_of = check.of("string"), check.number_in, check.number_from, check.one_of
+
+--- Every option a provider takes, with its rule (users/check.lua): numbers
+-- finite and in range (a C cast of math.huge is undefined), a day at most
+-- for timeouts, 1 GiB at most for a response.
+_M.RULES = {
   token = str, base_url = str, account_id = str, workspace = str,
   key_id = str, key_secret = str, ca_file = str, user_agent = str,
   username = str, password = str, -- HTTP basic, where a declaration's security asks for it
   timeout = number_in(0, 86400), connect_timeout = number_in(0, 86400),
   max_body = number_in(0, 2 ^ 30, true),
-  backoff = function(v)
-    if type(v) ~= "number" or not (v >= 0 and v <= 3600) then return "must be a number from 0 to 3600" end
-  end,
-  max_retry_after = function(v)
-    if type(v) ~= "number" or not (v >= 0 and v <= 86400) then return "must be a number from 0 to 86400" end
-  end,
-  retries = function(v)
-    if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then return "must be a whole number from 0 to 100" end
-  end,
-  headers = of("table"),
+  backoff = number_from(0, 3600),
+  max_retry_after = number_from(0, 86400),
+  retries = number_from(0, 100, true),
+  headers = check.of("table"),
   encoding = function(v, entry)
     if not entry.encodings[v] then
       return ("is '%s', which %s does not take (it takes: %s)"):format(
@@ -52,61 +38,50 @@ local option_checks = {
   -- One budget per account (users/budget.lua).
   rate = number_in(0, 1e6),
   burst = number_in(0, 10000, true),
-  budget = function(v, _, fname) return budget.problem(v, fname) end,
-  budget_fallback = function(v)
-    if v ~= "fail" and v ~= "local" then return 'must be "fail" or "local"' end
-  end,
+  budget = function(v, _, fname) return stores.problem(v, fname) end,
+  budget_fallback = one_of("fail", "local"),
   deadline = number_in(0, 86400),
   -- "auto": HTTP/2 where the server offers it over TLS, else HTTP/1.1.
-  http_version = function(v)
-    if v ~= "auto" and v ~= "1.1" and v ~= "h2c" then return 'must be "auto", "1.1" or "h2c"' end
+  http_version = one_of("auto", "1.1", "h2c"),
+  -- Every attempt observable (users/events.lua, users/trace.lua, users/metrics.lua).
+  on_event = check.of("function"),
+  traceparent = function(v)
+    if v ~= false and not (type(v) == "string" and trace.parse(v)) then
+      return "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>) or false"
+    end
   end,
+  metrics = check.of("boolean"),
 }
-_M.option_checks = option_checks
 
---- Checks an options table for the provider of `entry`: nil, or the
--- message of a misuse (unknown key, wrong type or value) for the caller to
--- raise at its caller's line.
-function _M.check(entry, opts, fname, argn)
-  if opts == nil then return nil end
-  if type(opts) ~= "table" then
-    return ("bad argument #%d to '%s' (table expected, got %s)"):format(argn, fname, type(opts))
-  end
-  for k, v in pairs(opts) do
-    local check = option_checks[k]
-    if not check then
-      return ("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k))
-    end
-    local problem = check(v, entry, fname)
-    if problem then
-      return ("bad argument #%d to '%s' (option '%s' %s)"):format(argn, fname, k, problem)
-    end
-  end
+--- Checks an options table for the provider of `entry`; raises a misuse of
+-- argument `n` of `fname` at the public function's caller's line
+-- (`level` as in check.fail).
+function _M.check(entry, opts, fname, n, level)
+  check.options(n, fname, opts, _M.RULES, entry, (level or 1) + 1)
 end
 
 -- A credential is a token or a key pair, taken whole from one source.
-local CREDENTIALS = { "token", "key_id", "key_secret", "username", "password" }
 local IS_CREDENTIAL = { token = true, key_id = true, key_secret = true, username = true, password = true }
+local NONE = {}
 
 local function holds_credential(layer)
-  for _, k in ipairs(CREDENTIALS) do
-    if layer[k] ~= nil then return true end
-  end
-  return false
+  return layer.token ~= nil or layer.key_id ~= nil or layer.key_secret ~= nil
+    or layer.username ~= nil or layer.password ~= nil
 end
 
 -- The options the environment may give a provider, with their variables
--- ({ "token", "LEXFUL_TOKEN" }, ...), made once per provider.
-local env_of = setmetatable({}, { __mode = "k" })
+-- ({ "token", "LEXFUL_TOKEN" }, ...): kept on the entry, made once (an
+-- entry never changes once compiled; a provider registered again is a new
+-- entry).
 local function env_names(entry)
-  local list = env_of[entry]
+  local list = entry.env_names
   if list then return list end
   local prefix = entry.decl.name:upper() .. "_"
   list = {}
   for _, k in ipairs { "token", "base_url", unpack(entry.decl.options or {}) } do
     list[#list + 1] = { k, prefix .. k:upper() }
   end
-  env_of[entry] = list
+  entry.env_names = list
   return list
 end
 
@@ -114,15 +89,19 @@ end
 -- The credential comes whole from the highest layer that has one (a
 -- call's options, the client's, users.configure's, then the environment):
 -- a client's own key pair is never mixed with, or beaten by, a token from
--- elsewhere; a client made without a credential falls back.
+-- elsewhere; a client made without a credential falls back. The result is
+-- the call's own, read only from then on (a bulk run's items share it).
 function _M.resolve(entry, ...)
   local o, credential = {}, nil
   for i = 1, select("#", ...) do
     local layer = select(i, ...)
-    if layer then for k, v in pairs(layer) do o[k] = v end end
-    if layer and holds_credential(layer) then credential = layer end
+    if layer then
+      for k, v in pairs(layer) do o[k] = v end
+      if holds_credential(layer) then credential = layer end
+    end
   end
-  for _, k in ipairs(CREDENTIALS) do o[k] = credential and credential[k] end
+  local c = credential or NONE
+  o.token, o.key_id, o.key_secret, o.username, o.password = c.token, c.key_id, c.key_secret, c.username, c.password
   for _, e in ipairs(env_names(entry)) do
     local k = e[1]
     if o[k] == nil and not (credential and IS_CREDENTIAL[k]) then
@@ -138,9 +117,43 @@ function _M.resolve(entry, ...)
   o.backoff = o.backoff or 0.5
   o.max_body = o.max_body or 8 * 1024 * 1024
   o.transport = o.transport or transports.default()
-  -- A call's deadline counts from here: its token request, budget waits,
-  -- retries and back-offs included (a bulk run counts one per item).
-  if o.deadline then o._deadline = core.now() + o.deadline end
+  return o
+end
+
+-- The options of the last call of each provider, and what they were
+-- resolved from: a loop of calls with the same options table (the common
+-- case) checks and resolves them once. They are used again while the call
+-- gives the same table holding the same values (compared at every call),
+-- with the same client and the same defaults (users.configure replaces
+-- its table on each change); the environment is read once, as Lua cannot
+-- change it. Not inside nginx, where the default transport depends on the
+-- phase. Weak keys: an entry's memo goes with it.
+local last = setmetatable({}, { __mode = "k" })
+local IN_NGINX = rawget(_G, "ngx") ~= nil
+
+local function unchanged(m, opts)
+  if opts == nil then return true end
+  local copy, n = m.copy, 0
+  for k, v in pairs(opts) do
+    if copy[k] ~= v then return false end
+    n = n + 1
+  end
+  return n == m.count
+end
+
+--- A call's options checked (raising at the public function's caller, as
+-- `check`) and resolved over the client's own (`own`) and the configured
+-- defaults (`defaults`). The result is shared: read only.
+function _M.for_call(entry, defaults, own, opts, fname, n, level)
+  local m = last[entry]
+  if m and m.opts == opts and m.own == own and m.defaults == defaults and unchanged(m, opts) then return m.o end
+  _M.check(entry, opts, fname, n, (level or 1) + 1)
+  local o = _M.resolve(entry, defaults, own, opts)
+  if not IN_NGINX then
+    local copy, count = {}, 0
+    for k, v in pairs(opts or copy) do copy[k], count = v, count + 1 end
+    last[entry] = { opts = opts, own = own, defaults = defaults, copy = copy, count = count, o = o }
+  end
   return o
 end
 

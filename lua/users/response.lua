@@ -1,17 +1,19 @@
---- The one policy for an answer: what users.update and bulk runs do with
--- what a transport returned. `judge` decodes it and decides; the callers
--- only carry the decision out (a bulk run adds its scheduling: window,
--- pause, rate, journal).
+--- The one policy for an answer: what the lifecycle (users/lifecycle.lua)
+-- does with what a transport returned, for `update` and bulk runs alike.
 --
---   local v = response.judge(entry, o, attempts, refreshed, res, code, msg)
+--   local v = response.judge(entry, o, tries, refreshed, res, message, code, sent)
+--   (response.decide gives the same as values: action, user | err, res | delay, pause)
 --   v.action == "done"     v.user, v.res          a 2xx with its decoded body
---   v.action == "fail"     v.err                  final (secrets redacted)
+--   v.action == "fail"     v.err                  final for this request
 --   v.action == "retry"    v.err, v.delay         send again in v.delay seconds
 --   v.action == "refresh"  v.err                  fetch a new token, resend at
 --                                                 once (not counted as an attempt)
 --   v.pause                seconds                a 429 (retried or not): the
 --                                                 account pauses that long for
 --                                                 everyone sharing its budget
+-- `res, message, code, sent` is the transport's result in the module's one
+-- failure shape (users/transport.lua). Nothing is redacted here: the
+-- outcome is, once, as it leaves the lifecycle.
 local core = require "users.core"
 local errors = require "users.errors"
 local auth = require "users.auth"
@@ -52,45 +54,56 @@ function _M.backoff(o, attempt, retry_after)
   return delay
 end
 
---- The decision for one answer. `attempts` counts this one; `refreshed`
--- says whether this request's token was fetched anew already.
-function _M.judge(entry, o, attempts, refreshed, res, code, msg)
+-- What to do with a failed attempt: retried while it may be, the account
+-- paused after a 429.
+local function after_failure(o, tries, res, err)
+  err.attempts = tries
+  -- A server may not stall a run: past the cap, the caller decides.
+  local cap = o.max_retry_after or _M.MAX_RETRY_AFTER
+  if err.retry_after and err.retry_after > cap then
+    err.retryable = false
+    err.message = ("%s (the server asks to wait %.0f s, more than max_retry_after, %g s)"):format(
+      err.message, err.retry_after, cap)
+    return "fail", err
+  end
+  -- A 429 pauses the account (its budget, users/budget.lua) as long as the
+  -- server asked, or as long as this request's back-off when it did not say.
+  local retry = err.retryable and tries <= o.retries
+  local delay = (retry or res and res.status == 429) and _M.backoff(o, tries, err.retry_after)
+  local pause = res and res.status == 429 and (err.retry_after or delay) or nil
+  if retry then return "retry", err, delay, pause end
+  return "fail", err, nil, pause
+end
+
+--- The decision for one answer, as values: "done", user, res | "fail",
+-- err, nil, pause | "retry", err, delay, pause | "refresh", err. `tries`
+-- counts this attempt of the request; `refreshed` says whether its token
+-- was fetched anew already.
+function _M.decide(entry, o, tries, refreshed, res, message, code)
   local name = entry.decl.name
   local err
   if not res then
-    err = errors.transport(name, code, msg)
+    err = errors.transport(name, code, message)
   elseif res.status >= 200 and res.status < 300 then
     local user, derr = _M.decode(name, res)
     if user ~= nil then
       res.body = nil
-      auth.redact_headers(res.headers, o) -- a server may echo a token
-      return { action = "done", user = user, res = res }
+      return "done", user, res
     end
     err = derr
   else
     err = errors.from_response(entry.decl, res)
     -- A fetched token that the server refuses is fetched again, once.
-    if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then
-      return { action = "refresh", err = err }
-    end
+    if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then return "refresh", err end
   end
-  err.attempts = attempts
-  -- A server may not stall a run: past the cap, the caller decides.
-  if err.retry_after and err.retry_after > (o.max_retry_after or _M.MAX_RETRY_AFTER) then
-    err.retryable = false
-    err.message = ("%s (the server asks to wait %.0f s, more than max_retry_after, %g s)"):format(
-      err.message, err.retry_after, o.max_retry_after or _M.MAX_RETRY_AFTER)
-    return { action = "fail", err = auth.redact(err, o) }
-  end
-  -- A 429 pauses the account (its budget, users/budget.lua) as long as the
-  -- server asked, or as long as this request's back-off when it did not say.
-  local retry = err.retryable and attempts <= o.retries
-  local delay = (retry or res and res.status == 429) and _M.backoff(o, attempts, err.retry_after)
-  local pause = res and res.status == 429 and (err.retry_after or delay) or nil
-  if retry then
-    return { action = "retry", err = err, delay = delay, pause = pause }
-  end
-  return { action = "fail", err = auth.redact(err, o), pause = pause }
+  return after_failure(o, tries, res, err)
+end
+
+--- The same decision as a table (see the module's comment).
+function _M.judge(entry, o, tries, refreshed, res, message, code, sent)
+  local action, a, b, pause = _M.decide(entry, o, tries, refreshed, res, message, code, sent)
+  if action == "done" then return { action = action, user = a, res = b } end
+  return { action = action, err = a, delay = action == "retry" and b or nil, pause = pause }
 end
 
 return _M

@@ -15,28 +15,14 @@
 local auth = require "users.auth"
 local errors = require "users.errors"
 local headers = require "users.headers"
+local encodings = require "users.encodings"
 
 local _M = {}
 
 local ipairs, pairs = ipairs, pairs
-local concat, floor = table.concat, math.floor
+local concat = table.concat
 
 local NONE = {}
-
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function digit(n) return B64:sub(n + 1, n + 1) end
-
---- Base64 (RFC 4648), as HTTP's basic scheme writes a credential.
-function _M.base64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    out[#out + 1] = digit(floor(n / 262144)) .. digit(floor(n / 4096) % 64)
-      .. (b and digit(floor(n / 64) % 64) or "=") .. (c and digit(n % 64) or "=")
-  end
-  return concat(out)
-end
 
 local function variable(name, option) return name:upper() .. "_" .. option:upper() end
 
@@ -101,11 +87,10 @@ local function choose(entry, o)
 end
 
 -- One requirement's header, set in h (nil: set by the caller's headers);
--- returns the secret it carries, or nil, err.
-local function put(entry, o, h, r, token_here)
+-- returns the secret it carries, or nil, err. `token`: the one the item
+-- carries (given, or fetched by the lifecycle), or nil.
+local function put(entry, o, h, r, token_here, token)
   if token_here or r.kind == "bearer" then
-    local token, err = auth.token(entry, o)
-    if err then return nil, err end
     if not token then return nil, errors.config(entry.decl.name, "no token for " .. entry.decl.name) end
     local header = r.kind == "bearer" and "Authorization" or r.header
     if headers.set(h, header, r.kind == "bearer" and "Bearer " .. token or token) then
@@ -116,43 +101,26 @@ local function put(entry, o, h, r, token_here)
     if o.username:find(":", 1, true) then
       return nil, errors.config(entry.decl.name, "the username has a ':' (HTTP basic cannot send it)")
     end
-    local b = _M.base64(o.username .. ":" .. o.password)
+    local b = encodings.base64(o.username .. ":" .. o.password)
     if headers.set(h, "Authorization", "Basic " .. b) then
       return nil, errors.config(entry.decl.name, "the username or password has CR, LF or NUL")
     end
-    auth.used(o, o.password)
-    auth.used(o, b)
     return o.username .. ":" .. o.password
   end
-  local v, from_headers = header_value(entry, o, r.header)
-  if from_headers then auth.used(o, v) end -- a key among the caller's headers: a secret
-  return v
+  return (header_value(entry, o, r.header)) -- a key among the caller's headers: users/secrets.lua scrubs it
 end
 
 -- The alternative's headers set in h (nil h: none set, what they carry
 -- only); returns one string of what they carry (what the header map made
 -- from them depends on), or nil, err.
-local function credentials(entry, o, h, alt)
+local function credentials(entry, o, h, alt, token)
   local slot, carried = token_slot(alt), {}
   for i, r in ipairs(alt) do
-    local v, err = put(entry, o, h or {}, r, i == slot)
+    local v, err = put(entry, o, h or {}, r, i == slot, token)
     if err then return nil, err end
     carried[#carried + 1] = v
   end
   return concat(carried, "\n")
-end
-
--- A required header parameter whose name says it carries a secret (a
--- vendor's API key declared as a parameter, not a scheme): its value is
--- scrubbed from errors as a token is.
-local SECRET_NAME = { "key", "token", "secret", "auth", "password", "signature" }
-local function remember_secrets(decl, o)
-  for _, name in ipairs(decl.required_headers or NONE) do
-    local lower, v = name:lower(), o.headers and headers.get(o.headers, name)
-    for _, word in ipairs(SECRET_NAME) do
-      if v and lower:find(word, 1, true) then auth.used(o, v) break end
-    end
-  end
 end
 
 local function only_bearer(decl)
@@ -163,17 +131,14 @@ end
 --- What the request's credentials are now (the token, usually), to tell
 -- whether a header map made earlier still carries them; or nil, err.
 function _M.credential(entry, o)
-  if entry.decl.required_headers then remember_secrets(entry.decl, o) end
   if only_bearer(entry.decl) then return auth.token(entry, o) end
   local alt, err = choose(entry, o)
   if not alt then return nil, err end
-  return credentials(entry, o, nil, alt)
+  return credentials(entry, o, nil, alt, auth.token(entry, o))
 end
 
-local function legacy_bearer(entry, o, h)
+local function legacy_bearer(entry, h, token)
   local name = entry.decl.name
-  local token, terr = auth.token(entry, o)
-  if terr then return nil, terr end
   if not token then
     return nil, errors.config(name, "no token for " .. name .. ": set opts.token or " .. variable(name, "token"))
   end
@@ -183,23 +148,34 @@ local function legacy_bearer(entry, o, h)
   return token
 end
 
+--- The header that carries the token for these options, and its value for
+-- `token`: a refreshed token goes where the first one went.
+function _M.token_header(entry, o, token)
+  if entry.decl.security ~= nil then
+    local alt = choose(entry, o)
+    local r = alt and alt[token_slot(alt) or 0]
+    if r and r.kind == "header" then return r.header, token end
+  end
+  return "Authorization", "Bearer " .. token
+end
+
 --- Sets in h the credentials' headers and the declaration's own (its
--- media type); returns what `credential` returns, or nil and a config
--- error naming what is missing.
-function _M.apply(entry, o, h)
+-- media type), `token` being the one the item carries (given, or fetched
+-- by the lifecycle; nil when there is none); returns what `credential`
+-- returns, or nil and a config error naming what is missing.
+function _M.apply(entry, o, h, token)
   local decl = entry.decl
   for _, name in ipairs(decl.required_headers or NONE) do
     if not (o.headers and headers.get(o.headers, name)) then
       return nil, errors.config(decl.name, ('the %s header is required: set opts.headers["%s"]'):format(name, name))
     end
   end
-  remember_secrets(decl, o)
   local media = decl.content_types and decl.content_types[o.encoding]
   if media then h["Content-Type"] = media end
-  if decl.security == nil then return legacy_bearer(entry, o, h) end
+  if decl.security == nil then return legacy_bearer(entry, h, token) end
   local alt, err = choose(entry, o)
   if not alt then return nil, err end
-  return credentials(entry, o, h, alt)
+  return credentials(entry, o, h, alt, token)
 end
 
 return _M

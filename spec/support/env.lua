@@ -81,4 +81,16 @@ function M.lua_bin()
   return "lua" .. _VERSION:match("%d+%.%d+")
 end
 
+--- Whether `secret` appears anywhere in v: strings, keys, any depth.
+function M.contains(v, secret, seen)
+  seen = seen or {}
+  if type(v) == "string" then return v:find(secret, 1, true) ~= nil end
+  if type(v) ~= "table" or seen[v] then return false end
+  seen[v] = true
+  for k, x in pairs(v) do
+    if M.contains(k, secret, seen) or M.contains(x, secret, seen) then return true end
+  end
+  return false
+end
+
 return M

@@ -121,7 +121,7 @@ function _M.run(argv)
   local function log(line) bar:log(line) end
   for _, line in ipairs(log_lines) do log(line) end
   if o.verbose and not o.dry_run then
-    opts.transport = request.verbose(require("users.transport").default(), log)
+    opts.on_event = request.on_event(log)
   end
 
   local announced = 0

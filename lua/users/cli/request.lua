@@ -109,7 +109,22 @@ local function path_of(url)
   return url:match("^%a[%w+.-]*://[^/]*(/.*)$") or url
 end
 
---- A transport that logs one line per request through log(line): method,
+--- An `on_event` handler that logs one line per attempt through
+-- log(line), from its "answer" event: method, path, status (or the
+-- transport error), protocol when known, the attempt (a token request
+-- counts its own) and its time. What --verbose shows.
+function _M.on_event(log)
+  return function(e)
+    if e.name ~= "answer" then return end
+    local status, version = e["http.response.status_code"], e["network.protocol.version"]
+    local outcome = status and (tostring(status) .. (version and (" HTTP/" .. version) or "")) or tostring(e["error.type"])
+    log(format("%s %s -> %s, attempt %d, %.3f s", e["http.request.method"], path_of(e["url.full"] or ""),
+               outcome, e.attempt or 1, e.duration or 0))
+  end
+end
+
+--- (Until the command's branch takes `on_event` at its own call sites:)
+-- a transport that logs one line per request through log(line): method,
 -- path, status (or the transport error), protocol when known, attempt and
 -- time. It follows the transport contract (users/transport.lua).
 function _M.verbose(transport, log)

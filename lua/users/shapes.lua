@@ -1,0 +1,184 @@
+--- The shapes of the tables the module takes and gives (documentation
+-- only: nothing requires this file). users.lua holds the functions.
+-- @module users
+
+--- Options of `update`, `prepare`, `new`, `configure` and `bulk_update`.
+-- Missing values fall back to the environment: `<PROVIDER>_TOKEN`,
+-- `<PROVIDER>_BASE_URL`, `LEXFUL_ACCOUNT_ID`, `LEXFUL_KEY_ID`,
+-- `LEXFUL_KEY_SECRET`, `LANCEPILOT_WORKSPACE`. An unknown key, a wrong type
+-- or a value out of range raises.
+-- @table Options
+-- @field token the bearer token
+-- @field base_url `http(s)://host[/path]`, without query or user information
+-- @field account_id lexful: the X-Account-ID
+-- @field workspace lancepilot: the workspace UUID, when the id is an integer
+-- @field key_id lexful: with key_secret, the token is fetched and refreshed
+-- @field key_secret lexful: the key's secret (never shown in errors)
+-- @field timeout seconds for the whole transfer (default 30, at most 86400)
+-- @field connect_timeout seconds to connect (default 10, at most 86400)
+-- @field ca_file a CA bundle to verify the server with (libcurl)
+-- @field headers extra request headers; one of ours of the same name, in
+--   any case, is replaced; Content-Length, Transfer-Encoding, Connection,
+--   Expect, TE and Upgrade are the transport's and refused
+-- @field retries retries of transport errors, 429 and 5xx (default 0;
+--   3 in bulk runs; at most 100)
+-- @field backoff seconds before the first retry, doubled each time with
+--   jitter, at most 30 (default 0.5)
+-- @field max_retry_after the longest Retry-After honoured, in seconds
+--   (default 300): past it the request fails as `rate_limited`, with
+--   `err.retry_after` set, and the caller decides
+-- @field user_agent the User-Agent (default `lua-users/<version>`)
+-- @field encoding paradigm: `"json"` (default), `"form"` or `"multipart"`
+-- @field max_body the largest response accepted, in bytes (default 8 MiB,
+--   at most 1 GiB)
+-- @field transport a table following `users.transport`'s contract
+-- @field http_version `"auto"` (default: HTTP/2 where the server offers it
+--   over TLS, multiplexed, a bulk run's requests sharing one connection;
+--   HTTP/1.1 elsewhere), `"1.1"` (never HTTP/2), or `"h2c"` (HTTP/2 from
+--   the first byte, without TLS too: gateways that speak it; libcurl only,
+--   the nginx transport speaks HTTP/1.1). `Response.protocol` says which
+--   was used
+-- @field rate requests per second for the account, never exceeded (paced
+--   5% under it, so that a request that leaves late never makes the
+--   provider count one too many in a second); in `update` as in
+--   `bulk_update`. `update` waits for its slot (`ngx.sleep` inside nginx),
+--   at most until its `deadline`, or `timeout` seconds without one; a slot
+--   further away fails at once with `kind = "budget"`,
+--   `code = "rate_limited"` and `retry_after` set, and nothing is sent.
+--   Ignored by `prepare`.
+-- @field burst requests that may leave at once after a quiet spell (default
+--   1: none closer than the rate's interval)
+-- @field budget where each account's budget lives: its rate, the pause a
+--   429 asked for (every sharer waits until its Retry-After, or for its
+--   back-off when it gave none), and a token fetched with a key pair (one
+--   fetch for everyone, refreshed before it expires and once after a 401).
+--   `"local"` (the default: this Lua state, one nginx worker), `{
+--   shared_dict = "NAME" }` (every worker of one nginx: a `lua_shared_dict`),
+--   or `"redis://[:PASSWORD@]HOST:PORT[/DB]"` (every host). A shared budget
+--   keeps the token in the store too; `tokens = "local"` in the table, or
+--   `?tokens=local` after the URL, keeps it in the Lua state. Without
+--   `rate` and `budget` nothing is kept between calls. Accounts are keyed
+--   by provider, base URL (as given) and account id, or else a SHA-1 of
+--   the credential, never the secret itself. Ignored by `prepare`.
+-- @field budget_fallback `"fail"` (default): a shared budget that cannot be
+--   reached fails the call with `kind = "budget"`,
+--   `code = "budget_unavailable"` (retryable; each Redis operation is
+--   bounded by 0.5 s, and a store that failed is tried again after a
+--   second). `"local"`: the local budget stands in, with a warning in
+--   nginx's error log or on stderr, until the store answers again.
+-- @field deadline seconds for the whole call (default: none beyond each
+--   transfer's timeouts): its token request, its waits for a budget slot,
+--   its retries and back-offs. Transfers are cut to what is left, a retry
+--   that would start past it is not waited for, and the call returns
+--   `nil, err` with `code = "timeout"` and `err.waiting_for` (`"answer"`,
+--   `"retry"`, `"budget"` or `"token"`) said in its message. In a bulk run
+--   it counts for each item from when the item is taken. Ignored by `prepare`.
+-- @field on_event `function(event)`, called with one `Event` per attempt
+--   and per wait; an error it raises is ignored (said once in the log)
+-- @field traceparent a W3C traceparent (`00-<trace id>-<span id>-<flags>`):
+--   each attempt sends a child of it (the same trace id, a new span id);
+--   inside nginx, by default, the incoming request's; `false`: none
+-- @field metrics `false`: this call's attempts are not counted in
+--   `users.metrics` (default true)
+
+--- Run options of `bulk_update`, beside any `Options` key.
+-- @table BulkOptions
+-- @field concurrency requests in flight (default 8); at most that many
+--   connections
+-- @field rate requests per second for the account (an `Options` key, here
+--   as everywhere): the run's requests take their slots from the account's
+--   budget, with every other caller that shares it
+-- @field on_result `function(item, user, err, res)` after each item (`res`,
+--   the `Response`, for a success)
+-- @field progress `true` (a bar on stderr when it is a terminal) or
+--   `function(done, total, report)`
+-- @field journal a file: confirmed items are recorded, a rerun skips them
+-- @field dry_run validate and prepare every item, send nothing
+-- @field total the number of items, for progress over an iterator
+-- @field max_failures failures kept in `Report.failures` (default 1000)
+
+--- What `update` returns beside the user.
+-- @table Response
+-- @field status the HTTP status
+-- @field protocol `"HTTP/1.1"`, `"HTTP/2"` (or `"HTTP/1.0"`): what the
+--   answer came over
+-- @field headers the response headers, names in lower case
+-- @field attempts how many requests were made
+-- @field elapsed seconds, retries included
+
+--- The one error shape (a table with `__tostring`). No secret (token, key
+-- secret) ever appears in it, at any depth, nor in `tostring(err)`.
+-- @table Error
+-- @field kind `"invalid"` (refused before sending), `"http"` (non-2xx),
+--   `"transport"`, `"decode"` (not the JSON promised), `"config"`,
+--   `"budget"` (the account's budget refused or could not be reached:
+--   nothing was sent)
+-- @field code one word across providers: `validation_error` (every
+--   provider's validation answer, lexful's 400 included), `unauthorized`,
+--   `forbidden`, `not_found`, `conflict`, `rate_limited`, `server_error`,
+--   `redirect`, `bad_request`, `method_not_allowed`, `too_large`,
+--   `http_error`, `bad_response`, `config_error`; transport: `timeout`,
+--   `connect`, `dns`, `tls`, `reset`, `too_large`, `bad_url`, `aborted`,
+--   `file_changed`, `transport`; budget: `rate_limited` (no slot in time),
+--   `budget_unavailable` (the shared store cannot be reached)
+-- @field status the HTTP status, for `kind == "http"`
+-- @field message one sentence
+-- @field fields `{ field = { "message", ... } }` for validation errors
+-- @field retry_after seconds the server asked to wait (both Retry-After forms)
+-- @field retryable whether a retry may help
+-- @field attempts how many requests were made
+-- @field waiting_for for a deadline's `timeout`: what the call was waiting
+--   for when it ran out (`"answer"`, `"retry"`, `"budget"`, `"token"`)
+-- @field provider the provider's name
+-- @field body the provider's decoded (or raw) body
+
+--- What `bulk_update` returns.
+-- @table Report
+-- @field total items taken from the input
+-- @field succeeded items the provider confirmed
+-- @field failed items that failed (after their retries)
+-- @field skipped items the journal had confirmed already
+-- @field retried retries made
+-- @field elapsed seconds
+-- @field failures the first `max_failures` failures, `{ index, id, err }`,
+--   each err without the provider's body (on_result gets it whole)
+-- @field failures_dropped failures beyond `max_failures`
+-- @field dry_run true for a dry run
+-- @field error when a callback (on_result, progress, the items iterator)
+--   or a value's metamethod raised: its message. The run then stopped
+--   taking items; what was in flight finished and is counted.
+
+
+--- What `on_event` is given: one table per attempt and per wait, with
+-- OpenTelemetry's HTTP client attribute names. Nothing secret is in it: no
+-- header, no body, no message.
+-- @table Event
+-- @field name `"request"` (an attempt leaves), `"answer"` (its answer or
+--   its failure), `"retry"` (a retry is scheduled), `"wait"` (for a budget
+--   slot, or another caller's token request), `"token"` (a token fetched,
+--   or again after a 401), `"outcome"` (the item is over)
+-- @field provider the provider's name
+-- @field attempt the attempt it is about (1, 2, ...; a token request
+--   counts its own)
+-- @field http.request.method e.g. `"PATCH"`
+-- @field server.address the server's host
+-- @field server.port its port
+-- @field url.template the declaration's path, e.g. `"/v1/users/{user_id}"`
+-- @field url.full the request's URL (never with credentials or a query:
+--   a base URL with user information is refused)
+-- @field http.response.status_code the answer's status (answer, outcome)
+-- @field error.type a failed attempt's: the status as text for a 4xx/5xx
+--   (`"503"`), else the transport's code (`"timeout"`); a retry's and an
+--   outcome's: `err.code`
+-- @field network.protocol.version `"1.1"` or `"2"` (answer)
+-- @field duration seconds: of the attempt (answer), of the wait (wait), of
+--   the item (outcome), of the token's steps (token)
+-- @field delay seconds before the retry (retry)
+-- @field waiting_for `"budget"` or `"token"` (wait)
+-- @field ok whether the item succeeded (outcome)
+-- @field attempts the item's attempts (outcome)
+-- @field fetched, refreshed this item made a token request; after a 401 (token)
+-- @field trace_id, span_id, parent_span_id with trace context: the trace,
+--   the attempt's span (sent in its traceparent) and the parent's
+
+return {}
