@@ -8,7 +8,7 @@ local env = require "spec.support.env"
 local function get(case)
   local e = core.engine()
   local t0 = core.now()
-  local res, code, msg = e:perform { url = env.fake.url .. "/hostile/" .. case, timeout = 20 }
+  local res, msg, code = e:perform { url = env.fake.url .. "/hostile/" .. case, timeout = 20 }
   local took = core.now() - t0
   e:close()
   assert.is_table(res, tostring(code) .. ": " .. tostring(msg))

@@ -62,15 +62,15 @@ describe("numbers at the C core's edges", function()
                     headers = { "Authorization: Bearer test-token" } }
       for k, v in pairs(extra) do req[k] = v end
       local e = core.engine()
-      local ok, res, code, msg = pcall(e.perform, e, req)
+      local ok, res, msg, code = pcall(e.perform, e, req)
       e:close()
       if not ok then error(res, 0) end
-      return res, code, msg
+      return res, msg, code
     end
 
     it("takes timeouts of infinity or 1e300 seconds as no limit it would meet", function()
       for _, t in ipairs { HUGE, 1e300, 2 ^ 63 } do
-        local res, code, msg = perform { timeout = t, connect_timeout = t }
+        local res, msg, code = perform { timeout = t, connect_timeout = t }
         assert.is_table(res, tostring(code) .. ": " .. tostring(msg))
       end
       assert.has_error(function() perform { timeout = NAN } end, "'timeout' must be a positive number of seconds")

@@ -172,7 +172,7 @@ describe("response.judge", function()
   end)
 
   it("a transport failure is an err of kind transport", function()
-    local v = response.judge(generic, o, 3, false, nil, "connect", "Connection refused")
+    local v = response.judge(generic, o, 3, false, nil, "Connection refused", "connect", false)
     assert.equal("fail", v.action)
     assert.equal("transport", v.err.kind)
     assert.equal("connect", v.err.code)

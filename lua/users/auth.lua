@@ -60,7 +60,7 @@ local function fetch(entry, o, spec)
   if o._deadline and not budget.clamp(req, o, o._deadline, core.now()) then
     return nil, budget.deadline_error(name, o.deadline, "token")
   end
-  local res, code, msg = o.transport.send(req)
+  local res, msg, code = o.transport.send(req)
   if not res then return nil, errors.transport(name, code, "token request failed: " .. msg) end
   if res.status < 200 or res.status >= 300 then
     local err = errors.from_response(entry.decl, res)

@@ -281,8 +281,8 @@ function _M.run(entry, items, run, o)
   end
 
   -- What to do with an answer is response.judge's; here only its scheduling.
-  local function complete(job, res, code, msg, now)
-    local v = response.judge(entry, o, job.attempts, job.refreshed, res, code, msg)
+  local function complete(job, res, msg, code, now)
+    local v = response.judge(entry, o, job.attempts, job.refreshed, res, msg, code)
     if v.pause and gate then gate:pause(v.pause) end
     if v.action == "done" then
       window = min(concurrency, window + 1)

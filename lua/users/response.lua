@@ -3,7 +3,8 @@
 -- only carry the decision out (a bulk run adds its scheduling: window,
 -- pause, rate, journal).
 --
---   local v = response.judge(entry, o, attempts, refreshed, res, code, msg)
+--   local v = response.judge(entry, o, attempts, refreshed, res, msg, code)
+--   (res, msg, code: what the transport returned, users/transport.lua)
 --   v.action == "done"     v.user, v.res          a 2xx with its decoded body
 --   v.action == "fail"     v.err                  final (secrets redacted)
 --   v.action == "retry"    v.err, v.delay         send again in v.delay seconds
@@ -54,7 +55,7 @@ end
 
 --- The decision for one answer. `attempts` counts this one; `refreshed`
 -- says whether this request's token was fetched anew already.
-function _M.judge(entry, o, attempts, refreshed, res, code, msg)
+function _M.judge(entry, o, attempts, refreshed, res, msg, code)
   local name = entry.decl.name
   local err
   if not res then

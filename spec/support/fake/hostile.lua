@@ -12,6 +12,12 @@
 --   /hostile/many-headers   one header repeated 40 000 times
 --   /hostile/repeats-<n>    one header repeated n times (15000, 60000), bare LFs
 --   /hostile/bare-lf-512    as bare-lf, the block exactly 512 bytes (the second capacity)
+--   /hostile/switch-101     an unasked-for 101 Switching Protocols, then bytes to the end:
+--                           no final answer (libcurl ends the transfer "OK", status 101)
+--   /hostile/bad-chunk      a chunked body whose first chunk-size line is not hex
+--   /hostile/not-http       an answer that is no HTTP at all
+--   /hostile/huge-head      a header block of 300 KB (over the 256 KB clients keep)
+--   /hostile/lines-<n>      "A: 1" n times, CRLF each (200000: 1.2 MB of head)
 local M = {}
 
 local function raw()
@@ -85,6 +91,36 @@ cases["bare-lf-512"] = function(sock)
   head = head .. "X-Pad: " .. ("p"):rep(pad) .. "\nx:\n\n"
   assert(#head == 512)
   sock:send(head .. body)
+end
+
+cases["switch-101"] = function(sock)
+  sock:send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n{\"id\":\"u1\"}")
+end
+
+cases["bad-chunk"] = function(sock)
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    .. "zz\r\n{}\r\n0\r\n\r\n")
+end
+
+cases["not-http"] = function(sock)
+  sock:send("SSH-2.0-OpenSSH_9.2\r\n\r\n")
+end
+
+cases["huge-head"] = function(sock)
+  local line = "X-Big: " .. ("b"):rep(1017) .. "\r\n" -- 1 KB
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. line:rep(300)
+    .. "Content-Length: 2\r\n\r\n{}")
+end
+
+-- Many short lines, sent in pieces of 64 KB: a client that stops reading
+-- at its cap makes the rest fail, which is the point.
+cases["lines-200000"] = function(sock)
+  local piece = ("A: 1\r\n"):rep(10000)
+  if not sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n") then return end
+  for _ = 1, 20 do
+    if not sock:send(piece) then return end
+  end
+  sock:send("Content-Length: 2\r\n\r\n{}")
 end
 
 function M.serve()
