@@ -213,6 +213,7 @@ function _M.prepare(entry, id, fields, o)
     body_length = body.length or #body.body,
     timeout = o.timeout, connect_timeout = o.connect_timeout,
     ca_file = o.ca_file, max_body = o.max_body, http_version = o.http_version,
+    client_cert = o.client_cert, client_key = o.client_key,
   }
 end
 

@@ -29,6 +29,8 @@ local str = of("string")
 local option_checks = {
   token = str, base_url = str, account_id = str, workspace = str,
   key_id = str, key_secret = str, ca_file = str, user_agent = str,
+  client_cert = str, -- mutual TLS: a PEM certificate, its key in client_key or in it
+  client_key = str,
   timeout = number_in(0, 86400), connect_timeout = number_in(0, 86400),
   max_body = number_in(0, 2 ^ 30, true),
   backoff = function(v)
