@@ -12,8 +12,8 @@ local TRANSPORT_LOCATION = [[location = /_transport { content_by_lua_block {
             local core = require "users.core"
             ngx.req.read_body()
             local req = core.json_decode(ngx.req.get_body_data())
-            local res, code, msg = require("users.transport.nginx").send(req)
-            ngx.say(core.json_encode { res = res or core.null, code = code, msg = msg })
+            local res, msg, code, sent = require("users.transport.nginx").send(req)
+            ngx.say(core.json_encode { res = res or core.null, code = code, msg = msg, sent = sent })
         } }]]
 
 describe("inside nginx (examples/nginx)", function()
