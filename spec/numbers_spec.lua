@@ -24,7 +24,7 @@ describe("numbers at the C core's edges", function()
   it("sleep returns at once for NaN, zero and negatives", function()
     local t0 = core.now()
     for _, s in ipairs { NAN, 0, -1, -HUGE, -1e300 } do core.sleep(s) end
-    assert.is_true(core.now() - t0 < 0.5)
+    assert.is_true(core.now() - t0 < 5)
   end)
 
   it("sleep takes infinity and 1e300 as the longest sleep, not as none", function()
@@ -33,7 +33,7 @@ describe("numbers at the C core's edges", function()
       assert.truthy(out:find("exit:124", 1, true), s .. ": " .. out)
       assert.is_nil(out:find("returned", 1, true), s)
     end
-    assert.matches("exit:0", run_for(5, 'require("users.core").sleep(0.01)'))
+    assert.matches("exit:0", run_for(60, 'require("users.core").sleep(0.01)'))
   end)
 
   it("isatty is false for descriptors no int holds", function()
