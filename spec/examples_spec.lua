@@ -8,6 +8,10 @@ local cli = require "spec.support.cli"
 
 local q = cli.q
 
+-- The interpreter of the children: the specs' own, or, under make valgrind,
+-- the same under valgrind (spec/support/valgrind-lua).
+local function lua_bin() return os.getenv("LUA_USERS_VALGRIND_CHILDREN") or env.lua_bin() end
+
 -- Runs `lua examples/<script> args` in a scratch directory (or in the
 -- checkout: `dir`) with `vars`; returns stdout, stderr and the exit code.
 local function example(script, args, vars, dir)
@@ -20,7 +24,7 @@ local function example(script, args, vars, dir)
   words[#words + 1] = "LUA_CPATH=" .. q(package.cpath:match("^[^;]+") .. ";;")
   local o, e = os.tmpname(), os.tmpname()
   local p = io.popen(("cd %s && %s %s %s %s >%s 2>%s; echo $?"):format(q(dir), table.concat(words, " "),
-    env.lua_bin(), q(cli.ROOT .. "/examples/" .. script), args or "", q(o), q(e)))
+    lua_bin(), q(cli.ROOT .. "/examples/" .. script), args or "", q(o), q(e)))
   local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
   local out, err = env.read(o), env.read(e)
@@ -70,7 +74,7 @@ describe("the examples", function()
     local function run()
       local p = io.popen(("cd %s && env GENERIC_BASE_URL=%s GENERIC_TOKEN=%s LUA_PATH=%s LUA_CPATH=%s %s %s 30 2>&1; echo $?")
         :format(q(dir), q(vars.GENERIC_BASE_URL), q(vars.GENERIC_TOKEN), q(cli.ROOT .. "/lua/?.lua;;"),
-                q(package.cpath:match("^[^;]+") .. ";;"), env.lua_bin(), q(cli.ROOT .. "/examples/bulk.lua")))
+                q(package.cpath:match("^[^;]+") .. ";;"), lua_bin(), q(cli.ROOT .. "/examples/bulk.lua")))
       local out = p:read("*a")
       p:close()
       return out
@@ -89,9 +93,35 @@ describe("the examples", function()
   end)
 end)
 
+describe("the command, as the demo runs it", function()
+  setup(function() env.start() end)
+  teardown(function() env.stop() end)
+
+  -- bin/lua-users under lua_bin() (under make valgrind, valgrind's): an
+  -- update with --verbose, and a bulk run with a journal and a failures file.
+  it("updates, and runs a bulk file with its journal and failures", function()
+    local dir = cli.dir()
+    env.write(dir .. "/u.csv", "id,role\nu1,admin\nmissing,admin\nu2,member\n")
+    local words = { "env" }
+    for k, v in pairs(cli.vars("generic")) do words[#words + 1] = k .. "=" .. q(v) end
+    words[#words + 1] = "LUA_PATH=" .. q(cli.ROOT .. "/lua/?.lua;;")
+    words[#words + 1] = "LUA_CPATH=" .. q(package.cpath:match("^[^;]+") .. ";;")
+    words[#words + 1] = lua_bin() .. " " .. q(cli.ROOT .. "/bin/lua-users")
+    local command = table.concat(words, " ")
+    local out = env.sh(("cd %s && %s update generic u9 role=admin --verbose 2>&1; echo rc=$?"):format(q(dir), command))
+    assert.matches("PATCH %S*/users/u9 %-> 200", out)
+    assert.matches("rc=0%s*$", out)
+    out = env.sh(("cd %s && %s bulk generic u.csv --journal u.journal 2>&1; echo rc=$?"):format(q(dir), command))
+    assert.matches("3 items, 2 succeeded, 1 failed", out)
+    assert.matches("rc=1%s*$", out)
+    assert.matches("^id,role", env.read(dir .. "/u.failures.csv") or "")
+    cli.rm(dir)
+  end)
+end)
+
 describe("the fakes", function()
   it("pass their own self-check (spec/support/fake_selftest.lua)", function()
-    local out = env.sh(("cd %s && %s spec/support/fake_selftest.lua; echo rc=$?"):format(q(cli.ROOT), env.lua_bin()))
+    local out = env.sh(("cd %s && %s spec/support/fake_selftest.lua; echo rc=$?"):format(q(cli.ROOT), lua_bin()))
     assert.matches("%d+ checks, 0 failed", out)
     assert.matches("rc=0%s*$", out)
   end)
