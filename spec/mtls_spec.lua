@@ -55,13 +55,7 @@ describe("mutual TLS", function()
       want[tostring(i)] = cert and ("CN=client-" .. (cert == a and "a" or "b")) or "none"
       s.start(assert(users.prepare("generic", "u" .. i, { role = "x" }, o)))
     end
-    local n = 0
-    while n < 30 do
-      for _, r in ipairs(s.wait(10)) do
-        assert.is_table(r[2], tostring(r[3]))
-        n = n + 1
-      end
-    end
+    for _, r in ipairs(env.drain(s, 30)) do assert.is_table(r[2], tostring(r[3])) end
     s.close()
     local _, mixed = seen()
     assert.is_false(mixed)
