@@ -28,7 +28,7 @@ trap 'rm -f "$log"' EXIT
 runs=${2:-"5.4 5.3 5.2 5.1 jit asan valgrind fuzz"}
 # The specs that drive the C core hardest, for the pass with the collector at
 # its most aggressive (the whole suite so would take too long for CI).
-GC_SPECS="spec/core_spec.lua spec/json_spec.lua spec/validation_spec.lua spec/wire_spec.lua"
+GC_SPECS="spec/core_spec.lua spec/json_spec.lua spec/validation_spec.lua spec/wire_spec.lua spec/lent_body_spec.lua"
 for run in $runs; do
   echo "== $run"
   case $run in
