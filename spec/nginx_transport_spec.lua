@@ -60,7 +60,9 @@ describe("the nginx transport", function()
     local job = { reqs = reqs }
     for k, v in pairs(extra or {}) do job[k] = v end
     env.write(host.dir .. "/job.json", core.json_encode(job))
-    local out = env.sh(("curl -s --noproxy '*' --data-binary @%s %s/_t"):format(host.dir .. "/job.json", host.base))
+    -- a bound, so that a transport that spun or hung fails the spec instead
+    local out = env.sh(("curl -s --noproxy '*' --max-time 120 --data-binary @%s %s/_t"):format(
+      host.dir .. "/job.json", host.base))
     local rows = core.json_decode(out)
     assert.is_table(rows, out .. host:error_log())
     return rows
@@ -146,5 +148,16 @@ describe("the nginx transport", function()
     assert.same({ "timeout", true }, { rows[1].code, rows[1].sent })
     assert.same({ "timeout", true }, { rows[2].code, rows[2].sent })
     assert.equal(200, rows[3].res.status)
+  end)
+
+  it("a session whose deadlines fall between nginx's milliseconds never spins", function()
+    -- nginx's clock moves only between events, in whole milliseconds: a
+    -- wait that slept to just before a deadline, then was called again,
+    -- spun for good (the worker at 100 % CPU, the request never answered)
+    local reqs = {}
+    for i = 1, 30 do reqs[i] = hostile("endless-1xx", 0.1 + i * 0.0131) end
+    local rows = run(reqs, { session = true })
+    assert.equal(30, #rows)
+    for i, r in ipairs(rows) do assert.same({ "timeout", true }, { r.code, r.sent }, i) end
   end)
 end)

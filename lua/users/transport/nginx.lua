@@ -339,14 +339,24 @@ function _M.session()
     handle.thread = ngx.thread.spawn(run, handle, req)
     return handle
   end
+  -- Sleeps until a request ends or `seconds` pass; nginx's timers count
+  -- whole milliseconds, and its clock (ngx.now) moves only when the worker
+  -- goes back to its event loop.
+  local function sleep(seconds)
+    waiting = true
+    sema:wait(seconds < 0.001 and 0.001 or seconds)
+    waiting = false
+  end
   function s.wait(timeout)
     if n_done == 0 and n_running > 0 then
       local left = next_deadline - clock()
-      if timeout == nil or timeout > left then timeout = left end
-      if timeout >= 0.001 then -- nginx timers count milliseconds
-        waiting = true
-        sema:wait(timeout)
-        waiting = false
+      if timeout == nil or timeout >= 0.001 then
+        -- a deadline less than a millisecond away is slept to as well: the
+        -- clock would not move otherwise, and a caller that waits again at
+        -- once would spin without end
+        if left > 0 then sleep((timeout == nil or timeout > left) and left or timeout) end
+      elseif left > 0 and timeout > 0 then
+        sleep(timeout)
       end
       expire()
     end
