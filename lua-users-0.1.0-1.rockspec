@@ -93,6 +93,7 @@ build = {
     ["users.transport"] = "lua/users/transport.lua",
     ["users.transport.curl"] = "lua/users/transport/curl.lua",
     ["users.transport.nginx"] = "lua/users/transport/nginx.lua",
+    ["users.transport.nginx_read"] = "lua/users/transport/nginx_read.lua",
     ["users.providers.activepieces"] = "lua/users/providers/activepieces.lua",
     ["users.providers.generic"] = "lua/users/providers/generic.lua",
     ["users.providers.lancepilot"] = "lua/users/providers/lancepilot.lua",

@@ -50,8 +50,9 @@ function _M.ping()
   red:set_keepalive()
 end
 
--- Each worker polls for a job; a job is every worker taking slots from one
--- budget for `secs` seconds with `threads` light threads.
+-- Each worker polls for a job; a job is every worker (or the first alone:
+-- `workers` 1) taking slots from one budget for `secs` seconds with
+-- `threads` light threads.
 local function run_job(gen, job)
   local entry = registry.get("generic")
   local o = { base_url = "http://bench.invalid/rate" .. gen, token = "bench-token",
@@ -87,8 +88,10 @@ local function poll(premature, seen)
   local gen = ngx.shared.bench:get("gen") or 0
   if gen ~= seen then
     local job = ngx.shared.bench:get("job")
-    local rate, secs, threads, name = job:match("^(%S+) (%S+) (%S+) (%S+)$")
-    run_job(gen, { rate = tonumber(rate), secs = tonumber(secs), threads = tonumber(threads), store = name })
+    local rate, secs, threads, name, workers = job:match("^(%S+) (%S+) (%S+) (%S+) (%S+)$")
+    if workers ~= "1" or ngx.worker.id() == 0 then
+      run_job(gen, { rate = tonumber(rate), secs = tonumber(secs), threads = tonumber(threads), store = name })
+    end
   end
   ngx.timer.at(0.005, poll, gen)
 end
@@ -98,15 +101,17 @@ function _M.init_worker(p)
   ngx.timer.at(0, poll, ngx.shared.bench:get("gen") or 0)
 end
 
---- GET /rate?store=&rate=&secs=&threads=: slots granted per second, all workers together.
+--- GET /rate?store=&rate=&secs=&threads=&workers=: slots granted per
+-- second, by all 4 workers together, or by the first alone (workers=1).
 function _M.rate()
   local secs = tonumber(ngx.var.arg_secs) or 1
-  ngx.shared.bench:set("job", ("%s %s %s %s"):format(ngx.var.arg_rate, secs, ngx.var.arg_threads or 50,
-                                                      ngx.var.arg_store or "dict"))
+  local workers = ngx.var.arg_workers == "1" and 1 or 4
+  ngx.shared.bench:set("job", ("%s %s %s %s %d"):format(ngx.var.arg_rate, secs, ngx.var.arg_threads or 50,
+                                                         ngx.var.arg_store or "dict", workers))
   local gen = ngx.shared.bench:incr("gen", 1, 0)
   for _ = 1, (secs + 5) * 100 do
     ngx.sleep(0.01)
-    if (ngx.shared.bench:get("done:" .. gen) or 0) >= 4 then break end
+    if (ngx.shared.bench:get("done:" .. gen) or 0) >= workers then break end
   end
   ngx.say(("%d %d"):format(ngx.shared.bench:get("count:" .. gen) or 0, ngx.shared.bench:get("done:" .. gen) or 0))
 end

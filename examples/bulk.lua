@@ -19,4 +19,4 @@ end, {
 print(("%d items: %d succeeded, %d failed, %d skipped (journal), %d not attempted%s"):format(
   report.total, report.succeeded, report.failed, report.skipped, report.not_attempted,
   report.error and (" (" .. report.error .. ")") or ""))
-os.exit(report.failed == 0 and report.not_attempted == 0)
+os.exit((report.failed == 0 and report.not_attempted == 0) and 0 or 1) -- a number: Lua 5.1 takes no boolean

@@ -106,7 +106,7 @@ describe("budget", function()
       end
       local took = core.now() - t0
       assert.is_true(took >= (n - 1) * 1.05 / rate * 0.97, ("%d updates took %.2f s"):format(n, took))
-      assert.is_true(took < (n - 1) * 1.05 / rate + 1)
+      assert.is_true(took < (n - 1) * 1.05 / rate * 2 + 5) -- not held far beyond its slots
       assert.is_true(most_per_second(env.fake:requests()) <= rate)
     end)
 
@@ -114,12 +114,13 @@ describe("budget", function()
       local t0 = core.now()
       for i = 1, 4 do
         for _, token in ipairs { "test-token", "test-token-2" } do
-          local o = env.opts("generic", { rate = 5, token = token, base_url = env.fake:base_url("generic") .. "////" })
+          local o = env.opts("generic", { rate = 2, token = token, base_url = env.fake:base_url("generic") .. "////" })
           users.update("generic", "u" .. i, { role = "x" }, o) -- the second token is refused: it was sent
         end
       end
       local took = core.now() - t0
-      assert.is_true(took >= 3 * 1.05 / 5 * 0.97 and took < 3 * 1.05 / 5 + 0.5, ("took %.2f s"):format(took))
+      -- 3 slots each; one shared budget would take 7: the bound is between
+      assert.is_true(took >= 3 * 1.05 / 2 * 0.97 and took < 5 * 1.05 / 2, ("took %.2f s"):format(took))
       assert.equal(8, #env.fake:requests())
     end)
 
@@ -131,7 +132,7 @@ describe("budget", function()
       local t0 = core.now()
       local user, err = users.update("generic", "u2", { role = "x" }, o)
       assert.is_nil(user)
-      assert.is_true(core.now() - t0 < 0.2)
+      assert.is_true(core.now() - t0 < 0.45) -- before the deadline itself
       assert.equal("budget", err.kind)
       assert.equal("rate_limited", err.code)
       assert.is_true(err.retryable)
@@ -163,13 +164,13 @@ describe("budget", function()
       assert.equal(429, err.status)
       local t0 = core.now()
       assert.is_table(users.update("generic", "u2", { role = "x" }, o))
-      assert.is_true(core.now() - t0 < 0.5)
+      assert.is_true(core.now() - t0 < 2.5) -- not the 5 s Retry-After
     end)
   end)
 
   describe("the deadline", function()
     it("bounds the wait for an answer, and says so", function()
-      env.fake:behave("generic", { delay = 2 })
+      env.fake:behave("generic", { delay = 5 })
       local t0 = core.now()
       local user, err = users.update("generic", "u1", { role = "x" }, env.opts("generic", { deadline = 0.5 }))
       local took = core.now() - t0
@@ -177,7 +178,7 @@ describe("budget", function()
       assert.equal("timeout", err.code)
       assert.equal("answer", err.waiting_for)
       assert.matches("deadline %(0%.5 s%) ran out while waiting for the provider's answer", err.message)
-      assert.is_true(took >= 0.45 and took < 1.2, ("took %.2f s"):format(took))
+      assert.is_true(took >= 0.45 and took < 2.5, ("took %.2f s"):format(took)) -- the answer takes 5 s
     end)
 
     it("bounds retries and back-offs: a retry past it is not waited for", function()
@@ -186,7 +187,7 @@ describe("budget", function()
       local _, err = users.update("generic", "u1", { role = "x" }, env.opts("generic", {
         retries = 5, backoff = 0.4, deadline = 1 }))
       local took = core.now() - t0 -- the retry it did not wait for was due at 1.7 s or later
-      assert.is_true(took < 1.2, ("took %.2f s"):format(took))
+      assert.is_true(took < 1.6, ("took %.2f s"):format(took))
       assert.equal("timeout", err.code)
       assert.equal("retry", err.waiting_for)
       assert.matches("the last error: HTTP 503", err.message)
@@ -320,7 +321,7 @@ describe("budget", function()
       local user, err = users.update("generic", "u1", { role = "x" }, env.opts("generic", {
         budget = "redis://:hunter2@127.0.0.1:1/0", rate = 5 }))
       assert.is_nil(user)
-      assert.is_true(core.now() - t0 < 1)
+      assert.is_true(core.now() - t0 < 5)
       assert.equal("budget", err.kind)
       assert.equal("budget_unavailable", err.code)
       assert.is_true(err.retryable)

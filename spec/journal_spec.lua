@@ -206,13 +206,13 @@ describe("bulk_update", function()
       assert.equal(report.succeeded, #env.fake:requests())
 
       env.fake:reset()
-      env.fake:behave("generic", { delay = 3 })
+      env.fake:behave("generic", { delay = 20 })
       local t0 = core.now()
       report = users.bulk_update("generic", items(6), opts {
         concurrency = 2,
         should_stop = function() return core.now() - t0 > 0.3 and "abandon" end,
       })
-      assert.is_true(core.now() - t0 < 1.5, "the waits were not capped")
+      assert.is_true(core.now() - t0 < 10, "the waits were not capped") -- the answers take 20 s
       assert.equal(2, report.failed)
       assert.equal("aborted", report.failures[1].err.code)
       assert.equal(4, report.not_attempted)

@@ -24,7 +24,7 @@ describe("numbers at the C core's edges", function()
   it("sleep returns at once for NaN, zero and negatives", function()
     local t0 = core.now()
     for _, s in ipairs { NAN, 0, -1, -HUGE, -1e300 } do core.sleep(s) end
-    assert.is_true(core.now() - t0 < 0.5)
+    assert.is_true(core.now() - t0 < 5)
   end)
 
   it("sleep takes infinity and 1e300 as the longest sleep, not as none", function()
@@ -33,7 +33,7 @@ describe("numbers at the C core's edges", function()
       assert.truthy(out:find("exit:124", 1, true), s .. ": " .. out)
       assert.is_nil(out:find("returned", 1, true), s)
     end
-    assert.matches("exit:0", run_for(5, 'require("users.core").sleep(0.01)'))
+    assert.matches("exit:0", run_for(60, 'require("users.core").sleep(0.01)'))
   end)
 
   it("isatty is false for descriptors no int holds", function()
@@ -62,15 +62,15 @@ describe("numbers at the C core's edges", function()
                     headers = { "Authorization: Bearer test-token" } }
       for k, v in pairs(extra) do req[k] = v end
       local e = core.engine()
-      local ok, res, code, msg = pcall(e.perform, e, req)
+      local ok, res, msg, code = pcall(e.perform, e, req)
       e:close()
       if not ok then error(res, 0) end
-      return res, code, msg
+      return res, msg, code
     end
 
     it("takes timeouts of infinity or 1e300 seconds as no limit it would meet", function()
       for _, t in ipairs { HUGE, 1e300, 2 ^ 63 } do
-        local res, code, msg = perform { timeout = t, connect_timeout = t }
+        local res, msg, code = perform { timeout = t, connect_timeout = t }
         assert.is_table(res, tostring(code) .. ": " .. tostring(msg))
       end
       assert.has_error(function() perform { timeout = NAN } end, "'timeout' must be a positive number of seconds")

@@ -57,8 +57,11 @@ local cases = {
     { { status = 429, headers = { ["Retry-After"] = "7" }, body = "{}" } }, {},
     { code = "rate_limited", status = 429, retryable = true, retry_after = 7 } },
   { "a 429 with Retry-After as an HTTP-date", "generic",
-    { { status = 429, headers = { ["Retry-After"] = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 30) },
-        body = "{}" } }, {}, { code = "rate_limited", retryable = true } },
+    -- made when the case runs (steps), each path its own, 30 s ahead: read
+    -- as 20 s or more ("about 30") unless 10 s pass between the two
+    { { status = 429, headers = { ["Retry-After"] = function()
+        return os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 30) end }, body = "{}" } }, {},
+      { code = "rate_limited", retryable = true } },
   { "a 429 then the user, with one retry", "generic",
     { { status = 429, headers = { ["Retry-After"] = "1" }, body = "{}" }, { pass = true } }, { retries = 1 },
     { ok = true, requests = 2 } },
@@ -98,9 +101,20 @@ local function options(name, extra)
   return o
 end
 
+-- The steps for the fake, a header given as a function made now.
 local function script(name, steps)
   env.fake:reset()
-  if steps then env.fake:behave(name, { script = steps }) end
+  if not steps then return end
+  local now = {}
+  for i, step in ipairs(steps) do
+    now[i] = {}
+    for k, v in pairs(step) do now[i][k] = v end
+    if step.headers then
+      now[i].headers = {}
+      for k, v in pairs(step.headers) do now[i].headers[k] = type(v) == "function" and v() or v end
+    end
+  end
+  env.fake:behave(name, { script = now })
 end
 
 local function via_update(name, steps, extra)

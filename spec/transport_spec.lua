@@ -23,11 +23,11 @@ describe("transport", function()
   end)
 
   it("a slow server hits the total timeout", function()
-    env.fake:behave("generic", { delay = 3, times = 1 })
-    local t0 = os.time()
+    env.fake:behave("generic", { delay = 30, times = 1 })
+    local t0 = require("users.core").now()
     local _, err = update { timeout = 0.5 }
     assert.equal("timeout", err.code)
-    assert.is_true(os.time() - t0 <= 2)
+    assert.is_true(require("users.core").now() - t0 < 15) -- long before the server's answer
   end)
 
   it("a dropped connection is a reset", function()

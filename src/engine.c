@@ -81,7 +81,7 @@ static void finish(lua_State *L, engine_t *e, users_transfer_t *t, CURLcode resu
   users_transfer_ended(t, result);
   curl_multi_remove_handle(e->multi, t->easy);
   release_easy(e, t);
-  users_transfer_free_request(t);
+  users_transfer_free_request(L, t);
   unlink_running(t);
   t->state = USERS_TRANSFER_DONE;
   lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
@@ -305,8 +305,8 @@ static int engine_wait(lua_State *L) {
   return 1;
 }
 
-/* engine:perform(request [, header_lines]) -> response | nil, code,
- * message. Runs until this transfer ends; others that end meanwhile wait
+/* engine:perform(request [, header_lines]) -> response | nil, message,
+ * code, sent. Runs until this transfer ends; others that end meanwhile wait
  * for engine:wait(). */
 static int engine_perform(lua_State *L) {
   engine_t *e = check_engine(L);
@@ -337,7 +337,7 @@ static int engine_close(lua_State *L) {
     t->engine = NULL;
     t->detach = NULL;
     t->state = USERS_TRANSFER_DONE;
-    t->result = CURLE_ABORTED_BY_CALLBACK;
+    users_transfer_ended(t, CURLE_ABORTED_BY_CALLBACK); /* and whether it was sent */
   }
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
   e->n_pool = 0;

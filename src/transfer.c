@@ -25,7 +25,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   users_transfer_t *t = (users_transfer_t *)ud;
   size_t n = size * nmemb;
   if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) t->head.len = 0; /* a new response */
-  if (t->head.len + n > MAX_HEADER_BYTES) return 0;
+  if (t->head.len + n > MAX_HEADER_BYTES) { t->head_too_big = 1; return 0; }
   return users_buf_add(&t->head, p, n) ? n : 0;
 }
 
@@ -69,10 +69,16 @@ static int on_seek(void *ud, curl_off_t offset, int origin) {
 
 /* --- lifetime ------------------------------------------------------------ */
 
-void users_transfer_free_request(users_transfer_t *t) {
+void users_transfer_free_request(lua_State *L, users_transfer_t *t) {
   size_t i;
   curl_slist_free_all(t->headers);
   t->headers = NULL;
+  curl_slist_free_all(t->connect_to);
+  t->connect_to = NULL;
+  if (t->body_ref != LUA_NOREF) { /* libcurl has let go of it: the string may go */
+    luaL_unref(L, LUA_REGISTRYINDEX, t->body_ref);
+    t->body_ref = LUA_NOREF;
+  }
   if (t->fp) { fclose(t->fp); t->fp = NULL; }
   for (i = 0; i < t->n_segs; i++) {
     free(t->segs[i].path);
@@ -93,7 +99,7 @@ static int transfer_close(lua_State *L) {
   }
   if (t->easy) curl_easy_cleanup(t->easy);
   t->easy = NULL;
-  users_transfer_free_request(t);
+  users_transfer_free_request(L, t);
   users_buf_free(&t->body);
   users_buf_free(&t->head);
   t->state = USERS_TRANSFER_DONE;
@@ -101,7 +107,7 @@ static int transfer_close(lua_State *L) {
   return 0;
 }
 
-/* transfer:result() -> response | nil, code, message */
+/* transfer:result() -> response | nil, message, code, sent */
 static int transfer_result(lua_State *L) {
   users_transfer_t *t = (users_transfer_t *)users_checkud(L, 1, TRANSFER_MT);
   if (t->closed) return luaL_argerror(L, 1, "transfer is closed");
@@ -112,8 +118,32 @@ users_transfer_t *users_transfer_new(lua_State *L) {
   static const luaL_Reg methods[] = {{"result", transfer_result}, {NULL, NULL}};
   users_transfer_t *t = (users_transfer_t *)users_newuserdata(L, sizeof *t);
   memset(t, 0, sizeof *t);
+  t->body_ref = LUA_NOREF; /* before the metatable: its __gc reads it */
   users_setmeta(L, TRANSFER_MT, methods, transfer_close);
   return t;
+}
+
+/* Whether any of the request may have reached the server: libcurl counts
+ * the bytes of the request it wrote (CURLINFO_REQUEST_SIZE: head and what
+ * of the body went with it; SIZE_UPLOAD: the body) and of the answer it
+ * read (HEADER_SIZE), for every attempt of the transfer, its own resends
+ * included. None of them: the transfer failed before it wrote a byte (DNS,
+ * connect, TLS, a file that changed before the first read), and the server
+ * cannot have seen the request. GOT_NOTHING is said only after a request
+ * was sent. */
+static int may_have_sent(users_transfer_t *t, CURLcode result) {
+  long request_size = 0, header_size = 0;
+#if LIBCURL_VERSION_NUM >= 0x073700
+  curl_off_t uploaded = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+#else
+  double uploaded = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD, &uploaded);
+#endif
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(t->easy, CURLINFO_HEADER_SIZE, &header_size);
+  return request_size > 0 || uploaded > 0 || header_size > 0 || t->head.len > 0 || t->body.len > 0 ||
+         result == CURLE_GOT_NOTHING;
 }
 
 void users_transfer_ended(users_transfer_t *t, CURLcode result) {
@@ -121,6 +151,7 @@ void users_transfer_ended(users_transfer_t *t, CURLcode result) {
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &t->elapsed);
   curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &t->http_version);
+  t->sent = may_have_sent(t, result);
 }
 
 /* What CURLINFO_HTTP_VERSION says, as res.protocol spells it. */
@@ -197,6 +228,53 @@ static long http_version(lua_State *L, int req) {
   return out;
 }
 
+/* req[key]: a string without NUL (libcurl copies it), or NULL for nil. */
+static const char *opt_string(lua_State *L, int req, const char *key) {
+  const char *s;
+  size_t len = 0;
+  rawfield(L, req, key);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+  if (!s || strlen(s) != len) luaL_error(L, "'%s' must be a string without NUL", key);
+  lua_pop(L, 1); /* req still holds it */
+  return s;
+}
+
+/* req.reuse = false: a connection no request has used, and that no other
+ * request uses while this one runs, closed after it. libcurl resends a
+ * request by itself, once the connection it was written on dies before
+ * any answer, only when that connection was a reused one (Curl_retry_request
+ * in lib/transfer.c; also on an HTTP/2 REFUSED_STREAM, which the protocol
+ * says was never processed). FRESH_CONNECT opens a new connection and
+ * FORBID_REUSE closes it after; while it runs, other transfers could still
+ * join it (HTTP/2 multiplexing), which would mark it reused: a CONNECT_TO
+ * entry that names the URL's own port (any host, the same port: the
+ * connection goes where it would anyway) sets it apart, as libcurl never
+ * mixes connections made with "connect to" and without. */
+static void own_connection(lua_State *L, users_transfer_t *t, const char *url) {
+#if LIBCURL_VERSION_NUM >= 0x073E00 /* curl_url */
+  CURLU *u = curl_url();
+  CURLUcode rc;
+  char *port = NULL, entry[16];
+  struct curl_slist *l;
+  if (!u) luaL_error(L, "not enough memory");
+  rc = curl_url_set(u, CURLUPART_URL, url, 0);
+  if (rc == CURLUE_OK) rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+  if (rc == CURLUE_OK) snprintf(entry, sizeof entry, ":::%.5s", port);
+  curl_free(port);
+  curl_url_cleanup(u);
+  if (rc == CURLUE_OUT_OF_MEMORY) luaL_error(L, "not enough memory");
+  if (rc != CURLUE_OK) return; /* a URL libcurl cannot parse fails the transfer as bad_url */
+  if (!(l = curl_slist_append(NULL, entry))) luaL_error(L, "not enough memory");
+  t->connect_to = l;
+#else
+  (void)L, (void)t, (void)url;
+#endif
+}
+
 static void set_headers(lua_State *L, int req, int lines, users_transfer_t *t) {
   size_t i, n;
   if (lines && !lua_isnoneornil(L, lines)) lua_pushvalue(L, lines);
@@ -227,9 +305,12 @@ static void set_headers(lua_State *L, int req, int lines, users_transfer_t *t) {
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 }
 
-/* body = "string", or segments = { "string" | { path=, size= }, ... }; libcurl
- * gets copies, and a request without a body sends an empty one (never its
- * default, which reads stdin). */
+/* body = "string", or segments = { "string" | { path=, size= }, ... }; a
+ * request without a body sends an empty one (never libcurl's default, which
+ * reads stdin). A body string is lent to libcurl, not copied (no
+ * COPYPOSTFIELDS): the registry keeps it until users_transfer_free_request,
+ * after libcurl has let go of the handle, and a Lua string never moves.
+ * Segments are copied: a segment list is a table the caller may change. */
 static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_body) {
   size_t i, n, len;
   long long total = 0;
@@ -238,9 +319,9 @@ static void set_body(lua_State *L, int req, users_transfer_t *t, int has_method_
   rawfield(L, req, "body");
   if (lua_type(L, -1) == LUA_TSTRING) {
     body = lua_tolstring(L, -1, &len);
+    t->body_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it; may raise, before libcurl sees it */
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body);
-    lua_pop(L, 1);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body);
     return;
   }
   lua_pop(L, 1);
@@ -324,6 +405,7 @@ int users_transfer_handle_release(CURL *easy) {
   }
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(easy, CURLOPT_CONNECT_TO, NULL);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
@@ -335,8 +417,8 @@ int users_transfer_handle_release(CURL *easy) {
 
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines) {
   CURL *easy = t->easy;
-  const char *s;
-  int has_method_body, tls;
+  const char *s, *url, *cert, *key;
+  int has_method_body, tls, fresh;
   luaL_checktype(L, req, LUA_TTABLE);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
@@ -350,6 +432,7 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
     luaL_error(L, "request url must be a string without spaces or line breaks");
   curl_easy_setopt(easy, CURLOPT_URL, s); /* libcurl copies strings */
   tls = strncasecmp(s, "https://", 8) == 0;
+  url = s; /* req still holds it */
   lua_pop(L, 1);
   rawfield(L, req, "method");
   s = luaL_optstring(L, -1, "GET");
@@ -381,6 +464,21 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
     curl_easy_setopt(easy, CURLOPT_CAPATH, file ? NULL : curl_has.capath);
   }
   lua_pop(L, 1);
+  /* Mutual TLS: the client's certificate (PEM), and its key (another file,
+   * or the same one when omitted). libcurl keys its connection cache, and
+   * its TLS sessions, on the certificate: a connection made with one is
+   * never reused for another, nor for a request without one. */
+  cert = opt_string(L, req, "client_cert");
+  key = opt_string(L, req, "client_key");
+  if (key && !cert) luaL_error(L, "'client_key' needs a 'client_cert'");
+  curl_easy_setopt(easy, CURLOPT_SSLCERT, cert);
+  curl_easy_setopt(easy, CURLOPT_SSLKEY, key);
+  rawfield(L, req, "reuse");
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) luaL_error(L, "'reuse' must be a boolean");
+  fresh = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (fresh) own_connection(L, t, url);
+  curl_easy_setopt(easy, CURLOPT_CONNECT_TO, t->connect_to);
   {
     long version = http_version(L, req);
     int may_multiplex = version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
@@ -388,22 +486,27 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
     /* libcurl before 8.0 breaks an h2c connection it reuses ("Error in the
      * HTTP2 framing layer", curl PR 10643; not one that got HTTP/2 from
      * TLS): each h2c transfer there gets a connection of its own. */
-    long own_connection = version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
-                          curl_has.version_num < 0x080000;
+    long own = fresh || (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
+                         curl_has.version_num < 0x080000);
+    /* A connection of its own speaks HTTP/1.1 where the choice is ours: a
+     * stress run saw libcurl 7.88 put other requests on an HTTP/2 one made
+     * for reuse = false (1 time in 4), the CONNECT_TO entry notwithstanding;
+     * HTTP/1.1 carries one request at a time. h2c has no HTTP/1.1. */
+    if (fresh && version == CURL_HTTP_VERSION_2TLS) version = CURL_HTTP_VERSION_1_1;
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
-    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, own_connection);
-    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, own_connection);
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, own);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, own);
     /* Where HTTP/2 may come, a new transfer waits for a connection being
      * opened to say whether it multiplexes, rather than open its own: a bulk
      * run then shares one. Elsewhere waiting would only delay it. */
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex && !own_connection ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex && !own ? 1L : 0L);
   }
 }
 
 /* --- results ------------------------------------------------------------- */
 
 static const char *error_code(users_transfer_t *t) {
-  if (t->too_big || t->result == CURLE_FILESIZE_EXCEEDED) return "too_large";
+  if (t->too_big || t->head_too_big || t->result == CURLE_FILESIZE_EXCEEDED) return "too_large";
   if (t->file_changed) return "file_changed";
   switch (t->result) {
   case CURLE_OPERATION_TIMEDOUT: return "timeout";
@@ -424,35 +527,56 @@ static const char *error_code(users_transfer_t *t) {
   case CURLE_SSL_ENGINE_INITFAILED:
   case CURLE_USE_SSL_FAILED:
   case CURLE_SSL_SHUTDOWN_FAILED: return "tls";
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_BAD_CONTENT_ENCODING: return "bad_response";
+  case CURLE_RECV_ERROR: /* a chunk-size line that is no hex number too: say so */
+    return strstr(t->errbuf, "chunked-encoding") ? "bad_response" : "reset";
   case CURLE_GOT_NOTHING:
-  case CURLE_RECV_ERROR:
   case CURLE_SEND_ERROR:
   case CURLE_PARTIAL_FILE:
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM: return "reset";
-  case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL: return "bad_url";
+  case CURLE_UNSUPPORTED_PROTOCOL: /* also an answer that is no HTTP ("HTTP/0.9") */
+    return t->sent ? "bad_response" : "bad_url";
+  case CURLE_URL_MALFORMAT: return "bad_url";
   case CURLE_ABORTED_BY_CALLBACK: return "aborted";
   default: return "transport";
   }
 }
 
+/* nil, message, code, sent: the transport contract's failure. */
+static int push_failure(lua_State *L, users_transfer_t *t) {
+  const char *code = error_code(t);
+  lua_pushnil(L);
+  if (t->head_too_big) {
+    lua_pushfstring(L, "response headers larger than %d bytes", MAX_HEADER_BYTES);
+  } else if (strcmp(code, "too_large") == 0) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "response body larger than %zu bytes", t->max_body);
+    lua_pushstring(L, msg);
+  } else if (strcmp(code, "file_changed") == 0) {
+    lua_pushliteral(L, "a file being uploaded changed size or could not be read");
+  } else {
+    lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
+  }
+  lua_pushstring(L, code);
+  lua_pushboolean(L, t->sent);
+  return 4;
+}
+
 int users_transfer_push_result(lua_State *L, users_transfer_t *t) {
   if (t->state != USERS_TRANSFER_DONE) return luaL_error(L, "transfer has not finished");
-  if (t->result != CURLE_OK || t->too_big) {
-    const char *code = error_code(t);
+  if (t->result != CURLE_OK || t->too_big) return push_failure(L, t);
+  if (t->status < 200) {
+    /* libcurl ended with an interim answer as the last one (an unasked-for
+     * 101, whose bytes then run to the end of the connection; with 7.88,
+     * now and then, a flood of 103 over HTTP/2): no final answer came, and
+     * the request was sent. */
     lua_pushnil(L);
-    lua_pushstring(L, code);
-    if (strcmp(code, "too_large") == 0) {
-      char msg[64];
-      snprintf(msg, sizeof msg, "response body larger than %zu bytes", t->max_body);
-      lua_pushstring(L, msg);
-    } else if (strcmp(code, "file_changed") == 0) {
-      lua_pushliteral(L, "a file being uploaded changed size or could not be read");
-    } else {
-      lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
-    }
-    return 3;
+    lua_pushfstring(L, "no final answer: the last was HTTP %d, an interim status", (int)t->status);
+    lua_pushliteral(L, "reset");
+    lua_pushboolean(L, 1);
+    return 4;
   }
   lua_createtable(L, 0, 5);
   lua_pushinteger(L, t->status);

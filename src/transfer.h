@@ -2,11 +2,12 @@
  * callbacks that fill its response buffers, and its result for Lua. The
  * engine (engine.c) runs it.
  *
- * A transfer is a userdata that owns its easy handle, header list, response
- * buffers and its own copy of the request body (libcurl never borrows a Lua
- * string, which the caller could drop). libcurl's callbacks only copy bytes
- * between C buffers: no Lua code runs inside libcurl, so no Lua error can
- * unwind through it. */
+ * A transfer is a userdata that owns its easy handle, header list and
+ * response buffers. A body string is lent to libcurl as it is, not copied:
+ * the transfer holds a registry reference to it until libcurl has let go of
+ * the handle (users_transfer_free_request), so the caller may drop the
+ * request meanwhile. libcurl's callbacks only copy bytes between C buffers:
+ * no Lua code runs inside libcurl, so no Lua error can unwind through it. */
 #ifndef USERS_TRANSFER_H
 #define USERS_TRANSFER_H
 
@@ -28,9 +29,12 @@ struct users_engine;
 typedef struct users_transfer {
   CURL *easy;
   struct curl_slist *headers;
+  struct curl_slist *connect_to; /* a connection of its own (req.reuse = false) */
+  int body_ref;             /* the body string libcurl reads (LUA_NOREF: none) */
   users_buf_t body, head;   /* the response */
   size_t max_body;
-  int state, closed, too_big, file_changed;
+  int state, closed, too_big, head_too_big, file_changed;
+  int sent;                 /* some of the request may have reached the server */
   CURLcode result;
   long status, http_version;
   double elapsed;
@@ -61,17 +65,21 @@ void users_transfer_handle_init(CURL *easy);
 int users_transfer_handle_release(CURL *easy);
 /* Sets up t->easy (a handle from users_transfer_handle_init, perhaps used
  * before) from the request table at req: url, method, headers, body or
- * segments, timeouts, max_body, ca_file, http_version, each set anew. The
+ * segments, timeouts, max_body, ca_file, client_cert and client_key,
+ * http_version and reuse, each set anew. The
  * header lines are the table at index `lines` when there is one (0: none),
  * else req.headers.
  * Raises when the request is malformed (t owns the handle already, so
  * nothing leaks). */
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines);
-/* libcurl ended t: keeps the result, the status and the time. */
+/* libcurl ended t: keeps the result, the status, the time, and whether
+ * any of the request may have reached the server. */
 void users_transfer_ended(users_transfer_t *t, CURLcode result);
-/* Frees what the request needed once libcurl has let go of it. */
-void users_transfer_free_request(users_transfer_t *t);
-/* response { status, protocol, headers, body, elapsed } | nil, code, message */
+/* Frees what the request needed (and lets the body string go) once libcurl
+ * has let go of it: the handle is off the multi, pooled or cleaned up. */
+void users_transfer_free_request(lua_State *L, users_transfer_t *t);
+/* response { status, protocol, headers, body, elapsed } | nil, message,
+ * code, sent (the transport contract, users/transport.lua) */
 int users_transfer_push_result(lua_State *L, users_transfer_t *t);
 
 #endif

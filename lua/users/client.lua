@@ -178,6 +178,7 @@ function _M.request(entry, id, fields, o)
     body_length = body.length or #body.body, content_type = body.content_type,
     headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
     max_body = o.max_body, http_version = o.http_version, attempt = 0,
+    client_cert = o.client_cert, client_key = o.client_key,
   }
 end
 
@@ -286,6 +287,7 @@ function _M.complete(entry, o, spec, token)
   spec.headers = h
   spec.timeout, spec.connect_timeout, spec.ca_file = o.timeout, o.connect_timeout, o.ca_file
   spec.max_body, spec.http_version = o.max_body, o.http_version
+  spec.client_cert, spec.client_key = o.client_cert, o.client_key
   return spec
 end
 

@@ -331,16 +331,10 @@ function next_step(life, now) return STEPS[life.phase](life, now) end
 -- transport's clock.
 _M.step = next_step
 
--- The transports' failure codes (users/transport.lua).
-local CODES = { timeout = true, connect = true, dns = true, tls = true, reset = true, too_large = true,
-                bad_url = true, aborted = true, file_changed = true, transport = true }
-
 --- What the transport gave for the request of the last "send" (the one
 -- place a transport's result enters: `res`, or nil, message, code, sent),
 -- at `now`: counted, observed and judged. Returns the next move, as `step`.
 function _M.answer(life, now, res, message, code, sent)
-  -- Until the transports turn to that order (COORD.md interface 2), they fail as nil, code, message:
-  if not res and CODES[message] and not CODES[code] then message, code = code, message end
   local o, req = life.drv.o, life.spec
   local seconds = res and res.elapsed or now - life.sent_at
   if o.metrics ~= false then

@@ -22,6 +22,8 @@ _M.RULES = {
   token = str, base_url = str, account_id = str, workspace = str,
   key_id = str, key_secret = str, ca_file = str, user_agent = str,
   username = str, password = str, -- HTTP basic, where a declaration's security asks for it
+  client_cert = str, -- mutual TLS: a PEM certificate, its key in client_key or in it
+  client_key = str,
   timeout = number_in(0, 86400), connect_timeout = number_in(0, 86400),
   max_body = number_in(0, 2 ^ 30, true),
   backoff = number_from(0, 3600),

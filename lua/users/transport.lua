@@ -8,23 +8,40 @@
 --   { method, url, headers = { Name = "value" }, body = "..." | nil,
 --     segments = { "bytes" | { path =, size = }, ... } | nil, body_length,
 --     timeout, connect_timeout (seconds), ca_file, max_body (bytes),
---     http_version = "auto" | "1.1" | "h2c" | nil (nil: "auto") }
+--     client_cert, client_key (PEM files: mutual TLS; the key may be in the
+--     certificate's file, then client_key is nil),
+--     http_version = "auto" | "1.1" | "h2c" | nil (nil: "auto"),
+--     reuse = false | nil }
+-- `reuse = false` asks for a connection no other request has used or uses
+-- while this one runs, closed after it: a transport must then never send
+-- the request twice by itself (libcurl resends, on its own, a request whose
+-- reused connection died before any answer). A connection made with one
+-- client certificate is never used for a request with another, or without.
 -- Its headers never hold Content-Length or Transfer-Encoding (the transport
 -- frames the body); a Host header, when present, replaces the URL's. The
 -- requests of one run share one header map: a transport reads it, never
 -- changes it, and may keep what it derives from it (users.prepare gives a
 -- caller a map of its own, to change before it is sent, not after).
 --
---   send(req)            -> res | nil, code, message
+--   send(req)            -> res | nil, message, code, sent
 --        res = { status = 200, protocol = "HTTP/1.1" | "HTTP/2" | ...,
 --                headers = { ["lower-case-name"] = "v" },
 --                body = "...", elapsed = seconds }
---        repeated response headers are joined with ", "; code is one of
---        timeout, connect, dns, tls, reset, too_large, bad_url, aborted,
---        file_changed, transport
+--        res.status is a final one (200 or more): an answer that ends on an
+--        interim status (1xx) is a failure, "reset", sent. Repeated response
+--        headers are joined with ", " (in linear time); the header block
+--        is at most 256 KB and the body at most max_body ("too_large").
+--        On failure: message, one sentence; code, one of timeout,
+--        connect, dns, tls, reset, too_large, bad_response (the answer is
+--        not HTTP: a bad status line or chunk), bad_url, aborted,
+--        file_changed, transport; sent, false when no byte of the request
+--        was written (DNS, connect, TLS, refused before writing), true when
+--        some of it may have reached the server (a later timeout, reset,
+--        empty or broken answer is then ambiguous: the update may have
+--        been applied).
 --   session(concurrency) -> s, for bulk runs:
 --        s.start(req)     -> handle (sent at once)
---        s.wait(seconds)  -> { { handle, res | nil, code, message }, ... }:
+--        s.wait(seconds)  -> { { handle, res | nil, message, code, sent }, ... }:
 --                            at least one finished, or none when the time
 --                            is up (nil seconds: until one finishes)
 --        s.close()          abandons what is still running
@@ -32,7 +49,7 @@
 --   now()                -> monotonic seconds
 -- @usage
 -- local t = require("users.transport").default()
--- local res, code, msg = t.send(users.prepare("generic", "u1", { role = "x" }))
+-- local res, msg, code, sent = t.send(users.prepare("generic", "u1", { role = "x" }))
 local _M = {}
 
 local type, rawget, require = type, rawget, require

@@ -54,6 +54,16 @@ function M.tmpfile(content)
 end
 
 
+--- Waits on a transport session (users/transport.lua) until `n` results
+-- came; returns them, { handle, res | nil, message, code, sent } each.
+function M.drain(s, n)
+  local rows = {}
+  while #rows < n do
+    for _, r in ipairs(s.wait(10)) do rows[#rows + 1] = r end
+  end
+  return rows
+end
+
 --- Output of a shell command (stdout and stderr).
 M.sh = require("spec.support.proc").sh
 

@@ -113,8 +113,11 @@ local function random_port(used)
   end
 end
 
--- A throwaway CA and a certificate for 127.0.0.1 and localhost signed by it.
--- EC keys keep this well under a second.
+-- A throwaway CA and a certificate for 127.0.0.1 and localhost signed by it,
+-- and two client certificates (mutual TLS), CN client-a and client-b.
+-- 127.0.0.1 is also a DNS name of the server's: nginx's Lua sockets check a
+-- host with X509_check_host, which reads names only. EC keys keep this well
+-- under a second.
 local function make_certs(dir)
   write_file(dir .. "/ca.cnf", table.concat({
     "[req]", "distinguished_name = dn", "x509_extensions = v3_ca", "prompt = no",
@@ -127,17 +130,25 @@ local function make_certs(dir)
     "[dn]", "CN = localhost",
     "[v3_server]", "basicConstraints = CA:FALSE",
     "keyUsage = critical,digitalSignature,keyEncipherment",
-    "extendedKeyUsage = serverAuth", "subjectAltName = IP:127.0.0.1,DNS:localhost",
-    "subjectKeyIdentifier = hash", "authorityKeyIdentifier = keyid", "",
+    "extendedKeyUsage = serverAuth", "subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:127.0.0.1",
+    "subjectKeyIdentifier = hash", "authorityKeyIdentifier = keyid",
+    "[v3_client]", "basicConstraints = CA:FALSE",
+    "keyUsage = critical,digitalSignature", "extendedKeyUsage = clientAuth", "",
   }, "\n"))
   local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  local serial = " -set_serial 0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
+  local function client(name)
+    return "openssl req -new " .. ec .. " -keyout " .. name .. ".key -out " .. name .. ".csr -subj /CN=" .. name
+      .. " && openssl x509 -req -in " .. name .. ".csr -CA ca.crt -CAkey ca.key -days 2" .. serial
+      .. " -extfile server.cnf -extensions v3_client -out " .. name .. ".crt"
+  end
   local out, ok = run(table.concat({
     "cd " .. q(dir) .. " && set -e",
     "openssl req -x509 " .. ec .. " -keyout ca.key -out ca.crt -days 2 -config ca.cnf",
     "openssl req -new " .. ec .. " -keyout server.key -out server.csr -config server.cnf",
     "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -days 2"
-      .. " -set_serial 0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
-      .. " -extfile server.cnf -extensions v3_server -out server.crt",
+      .. serial .. " -extfile server.cnf -extensions v3_server -out server.crt",
+    client("client-a"), client("client-b"),
   }, "\n"))
   if not ok then error("fake providers: cannot make certificates:\n" .. out, 0) end
 end
@@ -186,6 +197,14 @@ function Fake:h2c_base_url(name)
   return self.h2c_url .. (M.PREFIXES[name] or error("unknown provider " .. tostring(name), 2))
 end
 
+--- The same over HTTPS that asks for a client certificate (mutual TLS,
+--  optional: a request without one passes too); each record's `client` is
+--  the subject of the certificate it came with ("CN=client-a"), or nil.
+--  f.client_certs.a and .b: { cert = path, key = path }, signed by f.ca_file.
+function Fake:mtls_base_url(name)
+  return self.mtls_url .. (M.PREFIXES[name] or error("unknown provider " .. tostring(name), 2))
+end
+
 --- Forget recorded requests, behaviours, throttle windows and lexful tokens.
 function Fake:reset()
   self:_control("reset", "")
@@ -195,7 +214,7 @@ end
 --- Recorded requests, oldest first; only those of provider `name` if given.
 --  Each: { seq, method, uri, headers = { lower-case = value }, body, provider,
 --  at, conn, tls, protocol ("HTTP/1.1", "HTTP/2.0"), resumed (a resumed TLS
---  session), port }.
+--  session), port, client (mutual TLS: the client certificate's subject) }.
 function Fake:requests(name)
   local seqs = {}
   for n in run("ls -1 " .. q(self.dir .. "/rec")):gmatch("req%-(%d+)%.lua") do
@@ -346,8 +365,9 @@ function M.start()
   dir = dir:gsub("%s+$", "")
   if not ok then error("fake providers: mktemp failed: " .. dir, 2) end
   run("mkdir -p " .. q(dir .. "/rec") .. " " .. q(dir .. "/tmp"))
-  local self = setmetatable({ dir = dir, error_log = dir .. "/error.log",
-                              ca_file = dir .. "/ca.crt" }, Fake)
+  local self = setmetatable({ dir = dir, error_log = dir .. "/error.log", ca_file = dir .. "/ca.crt",
+    client_certs = { a = { cert = dir .. "/client-a.crt", key = dir .. "/client-a.key" },
+                     b = { cert = dir .. "/client-b.crt", key = dir .. "/client-b.key" } } }, Fake)
 
   local started, err = pcall(function()
     make_certs(dir)
@@ -358,7 +378,7 @@ function M.start()
     local template = assert(read_file(HERE .. "/fake/nginx.conf.in"))
     local used = used_ports()
     for _ = 1, 10 do
-      for _, k in ipairs { "PORT", "TLS_PORT", "H2_PORT", "H2C_PORT", "SHORT_TLS_PORT" } do
+      for _, k in ipairs { "PORT", "TLS_PORT", "H2_PORT", "H2C_PORT", "SHORT_TLS_PORT", "MTLS_PORT" } do
         vars[k] = tostring(random_port(used))
       end
       write_file(dir .. "/nginx.conf", (template:gsub("@([%u%d_]+)@", vars)))
@@ -368,6 +388,7 @@ function M.start()
       self.h2_url = "https://127.0.0.1:" .. vars.H2_PORT
       self.h2c_url = "http://127.0.0.1:" .. vars.H2C_PORT
       self.short_tls_url = "https://127.0.0.1:" .. vars.SHORT_TLS_PORT
+      self.mtls_url = "https://127.0.0.1:" .. vars.MTLS_PORT
       local state, why = launch(self)
       if state == "up" then return end
       if state ~= "busy" then error("fake providers: nginx did not start:\n" .. why, 0) end

@@ -4,7 +4,8 @@
 -- spec.support.proc's guard, so it never outlives its tests.
 --
 --   local host = require("spec.support.nginx_host").start {
---     workers = 4, env = { USERS_RATE = 20 }, server = "location /x { ... }" }
+--     workers = 4, env = { USERS_RATE = 20 }, server = "location /x { ... }",
+--     trusted_ca = "ca.crt" }
 --   host.base  host:curl(args)  host:error_log()  host:stop()
 local M = {}
 
@@ -27,7 +28,9 @@ end
 
 --- Starts nginx with examples/nginx/nginx.conf: opts.workers (default 1),
 -- opts.env (variables for nginx, named by `env` in the conf), opts.server
--- (lines added to the server block). Returns a Host: base, dir, port.
+-- (lines added to the server block), opts.trusted_ca (the CA file that TLS
+-- to providers is verified with, instead of the system's). Returns a Host:
+-- base, dir, port.
 function M.start(opts)
   opts = opts or {}
   if not built then
@@ -45,6 +48,11 @@ function M.start(opts)
       -- several workers: the kernel spreads the connections over them
       -- (without it, one busy worker may accept them all)
       :gsub("listen 127%.0%.0%.1:(%d+);", (opts.workers or 1) > 1 and "listen 127.0.0.1:%1 reuseport;" or "%0")
+    if opts.trusted_ca then
+      conf = conf:gsub("lua_ssl_trusted_certificate [^;]*;", function()
+        return "lua_ssl_trusted_certificate " .. opts.trusted_ca .. ";"
+      end)
+    end
     if opts.server then
       conf = conf:gsub("(location /users/)", function(l) return opts.server .. "\n        " .. l end, 1)
     end

@@ -146,9 +146,9 @@ function _M.verbose(transport, log)
     local n = (sent[req] or 0) + 1
     sent[req] = n
     local t0 = transport.now()
-    local res, code, msg = transport.send(req)
+    local res, msg, code, was_sent = transport.send(req)
     show(req, res, code, msg, res and res.elapsed or transport.now() - t0, req.attempt or n)
-    return res, code, msg
+    return res, msg, code, was_sent
   end
 
   function w.session(concurrency)
@@ -166,7 +166,7 @@ function _M.verbose(transport, log)
         local st = started[r[1]]
         started[r[1]] = nil
         if st then
-          show(st[1], r[2], r[3], r[4], r[2] and r[2].elapsed or transport.now() - st[2], st[1].attempt or 1)
+          show(st[1], r[2], r[4], r[3], r[2] and r[2].elapsed or transport.now() - st[2], st[1].attempt or 1)
         end
       end
       return done

@@ -32,14 +32,14 @@ function _M.lines(headers)
 end
 
 --- Sends a prepared request; `res` ({ status, protocol, headers, body, elapsed }) or
--- nil, code, message for a transport failure.
+-- nil, message, code, sent for a transport failure (users/transport.lua).
 function _M.send(req)
   return _M.engine():perform(req, _M.lines(req.headers))
 end
 
 --- A bulk session: its own engine, so the run opens at most `concurrency`
 -- connections and reuses them all. start(req) -> handle; wait(timeout) ->
--- { { handle, res | nil, code, message }, ... }.
+-- { { handle, res | nil, message, code, sent }, ... }.
 function _M.session(concurrency)
   local e = core.engine { max_host_connections = concurrency }
   local s = {}
@@ -47,8 +47,7 @@ function _M.session(concurrency)
   function s.wait(timeout)
     local out = {}
     for i, t in ipairs(e:wait(timeout)) do
-      local res, code, msg = t:result()
-      out[i] = { t, res, code, msg }
+      out[i] = { t, t:result() }
     end
     return out
   end

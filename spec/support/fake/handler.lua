@@ -60,7 +60,7 @@ local function record(req)
   write(base .. ".tmp", serialize.encode({
     seq = n, method = req.method, uri = req.uri, headers = headers,
     provider = req.provider, at = req.at, conn = req.conn, tls = req.tls,
-    protocol = req.protocol, resumed = req.resumed, port = req.port,
+    protocol = req.protocol, resumed = req.resumed, port = req.port, client = req.client,
   }))
   assert(os.rename(base .. ".tmp", base .. ".lua"))
 end
@@ -86,6 +86,7 @@ function M.serve()
     conn = tonumber(ngx.var.connection), tls = ngx.var.https == "on",
     protocol = ngx.var.server_protocol, resumed = ngx.var.ssl_session_reused == "r",
     port = tonumber(ngx.var.server_port),
+    client = ngx.var.ssl_client_verify == "SUCCESS" and ngx.var.ssl_client_s_dn or nil,
   }
   req.body = read_body()
   -- Long runs (bulk specs of 100 000 items) only count: records cost files.

@@ -10,8 +10,14 @@
 --   /hostile/garbage-retry  429 with Retry-After: soon
 --   /hostile/redirect-<s>   302 to another scheme (file, ftp, gopher, javascript)
 --   /hostile/many-headers   one header repeated 40 000 times
---   /hostile/repeats-<n>    one header repeated n times (15000, 60000), bare LFs
+--   /hostile/repeats-<n>    one header repeated n times (up to 60000), bare LFs
 --   /hostile/bare-lf-512    as bare-lf, the block exactly 512 bytes (the second capacity)
+--   /hostile/switch-101     an unasked-for 101 Switching Protocols, then bytes to the end:
+--                           no final answer (libcurl ends the transfer "OK", status 101)
+--   /hostile/bad-chunk      a chunked body whose first chunk-size line is not hex
+--   /hostile/not-http       an answer that is no HTTP at all
+--   /hostile/huge-head      a header block of 300 KB (over the 256 KB clients keep)
+--   /hostile/lines-<n>      "A: 1" n times, CRLF each (200000: 1.2 MB of head)
 local M = {}
 
 local function raw()
@@ -75,8 +81,6 @@ local function repeats(n)
     sock:send(table.concat(parts))
   end
 end
-cases["repeats-15000"] = repeats(15000)
-cases["repeats-60000"] = repeats(60000)
 
 cases["bare-lf-512"] = function(sock)
   local body = '{"id":"u1"}'
@@ -85,6 +89,36 @@ cases["bare-lf-512"] = function(sock)
   head = head .. "X-Pad: " .. ("p"):rep(pad) .. "\nx:\n\n"
   assert(#head == 512)
   sock:send(head .. body)
+end
+
+cases["switch-101"] = function(sock)
+  sock:send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n{\"id\":\"u1\"}")
+end
+
+cases["bad-chunk"] = function(sock)
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    .. "zz\r\n{}\r\n0\r\n\r\n")
+end
+
+cases["not-http"] = function(sock)
+  sock:send("SSH-2.0-OpenSSH_9.2\r\n\r\n")
+end
+
+cases["huge-head"] = function(sock)
+  local line = "X-Big: " .. ("b"):rep(1017) .. "\r\n" -- 1 KB
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. line:rep(300)
+    .. "Content-Length: 2\r\n\r\n{}")
+end
+
+-- Many short lines, sent in pieces of 64 KB: a client that stops reading
+-- at its cap makes the rest fail, which is the point.
+cases["lines-200000"] = function(sock)
+  local piece = ("A: 1\r\n"):rep(10000)
+  if not sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n") then return end
+  for _ = 1, 20 do
+    if not sock:send(piece) then return end
+  end
+  sock:send("Content-Length: 2\r\n\r\n{}")
 end
 
 function M.serve()
@@ -96,6 +130,8 @@ function M.serve()
     sock:send("HTTP/1.1 302 Found\r\nLocation: " .. target .. "\r\nContent-Length: 0\r\n\r\n")
   elseif cases[name] then
     cases[name](sock)
+  elseif name and name:match("^repeats%-%d+$") and tonumber(name:match("%d+")) <= 60000 then
+    repeats(tonumber(name:match("%d+")))(sock)
   else
     sock:send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
   end
