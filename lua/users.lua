@@ -114,7 +114,7 @@ local function prepared(req)
   return { method = req.method, url = req.url, headers = headers.copy(req.headers), body = req.body,
            segments = req.segments, body_length = req.body_length, timeout = req.timeout,
            connect_timeout = req.connect_timeout, ca_file = req.ca_file, max_body = req.max_body,
-           http_version = req.http_version }
+           http_version = req.http_version, client_cert = req.client_cert, client_key = req.client_key }
 end
 
 --- Validates and builds the request without sending it: for dry runs, and
@@ -127,7 +127,7 @@ end
 -- @param fields the fields, as for `update`
 -- @tparam[opt] Options opts
 -- @return `{ method, url, headers, body, segments, body_length, timeout,
---   connect_timeout, ca_file, max_body, http_version }`; `body` is a string, or a chunk
+--   connect_timeout, ca_file, max_body, http_version, client_cert, client_key }`; `body` is a string, or a chunk
 --   iterator when a file is attached; `headers` is the caller's own map
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
