@@ -51,6 +51,15 @@ describe("scim schema", function()
     assert.is_false(schema.attribute("name").multi)
   end)
 
+  it("finds a member of a server's answer in any case", function()
+    local t = { Meta = { VERSION = "1" }, id = "x" }
+    assert.equal("Meta", schema.key(t, "meta"))
+    assert.equal("1", schema.get(schema.get(t, "meta"), "version"))
+    assert.equal("x", schema.get(t, "ID"))
+    assert.is_nil(schema.get(t, "nope"))
+    assert.is_nil(schema.get("not a table", "meta"))
+  end)
+
   it("splits URN keys: a known schema in any case, or at the last colon", function()
     local urn, path = schema.split_known(ENT:upper() .. ":department")
     assert.same({ ENT, "department" }, { urn, path })

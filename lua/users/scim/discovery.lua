@@ -12,25 +12,17 @@
 -- PATCH. Any other answer is no answer: the caller fails or retries as for
 -- any request, and nothing is remembered. The memory is this Lua state's
 -- (a process; one worker inside nginx), and bounded.
+local schema = require "users.scim.schema"
+
 local _M = {}
 
-local type, pairs, tostring = type, pairs, tostring
-local lower = string.lower
+local type, tostring = type, tostring
 
 _M.METHODS = { auto = true, patch = true, put = true }
 
 local ABSENT = { [404] = true, [405] = true, [501] = true }
 
--- The value of a key in any case (RFC 7643 names are case-insensitive).
-local function get(t, name)
-  if type(t) ~= "table" then return nil end
-  if t[name] ~= nil then return t[name] end
-  local l = lower(name)
-  for k, v in pairs(t) do
-    if type(k) == "string" and lower(k) == l then return v end
-  end
-  return nil
-end
+local get = schema.get
 
 local function supported(body, feature)
   local v = get(get(body, feature), "supported")

@@ -24,15 +24,7 @@ _M.CODES = {
   mutability = "validation_error", invalidFilter = "validation_error",
 }
 
--- The value of a key in any case (RFC 7643 names are case-insensitive).
-local function get(t, name)
-  if t[name] ~= nil then return t[name] end
-  local l = lower(name)
-  for k, v in pairs(t) do
-    if type(k) == "string" and lower(k) == l then return v end
-  end
-  return nil
-end
+local get = schema.get
 
 local function is_scim_error(body)
   local list = get(body, "schemas")

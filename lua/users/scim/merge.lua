@@ -34,15 +34,7 @@ local function copy(v)
   return t
 end
 
--- The key of `t` that is `name` in any case, or nil.
-local function find(t, name)
-  if t[name] ~= nil then return name end
-  local l = lower(name)
-  for k in pairs(t) do
-    if type(k) == "string" and lower(k) == l then return k end
-  end
-  return nil
-end
+local find = schema.key -- the key of t that is name in any case
 
 -- A read-only attribute, or a read-only sub-attribute, of schema `urn`.
 local function read_only(urn, name, sub)

@@ -140,6 +140,25 @@ function _M.sub_names(def)
   return out
 end
 
+--- The key of table `t` that is `name` in any case (names are
+-- case-insensitive, RFC 7643 section 2.1), or nil.
+function _M.key(t, name)
+  if t[name] ~= nil then return name end
+  local l = lower(name)
+  for k in pairs(t) do
+    if type(k) == "string" and lower(k) == l then return k end
+  end
+  return nil
+end
+
+--- The member `name` of `t` in any case; nil when `t` is no table or has none.
+function _M.get(t, name)
+  if type(t) ~= "table" then return nil end
+  local k = _M.key(t, name)
+  if k == nil then return nil end
+  return t[k]
+end
+
 --- Whether a key names a schema (a URN) rather than an attribute.
 function _M.is_urn(key)
   return type(key) == "string" and lower(key:sub(1, 4)) == "urn:"

@@ -7,21 +7,13 @@
 -- A value the server sent without the quotes an entity tag needs (some
 -- send `meta.version` as `3`) is quoted; one that could not be sent in a
 -- header (CR, LF, NUL, a quote inside) is no version at all.
+local schema = require "users.scim.schema"
+
 local _M = {}
 
-local type, pairs, tostring = type, pairs, tostring
-local lower = string.lower
+local type, tostring = type, tostring
 
--- The value of a map's key in any case (headers, `meta`, `version`).
-local function get(t, name)
-  if type(t) ~= "table" then return nil end
-  local v = t[name]
-  if v ~= nil then return v end
-  for k, x in pairs(t) do
-    if type(k) == "string" and lower(k) == name then return x end
-  end
-  return nil
-end
+local get = schema.get
 
 --- An entity tag as If-Match takes it, from what a server sent; or nil.
 function _M.entity_tag(v)
