@@ -170,7 +170,8 @@ bench: deps $(CORE)
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
 	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
-	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(LUA_LMOD)/users/openapi $(DESTDIR)$(PREFIX)/bin
+	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(LUA_LMOD)/users/openapi $(DESTDIR)$(LUA_LMOD)/users/scim \
+	  $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
@@ -182,6 +183,7 @@ install: $(CORE)
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
 	install -m 644 lua/users/openapi/*.lua $(DESTDIR)$(LUA_LMOD)/users/openapi/
+	install -m 644 lua/users/scim/*.lua $(DESTDIR)$(LUA_LMOD)/users/scim/
 	sed '1s|.*|#!/usr/bin/env $(LUA_BIN)|' bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/lua-users
 

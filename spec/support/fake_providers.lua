@@ -20,6 +20,12 @@ M.PREFIXES = {
   activepieces = "/activepieces/api",
   paradigm = "/paradigm",
   openapi = "/openapi", -- any OpenAPI operation: Fake:openapi(mount, operations)
+  -- SCIM 2.0 servers, one per dialect (spec/support/fake/vendors/scim.lua)
+  scim_rfc = "/scim-rfc/v2",
+  scim_put = "/scim-put/v2",
+  scim_github = "/scim-github/v2",
+  scim_nodisco = "/scim-nodisco/v2",
+  scim_unique = "/scim-unique/v2",
 }
 
 -- What the fakes accept.

@@ -335,6 +335,9 @@ do
   check("20 concurrent requests recorded", #all == 20 and distinct == 20 and type(all[1].conn) == "number", #all)
 end
 
+---------------------------------------------------------------- SCIM servers
+require("spec.support.fake_scim_selftest")(f, http, check, expect)
+
 ---------------------------------------------------------------- stop
 local dir, pid = f.dir, f._pid
 f:stop()

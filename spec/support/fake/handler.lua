@@ -14,6 +14,12 @@ local PREFIXES = {
   { "/activepieces/api", "activepieces" },
   { "/paradigm", "paradigm" },
   { "/openapi", "openapi" }, -- any OpenAPI operation, as the controller configures it
+  -- SCIM 2.0, one server per dialect (vendors/scim.lua)
+  { "/scim-rfc/v2", "scim_rfc" },
+  { "/scim-put/v2", "scim_put" },
+  { "/scim-github/v2", "scim_github" },
+  { "/scim-nodisco/v2", "scim_nodisco" },
+  { "/scim-unique/v2", "scim_unique" },
 }
 
 local config -- { prefix = the temp dir of this instance }
