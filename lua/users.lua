@@ -259,6 +259,32 @@ function _M.describe(provider)
   return registry.describe(entry)
 end
 
+--- The options a call would use: `opts` over the client's, `configure`'s,
+-- the environment's and the provider's own, resolved as `update` resolves
+-- them; for a command line or a start-up check that names what is missing
+-- before anything is sent (the `lua-users` command uses it). Each option
+-- that gives a path parameter (lancepilot's `workspace`) is checked against
+-- the provider's rules too.
+-- @param provider a provider name or a client
+-- @tparam[opt] Options opts
+-- @return the options (a copy; it holds the credentials: never show it)
+-- @return nil, or `{ [option] = message }`: the path parameters refused
+-- @raise on misuse, as `update`
+function _M.settings(provider, opts)
+  local entry, own = resolve_provider(provider, "settings")
+  if not entry then error(own, 2) end
+  local misuse = options.check(entry, opts, "settings", 2)
+  if misuse then error(misuse, 2) end
+  local o, copy, problems = options.resolve(entry, defaults[entry.decl.name], own, opts), {}, nil
+  for k, v in pairs(o) do if k:sub(1, 1) ~= "_" then copy[k] = v end end
+  for _, p in ipairs(entry.decl.params or {}) do
+    local ok, msg = true, nil
+    if p.option and o[p.option] ~= nil then ok, msg = core.check_param(entry.compiled, p[1], o[p.option]) end
+    if not ok then problems = problems or {}; problems[p.option] = msg end
+  end
+  return copy, problems
+end
+
 -- For the bulk helpers and tests: the low layers, not part of the contract.
 _M._options, _M._registry = options, registry
 
