@@ -1,5 +1,5 @@
 # lua-users: build, test and install the C core and the Lua module.
-#   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so
+#   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so, src/cli/ into users/cli_core.so
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
 #   make asan                    the same suite on a core built with ASan and UBSan
@@ -36,12 +36,16 @@ BUILD = build/$(LUA)
 SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 CORE = $(BUILD)/users/core.so
+# users.cli_core: the C of the command and of bulk runs' files (src/cli/), no libcurl.
+CLI_SRCS = $(wildcard src/cli/*.c)
+CLI_OBJS = $(CLI_SRCS:src/cli/%.c=$(BUILD)/cli/%.o)
+CLI_CORE = $(BUILD)/users/cli_core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
 .PHONY: all test valgrind asan fuzz install clean deps demo bench check timezones doc pack soak
 
-all: $(CORE)
+all: $(CORE) $(CLI_CORE)
 
 $(BUILD)/%.o: src/%.c src/*.h
 	@mkdir -p $(BUILD)
@@ -51,15 +55,23 @@ $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users
 	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS)
 
+$(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h
+	@mkdir -p $(BUILD)/cli
+	$(CC) $(CFLAGS) $(CODEGEN) $(WARN) -fPIC $(LUA_INC) -c $< -o $@
+
+$(CLI_CORE): $(CLI_OBJS)
+	@mkdir -p $(BUILD)/users
+	$(CC) -shared $(LDFLAGS) -o $@ $(CLI_OBJS)
+
 # The suite finds the module in the tree: lua/ for Lua, build/$(LUA)/ for C.
 TEST_ENV = LUA_USERS_CPATH="$(CURDIR)/$(BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(BUILD)"
 
-test: deps $(CORE)
+test: deps all
 	$(TEST_ENV) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal spec
 
 # spec/support/valgrind-lua runs the interpreter under valgrind; the specs
 # read VALGRIND_LUA and LUA_USERS_VALGRIND to make their largest loops smaller.
-valgrind: deps $(CORE)
+valgrind: deps all
 	$(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) LUA_USERS_VALGRIND=1 scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal spec
 
 # The core built with AddressSanitizer and UndefinedBehaviorSanitizer (every
@@ -123,26 +135,27 @@ fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 # The fault soak at full size (the suite runs it with 1 000): SOAK=N items.
 SOAK ?= 10000
-soak: deps $(CORE)
+soak: deps all
 	$(TEST_ENV) LUA_USERS_SOAK=$(SOAK) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal spec/soak_spec.lua
 
 # Installs the Debian packages the build, tests and demo need, if missing.
 deps:
 	@scripts/deps.sh
 
-demo: deps $(CORE)
+demo: deps all
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
 # Thirteen figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
-bench: deps $(CORE)
+bench: deps all
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
 # bin/lua-users gets the interpreter it was built for in its first line.
-install: $(CORE)
+install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
 	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
 	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
+	install -m 755 $(CLI_CORE) $(DESTDIR)$(LUA_CMOD)/users/cli_core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/

@@ -27,11 +27,16 @@ build = {
         "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
         "src/encode_json.c", "src/engine.c", "src/formats.c", "src/headers.c", "src/json_write.c",
         "src/marshal.c", "src/provider.c", "src/sys.c", "src/transfer.c", "src/users_core.c",
-        "src/validate.c", "src/term.c", "src/digest.c",
+        "src/validate.c",
       },
       -- libcurl from the system (Debian: libcurl4-openssl-dev, whose header
       -- sits in the multiarch include directory the compiler searches).
       libraries = { "curl" },
+    },
+    -- The command's C and bulk runs' files: the terminal, signals, the
+    -- journal's digests and lock (src/cli/).
+    ["users.cli_core"] = {
+      sources = { "src/cli/cli_core.c", "src/cli/digest.c", "src/cli/files.c", "src/cli/term.c" },
     },
     users = "lua/users.lua",
     ["users.auth"] = "lua/users/auth.lua",

@@ -8,6 +8,7 @@
 -- library reads. Exit codes: 0 all done, 1 some items failed, 2 usage or
 -- configuration error, 130 interrupted.
 local core = require "users.core"
+local cli_core = require "users.cli_core"
 local users = require "users"
 local args = require "users.cli.args"
 local config = require "users.cli.config"
@@ -322,7 +323,7 @@ local commands = {
 local function dispatch(argv)
   -- Ctrl-C ends a command at once, without a traceback; bulk runs trap it
   -- to stop on their own terms (users/cli/bulk.lua).
-  core.trap_signals(1)
+  cli_core.trap_signals(1)
   local name = argv[1]
   if name == nil then
     err_out:write(_M.USAGE.main, "\n(lua-users --help for more)\n")

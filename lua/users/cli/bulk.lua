@@ -2,6 +2,7 @@
 -- users.bulk_update, with a progress bar, a journal, a failures file in
 -- the input's format, and a summary that says what to do next.
 local core = require "users.core"
+local cli_core = require "users.cli_core"
 local users = require "users"
 local cli = require "users.cli"
 local args = require "users.cli.args"
@@ -61,7 +62,7 @@ end
 
 function _M.run(argv)
   -- SIGINT and SIGTERM only count from here on: the run looks between waits.
-  core.trap_signals(3)
+  cli_core.trap_signals(3)
   local o, pos = args.parse(argv, 2, SPEC, "bulk")
   if o.help then
     out:write(cli.HELP.bulk)
@@ -126,7 +127,7 @@ function _M.run(argv)
 
   local announced = 0
   local function should_stop()
-    local n, signal = core.signals()
+    local n, signal = cli_core.signals()
     if n > announced then
       announced = n
       if n == 1 then

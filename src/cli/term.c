@@ -9,16 +9,13 @@
  * still be ended from the keyboard. poll() and nanosleep() may return early
  * with EINTR: the engine's loops go round again, which is all they need.
  *
- * Self-contained (lua.h and lauxlib.h only), as every *_open file is. */
+ * Part of users.cli_core (cli.h). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#include <lua.h>
-#include <lauxlib.h>
-
-#include "term.h"
+#include "cli.h"
 
 static volatile sig_atomic_t term_count = 0;
 static volatile sig_atomic_t term_signo = 0;
@@ -69,16 +66,8 @@ static int term_signals(lua_State *L) {
   return 2;
 }
 
-/* Sets the functions into the table on top of the stack (users.core). */
-void users_term_open(lua_State *L) {
+void cli_term_open(lua_State *L) {
   static const luaL_Reg functions[] = {
-      {"term_width", term_width},
-      {"trap_signals", term_trap},
-      {"signals", term_signals},
-      {NULL, NULL}};
-  const luaL_Reg *r;
-  for (r = functions; r->name; r++) {
-    lua_pushcfunction(L, r->func);
-    lua_setfield(L, -2, r->name);
-  }
+      {"term_width", term_width}, {"trap_signals", term_trap}, {"signals", term_signals}, {NULL, NULL}};
+  cli_setfuncs(L, functions);
 }

@@ -1,0 +1,127 @@
+/* Files a bulk run writes, for the command and the journal:
+ *   kind(path)  -> "file" | "directory" | "fifo" | "char" | "block" |
+ *                  "socket" | "absent" | nil, message;  and "DEV:INODE"
+ *       what path names (symbolic links followed), and which file it is (two
+ *       paths to one file have the same, e.g. ./u.csv and u.csv); "absent"
+ *       when nothing is there (ENOENT); a path that cannot be looked at is
+ *       nil, message.
+ *   lock(path)  -> lock | nil, message, "busy" | "not_file" | "error"
+ *       an exclusive lock on the regular file at path (created if missing,
+ *       mode 0666 less the umask), held until lock:release(), __gc or
+ *       __close. "busy": another open file description holds it (another
+ *       process, or this one through another lock).
+ *
+ * The lock is flock(2) on a descriptor of its own: the kernel drops it when
+ * the descriptor closes, so a run that died (kill -9, a crash) leaves no
+ * stale lock behind, and there is no lock file to clean up. Between open()
+ * and flock() another process may remove or replace the file (a run that
+ * ended removes its journal): the lock is then on a file nobody will find by
+ * its name, so the descriptor's file is compared with the one at path after
+ * locking, and the lock taken again on the new one (a few times at most).
+ *
+ * Part of users.cli_core (cli.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli.h"
+
+#define LOCK_MT "users.cli.lock"
+#define LOCK_TRIES 5
+
+static const char *kind_of(mode_t m) {
+  if (S_ISREG(m)) return "file";
+  if (S_ISDIR(m)) return "directory";
+  if (S_ISFIFO(m)) return "fifo";
+  if (S_ISCHR(m)) return "char";
+  if (S_ISBLK(m)) return "block";
+#ifdef S_ISSOCK
+  if (S_ISSOCK(m)) return "socket";
+#endif
+  return "other";
+}
+
+static int files_kind(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    char id[48];
+    snprintf(id, sizeof id, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    lua_pushstring(L, kind_of(st.st_mode));
+    lua_pushstring(L, id);
+    return 2;
+  }
+  if (errno == ENOENT) {
+    lua_pushliteral(L, "absent");
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", path, strerror(errno));
+  return 2;
+}
+
+/* The lock: a descriptor, -1 once released. */
+typedef struct {
+  int fd;
+} files_lock_t;
+
+static void lock_close(files_lock_t *k) {
+  if (k->fd >= 0) {
+    close(k->fd); /* drops the flock; nothing was written through it */
+    k->fd = -1;
+  }
+}
+
+static int lock_release(lua_State *L) {
+  lock_close((files_lock_t *)luaL_checkudata(L, 1, LOCK_MT));
+  return 0;
+}
+
+static int lock_fail(lua_State *L, const char *path, const char *what, const char *code) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", path, what);
+  lua_pushstring(L, code);
+  return 3;
+}
+
+static int files_lock(lua_State *L) {
+  static const luaL_Reg methods[] = {{"release", lock_release}, {NULL, NULL}};
+  const char *path = luaL_checkstring(L, 1);
+  files_lock_t *k = (files_lock_t *)cli_newuserdata(L, sizeof *k);
+  int tries;
+  k->fd = -1;
+  cli_setmeta(L, LOCK_MT, methods, lock_release); /* from here __gc closes the descriptor */
+  for (tries = 0; tries < LOCK_TRIES; tries++) {
+    struct stat held, named;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return lock_fail(L, path, strerror(errno), "error");
+    k->fd = fd;
+    if (fstat(fd, &held) != 0) {
+      int e = errno;
+      lock_close(k);
+      return lock_fail(L, path, strerror(e), "error");
+    }
+    if (!S_ISREG(held.st_mode)) {
+      lock_close(k);
+      return lock_fail(L, path, "not a regular file", "not_file");
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      lock_close(k);
+      if (e == EWOULDBLOCK) return lock_fail(L, path, "locked by another run", "busy");
+      return lock_fail(L, path, strerror(e), "error");
+    }
+    if (stat(path, &named) == 0 && named.st_dev == held.st_dev && named.st_ino == held.st_ino) return 1;
+    lock_close(k); /* removed or replaced meanwhile: lock the file that is there now */
+  }
+  return lock_fail(L, path, "replaced again and again while being locked", "error");
+}
+
+void cli_files_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"kind", files_kind}, {"lock", files_lock}, {NULL, NULL}};
+  cli_setfuncs(L, functions);
+}
