@@ -149,7 +149,8 @@ demo: deps all
 bench: deps all
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
-# bin/lua-users gets the interpreter it was built for in its first line.
+# bin/lua-users gets the interpreter it was built for in its first line, and
+# where the module is (LUA_LMOD, LUA_CMOD), which it loads first.
 install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
 	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
@@ -162,7 +163,9 @@ install: all
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
-	sed '1s|.*|#!/usr/bin/env $(LUA_BIN)|' bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
+	sed -e '1s|.*|#!/usr/bin/env $(LUA_BIN)|' \
+	  -e 's|^local LMOD, CMOD = nil, nil$$|local LMOD, CMOD = "$(LUA_LMOD)", "$(LUA_CMOD)"|' \
+	  bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/lua-users
 
 check:
