@@ -26,10 +26,13 @@ function M.command(vars)
 end
 
 --- Runs `lua-users ARGS` (a string of shell words) in dir; returns stdout,
--- stderr and the exit code.
-function M.run(argline, vars, dir)
+-- stderr and the exit code. `feed`: a shell command whose output is piped
+-- to the command's standard input (`cat users.csv`); `prefix`: shell words
+-- before the command (`ulimit -f 64;`, `setpriv ...`).
+function M.run(argline, vars, dir, feed, prefix)
   local o, e = os.tmpname(), os.tmpname()
-  local p = io.popen(("cd %s && %s %s >%s 2>%s; echo $?"):format(q(dir or ROOT), M.command(vars), argline, o, e))
+  local p = io.popen(("cd %s && %s%s%s %s >%s 2>%s; echo $?"):format(q(dir or ROOT), feed and (feed .. " | ") or "",
+    prefix or "", M.command(vars), argline, o, e))
   local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
   local out, err = env.read(o), env.read(e)

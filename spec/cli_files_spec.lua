@@ -1,0 +1,239 @@
+-- The files a bulk run writes (issue 19): every path checked before
+-- anything is sent, every write and close checked (a full disk, /dev/full),
+-- a run whose files could not be written is not complete and says what was
+-- lost, a clean rerun leaves no old failures file; the journal counts past
+-- 255, is locked against a second run, and is refused when it cannot be read.
+local env = require "spec.support.env"
+local cli = require "spec.support.cli"
+
+local run, vars, write, read, q = cli.run, cli.vars, env.write, env.read, cli.q
+
+local function csv(header, list)
+  return header .. "\n" .. table.concat(list, "\n") .. "\n"
+end
+
+-- The whole lines of confirmed updates in a journal (a line cut short by a
+-- full disk is not one).
+local function confirmed(path)
+  return select(2, (read(path) or ""):gsub("ok " .. ("%x"):rep(16) .. "\t[^\n]*\n", ""))
+end
+
+local function is_root()
+  return (env.sh("id -u"):match("^%s*(%d+)")) == "0"
+end
+
+-- A directory whose files cannot grow past about 64 KB: a small tmpfs when
+-- one can be mounted, else the run's RLIMIT_FSIZE (its writes past the limit
+-- fail with EFBIG; SIGXFSZ ignored). Returns the directory, the shell words
+-- to put before the command, and a function that undoes it.
+local function small_disk(dir)
+  local disk = dir .. "/disk"
+  os.execute("mkdir -p " .. q(disk))
+  local ok = os.execute("mount -t tmpfs -o size=64k tmpfs " .. q(disk) .. " 2>/dev/null")
+  if ok == true or ok == 0 then
+    return disk, nil, function() os.execute("umount " .. q(disk)) end
+  end
+  return disk, "ulimit -f 128; trap '' XFSZ; ", function() end
+end
+
+describe("lua-users bulk files", function()
+  local dir
+  setup(function() env.start() end)
+  teardown(function() env.stop() end)
+  before_each(function()
+    env.fake:reset()
+    dir = cli.dir()
+  end)
+  after_each(function() cli.rm(dir) end)
+
+  describe("failures and journal writes, checked", function()
+    it("--failures /dev/full: the run stops, keeps its journal, and says which failed rows are lost", function()
+      local list = {}
+      for i = 1, 40 do list[#list + 1] = ("u%d,%s"):format(i, i % 2 == 0 and "taken" or "free") end
+      write(dir .. "/u.csv", csv("id,username", list))
+      local out, err, code = run("bulk generic u.csv --concurrency 1 --failures /dev/full", vars("generic"), dir)
+      assert.equal(1, code, err)
+      assert.matches("^lua%-users: cannot write the failures file /dev/full %(No space left on device%): it holds 0 of"
+        .. " the 1 failed rows %(the last maybe cut short%); not in it: line 3\n", err)
+      assert.matches("generic: 40 items, 1 succeeded, 1 failed, 0 skipped %(done before%), 38 not attempted", out)
+      assert.matches("\nstopped: 38 items not attempted. Free space for /dev/full (or give --failures FILE), then resume:"
+        .. " lua-users bulk generic u.csv --concurrency 1 --failures /dev/full\n", out, 1, true)
+      assert.is_nil(out:find("failures: ", 1, true), "no failures file is claimed")
+      assert.equal(1, confirmed(dir .. "/u.csv.journal"), "the journal is kept, with what was confirmed")
+    end)
+
+    it("on a full disk: the failures file holds what it could, and the summary says what is not in it", function()
+      local disk, prefix, undo = small_disk(dir)
+      local ok, e = pcall(function()
+        local list = {}
+        for i = 1, 1500 do list[#list + 1] = ("u%d,taken,%s"):format(i, ("long name "):rep(10)) end
+        write(dir .. "/u.csv", csv("id,username,first_name", list))
+        local out, err, code = run("bulk generic u.csv --concurrency 4 --failures disk/f.csv", vars("generic"), dir, nil, prefix)
+        assert.equal(1, code, err)
+        local held, failed = err:match("cannot write the failures file disk/f%.csv %([^)]+%): it holds (%d+) of the (%d+)"
+          .. " failed rows %(the last maybe cut short%); not in it: lines? [%d%-, and]+\n")
+        assert.truthy(held, err)
+        held, failed = tonumber(held), tonumber(failed)
+        assert.is_true(held > 10 and held < failed, err)
+        local rows = select(2, read(disk .. "/f.csv"):gsub("\nu%d+,taken", ""))
+        assert.is_true(rows == held or rows == held + 1, rows .. " rows, " .. held .. " said")
+        assert.matches("stopped: %d+ items not attempted%. Free space for disk/f%.csv", out)
+        assert.truthy(read(dir .. "/u.csv.journal"), "the journal is kept")
+      end)
+      undo()
+      assert(ok, e)
+    end)
+
+    it("on a full disk: a journal that cannot be written stops the run, and the resume sends what it lost", function()
+      local disk, prefix, undo = small_disk(dir)
+      local ok, e = pcall(function()
+        local list = {}
+        for i = 1, 1500 do list[#list + 1] = ("u%d%s,member"):format(i, ("x"):rep(100)) end
+        write(dir .. "/u.csv", csv("id,role", list))
+        local out, err, code = run("bulk generic u.csv --concurrency 4 --journal disk/j", vars("generic"), dir, nil, prefix)
+        assert.equal(1, code, err)
+        local lost = tonumber(err:match("lua%-users: cannot write the journal disk/j: [^:]+: (%d+) confirmed updates are not"
+          .. " in it %(lines? [%d%-, and]+%): a resume sends them again\n"))
+        assert.truthy(lost and lost >= 1 and lost <= 4, err)
+        assert.matches("\nstopped: %d+ items not attempted%. Free space for the journal, then resume: lua%-users bulk", out)
+        local kept = confirmed(disk .. "/j")
+        assert.is_true(kept > 100 and kept < 1500, kept)
+        -- the resume, with room: exactly what the journal does not hold is sent
+        os.execute(("cp %s %s"):format(q(disk .. "/j"), q(dir .. "/j")))
+        env.fake:reset()
+        out, err, code = run("bulk generic u.csv --journal j", vars("generic"), dir)
+        assert.equal(0, code, err)
+        assert.matches(("1500 items, %d succeeded, 0 failed, %d skipped"):format(1500 - kept, kept), out)
+      end)
+      undo()
+      assert(ok, e)
+    end)
+
+    it("checks every path it will write before anything is sent: exit 2, nothing sent", function()
+      write(dir .. "/u.csv", csv("id,role", { "u1,admin", "missing,admin" }))
+      for _, c in ipairs {
+        { "--failures /nonexistent/dir/f.csv", "^lua%-users: cannot write the failures file /nonexistent/dir/f%.csv: No such file" },
+        { "--journal /nonexistent/dir/j", "^lua%-users: cannot write the journal /nonexistent/dir/j: No such file" },
+        { "--journal .", "^lua%-users: the journal %. is not a regular file %(it is a directory%)" },
+        { "--failures u.csv.journal --journal u.csv.journal", "the failures file must not be the input or the journal" },
+        { "--failures ./u.csv", "the failures file must not be the input or the journal: %./u%.csv" },
+      } do
+        local out, err, code = run("bulk generic u.csv " .. c[1], vars("generic"), dir)
+        assert.equal(2, code, c[1] .. ": " .. out .. err)
+        assert.matches(c[2], err)
+        assert.equal("", out)
+      end
+      assert.same({}, env.fake:requests())
+      assert.equal("id,role\nu1,admin\nmissing,admin\n", read(dir .. "/u.csv"))
+    end)
+
+    it("a clean rerun removes the previous run's failures file", function()
+      write(dir .. "/u.csv", csv("id,role", { "u1,admin", "u2,admin", "u3,admin" }))
+      env.fake:behave("generic", { respond = { status = 500, body = "{}" }, times = 2 })
+      local out, err, code = run("bulk generic u.csv --concurrency 1 --retries 0", vars("generic"), dir)
+      assert.equal(1, code, err)
+      assert.matches("failures: 2 rows in u.failures.csv", out, 1, true)
+      assert.truthy(read(dir .. "/u.failures.csv"))
+      out, err, code = run("bulk generic u.csv", vars("generic"), dir)
+      assert.equal(0, code, err)
+      assert.matches("3 items, 3 succeeded", out)
+      assert.is_nil(read(dir .. "/u.failures.csv"), "the old failures are gone")
+    end)
+  end)
+
+  describe("the journal", function()
+    it("counts confirmations past 255: 300 identical updates confirmed skip 300 copies", function()
+      local list = {}
+      for i = 1, 300 do list[i] = "u1,member" end
+      write(dir .. "/a.csv", csv("id,role", list))
+      local out, err, code = run("bulk generic a.csv --journal j --concurrency 16", vars("generic"), dir)
+      assert.equal(0, code, err)
+      assert.matches("300 items, 300 succeeded", out)
+      list[301] = "u1,member"
+      write(dir .. "/b.csv", csv("id,role", list))
+      env.fake:reset()
+      out, err, code = run("bulk generic b.csv --journal j", vars("generic"), dir)
+      assert.equal(0, code, err)
+      assert.matches("301 items, 1 succeeded, 0 failed, 300 skipped", out)
+      assert.equal(1, #env.fake:requests())
+    end)
+
+    -- Starts the command in the background; returns its pid and a function
+    -- that waits for it and returns stdout, stderr, exit code.
+    local function start(argline, tag)
+      local o, e, pidfile = dir .. "/out" .. tag, dir .. "/err" .. tag, dir .. "/pid" .. tag
+      local p = io.popen(("cd %s && sh -c 'echo $$ > %s; exec %s %s >%s 2>%s' 2>/dev/null; echo $?"):format(
+        q(dir), pidfile, cli.command(vars("generic")):gsub("'", [['"'"']]), argline, o, e))
+      local pid
+      for _ = 1, 500 do
+        pid = tonumber(read(pidfile) or "")
+        if pid then break end
+        os.execute("sleep 0.01")
+      end
+      return pid, function()
+        local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
+        p:close()
+        return read(o), read(e), code
+      end
+    end
+
+    it("is locked against a second run at once, which is refused; a run that died leaves no lock", function()
+      local list = {}
+      for i = 1, 20 do list[#list + 1] = "u" .. i .. ",member" end
+      write(dir .. "/a.csv", csv("id,role", list))
+      write(dir .. "/b.csv", csv("id,role", { "v1,member", "v2,member" }))
+      env.fake:behave("generic", { delay = 0.2 })
+      local pid, finish = start("bulk generic a.csv --journal j --concurrency 1", "a")
+      for _ = 1, 1000 do
+        if confirmed(dir .. "/j") >= 1 then break end
+        os.execute("sleep 0.01")
+      end
+      assert.is_true(confirmed(dir .. "/j") >= 1, "the first run confirms an update")
+      local out, err, code = run("bulk generic b.csv --journal j", vars("generic"), dir)
+      assert.equal(2, code, out .. err)
+      assert.matches("^lua%-users: the journal j is in use by another run %(lua%-users bulk or bulk_update", err)
+      assert.is_nil(read(dir .. "/b.failures.csv"))
+      os.execute("kill -KILL " .. pid)
+      finish()
+      for _, id in ipairs(cli.sent_ids("generic")) do assert.is_nil(id:match("^v"), "the second run sent " .. id) end
+      env.fake:behave("generic", false)
+      local done = confirmed(dir .. "/j")
+      out, err, code = run("bulk generic a.csv --journal j", vars("generic"), dir)
+      assert.equal(0, code, err)
+      assert.matches(("20 items, %d succeeded, 0 failed, %d skipped"):format(20 - done, done), out)
+    end)
+
+    it("refuses a journal it cannot read, and never starts over without it", function()
+      write(dir .. "/u.csv", csv("id,role", { "u1,member", "u2,member" }))
+      local _, err, code = run("bulk generic u.csv --journal j", vars("generic"), dir)
+      assert.equal(0, code, err)
+      env.fake:reset()
+      write(dir .. "/u.csv.journal", read(dir .. "/j")) -- the automatic one, left by a run that stopped
+      local before = read(dir .. "/j")
+      os.execute("chmod 000 " .. q(dir .. "/j") .. " " .. q(dir .. "/u.csv.journal"))
+      -- root reads any file: the command runs as nobody then
+      local prefix = is_root() and "setpriv --reuid=65534 --regid=65534 --clear-groups " or nil
+      os.execute("chmod 755 " .. q(dir))
+      for _, c in ipairs { { "--journal j", "j" }, { "", "u.csv.journal" } } do
+        local out, err2, code2 = run("bulk generic u.csv " .. c[1], vars("generic"), dir, nil, prefix)
+        assert.equal(2, code2, out .. err2)
+        assert.matches("^lua%-users: cannot use the journal " .. c[2]:gsub("%.", "%%.") .. ": Permission denied: it may hold"
+          .. " confirmed updates, so the run does not start over without it", err2)
+      end
+      os.execute("chmod 644 " .. q(dir .. "/j") .. " " .. q(dir .. "/u.csv.journal"))
+      assert.equal(before, read(dir .. "/j"))
+      assert.equal(before, read(dir .. "/u.csv.journal"))
+      assert.same({}, env.fake:requests())
+    end)
+
+    it("refuses a journal holding a state it does not know, naming it", function()
+      write(dir .. "/u.csv", csv("id,role", { "u1,member" }))
+      write(dir .. "/j", '# lua-users journal 2 {"provider":"generic","base_url":"' .. env.fake:base_url("generic") .. '"}\n'
+        .. "ok 0123456789abcdef\tu0\nunknown 3f2a9c0e1b7d4a55\tu1\n")
+      local out, err, code = run("bulk generic u.csv --journal j", vars("generic"), dir)
+      assert.equal(2, code, out .. err)
+      assert.matches("the journal j holds a state this lua%-users does not know %('unknown', line 3%): a newer version", err)
+      assert.same({}, env.fake:requests())
+    end)
+  end)
+end)
