@@ -190,11 +190,13 @@ end
 --- A client with its own options: credentials per tenant or per request.
 -- Its credential (a token, or a key pair) is never mixed with one from
 -- `configure` or the environment; a client made without one falls back
--- to them. It shares nothing with other clients but connections.
+-- to them. It shares nothing with other clients but connections. Its
+-- methods `:update(id, fields [, opts])`, `:prepare(id, fields [, opts])`
+-- and `:bulk_update(items [, opts])` take what the functions of the module
+-- take after the provider.
 -- @param provider a provider name
 -- @tparam[opt] Options opts
--- @return a client with `:update(id, fields [, opts])`,
---   `:prepare(id, fields [, opts])` and `:bulk_update(items [, opts])`
+-- @return a client, with the methods above
 -- @raise on misuse
 -- @usage local tenant = users.new("lexful", { account_id = A, key_id = K, key_secret = S })
 -- local user, err = tenant:update(id, { role = "admin" })
@@ -248,11 +250,12 @@ end
 -- @return `{ "activepieces", "generic", ... }`
 function _M.providers() return registry.names() end
 
---- A provider's contract, for help texts and command lines (a copy).
+--- A provider's contract, for help texts and command lines (a copy):
+-- `{ name, title, method, path, base_url, encodings, options, params = { ... },
+-- fields = { name = { type, required, nullable, enum, min_length, max_length,
+-- format, pattern, items, description, ... } } }`.
 -- @param provider a provider name or a client
--- @return `{ name, title, method, path, base_url, encodings, options,
---   params = { ... }, fields = { name = { type, required, nullable, enum,
---   min_length, max_length, format, pattern, items, description, ... } } }`
+-- @return the contract, the table above
 -- @raise on misuse
 function _M.describe(provider)
   local entry = entry_or_raise(provider, "describe")
@@ -317,7 +320,6 @@ _M._options, _M._registry = options, registry
 -- @field encoding paradigm: `"json"` (default), `"form"` or `"multipart"`
 -- @field max_body the largest response accepted, in bytes (default 8 MiB,
 --   at most 1 GiB)
--- @field transport a table following `users.transport`'s contract
 -- @field http_version `"auto"` (default: HTTP/2 where the server offers it
 --   over TLS, multiplexed, a bulk run's requests sharing one connection;
 --   HTTP/1.1 elsewhere), `"1.1"` (never HTTP/2), or `"h2c"` (HTTP/2 from
@@ -359,6 +361,7 @@ _M._options, _M._registry = options, registry
 --   `nil, err` with `code = "timeout"` and `err.waiting_for` (`"answer"`,
 --   `"retry"`, `"budget"` or `"token"`) said in its message. In a bulk run
 --   it counts for each item from when the item is taken. Ignored by `prepare`.
+-- @field transport a table following `users.transport`'s contract
 
 --- Run options of `bulk_update`, beside any `Options` key.
 -- @table BulkOptions
@@ -374,6 +377,11 @@ _M._options, _M._registry = options, registry
 -- @field journal a file: confirmed items are recorded, a rerun skips them
 -- @field dry_run validate and prepare every item, send nothing
 -- @field total the number of items, for progress over an iterator
+-- @field max_auth_failures stop after this many answers 401/403 in a row
+--   (default 5; 0 or false: never): `Report.stopped` is then `"auth"`
+-- @field should_stop `function()`, asked between waits: true stops taking
+--   items (`Report.stopped` is then `"interrupted"`); `"abandon"` drops the
+--   requests in flight too, which fail as `aborted`
 -- @field max_failures failures kept in `Report.failures` (default 1000)
 
 --- What `update` returns beside the user.
@@ -423,8 +431,15 @@ _M._options, _M._registry = options, registry
 --   each err without the provider's body (on_result gets it whole)
 -- @field failures_dropped failures beyond `max_failures`
 -- @field dry_run true for a dry run
--- @field error when a callback (on_result, progress, the items iterator)
---   or a value's metamethod raised: its message. The run then stopped
---   taking items; what was in flight finished and is counted.
+-- @field not_attempted items never sent because the run stopped first:
+--   `total = succeeded + failed + skipped + not_attempted`
+-- @field stopped why the run stopped taking items early, or nil: `"config"`
+--   (nothing could be sent: see `config_error`), `"auth"`
+--   (`max_auth_failures`), `"interrupted"` (`should_stop`) or `"error"`
+-- @field error for a stop, one line saying why: the configuration error,
+--   the authentication failures, or what a callback (on_result, progress,
+--   the items iterator) or a value's metamethod raised. What was in flight
+--   finished and is counted.
+-- @field config_error the `Error` of a `"config"` stop
 
 return _M
