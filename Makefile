@@ -36,9 +36,9 @@ BUILD = build/$(LUA)
 SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 CORE = $(BUILD)/users/core.so
-# users.cli_core: the C of the command and of bulk runs' files (src/cli/), no libcurl.
+# users.cli_core: the C of the command and of bulk runs' files (src/cli/, and src/compat.c), no libcurl.
 CLI_SRCS = $(wildcard src/cli/*.c)
-CLI_OBJS = $(CLI_SRCS:src/cli/%.c=$(BUILD)/cli/%.o)
+CLI_OBJS = $(CLI_SRCS:src/cli/%.c=$(BUILD)/cli/%.o) $(BUILD)/compat.o
 CLI_CORE = $(BUILD)/users/cli_core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
@@ -55,7 +55,7 @@ $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users
 	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS)
 
-$(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h
+$(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h src/compat.h
 	@mkdir -p $(BUILD)/cli
 	$(CC) $(CFLAGS) $(CODEGEN) $(WARN) -fPIC $(LUA_INC) -c $< -o $@
 
@@ -193,4 +193,4 @@ timezones:
 	  echo '}'; } > lua/users/timezones.lua
 
 clean:
-	rm -rf build users src/*.o
+	rm -rf build users src/*.o src/cli/*.o

@@ -36,7 +36,7 @@ build = {
     -- The command's C and bulk runs' files: the terminal, signals, the
     -- journal's digests and lock (src/cli/).
     ["users.cli_core"] = {
-      sources = { "src/cli/cli_core.c", "src/cli/digest.c", "src/cli/files.c", "src/cli/term.c" },
+      sources = { "src/cli/cli_core.c", "src/cli/digest.c", "src/cli/files.c", "src/cli/term.c", "src/compat.c" },
     },
     users = "lua/users.lua",
     ["users.auth"] = "lua/users/auth.lua",

@@ -5,28 +5,12 @@
  *   term.c    term_width, trap_signals, signals
  *   digest.c  digest, digest_set (the journal)
  *   files.c   lock, kind (the journal, the paths a run writes)
- * Self-contained: lua.h and lauxlib.h only, no file of src/ above. */
+ * It shares only src/compat.c (layer 0: Lua version differences, the
+ * metatable helper) with users.core, each module with a copy of its own. */
 #ifndef USERS_CLI_H
 #define USERS_CLI_H
 
-#include <lua.h>
-#include <lauxlib.h>
-
-#if LUA_VERSION_NUM < 502
-#define cli_setfuncs(L, l) luaL_register((L), NULL, (l))
-#else
-#define cli_setfuncs(L, l) luaL_setfuncs((L), (l), 0)
-#endif
-
-#if LUA_VERSION_NUM < 504
-#define cli_newuserdata(L, sz) lua_newuserdata((L), (sz))
-#else
-#define cli_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 0)
-#endif
-
-/* Sets a metatable named `name` (made once per state: methods as its
- * __index, gc as __gc and, on 5.4, __close) on the value on top. */
-void cli_setmeta(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc);
+#include "../compat.h"
 
 void cli_term_open(lua_State *L);
 void cli_digest_open(lua_State *L);

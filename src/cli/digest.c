@@ -210,13 +210,13 @@ static int set_gc(lua_State *L) {
 static int digest_set_new(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"add", set_add}, {"take", set_take}, {"count", set_count}, {"size", set_size}, {NULL, NULL}};
-  digest_set_t *s = (digest_set_t *)cli_newuserdata(L, sizeof *s);
+  digest_set_t *s = (digest_set_t *)users_newuserdata(L, sizeof *s);
   memset(s, 0, sizeof *s);
-  cli_setmeta(L, DIGEST_SET_MT, methods, set_gc);
+  users_setmeta(L, DIGEST_SET_MT, methods, set_gc);
   return 1;
 }
 
 void cli_digest_open(lua_State *L) {
   static const luaL_Reg functions[] = {{"digest", digest_string}, {"digest_set", digest_set_new}, {NULL, NULL}};
-  cli_setfuncs(L, functions);
+  users_setfuncs(L, functions);
 }

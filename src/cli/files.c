@@ -90,13 +90,13 @@ static int lock_fail(lua_State *L, const char *path, const char *what, const cha
 static int files_lock(lua_State *L) {
   static const luaL_Reg methods[] = {{"release", lock_release}, {NULL, NULL}};
   const char *path = luaL_checkstring(L, 1);
-  files_lock_t *k = (files_lock_t *)cli_newuserdata(L, sizeof *k);
+  files_lock_t *k = (files_lock_t *)users_newuserdata(L, sizeof *k);
   int tries;
   k->fd = -1;
-  cli_setmeta(L, LOCK_MT, methods, lock_release); /* from here __gc closes the descriptor */
+  users_setmeta(L, LOCK_MT, methods, lock_release); /* from here __gc closes the descriptor */
   for (tries = 0; tries < LOCK_TRIES; tries++) {
     struct stat held, named;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
     if (fd < 0) return lock_fail(L, path, strerror(errno), "error");
     k->fd = fd;
     if (fstat(fd, &held) != 0) {
@@ -123,5 +123,5 @@ static int files_lock(lua_State *L) {
 
 void cli_files_open(lua_State *L) {
   static const luaL_Reg functions[] = {{"kind", files_kind}, {"lock", files_lock}, {NULL, NULL}};
-  cli_setfuncs(L, functions);
+  users_setfuncs(L, functions);
 }

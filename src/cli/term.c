@@ -69,5 +69,5 @@ static int term_signals(lua_State *L) {
 void cli_term_open(lua_State *L) {
   static const luaL_Reg functions[] = {
       {"term_width", term_width}, {"trap_signals", term_trap}, {"signals", term_signals}, {NULL, NULL}};
-  cli_setfuncs(L, functions);
+  users_setfuncs(L, functions);
 }
