@@ -22,29 +22,23 @@ local function is_root()
   return (env.sh("id -u"):match("^%s*(%d+)")) == "0"
 end
 
--- A directory whose files cannot grow past about 64 KB: a small tmpfs when
--- one can be mounted, else the run's RLIMIT_FSIZE (its writes past the limit
--- fail with EFBIG; SIGXFSZ ignored). Returns the directory, the shell words
--- to put before the command, and a function that undoes it.
-local function small_disk(dir)
+-- Runs test(disk, prefix) with a directory whose files cannot grow past
+-- about 64 KB: a small tmpfs when one can be mounted, else the command's
+-- RLIMIT_FSIZE (its writes past the limit fail with EFBIG, SIGXFSZ
+-- ignored): `prefix` is then the shell words to put before the command.
+local function on_small_disk(dir, test)
   local disk = dir .. "/disk"
   os.execute("mkdir -p " .. q(disk))
-  local ok = os.execute("mount -t tmpfs -o size=64k tmpfs " .. q(disk) .. " 2>/dev/null")
-  if ok == true or ok == 0 then
-    return disk, nil, function() os.execute("umount " .. q(disk)) end
-  end
-  return disk, "ulimit -f 128; trap '' XFSZ; ", function() end
+  local mounted = os.execute("mount -t tmpfs -o size=64k tmpfs " .. q(disk) .. " 2>/dev/null")
+  mounted = mounted == true or mounted == 0
+  local ok, e = pcall(test, disk, not mounted and "ulimit -f 128; trap '' XFSZ; " or nil)
+  if mounted then os.execute("umount " .. q(disk)) end
+  assert(ok, e)
 end
 
 describe("lua-users bulk files", function()
   local dir
-  setup(function() env.start() end)
-  teardown(function() env.stop() end)
-  before_each(function()
-    env.fake:reset()
-    dir = cli.dir()
-  end)
-  after_each(function() cli.rm(dir) end)
+  cli.fakes_and_dirs(function(d) dir = d end)
 
   describe("failures and journal writes, checked", function()
     it("--failures /dev/full: the run stops, keeps its journal, and says which failed rows are lost", function()
@@ -63,8 +57,7 @@ describe("lua-users bulk files", function()
     end)
 
     it("on a full disk: the failures file holds what it could, and the summary says what is not in it", function()
-      local disk, prefix, undo = small_disk(dir)
-      local ok, e = pcall(function()
+      on_small_disk(dir, function(disk, prefix)
         local list = {}
         for i = 1, 1500 do list[#list + 1] = ("u%d,taken,%s"):format(i, ("long name "):rep(10)) end
         write(dir .. "/u.csv", csv("id,username,first_name", list))
@@ -80,13 +73,10 @@ describe("lua-users bulk files", function()
         assert.matches("stopped: %d+ items not attempted%. Free space for disk/f%.csv", out)
         assert.truthy(read(dir .. "/u.csv.journal"), "the journal is kept")
       end)
-      undo()
-      assert(ok, e)
     end)
 
     it("on a full disk: a journal that cannot be written stops the run, and the resume sends what it lost", function()
-      local disk, prefix, undo = small_disk(dir)
-      local ok, e = pcall(function()
+      on_small_disk(dir, function(disk, prefix)
         local list = {}
         for i = 1, 1500 do list[#list + 1] = ("u%d%s,member"):format(i, ("x"):rep(100)) end
         write(dir .. "/u.csv", csv("id,role", list))
@@ -105,8 +95,6 @@ describe("lua-users bulk files", function()
         assert.equal(0, code, err)
         assert.matches(("1500 items, %d succeeded, 0 failed, %d skipped"):format(1500 - kept, kept), out)
       end)
-      undo()
-      assert(ok, e)
     end)
 
     it("checks every path it will write before anything is sent: exit 2, nothing sent", function()
@@ -158,32 +146,13 @@ describe("lua-users bulk files", function()
       assert.equal(1, #env.fake:requests())
     end)
 
-    -- Starts the command in the background; returns its pid and a function
-    -- that waits for it and returns stdout, stderr, exit code.
-    local function start(argline, tag)
-      local o, e, pidfile = dir .. "/out" .. tag, dir .. "/err" .. tag, dir .. "/pid" .. tag
-      local p = io.popen(("cd %s && sh -c 'echo $$ > %s; exec %s %s >%s 2>%s' 2>/dev/null; echo $?"):format(
-        q(dir), pidfile, cli.command(vars("generic")):gsub("'", [['"'"']]), argline, o, e))
-      local pid
-      for _ = 1, 500 do
-        pid = tonumber(read(pidfile) or "")
-        if pid then break end
-        os.execute("sleep 0.01")
-      end
-      return pid, function()
-        local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
-        p:close()
-        return read(o), read(e), code
-      end
-    end
-
     it("is locked against a second run at once, which is refused; a run that died leaves no lock", function()
       local list = {}
       for i = 1, 20 do list[#list + 1] = "u" .. i .. ",member" end
       write(dir .. "/a.csv", csv("id,role", list))
       write(dir .. "/b.csv", csv("id,role", { "v1,member", "v2,member" }))
       env.fake:behave("generic", { delay = 0.2 })
-      local pid, finish = start("bulk generic a.csv --journal j --concurrency 1", "a")
+      local pid, finish = cli.start("bulk generic a.csv --journal j --concurrency 1", vars("generic"), dir, "a")
       for _ = 1, 1000 do
         if confirmed(dir .. "/j") >= 1 then break end
         os.execute("sleep 0.01")

@@ -31,13 +31,7 @@ end
 
 describe("lua-users bulk input", function()
   local dir
-  setup(function() env.start() end)
-  teardown(function() env.stop() end)
-  before_each(function()
-    env.fake:reset()
-    dir = cli.dir()
-  end)
-  after_each(function() cli.rm(dir) end)
+  cli.fakes_and_dirs(function(d) dir = d end)
 
   describe("from a pipe or standard input", function()
     it("reads all 3000 rows of `-` in one pass and sends each once", function()
@@ -108,27 +102,21 @@ describe("lua-users bulk input", function()
       assert.equal('{"email":"a@example.com","first_name":"Dupont; Jean"}', env.fake:requests()[1].body)
       assert.equal("id;email;first_name;_error\r\nmissing;b@example.com;B;generic: User not found\r\n",
                    read(dir .. "/eu.failures.csv"))
-      env.fake:reset()
-      write(dir .. "/t.tsv", "id\trole\nu1\tadmin\n")
-      out, err, code = run("bulk generic t.tsv", vars("generic"), dir)
-      assert.equal(0, code, err)
-      assert.matches("1 items, 1 succeeded", out)
-      assert.equal('{"role":"admin"}', env.fake:requests()[1].body)
-      env.fake:reset()
-      write(dir .. "/s.csv", "sep=|\nid|role\nu1|a,b\n")
-      out, err, code = run("bulk generic s.csv", vars("generic"), dir)
-      assert.equal(0, code, err)
-      assert.matches("1 items, 1 succeeded", out)
-      assert.equal('{"role":"a,b"}', env.fake:requests()[1].body)
-      env.fake:reset()
-      write(dir .. "/one.csv", "id;role\nu1;x\n") -- a header the detection would read with ;: told otherwise
-      out, err, code = run("bulk generic one.csv --delimiter ,", vars("generic"), dir)
+      for _, c in ipairs {
+        { "t.tsv", "id\trole\nu1\tadmin\n", "", '{"role":"admin"}' },
+        { "s.csv", "sep=|\nid|role\nu1|a,b\n", "", '{"role":"a,b"}' },
+        { "one.csv", "id;role\nu1;x\n", "--delimiter ';'", '{"role":"x"}' },
+      } do
+        env.fake:reset()
+        write(dir .. "/" .. c[1], c[2])
+        out, err, code = run("bulk generic " .. c[1] .. " " .. c[3], vars("generic"), dir)
+        assert.equal(0, code, err)
+        assert.matches("1 items, 1 succeeded", out)
+        assert.equal(c[4], env.fake:requests()[1].body)
+      end
+      out, err, code = run("bulk generic one.csv --delimiter ,", vars("generic"), dir) -- told otherwise
       assert.equal(2, code, out)
       assert.matches("names no `id` column .*; read with the separator ',': give another with %-%-delimiter", err)
-      out, err, code = run("bulk generic one.csv --delimiter ';'", vars("generic"), dir)
-      assert.equal(0, code, err)
-      assert.matches("1 items, 1 succeeded", out)
-      assert.equal('{"role":"x"}', env.fake:requests()[1].body)
     end)
 
     it("keeps a quoted cell byte for byte: a CRLF in it is sent as CRLF, an LF as LF", function()

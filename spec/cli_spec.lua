@@ -483,24 +483,7 @@ describe("lua-users", function()
     before_each(function() dir = cli.dir() end)
     after_each(function() cli.rm(dir) end)
 
-    -- Starts the command in the background; returns its pid and a function
-    -- that waits for it and returns stdout, stderr, exit code.
-    local function start(argline, v)
-      local o, e, pidfile = dir .. "/out", dir .. "/err", dir .. "/pid"
-      local p = io.popen(("cd %s && sh -c 'echo $$ > %s; exec %s %s >%s 2>%s'; echo $?"):format(
-        cli.q(dir), pidfile, cli.command(v):gsub("'", [['"'"']]), argline, o, e))
-      local pid
-      for _ = 1, 200 do
-        pid = tonumber(read(pidfile) or "")
-        if pid then break end
-        os.execute("sleep 0.01")
-      end
-      return pid, function()
-        local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
-        p:close()
-        return read(o), read(e), code
-      end
-    end
+    local function start(argline, v) return cli.start(argline, v, dir) end
 
     local function confirmed(path)
       return select(2, (read(path) or ""):gsub("\nok ", ""))

@@ -18,13 +18,7 @@ end
 
 describe("lua-users", function()
   local dir
-  setup(function() env.start() end)
-  teardown(function() env.stop() end)
-  before_each(function()
-    env.fake:reset()
-    dir = cli.dir()
-  end)
-  after_each(function() cli.rm(dir) end)
+  cli.fakes_and_dirs(function(d) dir = d end)
 
   describe("bulk stops after --max-connection-failures rows in a row that reach nothing", function()
     it("an unreachable server: the rest is not attempted, and the one next step is the resume", function()

@@ -41,6 +41,43 @@ function M.run(argline, vars, dir, feed, prefix)
   return out, err, code
 end
 
+--- Starts `lua-users ARGS` in dir in the background; returns its pid and a
+-- function that waits for it and returns stdout, stderr and the exit code.
+-- `tag` tells apart the files of two at once.
+function M.start(argline, vars, dir, tag)
+  tag = tag or ""
+  local o, e, pidfile = dir .. "/out" .. tag, dir .. "/err" .. tag, dir .. "/pid" .. tag
+  -- 2>/dev/null: the shell's own "Killed" when a spec kills the command
+  local p = io.popen(("cd %s && sh -c 'echo $$ > %s; exec %s %s >%s 2>%s' 2>/dev/null; echo $?"):format(
+    q(dir), pidfile, M.command(vars):gsub("'", [['"'"']]), argline, o, e))
+  local pid
+  for _ = 1, 500 do
+    pid = tonumber(env.read(pidfile) or "")
+    if pid then break end
+    os.execute("sleep 0.01")
+  end
+  return pid, function()
+    local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
+    p:close()
+    return env.read(o), env.read(e), code
+  end
+end
+
+--- For the enclosing describe: the fakes started once, reset before each
+-- test, and a fresh directory for each, given to set(dir) and removed after.
+function M.fakes_and_dirs(set)
+  local busted = require "busted"
+  local current
+  busted.setup(function() env.start() end)
+  busted.teardown(function() env.stop() end)
+  busted.before_each(function()
+    env.fake:reset()
+    current = M.dir()
+    set(current)
+  end)
+  busted.after_each(function() M.rm(current) end)
+end
+
 --- The environment that points `provider` at the fakes with valid credentials.
 function M.vars(provider, extra)
   local P = provider:upper()

@@ -8,6 +8,7 @@
 -- password from LUA_USERS_REDIS_PASSWORD rather than the `--budget` URL.
 local users = require "users"
 local args = require "users.cli.args"
+local source = require "users.cli.source"
 local suggest = require "users.suggest"
 
 local _M = {}
@@ -45,16 +46,12 @@ _M.SPEC = {
 -- A file the run will read, checked now: its path, or a usage failure
 -- that says where the path came from.
 local function readable(path, what, from)
-  local f, err = io.open(path, "rb")
-  if f then
-    local ok, rerr = f:read(0)
-    f:close()
-    if ok == nil and rerr then f, err = nil, rerr end
-  end
+  local f, err = source.open(path, "rb")
   if not f then
     args.fail(("cannot read the %s %s%s: %s"):format(what, path, from and (" (from " .. from .. ")") or "",
-      (tostring(err):gsub("^[^:]*: ", ""))))
+      (tostring(err):gsub("^.*: ", ""))))
   end
+  f:close()
   return path
 end
 

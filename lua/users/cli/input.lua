@@ -308,10 +308,8 @@ function _M.open(path, o, desc)
   local fh, name = io.stdin, "standard input"
   if path ~= "-" then
     local err
-    fh, err = io.open(path, "rb")
+    fh, err = source.open(path, "rb")
     if not fh then args.fail("cannot open " .. tostring(err)) end
-    local _, rerr = fh:read(0)
-    if rerr then args.fail("cannot read " .. path .. ": " .. tostring(rerr)) end
     name = path
   end
   local spec = { path = path, name = name, desc = desc, format = o.format, delimiter = o.delimiter }

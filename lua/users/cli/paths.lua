@@ -7,6 +7,7 @@
 local cli_core = require "users.cli_core"
 local args = require "users.cli.args"
 local failures = require "users.cli.failures"
+local source = require "users.cli.source"
 
 local _M = {}
 
@@ -54,17 +55,13 @@ local function journal(o, input_name, notes)
     return nil, false
   end
   if k ~= "file" then args.fail(("the journal %s is not a regular file (it is a %s)"):format(path, k)) end
-  local f, err = io.open(path, o.dry_run and "rb" or "r+b")
-  if f then
-    local ok, rerr = f:read(0)
-    f:close()
-    if ok == nil and rerr then f, err = nil, rerr end
-  end
+  local f, err = source.open(path, o.dry_run and "rb" or "r+b")
   if not f then
     args.fail(("cannot %s the journal %s: it may hold confirmed updates, so the run does not start over"
       .. " without it; make it readable and writable, or move it away"):format(o.dry_run and "read" or "use",
       tostring(err)))
   end
+  f:close()
   if auto then
     notes[#notes + 1] = "lua-users: resuming: " .. path .. " holds the updates an unfinished run confirmed;"
       .. " they are skipped (--no-journal sends every row)"

@@ -21,6 +21,19 @@ _M.BOM = "\239\187\191"
 local Source = {}
 Source.__index = Source
 
+--- Opens path with mode and reads nothing: the file, or nil and why ("PATH:
+-- reason"; a directory opens, but cannot be read: said here too).
+function _M.open(path, mode)
+  local f, err = io.open(path, mode)
+  if not f then return nil, err end
+  local ok, rerr = f:read(0)
+  if ok == nil and rerr then
+    f:close()
+    return nil, path .. ": " .. tostring(rerr)
+  end
+  return f
+end
+
 --- A source over the open file fh; `name` is what messages call it.
 function _M.new(fh, name, limit)
   return setmetatable({ fh = fh, name = name, buf = "", pos = 1, eof = false, line = 1,
