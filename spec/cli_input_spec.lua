@@ -200,6 +200,9 @@ describe("lua-users bulk input", function()
 
     it("refuses one over 1 MiB with its lines, reads on, and keeps memory flat whatever the file holds", function()
       local mb = VALGRIND and 6 or 24
+      -- generous: ASan's allocator keeps what is freed a while (its quarantine), valgrind its own; a
+      -- reader that held the record took 20 times its size (4.4 GB for 200 MB)
+      local bound = (VALGRIND or os.getenv("LUA_USERS_LUA")) and 64 * 1024 or 24 * 1024
       local filler = ("x"):rep(99) .. "\n"
       local big = { "id,role\nu1,admin\nu2,\"unclosed,admin\n" }
       big[2] = filler:rep(mb * 10486)
@@ -211,13 +214,13 @@ describe("lua-users bulk input", function()
       assert.matches("generic: 2 items, 1 succeeded, 1 failed", out)
       assert.matches("line 3: a record longer than 1 MiB %(it runs to line %d+: is a quote left open%?%); it was not read", out)
       assert.matches("not copied to big.failures.csv (longer than 1 MiB, not read): line 3 of big.csv", out, 1, true)
-      assert.is_true(rss - base < 24 * 1024, ("%d kB more for a %d MB record"):format(rss - base, mb))
+      assert.is_true(rss - base < bound, ("%d kB more for a %d MB record"):format(rss - base, mb))
       -- a JSON line of the same size: one error for that line, the next line is read
       write(dir .. "/big.jsonl", '{"id":"u1","role":"' .. filler:sub(1, 99):rep(mb * 10486) .. '"}\n{"id":"u2","role":"x"}\n')
       rss, out = peak_rss("bulk generic big.jsonl --no-journal")
       assert.matches("generic: 2 items, 1 succeeded, 1 failed", out)
       assert.matches("line 1: a line longer than 1 MiB; it was not read", out, 1, true)
-      assert.is_true(rss - base < 24 * 1024, ("%d kB more for a %d MB line"):format(rss - base, mb))
+      assert.is_true(rss - base < bound, ("%d kB more for a %d MB line"):format(rss - base, mb))
       assert.matches('^{"_error":"generic: line 1: a line longer than 1 MiB; it was not read %(the record is not copied here%)"}\n$',
                      read(dir .. "/big.failures.jsonl"))
     end)
