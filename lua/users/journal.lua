@@ -27,7 +27,8 @@
 --
 -- One run at a time: a journal open for writing holds an exclusive lock
 -- (flock, src/cli/files.c) until it is closed or its process ends; a
--- second run on it is refused. A journal that exists but cannot be read,
+-- second run on it is refused (on a file system that takes no flock, some
+-- network ones, the journal is used without a lock). A journal that exists but cannot be read,
 -- or that is not a regular file, is refused too: it may hold confirmed
 -- updates, and starting over would send them again.
 local core = require "users.core"
@@ -246,10 +247,12 @@ local function journal_kind(path)
   return kind
 end
 
--- Takes the journal's lock, or says who holds it.
+-- Takes the journal's lock, or says who holds it. A file system that takes
+-- no lock (some network ones) gets a journal without one: false.
 local function lock(path)
   local held, lerr, code = cc().lock(path)
   if held then return held end
+  if code == "unsupported" then return false end
   if code == "busy" then
     return nil, ("the journal %s is in use by another run (lua-users bulk or bulk_update, here or on another"
       .. " machine sharing the file): wait for it to end, or give another journal"):format(path)
@@ -269,8 +272,8 @@ function _M.open(path, scope, read_only)
   local held, lerr
   if not read_only then
     held, lerr = lock(path) -- before reading: what is read is what no other run will add to
-    if not held then return nil, lerr end
-    j.lock = held
+    if held == nil then return nil, lerr end
+    j.lock = held or nil
   end
   local state, problem = load(j, path, scope)
   if not state then j:close() return nil, problem end

@@ -5,11 +5,12 @@
  *       paths to one file have the same, e.g. ./u.csv and u.csv); "absent"
  *       when nothing is there (ENOENT); a path that cannot be looked at is
  *       nil, message.
- *   lock(path)  -> lock | nil, message, "busy" | "not_file" | "error"
+ *   lock(path)  -> lock | nil, message, "busy" | "not_file" | "unsupported" | "error"
  *       an exclusive lock on the regular file at path (created if missing,
  *       mode 0666 less the umask), held until lock:release(), __gc or
  *       __close. "busy": another open file description holds it (another
- *       process, or this one through another lock).
+ *       process, or this one through another lock); "unsupported": the file
+ *       system takes no flock (some network file systems).
  *
  * The lock is flock(2) on a descriptor of its own: the kernel drops it when
  * the descriptor closes, so a run that died (kill -9, a crash) leaves no
@@ -54,13 +55,16 @@ static int files_kind(lua_State *L) {
     lua_pushstring(L, id);
     return 2;
   }
-  if (errno == ENOENT) {
-    lua_pushliteral(L, "absent");
-    return 1;
+  {
+    int e = errno;
+    if (e == ENOENT) {
+      lua_pushliteral(L, "absent");
+      return 1;
+    }
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(e));
+    return 2;
   }
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", path, strerror(errno));
-  return 2;
 }
 
 /* The lock: a descriptor, -1 once released. */
@@ -113,6 +117,7 @@ static int files_lock(lua_State *L) {
       if (e == EINTR) continue;
       lock_close(k);
       if (e == EWOULDBLOCK) return lock_fail(L, path, "locked by another run", "busy");
+      if (e == ENOLCK || e == EOPNOTSUPP) return lock_fail(L, path, strerror(e), "unsupported");
       return lock_fail(L, path, strerror(e), "error");
     }
     if (stat(path, &named) == 0 && named.st_dev == held.st_dev && named.st_ino == held.st_ino) return 1;
