@@ -449,7 +449,7 @@ local ok, err = pcall(function()
     .. "one worker's local budget %d/s"):format(dict_rate, redis_rate, local_rate),
     dict_rate / local_rate, ">= 1.0, dict/local", dict_rate >= local_rate)
 
-  -- 13. A journal of a million items: its digests sit in C (9 bytes a slot).
+  -- 13. A journal of a million items: its digests sit in C (12 bytes a slot).
   local journal = require "users.journal"
   local function journal_of(n)
     local path = dir .. "/bench-" .. n .. ".journal"
