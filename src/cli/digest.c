@@ -158,36 +158,35 @@ static int set_add(lua_State *L) {
   return 1;
 }
 
-static int set_take(lua_State *L) {
+/* The count of the digest at argument 2, or NULL when the set never held
+ * it; *set is the set. */
+static uint32_t *count_of(lua_State *L, digest_set_t **set) {
   digest_set_t *s = check_set(L);
   uint64_t key = check_key(L, 2);
   size_t i;
-  if (s->cap == 0) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
+  *set = s;
+  if (s->cap == 0) return NULL;
   i = find_slot(s, key);
+  return s->keys[i] == key ? &s->counts[i] : NULL;
+}
+
+static int set_take(lua_State *L) {
+  digest_set_t *s;
+  uint32_t *n = count_of(L, &s);
+  int took = n != NULL && *n > 0;
   /* A key whose count falls to 0 keeps its slot: no tombstones needed. */
-  if (s->keys[i] == key && s->counts[i] > 0) {
-    s->counts[i]--;
+  if (took) {
+    (*n)--;
     s->total--;
-    lua_pushboolean(L, 1);
-  } else {
-    lua_pushboolean(L, 0);
   }
+  lua_pushboolean(L, took);
   return 1;
 }
 
 static int set_count(lua_State *L) {
-  digest_set_t *s = check_set(L);
-  uint64_t key = check_key(L, 2);
-  size_t i;
-  if (s->cap == 0) {
-    lua_pushinteger(L, 0);
-    return 1;
-  }
-  i = find_slot(s, key);
-  lua_pushinteger(L, s->keys[i] == key ? (lua_Integer)s->counts[i] : 0);
+  digest_set_t *s;
+  uint32_t *n = count_of(L, &s);
+  lua_pushinteger(L, n ? (lua_Integer)*n : 0);
   return 1;
 }
 
