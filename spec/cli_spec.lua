@@ -489,8 +489,10 @@ describe("lua-users", function()
       return select(2, (read(path) or ""):gsub("\nok ", ""))
     end
 
+    -- Polls until check() holds; the cap (60 s) is only there so that a
+    -- command that never gets there fails the spec instead of hanging it.
     local function wait_for(check)
-      for _ = 1, 300 do
+      for _ = 1, 6000 do
         if check() then return true end
         os.execute("sleep 0.01")
       end
@@ -528,9 +530,9 @@ describe("lua-users", function()
     local function in_flight(n) return #env.fake:requests() >= n end
 
     -- (Synchronised on what the fake received and what the command said, never on a sleep:
-    -- the fake holds each request 3 s, so a command that waited for it would succeed.)
+    -- the fake holds each request 30 s, so a command that waited for it would succeed.)
     it("ends an update at once on Ctrl-C: exit 130, no traceback", function()
-      env.fake:behave("generic", { delay = 3 })
+      env.fake:behave("generic", { delay = 30 })
       local pid, finish = start("update generic u1 role=admin", vars("generic"))
       assert.is_true(wait_for(function() return in_flight(1) end))
       os.execute("kill -INT " .. pid)
@@ -543,9 +545,9 @@ describe("lua-users", function()
 
     it("on SIGTERM then a second signal abandons the requests in flight and exits at once", function()
       write(dir .. "/u.csv", "id,role\nu1,a\nu2,b\nu3,c\nu4,d\n")
-      env.fake:behave("generic", { delay = 3 })
+      env.fake:behave("generic", { delay = 30 })
       local pid, finish = start("bulk generic u.csv --concurrency 2", vars("generic"))
-      assert.is_true(wait_for(function() return in_flight(2) end)) -- two requests in flight, for 3 s each
+      assert.is_true(wait_for(function() return in_flight(2) end)) -- two requests in flight, for 30 s each
       os.execute("kill -TERM " .. pid)
       assert.is_true(wait_for(function() return (read(dir .. "/err") or ""):find("finishing the requests", 1, true) end))
       os.execute("kill -INT " .. pid)

@@ -51,7 +51,7 @@ function M.start(argline, vars, dir, tag)
   local p = io.popen(("cd %s && sh -c 'echo $$ > %s; exec %s %s >%s 2>%s' 2>/dev/null; echo $?"):format(
     q(dir), pidfile, M.command(vars):gsub("'", [['"'"']]), argline, o, e))
   local pid
-  for _ = 1, 500 do
+  for _ = 1, 6000 do -- a cap only
     pid = tonumber(env.read(pidfile) or "")
     if pid then break end
     os.execute("sleep 0.01")
