@@ -90,6 +90,22 @@ describe("users.cli_core", function()
     assert.equal("error", select(3, cli_core.lock("/nonexistent/dir/j")))
     os.remove(path)
   end)
+
+  it("counts SIGINT and SIGTERM one after the other: neither handler interrupts the other", function()
+    -- The process is stopped while both are sent, so that both are pending
+    -- when it resumes. Had SIGINT's handler not blocked SIGTERM, SIGTERM's
+    -- would run on top of it, before its body, and the last signal seen
+    -- would be SIGINT.
+    local out = require("spec.support.env").run_lua([[
+      local c = require "users.cli_core"
+      c.trap_signals(10)
+      local p = io.popen("kill -STOP $PPID; kill -INT $PPID; kill -TERM $PPID; kill -CONT $PPID")
+      p:read("*a")
+      p:close()
+      print(c.signals())
+    ]])
+    assert.equal("2\tSIGTERM\n", out)
+  end)
 end)
 
 describe("the command's Lua", function()

@@ -48,7 +48,9 @@ static int term_trap(lua_State *L) {
   luaL_argcheck(L, n >= 1 && n <= 100, 1, "a count from 1 to 100 expected");
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = term_handler;
-  sigemptyset(&sa.sa_mask);
+  sigemptyset(&sa.sa_mask); /* each blocks the other while it runs: no count lost to a nested handler */
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
   sa.sa_flags = 0; /* no SA_RESTART: a wait returns, and the loop looks */
   term_count = 0;
   term_signo = 0;
