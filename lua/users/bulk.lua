@@ -77,9 +77,8 @@ local function source(items)
   end, n
 end
 
---- Runs the bulk update. `run` holds the run options, `o` the resolved
--- update options. Returns the report.
-function _M.run(entry, items, run, o)
+-- The run itself; the journal it opens goes in opened.jr.
+local function run_items(entry, items, run, o, opened)
   local name = entry.decl.name
   local transport = o.transport
   local concurrency = run.concurrency or 8
@@ -100,6 +99,7 @@ function _M.run(entry, items, run, o)
     local err
     jr, err = journal.open(run.journal, journal.scope(entry, o), run.dry_run)
     if not jr then error(err, 0) end
+    opened.jr = jr
   end
   -- A dry run prepares with a stand-in for a token it would have to fetch.
   local po = o
@@ -392,6 +392,19 @@ function _M.run(entry, items, run, o)
     if not ok then stop(perr) end
   end
   report.done = nil
+  return report
+end
+
+--- Runs the bulk update. `run` holds the run options, `o` the resolved
+-- update options. Returns the report. The journal is closed however the
+-- run ends: one that raises (a callback, a transport) leaves no lock held.
+function _M.run(entry, items, run, o)
+  local opened = {}
+  local ok, report = pcall(run_items, entry, items, run, o, opened)
+  if not ok then
+    if opened.jr then opened.jr:close() end
+    error(report, 0)
+  end
   return report
 end
 
