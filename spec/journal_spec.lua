@@ -61,9 +61,60 @@ describe("journal", function()
     a:record(journal.key("u1", {}), "u1")
     assert.is_true(a:close())
     local b = assert(journal.open(path, scope))
-    assert.equal(1, b.loaded)
+    assert.equal(1, b.account.loaded)
     b:close()
-    assert.equal(b, journal.last(path))
+    assert.equal(b.account, journal.last(path))
+    os.remove(path)
+  end)
+
+  it("holds its lock no longer than itself: dropped unclosed, it is collected with it; its account stays", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local scope = { provider = "generic", base_url = "https://api.example.com" }
+    local a = assert(journal.open(path, scope))
+    a:record(journal.key("u1", {}), "u1")
+    a = nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    local b = assert(journal.open(path, scope))
+    assert.equal(1, b.account.loaded)
+    assert.is_true(b:close())
+    assert.equal(0, journal.last(path).recorded) -- b's account: the last opened
+    os.remove(path)
+  end)
+
+  it("a raise while it is read (a caller's malformed scope) leaves no lock held", function()
+    local path = os.tmpname()
+    local header = '# lua-users journal 2 {"provider":"generic","base_url":"https://api.example.com","tenant":{"a":"1"}}\n'
+    env.write(path, header)
+    collectgarbage("stop") -- what a raise left held stays held until it is collected
+    local ok = pcall(journal.open, path, { provider = "generic", base_url = "https://api.example.com", tenant = 5 })
+    local j, err = journal.open(path, { provider = "generic", base_url = "https://api.example.com", tenant = { a = "1" } })
+    collectgarbage("restart")
+    assert.is_false(ok)
+    assert.truthy(j, err)
+    j:close()
+    os.remove(path)
+  end)
+
+  it("refuses a header of the wrong shape as no journal, and stays free to open", function()
+    local scope = { provider = "generic", base_url = "http://x", tenant = {} }
+    local path = os.tmpname()
+    for _, json in ipairs { '{"provider":"generic","base_url":"http://x","tenant":5}',
+                            '{"provider":"generic","base_url":"http://x","tenant":{"a":1}}',
+                            '{"provider":"generic","base_url":7}', '{"provider":"generic","base_url":"http://x","tenant":[1]}' } do
+      local text = "# lua-users journal 2 " .. json .. "\n"
+      env.write(path, text)
+      collectgarbage("stop")
+      local ok, j, err = pcall(journal.open, path, scope)
+      local _, err2 = journal.open(path, scope)
+      collectgarbage("restart")
+      assert.is_true(ok, j)
+      assert.is_nil(j)
+      assert.equal(path .. " is not a lua-users journal (its first line is not a journal header)", err)
+      assert.equal(err, err2) -- not "in use"
+      assert.equal(text, env.read(path))
+    end
     os.remove(path)
   end)
 
@@ -80,7 +131,7 @@ describe("journal", function()
     assert.matches("holds a state this lua%-users does not know %('maybe', line 3%)", err)
     env.write(path, header .. "ok " .. d1 .. "\tu1\nok " .. d2 .. "\tu") -- the last line cut short
     local j = assert(journal.open(path, scope))
-    assert.equal(1, j.loaded)
+    assert.equal(1, j.account.loaded)
     assert.is_true(j:take(d1))
     assert.is_false(j:take(d2))
     j:close()
@@ -141,6 +192,21 @@ describe("bulk_update", function()
       local bodies = {}
       for _, r in ipairs(env.fake:requests()) do bodies[#bodies + 1] = r.body end
       assert.same({ '{"role":"b"}', '{"role":"a"}' }, bodies) -- the user ends as the input says
+    end)
+
+    it("is closed however the run ends: one that raises (its transport) leaves no lock held", function()
+      local curl = require "users.transport.curl"
+      local function broken(message)
+        return setmetatable({ session = function() error(message, 0) end }, { __index = curl })
+      end
+      collectgarbage("stop") -- what a raise left held stays held until it is collected
+      local ok1, err1 = pcall(users.bulk_update, "generic", items(1), opts { journal = path, transport = broken("broke") })
+      local ok2, err2 = pcall(users.bulk_update, "generic", items(1), opts { journal = path, transport = broken("again") })
+      collectgarbage("restart")
+      assert.is_false(ok1)
+      assert.equal("broke", err1)
+      assert.is_false(ok2)
+      assert.equal("again", err2, "the second run reached its transport")
     end)
 
     it("refuses a journal of another provider, base URL or tenant, or one by position", function()

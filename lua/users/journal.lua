@@ -26,11 +26,13 @@
 -- million items takes about 25 MB.
 --
 -- One run at a time: a journal open for writing holds an exclusive lock
--- (flock, src/cli/files.c) until it is closed or its process ends; a
--- second run on it is refused (on a file system that takes no flock, some
--- network ones, the journal is used without a lock). A journal that exists but cannot be read,
--- or that is not a regular file, is refused too: it may hold confirmed
--- updates, and starting over would send them again.
+-- (flock, src/cli/files.c) until it is closed (dropped unclosed: until it
+-- is collected, or its process ends; this module keeps no journal, only
+-- its account); a second run on it is refused (on a file system that takes
+-- no flock, some network ones, the journal is used without a lock). A
+-- journal that exists but cannot be read, that is not a regular file or
+-- whose header is not one this module writes, is refused too: it may hold
+-- confirmed updates, and starting over would send them again.
 local core = require "users.core"
 
 local _M = {}
@@ -158,6 +160,17 @@ local function describe_scope(s)
     .. (#parts > 0 and (" (" .. concat(parts, ", ") .. ")") or "")
 end
 
+-- Whether a header's scope has the shape a journal's is written with.
+local function valid_scope(s)
+  if type(s) ~= "table" or type(s.provider) ~= "string" or type(s.base_url) ~= "string" then return false end
+  if s.tenant == nil then return true end
+  if type(s.tenant) ~= "table" then return false end
+  for k, v in pairs(s.tenant) do
+    if type(k) ~= "string" or type(v) ~= "string" then return false end
+  end
+  return true
+end
+
 local function same_scope(a, b)
   if a.provider ~= b.provider or a.base_url ~= b.base_url then return false end
   local ta, tb = a.tenant or {}, b.tenant or {}
@@ -182,8 +195,9 @@ _M.show_id = show_id
 local Journal = {}
 Journal.__index = Journal
 
--- The journal last opened for writing at each path in this process: what
--- became of it (_M.last), for the command's account of a run.
+-- The account of the journal last opened for writing at each path in this
+-- process (_M.last), for the command's account of a run: counts only,
+-- never the file or the lock, which live no longer than their journal.
 local opened = {}
 
 local function refuse(f, message)
@@ -207,7 +221,7 @@ local function load(j, path, scope)
   end
   local json = first:sub(1, #HEADER) == HEADER and first:sub(#HEADER + 1)
   local found = json and core.json_decode(json)
-  if type(found) ~= "table" or type(found.provider) ~= "string" then
+  if not valid_scope(found) then
     return refuse(f, ("%s is not a lua-users journal (its first line is not a journal header)"):format(path))
   end
   if not same_scope(found, scope) then
@@ -220,7 +234,7 @@ local function load(j, path, scope)
     line, rerr = f:read("*l")
     if not line then break end
     n = n + 1
-    if pending then j.done:add(pending) j.loaded = j.loaded + 1 end
+    if pending then j.done:add(pending) j.account.loaded = j.account.loaded + 1 end
     local state, d = line:match("^(%l+) (%x+)\t")
     pending = state == "ok" and #d == 16 and d or nil
     if state and state ~= "ok" then
@@ -232,7 +246,7 @@ local function load(j, path, scope)
   -- A line cut short (a crash, a full disk) is no confirmation, and the
   -- next record starts a line of its own.
   if f:seek("end", -1) then j.torn = f:read(1) ~= "\n" end
-  if pending and not j.torn then j.done:add(pending) j.loaded = j.loaded + 1 end
+  if pending and not j.torn then j.done:add(pending) j.account.loaded = j.account.loaded + 1 end
   f:close()
   return "loaded"
 end
@@ -264,8 +278,8 @@ end
 -- With read_only (a dry run) nothing is written, nor created, nor locked.
 -- Returns the journal, or nil and a message that says what to do.
 function _M.open(path, scope, read_only)
-  local j = setmetatable({ path = path, done = cc().digest_set(), loaded = 0, recorded = 0, unrecorded = 0 },
-                         Journal)
+  local j = setmetatable({ path = path, done = cc().digest_set(),
+                           account = { loaded = 0, recorded = 0, unrecorded = 0 } }, Journal)
   local kind, kerr = journal_kind(path)
   if not kind then return nil, kerr end
   if read_only and kind == "absent" then return j end
@@ -275,7 +289,8 @@ function _M.open(path, scope, read_only)
     if held == nil then return nil, lerr end
     j.lock = held or nil
   end
-  local state, problem = load(j, path, scope)
+  local loaded, state, problem = pcall(load, j, path, scope)
+  if not loaded then j:close() error(state, 0) end
   if not state then j:close() return nil, problem end
   if read_only then return j end
   local out, err = io.open(path, "ab")
@@ -294,13 +309,14 @@ function _M.open(path, scope, read_only)
     j:close()
     return nil, "cannot write the journal " .. path .. ": " .. tostring(werr)
   end
-  opened[path] = j
+  opened[path] = j.account
   return j
 end
 
---- The journal last opened at path in this process, or nil: its `recorded`
--- and `unrecorded` counts (confirmations written, and those a failed write
--- lost) and `failed`, the first write or close error, if any.
+--- The account of the journal last opened at path in this process, or nil
+-- (a journal's own is `journal.account`): `loaded` (confirmations read),
+-- `recorded` and `unrecorded` (confirmations written, and those a failed
+-- write lost) and `failed`, the first write or close error, if any.
 function _M.last(path)
   return opened[path]
 end
@@ -316,17 +332,18 @@ end
 -- `unrecorded`, and `failed` says why).
 function Journal:record(key, id)
   if not self.file then return end
+  local a = self.account
   local ok, err = self.file:write("ok " .. key .. "\t" .. show_id(id) .. "\n")
   if not ok then
-    self.unrecorded = self.unrecorded + 1
-    self.failed = self.failed or ("cannot write the journal " .. self.path .. ": " .. tostring(err))
-    error(self.failed, 0)
+    a.unrecorded = a.unrecorded + 1
+    a.failed = a.failed or ("cannot write the journal " .. self.path .. ": " .. tostring(err))
+    error(a.failed, 0)
   end
-  self.recorded = self.recorded + 1
+  a.recorded = a.recorded + 1
 end
 
 --- Closes the file and releases the lock. Returns true, or nil and the
--- error of the close (kept in `failed` too).
+-- error of the close (kept in the account's `failed`).
 function Journal:close()
   local ok, err = true, nil
   if self.file then
@@ -334,14 +351,14 @@ function Journal:close()
     self.file = nil
     if not ok then
       err = "cannot write the journal " .. self.path .. ": " .. tostring(err)
-      self.failed = self.failed or err
+      self.account.failed = self.account.failed or err
     end
   end
   if self.lock then
     self.lock:release()
     self.lock = nil
   end
-  self.done = nil -- its digests: a closed journal is only an account
+  self.done = nil -- its digests
   if not ok then return nil, err end
   return true
 end
