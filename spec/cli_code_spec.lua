@@ -27,8 +27,8 @@ describe("users.cli_core", function()
     local names = {}
     for k, v in pairs(cli_core) do names[#names + 1] = k .. ":" .. type(v) end
     table.sort(names)
-    assert.same({ "digest:function", "digest_set:function", "kind:function", "lock:function", "signals:function",
-                  "term_width:function", "trap_signals:function" }, names)
+    assert.same({ "creatable:function", "digest:function", "digest_set:function", "kind:function", "lock:function",
+                  "signals:function", "term_width:function", "trap_signals:function" }, names)
     local core = require "users.core"
     for _, n in ipairs { "digest", "digest_set", "term_width", "trap_signals", "signals" } do assert.is_nil(core[n]) end
   end)
@@ -89,6 +89,40 @@ describe("users.cli_core", function()
     assert.equal("not_file", select(3, cli_core.lock("/dev/null")))
     assert.equal("error", select(3, cli_core.lock("/nonexistent/dir/j")))
     os.remove(path)
+  end)
+
+  it("removes a locked file before it lets go, only while its path names that file", function()
+    local path, moved = os.tmpname(), os.tmpname()
+    local a = assert(cli_core.lock(path))
+    require("spec.support.env").write(path, "held")
+    assert.is_false(a:remove(true)) -- "if empty": it holds something
+    assert.equal("file", (cli_core.kind(path)))
+    assert.is_true(a:remove())
+    assert.equal("absent", cli_core.kind(path))
+    a:release()
+    a = assert(cli_core.lock(path))
+    assert(os.rename(path, moved))
+    require("spec.support.env").write(path, "another run's")
+    local ok, err = a:remove()
+    assert.is_nil(ok)
+    assert.matches("no longer the locked file", err)
+    assert.equal("another run's", io.open(path):read("*a"), "what replaced it is left alone")
+    a:release()
+    assert.has_error(function() a:remove() end)
+    os.remove(path)
+    os.remove(moved)
+  end)
+
+  it("tells whether a file can be created where none is, and removes only what it made", function()
+    local path = os.tmpname()
+    assert.equal("exists", cli_core.creatable(path)) -- another run's new file, say: left alone
+    assert.equal("file", (cli_core.kind(path)))
+    os.remove(path)
+    assert.is_true(cli_core.creatable(path))
+    assert.equal("absent", cli_core.kind(path))
+    local none, err = cli_core.creatable("/nonexistent/dir/f")
+    assert.is_nil(none)
+    assert.matches("^/nonexistent/dir/f: No such file or directory$", err)
   end)
 
   it("counts SIGINT and SIGTERM one after the other: neither handler interrupts the other", function()

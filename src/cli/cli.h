@@ -4,7 +4,7 @@
  * module table on the top of the stack with its cli_*_open:
  *   term.c    term_width, trap_signals, signals
  *   digest.c  digest, digest_set (the journal)
- *   files.c   lock, kind (the journal, the paths a run writes)
+ *   files.c   lock, kind, creatable (the journal, the paths a run writes)
  * It shares only src/compat.c (layer 0: Lua version differences, the
  * metatable helper) with users.core, each module with a copy of its own. */
 #ifndef USERS_CLI_H
