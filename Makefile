@@ -154,7 +154,7 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
 	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
-	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(PREFIX)/bin
+	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(LUA_LMOD)/users/journal $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
 	install -m 755 $(CLI_CORE) $(DESTDIR)$(LUA_CMOD)/users/cli_core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
@@ -163,6 +163,7 @@ install: all
 	install -m 644 lua/users/transport/*.lua $(DESTDIR)$(LUA_LMOD)/users/transport/
 	install -m 644 lua/users/budget/*.lua $(DESTDIR)$(LUA_LMOD)/users/budget/
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
+	install -m 644 lua/users/journal/*.lua $(DESTDIR)$(LUA_LMOD)/users/journal/
 	sed -e '1s|.*|#!/usr/bin/env $(LUA_BIN)|' \
 	  -e 's|^local LMOD, CMOD = nil, nil$$|local LMOD, CMOD = "$(LUA_LMOD)", "$(LUA_CMOD)"|' \
 	  bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users

@@ -69,6 +69,7 @@ build = {
     ["users.errors"] = "lua/users/errors.lua",
     ["users.headers"] = "lua/users/headers.lua",
     ["users.journal"] = "lua/users/journal.lua",
+    ["users.journal.lock"] = "lua/users/journal/lock.lua",
     ["users.progress"] = "lua/users/progress.lua",
     ["users.suggest"] = "lua/users/suggest.lua",
     ["users.registry"] = "lua/users/registry.lua",

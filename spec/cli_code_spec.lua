@@ -20,7 +20,7 @@ local function ls(pattern)
   return list
 end
 
-local FILES = ls("lua/users/cli.lua lua/users/cli/*.lua lua/users/journal.lua")
+local FILES = ls("lua/users/cli.lua lua/users/cli/*.lua lua/users/journal.lua lua/users/journal/*.lua")
 
 describe("users.cli_core", function()
   it("holds the command's C functions, and users.core none of them", function()

@@ -196,6 +196,82 @@ describe("lua-users bulk files", function()
       assert.same({}, env.fake:requests())
     end)
 
+    -- The interleavings of two runs, driven in this process: the command's
+    -- modules, and "another run" that opens the journal as bulk_update does.
+    describe("and another run at the same moment", function()
+      local cli_core = require "users.cli_core"
+      local journal = require "users.journal"
+      local paths = require "users.cli.paths"
+      local failures = require "users.cli.failures"
+      local scope = { provider = "generic", base_url = "http://x" }
+
+      it("a run that found the journal absent, as another created and locked it, is refused and removes nothing", function()
+        local path = dir .. "/j"
+        write(dir .. "/u.csv", "id,role\nu1,member\n")
+        local real, other, started = cli_core.kind, nil, false
+        cli_core.kind = function(p) -- the other run starts between this one's look at the path and its next step
+          local k, id = real(p)
+          if p == path and not started then
+            started = true
+            other = assert(journal.open(path, scope))
+          end
+          return k, id
+        end
+        local ok, e = pcall(paths.plan, { journal = path, failures = dir .. "/f.csv" }, { path = dir .. "/u.csv", format = "csv" })
+        cli_core.kind = real
+        assert.is_false(ok)
+        assert.truthy(tostring(e):find("the journal " .. path .. " is in use by another run", 1, true), tostring(e))
+        other:record(journal.key("u1", {}), "u1")
+        assert.is_true(other:close())
+        assert.equal(1, confirmed(path), "the other run's journal is still at its path")
+        assert.is_nil(read(dir .. "/f.csv"))
+      end)
+
+      it("checking a failures file that was absent removes nothing another run made there meanwhile", function()
+        local path = dir .. "/f.csv"
+        write(path, "id,_error\nu1,taken\n") -- another run's, written since this one found nothing there
+        assert(failures.new(path, { format = "csv" }, "absent"))
+        assert.equal("id,_error\nu1,taken\n", read(path))
+        os.remove(path)
+        assert(failures.new(path, { format = "csv" }, "absent"))
+        assert.is_nil(read(path), "the check leaves nothing behind")
+        local none, err = failures.new(dir .. "/none/f.csv", { format = "csv" }, "absent")
+        assert.is_nil(none)
+        assert.equal("cannot write the failures file " .. dir .. "/none/f.csv: No such file or directory", err)
+      end)
+
+      it("the journal is locked from the plan to the summary, and a finished run's is removed before the lock goes", function()
+        write(dir .. "/u.csv", "id,role\nu1,member\n")
+        local input = { path = dir .. "/u.csv", format = "csv" }
+        local path = dir .. "/u.csv.journal"
+        local plan = paths.plan({}, input)
+        assert.equal(path, plan.journal)
+        assert.equal("busy", select(3, cli_core.lock(path)), "locked from the plan on")
+        local j = assert(journal.open(path, scope)) -- the run (bulk_update) uses the plan's lock
+        j:record(journal.key("u1", {}), "u1")
+        assert.is_true(j:close())
+        -- Between the run's end and its summary another run (a lock of its
+        -- own) cannot take the journal up, to have it removed under it.
+        assert.equal("busy", select(3, cli_core.lock(path)), "still locked after the run")
+        plan.failures:close()
+        assert.is_true(paths.release(plan, true))
+        assert.equal("absent", cli_core.kind(path))
+        -- A run that does not start (its failures file is a directory) leaves
+        -- no journal of its own making, and no lock.
+        os.execute("mkdir " .. q(dir .. "/fdir"))
+        local ok, e = pcall(paths.plan, { failures = dir .. "/fdir" }, input)
+        assert.is_false(ok)
+        assert.matches("is a directory", tostring(e))
+        assert.equal("absent", cli_core.kind(path))
+        -- Nor does one that opened it and then failed (nothing in it).
+        plan = paths.plan({}, input)
+        assert(journal.open(path, scope)):close()
+        plan.failures:close(true)
+        assert.is_true(paths.release(plan, "unstarted"))
+        assert.equal("absent", cli_core.kind(path))
+      end)
+    end)
+
     it("refuses a journal holding a state it does not know, naming it", function()
       write(dir .. "/u.csv", csv("id,role", { "u1,member" }))
       write(dir .. "/j", '# lua-users journal 2 {"provider":"generic","base_url":"' .. env.fake:base_url("generic") .. '"}\n'

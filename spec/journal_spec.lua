@@ -97,6 +97,36 @@ describe("journal", function()
     os.remove(path)
   end)
 
+  it("holds its lock across a run for a caller who removes the file after it, still locked", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local scope = { provider = "generic", base_url = "https://api.example.com" }
+    local h = assert(journal.hold(path))
+    local a = assert(journal.open(path, scope)) -- the run: it uses the hold's lock
+    assert.matches("is in use by another run", select(2, journal.open(path, scope)))
+    a:record(journal.key("u1", {}), "u1")
+    assert.is_true(a:close())
+    -- The run is over, its summary not yet: another run (another process:
+    -- a lock of its own) cannot take the journal up now, to lose it at the
+    -- removal below.
+    assert.equal("busy", select(3, cli_core.lock(path)))
+    assert.is_true(h:release(true))
+    assert.equal("absent", cli_core.kind(path))
+    local b = assert(journal.open(path, scope)) -- nothing held any more
+    assert.equal(0, b.account.loaded)
+    b:close()
+    -- "if empty" keeps a file that holds anything; a second release is harmless.
+    h = assert(journal.hold(path))
+    assert.is_true(h:release("if empty"))
+    assert.equal("file", (cli_core.kind(path)))
+    assert.is_true(h:release(true))
+    assert.equal("file", (cli_core.kind(path)))
+    h = assert(journal.hold(path))
+    assert.matches("is in use by another run", select(2, journal.hold(path))) -- a second hold: another lock
+    h:release()
+    os.remove(path)
+  end)
+
   it("refuses a header of the wrong shape as no journal, and stays free to open", function()
     local scope = { provider = "generic", base_url = "http://x", tenant = {} }
     local path = os.tmpname()

@@ -25,15 +25,14 @@
 -- are held in C (cli_core.digest_set, 12 bytes a slot): a journal of a
 -- million items takes about 25 MB.
 --
--- One run at a time: a journal open for writing holds an exclusive lock
--- (flock, src/cli/files.c) until it is closed (dropped unclosed: until it
--- is collected, or its process ends; this module keeps no journal, only
--- its account); a second run on it is refused (on a file system that takes
--- no flock, some network ones, the journal is used without a lock). A
--- journal that exists but cannot be read, that is not a regular file or
--- whose header is not one this module writes, is refused too: it may hold
--- confirmed updates, and starting over would send them again.
+-- One run at a time: a journal open for writing is locked until it is
+-- closed, and a second run on it is refused (users.journal.lock; `hold`
+-- keeps the lock across a run). A journal that exists but cannot be read,
+-- that is not a regular file or whose header is not one this module
+-- writes, is refused too: it may hold confirmed updates, and starting over
+-- would send them again.
 local core = require "users.core"
+local lock = require "users.journal.lock"
 
 local _M = {}
 
@@ -261,19 +260,6 @@ local function journal_kind(path)
   return kind
 end
 
--- Takes the journal's lock, or says who holds it. A file system that takes
--- no lock (some network ones) gets a journal without one: false.
-local function lock(path)
-  local held, lerr, code = cc().lock(path)
-  if held then return held end
-  if code == "unsupported" then return false end
-  if code == "busy" then
-    return nil, ("the journal %s is in use by another run (lua-users bulk or bulk_update, here or on another"
-      .. " machine sharing the file): wait for it to end, or give another journal"):format(path)
-  end
-  return nil, "cannot write the journal " .. tostring(lerr)
-end
-
 --- Opens (or creates) the journal at path for scope, locked until closed.
 -- With read_only (a dry run) nothing is written, nor created, nor locked.
 -- Returns the journal, or nil and a message that says what to do.
@@ -283,11 +269,9 @@ function _M.open(path, scope, read_only)
   local kind, kerr = journal_kind(path)
   if not kind then return nil, kerr end
   if read_only and kind == "absent" then return j end
-  local held, lerr
   if not read_only then
-    held, lerr = lock(path) -- before reading: what is read is what no other run will add to
-    if held == nil then return nil, lerr end
-    j.lock = held or nil
+    local locked, lerr = lock.acquire(j, path)
+    if not locked then return nil, lerr end
   end
   local loaded, state, problem = pcall(load, j, path, scope)
   if not loaded then j:close() error(state, 0) end
@@ -312,6 +296,9 @@ function _M.open(path, scope, read_only)
   opened[path] = j.account
   return j
 end
+
+--- Holds the journal's lock at path across a run: users.journal.lock.hold.
+_M.hold = lock.hold
 
 --- The account of the journal last opened at path in this process, or nil
 -- (a journal's own is `journal.account`): `loaded` (confirmations read),
@@ -342,8 +329,8 @@ function Journal:record(key, id)
   a.recorded = a.recorded + 1
 end
 
---- Closes the file and releases the lock. Returns true, or nil and the
--- error of the close (kept in the account's `failed`).
+--- Closes the file and releases the lock (a hold's stays held). Returns
+-- true, or nil and the error of the close (kept in the account's `failed`).
 function Journal:close()
   local ok, err = true, nil
   if self.file then
@@ -354,10 +341,7 @@ function Journal:close()
       self.account.failed = self.account.failed or err
     end
   end
-  if self.lock then
-    self.lock:release()
-    self.lock = nil
-  end
+  lock.release(self)
   self.done = nil -- its digests
   if not ok then return nil, err end
   return true

@@ -151,7 +151,8 @@ local function execute(run, opts)
   local ok, report = pcall(users.bulk_update, run.d.name, items(run), opts)
   if not ok then
     run.failures:close(true)
-    args.fail(tostring(report)) -- the journal could not be opened (in use, unreadable): nothing was sent
+    paths.release(run.plan, "unstarted")
+    args.fail(tostring(report)) -- the journal could not be opened (unreadable, another scope): nothing was sent
   end
   run.failures:close()
   report.done = report.succeeded + report.failed + report.skipped

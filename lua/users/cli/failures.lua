@@ -4,7 +4,8 @@
 -- fixed and fed back in.
 --
 -- The path is checked before anything is sent (a path that cannot be
--- written is a usage error then, not a surprise after the updates); the
+-- written is a usage error then, not a surprise after the updates; the
+-- check creates nothing that stays, and removes nothing it did not make); the
 -- file is written from the first failure on, replacing the previous run's,
 -- and a run without failures removes the previous run's: it leaves none.
 -- (Opened for writing only then: a second run on the same input, refused
@@ -13,6 +14,7 @@
 -- checked: after one fails nothing more is written, and the writer knows
 -- which rows are not in the file (`lost`), and which could not be copied at
 -- all (`uncopied`: a record over the input's size limit was not kept).
+local cli_core = require "users.cli_core"
 local core = require "users.core"
 local csv = require "users.cli.csv"
 local json = require "users.cli.json"
@@ -31,10 +33,14 @@ Failures.__index = Failures
 -- and a message when path cannot be written.
 function _M.new(path, input, kind)
   if kind == "directory" then return nil, "the failures file " .. path .. " is a directory" end
-  local f, err = io.open(path, "ab") -- a check that writes nothing
-  if not f then return nil, "cannot write the failures file " .. tostring(err) end
-  f:close()
-  if kind == "absent" then os.remove(path) end
+  local ok, err
+  if kind == "absent" then
+    ok, err = cli_core.creatable(path) -- removes only what it made: never another run's new file
+  else
+    ok, err = io.open(path, "ab") -- a check that writes nothing
+    if ok then ok:close() end
+  end
+  if not ok then return nil, "cannot write the failures file " .. tostring(err) end
   return setmetatable({ path = path, input = input, count = 0, written = 0, regular = kind ~= "char" and kind ~= "fifo"
                         and kind ~= "socket" and kind ~= "block", lost = lines.new(), uncopied = lines.new() }, Failures)
 end

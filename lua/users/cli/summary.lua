@@ -10,6 +10,7 @@ local cli_core = require "users.cli_core"
 local args = require "users.cli.args"
 local describe = require "users.cli.describe"
 local journal = require "users.journal"
+local paths = require "users.cli.paths"
 local source = require "users.cli.source"
 
 local _M = {}
@@ -157,9 +158,9 @@ function _M.finish(run, r)
   next_step(run, r, stopped or (lost and "files") or nil)
   local j = run.plan.journal and journal.last(run.plan.journal)
   local empty = j and j.loaded == 0 and j.recorded == 0 and not j.failed and run.sent == 0
-  if run.plan.auto and not run.o.dry_run and ((not stopped and not lost) or empty) then
-    os.remove(run.plan.journal) -- the run is complete, or there is nothing to resume from
-  end
+  -- Removed while still locked: the run is complete, or there is nothing to resume from.
+  local _, rerr = paths.release(run.plan, run.plan.auto and ((not stopped and not lost) or empty) and true)
+  if rerr then err_out:write("lua-users: ", rerr, "\n") end
   if stopped == "interrupted" then return 130 end
   if (stopped == "config" or stopped == "error" or stopped == "input") and run.sent == 0 then return 2 end
   if stopped or lost or r.failed > 0 or r.not_attempted > 0 then return 1 end
