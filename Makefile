@@ -1,5 +1,5 @@
 # lua-users: build, test and install the C core and the Lua module.
-#   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so
+#   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so, src/cli/ into users/cli_core.so
 #   make test                    busted suite against loopback fake providers
 #   make valgrind                the same suite under valgrind
 #   make asan                    the same suite on a core built with ASan and UBSan
@@ -42,12 +42,16 @@ BUILD = build/$(LUA)
 SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 CORE = $(BUILD)/users/core.so
+# users.cli_core: the C of the command and of bulk runs' files (src/cli/, and src/compat.c), no libcurl.
+CLI_SRCS = $(wildcard src/cli/*.c)
+CLI_OBJS = $(CLI_SRCS:src/cli/%.c=$(BUILD)/cli/%.o) $(BUILD)/compat.o
+CLI_CORE = $(BUILD)/users/cli_core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
 .PHONY: all test valgrind asan fuzz install clean deps demo bench check timezones doc pack soak prism
 
-all: $(CORE)
+all: $(CORE) $(CLI_CORE)
 
 $(BUILD)/%.o: src/%.c src/*.h
 	@mkdir -p $(BUILD)
@@ -57,10 +61,18 @@ $(CORE): $(OBJS)
 	@mkdir -p $(BUILD)/users
 	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS) $(PCRE2_LIBS) $(YAML_LIBS)
 
+$(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h src/compat.h
+	@mkdir -p $(BUILD)/cli
+	$(CC) $(CFLAGS) $(CODEGEN) $(WARN) -fPIC $(LUA_INC) -c $< -o $@
+
+$(CLI_CORE): $(CLI_OBJS)
+	@mkdir -p $(BUILD)/users
+	$(CC) -shared $(LDFLAGS) -o $@ $(CLI_OBJS)
+
 # The suite finds the module in the tree: lua/ for Lua, build/$(LUA)/ for C.
 TEST_ENV = LUA_USERS_CPATH="$(CURDIR)/$(BUILD)/?.so" LUA_USERS_BUILD="$(CURDIR)/$(BUILD)"
 
-test: deps $(CORE)
+test: deps all
 	$(TEST_ENV) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal spec
 
 # spec/support/valgrind-lua runs the interpreter under valgrind: busted's,
@@ -73,7 +85,7 @@ test: deps $(CORE)
 # LUA_USERS_VALGRIND to make their largest loops smaller.
 VALGRIND_LOGS = $(CURDIR)/build/valgrind
 VALGRIND_ERRORS = '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination|.* definitely lost)'
-valgrind: deps $(CORE)
+valgrind: deps all
 	@rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
 	@status=0; $(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) VALGRIND_LOGS=$(VALGRIND_LOGS) LUA_USERS_VALGRIND=1 \
 	  LUA_USERS_VALGRIND_CHILDREN=$(CURDIR)/spec/support/valgrind-lua \
@@ -87,7 +99,7 @@ valgrind: deps $(CORE)
 # and judges every valid request the specs build for it. Its start-up takes
 # seconds a document: this runs once per test command, not in every run
 # (spec/openapi_prism.lua does not end in _spec).
-prism: deps $(CORE)
+prism: deps all
 	@scripts/prism.sh >/dev/null
 	$(TEST_ENV) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal --pattern=_prism spec
 
@@ -152,27 +164,29 @@ fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 # The fault soak at full size (the suite runs it with 1 000): SOAK=N items.
 SOAK ?= 10000
-soak: deps $(CORE)
+soak: deps all
 	$(TEST_ENV) LUA_USERS_SOAK=$(SOAK) scripts/busted.sh --lua=$(BUSTED_LUA) -o utfTerminal spec/soak_spec.lua
 
 # Installs the Debian packages the build, tests and demo need, if missing.
 deps:
 	@scripts/deps.sh
 
-demo: deps $(CORE)
+demo: deps all
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua
 
 # Twenty figures (bench/run.lua), each a ratio against a peer or a limit measured in the same run.
-bench: deps $(CORE)
+bench: deps all
 	$(TEST_ENV) $(LUA_BIN) bench/run.lua
 
-# bin/lua-users gets the interpreter it was built for in its first line.
-install: $(CORE)
+# bin/lua-users gets the interpreter it was built for in its first line, and
+# where the module is (LUA_LMOD, LUA_CMOD), which it loads first.
+install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/users $(DESTDIR)$(LUA_LMOD)/users/providers \
 	  $(DESTDIR)$(LUA_LMOD)/users/transport $(DESTDIR)$(LUA_LMOD)/users/budget \
 	  $(DESTDIR)$(LUA_LMOD)/users/cli $(DESTDIR)$(LUA_LMOD)/users/openapi $(DESTDIR)$(LUA_LMOD)/users/scim \
-	  $(DESTDIR)$(PREFIX)/bin
+	  $(DESTDIR)$(LUA_LMOD)/users/journal $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_CMOD)/users/core.so
+	install -m 755 $(CLI_CORE) $(DESTDIR)$(LUA_CMOD)/users/cli_core.so
 	install -m 644 lua/users.lua $(DESTDIR)$(LUA_LMOD)/users.lua
 	install -m 644 lua/users/*.lua $(DESTDIR)$(LUA_LMOD)/users/
 	install -m 644 lua/users/providers/*.lua $(DESTDIR)$(LUA_LMOD)/users/providers/
@@ -184,7 +198,10 @@ install: $(CORE)
 	install -m 644 lua/users/cli/*.lua $(DESTDIR)$(LUA_LMOD)/users/cli/
 	install -m 644 lua/users/openapi/*.lua $(DESTDIR)$(LUA_LMOD)/users/openapi/
 	install -m 644 lua/users/scim/*.lua $(DESTDIR)$(LUA_LMOD)/users/scim/
-	sed '1s|.*|#!/usr/bin/env $(LUA_BIN)|' bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
+	install -m 644 lua/users/journal/*.lua $(DESTDIR)$(LUA_LMOD)/users/journal/
+	sed -e '1s|.*|#!/usr/bin/env $(LUA_BIN)|' \
+	  -e 's|^local LMOD, CMOD = nil, nil$$|local LMOD, CMOD = "$(LUA_LMOD)", "$(LUA_CMOD)"|' \
+	  bin/lua-users > $(DESTDIR)$(PREFIX)/bin/lua-users
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/lua-users
 
 check:
@@ -212,4 +229,4 @@ timezones:
 	  echo '}'; } > lua/users/timezones.lua
 
 clean:
-	rm -rf build users src/*.o
+	rm -rf build users src/*.o src/cli/*.o

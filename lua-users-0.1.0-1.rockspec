@@ -24,17 +24,22 @@ build = {
   modules = {
     ["users.core"] = {
       sources = {
-        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/digest.c", "src/encode_form.c",
+        "src/buf.c", "src/compat.c", "src/decode_json.c", "src/encode_form.c",
         "src/encode_json.c", "src/encode_multipart.c", "src/engine.c", "src/file_info.c",
         "src/form.c", "src/formats.c", "src/headers.c", "src/json_write.c", "src/marshal.c",
         "src/numbers.c", "src/pattern.c", "src/provider.c", "src/rules.c", "src/schema.c",
-        "src/sys.c", "src/term.c", "src/transfer.c", "src/users_core.c", "src/validate.c",
+        "src/sys.c", "src/transfer.c", "src/users_core.c", "src/validate.c",
         "src/values.c", "src/yaml.c",
       },
       -- libcurl, PCRE2 and libyaml from the system (Debian: libcurl4-openssl-dev,
       -- libpcre2-dev and libyaml-dev, whose headers sit where the compiler
       -- searches); libyaml reads OpenAPI documents written in YAML.
       libraries = { "curl", "pcre2-8", "yaml" },
+    },
+    -- The command's C and bulk runs' files: the terminal, signals, the
+    -- journal's digests and lock (src/cli/).
+    ["users.cli_core"] = {
+      sources = { "src/cli/cli_core.c", "src/cli/digest.c", "src/cli/files.c", "src/cli/term.c", "src/compat.c" },
     },
     users = "lua/users.lua",
     ["users.auth"] = "lua/users/auth.lua",
@@ -61,17 +66,28 @@ build = {
     ["users.cli.args"] = "lua/users/cli/args.lua",
     ["users.cli.bulk"] = "lua/users/cli/bulk.lua",
     ["users.cli.config"] = "lua/users/cli/config.lua",
+    ["users.cli.convert"] = "lua/users/cli/convert.lua",
     ["users.cli.csv"] = "lua/users/cli/csv.lua",
     ["users.cli.describe"] = "lua/users/cli/describe.lua",
     ["users.cli.import"] = "lua/users/cli/import.lua",
+    ["users.cli.failures"] = "lua/users/cli/failures.lua",
+    ["users.cli.help"] = "lua/users/cli/help.lua",
+    ["users.cli.hints"] = "lua/users/cli/hints.lua",
     ["users.cli.input"] = "lua/users/cli/input.lua",
+    ["users.cli.json"] = "lua/users/cli/json.lua",
+    ["users.cli.lines"] = "lua/users/cli/lines.lua",
+    ["users.cli.paths"] = "lua/users/cli/paths.lua",
     ["users.cli.request"] = "lua/users/cli/request.lua",
+    ["users.cli.source"] = "lua/users/cli/source.lua",
+    ["users.cli.summary"] = "lua/users/cli/summary.lua",
+    ["users.cli.update"] = "lua/users/cli/update.lua",
     ["users.client"] = "lua/users/client.lua",
     ["users.options"] = "lua/users/options.lua",
     ["users.encodings"] = "lua/users/encodings.lua",
     ["users.errors"] = "lua/users/errors.lua",
     ["users.headers"] = "lua/users/headers.lua",
     ["users.journal"] = "lua/users/journal.lua",
+    ["users.journal.lock"] = "lua/users/journal/lock.lua",
     ["users.progress"] = "lua/users/progress.lua",
     ["users.suggest"] = "lua/users/suggest.lua",
     ["users.registry"] = "lua/users/registry.lua",

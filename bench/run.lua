@@ -460,7 +460,7 @@ local ok, err = pcall(function()
     redis_rate > 0 and redis_rate or "none", local_rate > 0 and local_rate or "none"),
     dict_rate / local_rate, ">= 1.0, dict/local", dict_rate >= local_rate)
 
-  -- 13. A journal of a million items: its digests sit in C (9 bytes a slot).
+  -- 13. A journal of a million items: its digests sit in C (12 bytes a slot).
   local journal = require "users.journal"
   local function journal_of(n)
     local path = dir .. "/bench-" .. n .. ".journal"

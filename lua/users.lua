@@ -22,6 +22,7 @@ local lifecycle = require "users.lifecycle"
 local bulk = require "users.bulk"
 local headers = require "users.headers"
 local metrics = require "users.metrics"
+local security = require "users.security"
 
 local _M = {
   --- The module's version, e.g. "0.1.0".
@@ -34,7 +35,7 @@ local _M = {
   array_mt = core.array_mt,
 }
 
-local type, setmetatable, pairs, getmetatable = type, setmetatable, pairs, getmetatable
+local type, setmetatable, pairs, ipairs, getmetatable = type, setmetatable, pairs, ipairs, getmetatable
 
 local defaults = {}  -- users.configure(provider, opts)
 
@@ -208,11 +209,13 @@ end
 --- A client with its own options: credentials per tenant or per request.
 -- Its credential (a token, or a key pair) is never mixed with one from
 -- `configure` or the environment; a client made without one falls back
--- to them. It shares nothing with other clients but connections.
+-- to them. It shares nothing with other clients but connections. Its
+-- methods `:update(id, fields [, opts])`, `:prepare(id, fields [, opts])`
+-- and `:bulk_update(items [, opts])` take what the functions of the module
+-- take after the provider.
 -- @param provider a provider name
 -- @tparam[opt] Options opts
--- @return a client with `:update(id, fields [, opts])`,
---   `:prepare(id, fields [, opts])` and `:bulk_update(items [, opts])`
+-- @return a client, with the methods above
 -- @raise on misuse
 -- @usage local tenant = users.new("lexful", { account_id = A, key_id = K, key_secret = S })
 -- local user, err = tenant:update(id, { role = "admin" })
@@ -261,11 +264,12 @@ end
 -- @return `{ "activepieces", "generic", ... }`
 function _M.providers() return registry.names() end
 
---- A provider's contract, for help texts and command lines (a copy).
+--- A provider's contract, for help texts and command lines (a copy):
+-- `{ name, title, method, path, base_url, encodings, options, params = { ... },
+-- fields = { name = { type, required, nullable, enum, min_length, max_length,
+-- format, pattern, items, description, ... } } }`.
 -- @param provider a provider name or a client
--- @return `{ name, title, method, path, base_url, encodings, options,
---   params = { ... }, fields = { name = { type, required, nullable, enum,
---   min_length, max_length, format, pattern, items, description, ... } } }`
+-- @return the contract, the table above
 -- @raise on misuse
 function _M.describe(provider)
   return registry.describe((provider_of(provider, "describe")))
@@ -343,6 +347,34 @@ function _M.share_metrics(dict, interval)
     if v ~= nil and (type(v) ~= "number" or not (v > 0 and v <= 3600)) then return "seconds from 0 to 3600 expected" end
   end)
   return metrics.share(dict, interval)
+end
+
+--- The options a call would use: `opts` over the client's, `configure`'s,
+-- the environment's and the provider's own, resolved as `update` resolves
+-- them; for a command line or a start-up check that names what is missing
+-- before anything is sent (the `lua-users` command uses it). Each option
+-- that gives a path parameter (lancepilot's `workspace`) is checked against
+-- the provider's rules too.
+-- @param provider a provider name or a client
+-- @tparam[opt] Options opts
+-- @return the options (a copy; it holds the credentials: never show it)
+-- @return nil, or `{ [option] = message }`: the path parameters refused,
+--   and under `credentials` what the credentials lack (a token, a username
+--   and password, a header the provider's document requires)
+-- @raise on misuse, as `update`
+function _M.settings(provider, opts)
+  local entry, own = provider_of(provider, "settings")
+  options.check(entry, opts, "settings", 2)
+  local o, copy, problems = options.resolve(entry, defaults[entry.decl.name], own, opts), {}, nil
+  for k, v in pairs(o) do copy[k] = v end
+  for _, p in ipairs(entry.decl.params or {}) do
+    local ok, msg = true, nil
+    if p.option and o[p.option] ~= nil then ok, msg = core.check_param(entry.compiled, p[1], o[p.option]) end
+    if not ok then problems = problems or {}; problems[p.option] = msg end
+  end
+  local lacking = security.problem(entry, o)
+  if lacking then problems = problems or {}; problems.credentials = lacking end
+  return copy, problems
 end
 
 -- For the command and tests until they use the public API (the lead sequences

@@ -4,6 +4,7 @@
 -- you mean" for a misspelt field.
 local users = require "users"
 local core = require "users.core"
+local cli_core = require "users.cli_core"
 local journal = require "users.journal"
 local progress = require "users.progress"
 local suggest = require "users.suggest"
@@ -48,9 +49,128 @@ describe("journal", function()
     os.remove(path)
   end)
 
+  it("is locked while it is open for writing: a second open is refused until the first closes", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local scope = { provider = "generic", base_url = "https://api.example.com" }
+    local a = assert(journal.open(path, scope))
+    local none, err = journal.open(path, scope)
+    assert.is_nil(none)
+    assert.matches("^the journal .* is in use by another run %(lua%-users bulk or bulk_update", err)
+    assert(journal.open(path, scope, true)):close() -- a dry run reads it, and takes no lock
+    a:record(journal.key("u1", {}), "u1")
+    assert.is_true(a:close())
+    local b = assert(journal.open(path, scope))
+    assert.equal(1, b.account.loaded)
+    b:close()
+    assert.equal(b.account, journal.last(path))
+    os.remove(path)
+  end)
+
+  it("holds its lock no longer than itself: dropped unclosed, it is collected with it; its account stays", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local scope = { provider = "generic", base_url = "https://api.example.com" }
+    local a = assert(journal.open(path, scope))
+    a:record(journal.key("u1", {}), "u1")
+    a = nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    local b = assert(journal.open(path, scope))
+    assert.equal(1, b.account.loaded)
+    assert.is_true(b:close())
+    assert.equal(0, journal.last(path).recorded) -- b's account: the last opened
+    os.remove(path)
+  end)
+
+  it("a raise while it is read (a caller's malformed scope) leaves no lock held", function()
+    local path = os.tmpname()
+    local header = '# lua-users journal 2 {"provider":"generic","base_url":"https://api.example.com","tenant":{"a":"1"}}\n'
+    env.write(path, header)
+    collectgarbage("stop") -- what a raise left held stays held until it is collected
+    local ok = pcall(journal.open, path, { provider = "generic", base_url = "https://api.example.com", tenant = 5 })
+    local j, err = journal.open(path, { provider = "generic", base_url = "https://api.example.com", tenant = { a = "1" } })
+    collectgarbage("restart")
+    assert.is_false(ok)
+    assert.truthy(j, err)
+    j:close()
+    os.remove(path)
+  end)
+
+  it("holds its lock across a run for a caller who removes the file after it, still locked", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local scope = { provider = "generic", base_url = "https://api.example.com" }
+    local h = assert(journal.hold(path))
+    local a = assert(journal.open(path, scope)) -- the run: it uses the hold's lock
+    assert.matches("is in use by another run", select(2, journal.open(path, scope)))
+    a:record(journal.key("u1", {}), "u1")
+    assert.is_true(a:close())
+    -- The run is over, its summary not yet: another run (another process:
+    -- a lock of its own) cannot take the journal up now, to lose it at the
+    -- removal below.
+    assert.equal("busy", select(3, cli_core.lock(path)))
+    assert.is_true(h:release(true))
+    assert.equal("absent", cli_core.kind(path))
+    local b = assert(journal.open(path, scope)) -- nothing held any more
+    assert.equal(0, b.account.loaded)
+    b:close()
+    -- "if empty" keeps a file that holds anything; a second release is harmless.
+    h = assert(journal.hold(path))
+    assert.is_true(h:release("if empty"))
+    assert.equal("file", (cli_core.kind(path)))
+    assert.is_true(h:release(true))
+    assert.equal("file", (cli_core.kind(path)))
+    h = assert(journal.hold(path))
+    assert.matches("is in use by another run", select(2, journal.hold(path))) -- a second hold: another lock
+    h:release()
+    os.remove(path)
+  end)
+
+  it("refuses a header of the wrong shape as no journal, and stays free to open", function()
+    local scope = { provider = "generic", base_url = "http://x", tenant = {} }
+    local path = os.tmpname()
+    for _, json in ipairs { '{"provider":"generic","base_url":"http://x","tenant":5}',
+                            '{"provider":"generic","base_url":"http://x","tenant":{"a":1}}',
+                            '{"provider":"generic","base_url":7}', '{"provider":"generic","base_url":"http://x","tenant":[1]}' } do
+      local text = "# lua-users journal 2 " .. json .. "\n"
+      env.write(path, text)
+      collectgarbage("stop")
+      local ok, j, err = pcall(journal.open, path, scope)
+      local _, err2 = journal.open(path, scope)
+      collectgarbage("restart")
+      assert.is_true(ok, j)
+      assert.is_nil(j)
+      assert.equal(path .. " is not a lua-users journal (its first line is not a journal header)", err)
+      assert.equal(err, err2) -- not "in use"
+      assert.equal(text, env.read(path))
+    end
+    os.remove(path)
+  end)
+
+  it("refuses what it cannot trust: not a regular file, a state it does not know; a torn line is no confirmation", function()
+    local scope = { provider = "generic", base_url = "https://api.example.com" }
+    assert.matches("is not a regular file %(it is a directory%)", select(2, journal.open("/tmp", scope)))
+    assert.matches("is not a regular file %(it is a char%)", select(2, journal.open("/dev/null", scope)))
+    local path = os.tmpname()
+    local header = '# lua-users journal 2 {"provider":"generic","base_url":"https://api.example.com"}\n'
+    local d1, d2 = journal.key("u1", {}), journal.key("u2", {})
+    env.write(path, header .. "ok " .. d1 .. "\tu1\nmaybe " .. d2 .. "\tu2\n")
+    local none, err = journal.open(path, scope)
+    assert.is_nil(none)
+    assert.matches("holds a state this lua%-users does not know %('maybe', line 3%)", err)
+    env.write(path, header .. "ok " .. d1 .. "\tu1\nok " .. d2 .. "\tu") -- the last line cut short
+    local j = assert(journal.open(path, scope))
+    assert.equal(1, j.account.loaded)
+    assert.is_true(j:take(d1))
+    assert.is_false(j:take(d2))
+    j:close()
+    os.remove(path)
+  end)
+
   it("keeps digests in a C multiset", function()
-    local s = core.digest_set()
-    local d = core.digest("x")
+    local s = cli_core.digest_set()
+    local d = cli_core.digest("x")
     assert.equal(0, s:count(d))
     assert.equal(1, s:add(d))
     assert.equal(2, s:add(d))
@@ -59,11 +179,11 @@ describe("journal", function()
     assert.is_true(s:take(d))
     assert.is_false(s:take(d))
     assert.equal(0, s:size())
-    for i = 1, 5000 do s:add(core.digest(tostring(i))) end -- it grows
+    for i = 1, 5000 do s:add(cli_core.digest(tostring(i))) end -- it grows
     assert.equal(5000, s:size())
-    assert.equal(1, s:count(core.digest("4321")))
+    assert.equal(1, s:count(cli_core.digest("4321")))
     assert.has_error(function() s:add("not hex") end)
-    assert.not_equal(core.digest("a"), core.digest("a\0"))
+    assert.not_equal(cli_core.digest("a"), cli_core.digest("a\0"))
   end)
 end)
 
@@ -102,6 +222,21 @@ describe("bulk_update", function()
       local bodies = {}
       for _, r in ipairs(env.fake:requests()) do bodies[#bodies + 1] = r.body end
       assert.same({ '{"role":"b"}', '{"role":"a"}' }, bodies) -- the user ends as the input says
+    end)
+
+    it("is closed however the run ends: one that raises (its transport) leaves no lock held", function()
+      local curl = require "users.transport.curl"
+      local function broken(message)
+        return setmetatable({ session = function() error(message, 0) end }, { __index = curl })
+      end
+      collectgarbage("stop") -- what a raise left held stays held until it is collected
+      local ok1, err1 = pcall(users.bulk_update, "generic", items(1), opts { journal = path, transport = broken("broke") })
+      local ok2, err2 = pcall(users.bulk_update, "generic", items(1), opts { journal = path, transport = broken("again") })
+      collectgarbage("restart")
+      assert.is_false(ok1)
+      assert.equal("broke", err1)
+      assert.is_false(ok2)
+      assert.equal("again", err2, "the second run reached its transport")
     end)
 
     it("refuses a journal of another provider, base URL or tenant, or one by position", function()

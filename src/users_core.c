@@ -10,11 +10,11 @@
  *   marshal.c      marshal_json
  *   decode_json.c  json_decode, array_mt, null
  *   engine.c       engine, curl_version
- *   term.c         term_width, trap_signals, signals (the command)
- *   digest.c       digest, digest_set (the journal)
  *   headers.c      mentions (secrets in a header map)
  *   yaml.c         yaml_decode (OpenAPI documents)
- * The layers these files sit in are in src/README. */
+ * The layers these files sit in are in src/README; the command's own C
+ * (the terminal, signals, the journal's digests, file locks) is a module
+ * apart, users.cli_core (src/cli/). */
 #include "decode_json.h"
 #include "encode_form.h"
 #include "encode_json.h"
@@ -24,18 +24,15 @@
 #include "headers.h"
 #include "marshal.h"
 #include "provider.h"
-#include "digest.h"
 #include "sys.h"
-#include "term.h"
 #include "validate.h"
 #include "yaml.h"
 
 static void (*const opens[])(lua_State *L) = {
     users_sys_open,         users_provider_open,    users_validate_open,    users_file_info_open,
     users_encode_json_open, users_encode_form_open, users_encode_multipart_open,
-    users_marshal_open,
-    users_decode_json_open, users_engine_open,      users_term_open,
-    users_digest_open,      users_headers_open,     users_yaml_open,
+    users_marshal_open,     users_decode_json_open, users_engine_open,
+    users_headers_open,     users_yaml_open,
     NULL};
 
 /* The one symbol the module exports (the build hides the rest). */

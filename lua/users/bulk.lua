@@ -215,20 +215,13 @@ local function wind_down(s)
   end
 end
 
---- Runs the bulk update. `run` holds the run options, `o` the resolved
--- update options (shared by every item, never written). Returns the report.
-function _M.run(entry, items, run, o)
-  local started = core.now()
+-- The run itself, its books in s.books once opened.
+local function run_items(s, items)
   local next_item, length = source(items)
-  local concurrency = run.concurrency or 8
-  local s = {
-    entry = entry, o = o, run = run, name = entry.decl.name, dry = run.dry_run,
-    next_item = next_item, length = length, concurrency = concurrency,
-    books = report.new(entry, run, o, run.total or length, started),
-    window = concurrency, pause_until = 0, waiting = {}, inflight = {}, n_inflight = 0,
-    cap = run.should_stop and 0.2 or huge, -- with should_stop, the run looks again that often
-    drv = lifecycle.driver(entry, o, not run.dry_run and budget.gate(entry, o), nil, run.dry_run, run.dry_run),
-  }
+  local run, o, entry, concurrency = s.run, s.o, s.entry, s.concurrency
+  s.next_item, s.length = next_item, length
+  s.books = report.new(entry, run, o, run.total or length, s.started)
+  s.drv = lifecycle.driver(entry, o, not run.dry_run and budget.gate(entry, o), nil, run.dry_run, run.dry_run)
   s.session = not run.dry_run and o.transport.session(concurrency)
   while true do
     local now = fill(s)
@@ -237,6 +230,27 @@ function _M.run(entry, items, run, o)
   end
   wind_down(s)
   return s.books:close()
+end
+
+--- Runs the bulk update. `run` holds the run options, `o` the resolved
+-- update options (shared by every item, never written). Returns the report.
+-- The journal is closed however the run ends: one that raises (a
+-- transport, a store) leaves no lock held.
+function _M.run(entry, items, run, o)
+  local concurrency = run.concurrency or 8
+  local s = {
+    entry = entry, o = o, run = run, name = entry.decl.name, dry = run.dry_run, started = core.now(),
+    concurrency = concurrency, window = concurrency, pause_until = 0, waiting = {}, inflight = {}, n_inflight = 0,
+    cap = run.should_stop and 0.2 or huge, -- with should_stop, the run looks again that often
+  }
+  local ok, result = pcall(run_items, s, items)
+  if not ok then
+    local jr = s.books and s.books.journal
+    if jr then pcall(jr.close, jr) end
+    if s.session then pcall(s.session.close) end
+    error(result, 0)
+  end
+  return result
 end
 
 return _M

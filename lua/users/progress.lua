@@ -91,8 +91,9 @@ function _M.plain(s)
 end
 
 --- The terminal's width on stderr: the terminal's own, else $COLUMNS, else 80.
+-- (users.cli_core, loaded only by a bar drawn on a terminal.)
 function _M.width()
-  return core.term_width(2) or tonumber(getenv("COLUMNS") or "") or 80
+  return require("users.cli_core").term_width(2) or tonumber(getenv("COLUMNS") or "") or 80
 end
 
 local function state(report, total, started)

@@ -12,7 +12,6 @@
 -- Also here, as they are made with the credentials: the header parameters
 -- a document requires, and its JSON media type when it is not
 -- application/json (application/merge-patch+json, ...).
-local auth = require "users.auth"
 local errors = require "users.errors"
 local headers = require "users.headers"
 local encodings = require "users.encodings"
@@ -123,18 +122,23 @@ local function credentials(entry, o, h, alt, token)
   return concat(carried, "\n")
 end
 
-local function only_bearer(decl)
-  local s = decl.security
-  return s == nil or (#s == 1 and #s[1] == 1 and s[1][1].kind == "bearer")
-end
-
---- What the request's credentials are now (the token, usually), to tell
--- whether a header map made earlier still carries them; or nil, err.
-function _M.credential(entry, o)
-  if only_bearer(entry.decl) then return auth.token(entry, o) end
+--- What the caller's credentials lack for this declaration, as a
+-- sentence, or nil when they are enough: checked before anything is sent
+-- (users.settings, for the command). A token that a key pair fetches
+-- counts as given.
+function _M.problem(entry, o)
+  local decl = entry.decl
+  for _, name in ipairs(decl.required_headers or NONE) do
+    if not (o.headers and headers.get(o.headers, name)) then
+      return ('the %s header is required: set opts.headers["%s"]'):format(name, name)
+    end
+  end
+  if decl.security == nil then
+    if can_token(entry, o) then return nil end
+    return "no token for " .. decl.name .. ": set opts.token or " .. variable(decl.name, "token")
+  end
   local alt, err = choose(entry, o)
-  if not alt then return nil, err end
-  return credentials(entry, o, nil, alt, auth.token(entry, o))
+  if not alt then return err.message end
 end
 
 local function legacy_bearer(entry, h, token)

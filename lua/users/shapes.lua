@@ -31,7 +31,6 @@
 -- @field encoding paradigm: `"json"` (default), `"form"` or `"multipart"`
 -- @field max_body the largest response accepted, in bytes (default 8 MiB,
 --   at most 1 GiB)
--- @field transport a table following `users.transport`'s contract
 -- @field http_version `"auto"` (default: HTTP/2 where the server offers it
 --   over TLS, multiplexed, a bulk run's requests sharing one connection;
 --   HTTP/1.1 elsewhere), `"1.1"` (never HTTP/2), or `"h2c"` (HTTP/2 from
@@ -80,6 +79,7 @@
 --   inside nginx, by default, the incoming request's; `false`: none
 -- @field metrics `false`: this call's attempts are not counted in
 --   `users.metrics` (default true)
+-- @field transport a table following `users.transport`'s contract
 
 --- Run options of `bulk_update`, beside any `Options` key.
 -- @table BulkOptions
@@ -95,6 +95,11 @@
 -- @field journal a file: confirmed items are recorded, a rerun skips them
 -- @field dry_run validate and prepare every item, send nothing
 -- @field total the number of items, for progress over an iterator
+-- @field max_auth_failures stop after this many answers 401/403 in a row
+--   (default 5; 0 or false: never): `Report.stopped` is then `"auth"`
+-- @field should_stop `function()`, asked between waits: true stops taking
+--   items (`Report.stopped` is then `"interrupted"`); `"abandon"` drops the
+--   requests in flight too, which fail as `aborted`
 -- @field max_failures failures kept in `Report.failures` (default 1000)
 
 --- What `update` returns beside the user.
@@ -144,9 +149,16 @@
 --   each err without the provider's body (on_result gets it whole)
 -- @field failures_dropped failures beyond `max_failures`
 -- @field dry_run true for a dry run
--- @field error when a callback (on_result, progress, the items iterator)
---   or a value's metamethod raised: its message. The run then stopped
---   taking items; what was in flight finished and is counted.
+-- @field not_attempted items never sent because the run stopped first:
+--   `total = succeeded + failed + skipped + not_attempted`
+-- @field stopped why the run stopped taking items early, or nil: `"config"`
+--   (nothing could be sent: see `config_error`), `"auth"`
+--   (`max_auth_failures`), `"interrupted"` (`should_stop`) or `"error"`
+-- @field error for a stop, one line saying why: the configuration error,
+--   the authentication failures, or what a callback (on_result, progress,
+--   the items iterator) or a value's metamethod raised. What was in flight
+--   finished and is counted.
+-- @field config_error the `Error` of a `"config"` stop
 
 
 --- What `on_event` is given: one table per attempt and per wait, with
@@ -170,15 +182,15 @@
 -- @field error.type a failed attempt's: the status as text for a 4xx/5xx
 --   (`"503"`), else the transport's code (`"timeout"`); a retry's and an
 --   outcome's: `err.code`
--- @field network.protocol.version `"1.1"` or `"2"` (answer)
 -- @field duration seconds: of the attempt (answer), of the wait (wait), of
 --   the item (outcome), of the token's steps (token)
+-- @field network.protocol.version `"1.1"` or `"2"` (answer)
 -- @field delay seconds before the retry (retry)
 -- @field waiting_for `"budget"` or `"token"` (wait)
 -- @field ok whether the item succeeded (outcome)
 -- @field attempts the item's attempts (outcome)
--- @field fetched, refreshed this item made a token request; after a 401 (token)
 -- @field trace_id, span_id, parent_span_id with trace context: the trace,
 --   the attempt's span (sent in its traceparent) and the parent's
+-- @field fetched, refreshed this item made a token request; after a 401 (token)
 
 return {}

@@ -26,16 +26,56 @@ function M.command(vars)
 end
 
 --- Runs `lua-users ARGS` (a string of shell words) in dir; returns stdout,
--- stderr and the exit code.
-function M.run(argline, vars, dir)
+-- stderr and the exit code. `feed`: a shell command whose output is piped
+-- to the command's standard input (`cat users.csv`); `prefix`: shell words
+-- before the command (`ulimit -f 64;`, `setpriv ...`).
+function M.run(argline, vars, dir, feed, prefix)
   local o, e = os.tmpname(), os.tmpname()
-  local p = io.popen(("cd %s && %s %s >%s 2>%s; echo $?"):format(q(dir or ROOT), M.command(vars), argline, o, e))
+  local p = io.popen(("cd %s && %s%s%s %s >%s 2>%s; echo $?"):format(q(dir or ROOT), feed and (feed .. " | ") or "",
+    prefix or "", M.command(vars), argline, o, e))
   local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
   local out, err = env.read(o), env.read(e)
   os.remove(o)
   os.remove(e)
   return out, err, code
+end
+
+--- Starts `lua-users ARGS` in dir in the background; returns its pid and a
+-- function that waits for it and returns stdout, stderr and the exit code.
+-- `tag` tells apart the files of two at once.
+function M.start(argline, vars, dir, tag)
+  tag = tag or ""
+  local o, e, pidfile = dir .. "/out" .. tag, dir .. "/err" .. tag, dir .. "/pid" .. tag
+  -- 2>/dev/null: the shell's own "Killed" when a spec kills the command
+  local p = io.popen(("cd %s && sh -c 'echo $$ > %s; exec %s %s >%s 2>%s' 2>/dev/null; echo $?"):format(
+    q(dir), pidfile, M.command(vars):gsub("'", [['"'"']]), argline, o, e))
+  local pid
+  for _ = 1, 6000 do -- a cap only
+    pid = tonumber(env.read(pidfile) or "")
+    if pid then break end
+    os.execute("sleep 0.01")
+  end
+  return pid, function()
+    local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
+    p:close()
+    return env.read(o), env.read(e), code
+  end
+end
+
+--- For the enclosing describe: the fakes started once, reset before each
+-- test, and a fresh directory for each, given to set(dir) and removed after.
+function M.fakes_and_dirs(set)
+  local busted = require "busted"
+  local current
+  busted.setup(function() env.start() end)
+  busted.teardown(function() env.stop() end)
+  busted.before_each(function()
+    env.fake:reset()
+    current = M.dir()
+    set(current)
+  end)
+  busted.after_each(function() M.rm(current) end)
 end
 
 --- The environment that points `provider` at the fakes with valid credentials.

@@ -20,8 +20,11 @@ local function parse_redis(text)
   if not rest then return nil end
   local query
   rest, query = rest:match("^([^?]*)%??(.*)$")
-  local password, hostport = rest:match("^:?([^@]*)@(.*)$")
+  -- user information up to the last @; its %XX decoded (RFC 3986: a password
+  -- holding @, ? or / is written %40, %3F, %2F)
+  local password, hostport = rest:match("^:?(.*)@([^@]*)$")
   if not hostport then hostport = rest end
+  password = password and password:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
   local authority, path = hostport:match("^([^/]+)(.*)$")
   if not authority then return nil end
   local host, port = authority:match("^%[([%x:]+)%]:?(%d*)$")

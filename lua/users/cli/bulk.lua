@@ -1,35 +1,48 @@
---- `lua-users bulk PROVIDER FILE`: a file of users through
--- users.bulk_update, with a progress bar, a journal, a failures file in
--- the input's format, and a summary that says what to do next.
-local core = require "users.core"
+--- `lua-users bulk PROVIDER FILE`: a file of users (or `-`, standard
+-- input) through users.bulk_update, with a progress bar, a journal, a
+-- failures file in the input's format, and a summary that says what to do
+-- next (users.cli.summary).
+--
+-- Before anything is sent: the input's header and encoding, the
+-- configuration, and every path the run writes are checked (a mistake is
+-- exit 2, nothing sent). While it runs, the command stops taking rows on
+-- Ctrl-C or SIGTERM, after --max-connection-failures rows in a row that
+-- could not reach the server (or the budget store), or when the failures
+-- file cannot be written; the library stops it after --max-auth-failures
+-- answers 401/403 in a row, at a configuration error, or when the journal
+-- cannot be written.
+local cli_core = require "users.cli_core"
 local users = require "users"
-local cli = require "users.cli"
 local args = require "users.cli.args"
 local config = require "users.cli.config"
-local describe = require "users.cli.describe"
+local help = require "users.cli.help"
+local hints = require "users.cli.hints"
 local input = require "users.cli.input"
+local lines = require "users.cli.lines"
+local paths = require "users.cli.paths"
 local request = require "users.cli.request"
+local summary = require "users.cli.summary"
 local journal = require "users.journal"
 local progress = require "users.progress"
 
 local _M = {}
 
-local ipairs, tostring, pcall = ipairs, tostring, pcall
-local concat = table.concat
+local pairs, tostring, pcall = pairs, tostring, pcall
 
-local out, err_out = io.stdout, io.stderr
+local out = io.stdout
 
 local SPEC = {
   ["--help"] = { "flag" }, ["-h"] = { "flag", key = "help" },
-  ["--format"] = { "choice", choices = { "csv", "jsonl" } },
+  ["--format"] = { "choice", choices = input.FORMATS },
+  ["--delimiter"] = { "string" },
   ["--concurrency"] = { "number", integer = true, min = 1, max = 1000 },
   ["--rate"] = { "number", above = 0 },
-  ["--budget"] = { "string" },
   ["--retries"] = { "number", integer = true, min = 0, max = 100 },
   ["--journal"] = { "string" },
   ["--no-journal"] = { "flag" },
   ["--failures"] = { "string" },
   ["--max-auth-failures"] = { "number", integer = true, min = 0, max = 1000000 },
+  ["--max-connection-failures"] = { "number", integer = true, min = 0, max = 1000000 },
   ["--base-url"] = { "string" },
   ["--timeout"] = { "number", above = 0, max = 86400 },
   ["--http"] = { "choice", choices = { "auto", "1.1", "h2c" } },
@@ -37,173 +50,145 @@ local SPEC = {
   ["--verbose"] = { "flag" }, ["-v"] = { "flag", key = "verbose" },
   ["--progress-interval"] = { "number", above = 0, max = 3600 },
 }
+for k, v in pairs(config.SPEC) do SPEC[k] = v end
 
--- FILE.csv -> FILE.failures.csv (FILE.dry-run.failures.csv in a dry run).
-local function default_failures(path, fmt, dry_run)
-  local base = path:gsub("%.[%w]+$", "")
-  return base .. (dry_run and ".dry-run" or "") .. ".failures." .. (fmt == "csv" and "csv" or "jsonl")
+local DELIMITERS = { tab = "\t", ["\\t"] = "\t" }
+
+-- Failures that say the server (or the budget store) cannot be reached at
+-- all: a run of them stops the run, as a run of 401s does.
+local UNREACHABLE = { connect = true, dns = true, tls = true }
+local function unreachable(e)
+  return (e.kind == "transport" and UNREACHABLE[e.code]) or (e.kind == "budget" and e.code == "budget_unavailable")
 end
 
-local function command(argv)
-  local words = { "lua-users" }
-  for _, a in ipairs(argv) do words[#words + 1] = args.quote(a) end
-  return concat(words, " ")
+-- Whether a failure's request may have reached the server.
+local function reached(e)
+  return e.kind == "http" or e.kind == "decode" or (e.kind == "transport" and not UNREACHABLE[e.code])
 end
 
--- The variables that hold the credentials, for a message that says what to fix.
-local function credential_vars(d)
-  local names = {}
-  for _, e in ipairs(describe.environment(d)) do
-    if not e[1]:match("_BASE_URL$") then names[#names + 1] = e[1] end
+local function on_failure(run, item, e)
+  local text = hints.error_text(e)
+  if e.code == "aborted" then run.abandoned:add(item.line) end
+  run.failures:write(item, text)
+  if run.failures.failed and not run.stop then run.stop = "files" end
+  if #run.examples < 5 then
+    run.examples[#run.examples + 1] = item.error and ("  " .. text) -- it names its line
+      or ("  line %d (%s): %s"):format(item.line, journal.show_id(item.id), text)
+  else
+    run.more = run.more + 1
   end
-  return concat(names, ", ")
+  if unreachable(e) then
+    run.streak = run.streak + 1
+    local max = run.o.max_connection_failures or 5
+    if max > 0 and run.streak >= max and not run.stop then
+      run.stop, run.stop_error, run.stop_count = "connection", text, run.streak
+    end
+  else
+    run.streak = 0
+  end
+  if e.kind == "http" and e.status == 429 then run.throttled = run.throttled + 1 end
+  if reached(e) then run.sent = run.sent + 1 end
 end
 
+local function on_success(run, item, res)
+  run.streak = 0
+  if run.o.dry_run then
+    out:write(run.o.verbose and (request.full(res) .. "\n") or request.line(res), "\n")
+    return
+  end
+  run.sent = run.sent + 1
+  local j = run.plan.journal and journal.last(run.plan.journal)
+  if j and j.unrecorded > run.seen_unrecorded then -- its confirmation could not be written
+    run.seen_unrecorded = j.unrecorded
+    run.unrecorded:add(item.line)
+  end
+end
+
+-- Asked by the run between waits: true stops taking rows, "abandon" drops
+-- the requests in flight too (a second signal).
+local function should_stop(run)
+  local n, signal = cli_core.signals()
+  if n > run.announced then
+    run.announced = n
+    if n == 1 then
+      run.log(("lua-users: %s: finishing the requests in flight, then stopping (Ctrl-C again abandons them)")
+        :format(signal or "interrupted"))
+    elseif n == 2 then
+      run.log("lua-users: abandoning the requests in flight (once more ends the process at once)")
+    end
+  end
+  if n >= 2 then return "abandon" end
+  return n >= 1 or run.stop ~= nil
+end
+
+-- The items, one at a time; none once the run stops (the summary counts
+-- a counted file's rest as not attempted; a pipe is not read on, as the
+-- library would to its end to count what is left: it is not known).
+local function items(run)
+  return function()
+    if run.stop or cli_core.signals() > 0 or (run.report and run.report.stopped) then return nil end
+    return run.input:next()
+  end
+end
+
+local function execute(run, opts)
+  local o = run.o
+  local bar = progress.new(not o.dry_run, run.input.total, run.started,
+                           { interval = o.progress_interval, quiet_finish = true })
+  run.bar, run.log = bar, function(line) bar:log(line) end
+  for _, line in ipairs(run.plan.notes) do run.log(line) end
+  if o.verbose and not o.dry_run then opts.on_event = request.on_event(run.log) end
+  opts.on_result = function(item, res, e)
+    if e then on_failure(run, item, e) else on_success(run, item, res) end
+  end
+  opts.progress = function(_, _, report)
+    run.report = report
+    bar:update(report)
+  end
+  opts.should_stop = function() return should_stop(run) end
+  opts.total, opts.journal, opts.dry_run = run.input.total, run.plan.journal, o.dry_run or nil
+  opts.concurrency, opts.max_auth_failures = o.concurrency, o.max_auth_failures
+  local ok, report = pcall(users.bulk_update, run.d.name, items(run), opts)
+  if not ok then
+    run.failures:close(true)
+    paths.release(run.plan, "unstarted")
+    args.fail(tostring(report)) -- the journal could not be opened (unreadable, another scope): nothing was sent
+  end
+  run.failures:close()
+  report.done = report.succeeded + report.failed + report.skipped
+  bar:finish(report)
+  return report
+end
+
+--- Runs `bulk` with argv; returns the exit code.
 function _M.run(argv)
   -- SIGINT and SIGTERM only count from here on: the run looks between waits.
-  core.trap_signals(3)
+  cli_core.trap_signals(3)
   local o, pos = args.parse(argv, 2, SPEC, "bulk")
   if o.help then
-    out:write(cli.HELP.bulk)
+    out:write(help.bulk)
     return 0
   end
-  local d = cli.provider(pos[1], "bulk")
+  local d = config.provider(pos[1], "bulk")
   local path = pos[2]
-  if not path then args.fail("which file? give a CSV or JSON lines file after the provider", { usage = "bulk" }) end
+  if not path then args.fail("which file? give a CSV or JSON file (or - for standard input) after the provider",
+                             { usage = "bulk" }) end
   if pos[3] then args.fail("one file at a time (got '" .. pos[3] .. "' too)", { usage = "bulk" }) end
-  local fh, ferr = io.open(path, "rb")
-  if not fh then args.fail("cannot open " .. tostring(ferr)) end
-  local _, rerr = fh:read(0)
-  if rerr then args.fail("cannot read " .. path .. ": " .. tostring(rerr)) end
-  local fmt = o.format or input.sniff(path, fh)
-  local reader = fmt == "csv" and input.csv(fh, d, path) or input.jsonl(fh, d)
-
+  if o.delimiter then
+    o.delimiter = DELIMITERS[o.delimiter] or o.delimiter
+    if #o.delimiter ~= 1 or o.delimiter:find('["\r\n]') then
+      args.fail("--delimiter takes one character (, ; tab |), not '" .. o.delimiter .. "'", { usage = "bulk" })
+    end
+  end
+  local src = input.open(path, o, d)
   local opts = config.options(o)
-  reader.options = config.check(d.name, opts, function(name) return reader:has_column(name) end)
-  local total = input.count(path, fmt)
-
-  -- The journal: given, or kept next to the input while a run is unfinished.
-  local journal_path, auto = o.journal, false
-  if not journal_path and not o.no_journal then
-    journal_path, auto = path .. ".journal", true
-  end
-  local log_lines = {}
-  local function note(line) log_lines[#log_lines + 1] = line end
-  if journal_path then
-    local existing = io.open(journal_path, "rb")
-    if existing then
-      existing:close()
-      if auto then note("lua-users: resuming: " .. journal_path .. " holds the updates an unfinished run confirmed;"
-        .. " they are skipped (--no-journal sends every row)") end
-    elseif o.dry_run then
-      journal_path = nil -- nothing to read, and a dry run writes none
-    elseif auto then
-      local probe = io.open(journal_path, "ab")
-      if probe then
-        probe:close()
-        os.remove(journal_path)
-      else
-        note("lua-users: warning: cannot write " .. journal_path .. ": an interrupted run could not be resumed"
-          .. " exactly (give --journal FILE)")
-        journal_path = nil
-      end
-    end
-  end
-
-  local failures_path = o.failures or default_failures(path, fmt, o.dry_run)
-  if failures_path == path or failures_path == journal_path then
-    args.fail("the failures file must not be the input or the journal: " .. failures_path, { usage = "bulk" })
-  end
-  local failures = input.failures(failures_path, reader)
-
-  local started = core.now()
-  local bar = progress.new(not o.dry_run, total, started, { interval = o.progress_interval, quiet_finish = true })
-  local function log(line) bar:log(line) end
-  for _, line in ipairs(log_lines) do log(line) end
-  if o.verbose and not o.dry_run then
-    opts.on_event = request.on_event(log)
-  end
-
-  local announced = 0
-  local function should_stop()
-    local n, signal = core.signals()
-    if n > announced then
-      announced = n
-      if n == 1 then
-        log(("lua-users: %s: finishing the requests in flight, then stopping (Ctrl-C again abandons them)")
-          :format(signal or "interrupted"))
-      elseif n == 2 then
-        log("lua-users: abandoning the requests in flight (once more ends the process at once)")
-      end
-    end
-    if n >= 2 then return "abandon" end
-    return n >= 1
-  end
-
-  local examples, more = {}, 0
-  opts.on_result = function(item, res, e)
-    if e then
-      failures:write(item, e)
-      if #examples < 5 then
-        examples[#examples + 1] = item.error and ("  " .. tostring(e)) -- it names its line
-          or ("  line %d (%s): %s"):format(item.line, journal.show_id(item.id), tostring(e))
-      else
-        more = more + 1
-      end
-    elseif o.dry_run then
-      out:write(o.verbose and (request.full(res) .. "\n") or request.line(res), "\n")
-    end
-  end
-  opts.progress = function(_, _, report) bar:update(report) end
-  opts.should_stop = should_stop
-  opts.total = total
-  opts.journal = journal_path
-  opts.dry_run = o.dry_run or nil
-  opts.concurrency, opts.rate, opts.budget = o.concurrency, o.rate, o.budget
-  opts.max_auth_failures = o.max_auth_failures
-
-  local ok, report = pcall(users.bulk_update, d.name, function() return reader:next() end, opts)
-  fh:close()
-  failures:close()
-  if not ok then args.fail(tostring(report)) end
-  local r = report
-  r.done = r.succeeded + r.failed + r.skipped
-  bar:finish(r)
-
-  if r.stopped == "config" then
-    err_out:write("lua-users: ", r.error, "\n")
-    if r.succeeded + r.failed == 0 then return 2 end
-  end
-  local sent = r.succeeded + r.failed
-  out:write(("%s: %d items, %d succeeded, %d failed, %d skipped (done before), %d not attempted, %d retries,"
-    .. " %.2f s (%.0f/s)%s\n"):format(d.name, r.total, r.succeeded, r.failed, r.skipped, r.not_attempted,
-    r.retried, r.elapsed, r.elapsed > 0 and sent / r.elapsed or 0, o.dry_run and "; dry run: nothing sent" or ""))
-  for _, line in ipairs(examples) do out:write(line, "\n") end
-  if more > 0 then out:write(("  ... and %d more\n"):format(more)) end
-  if failures.count > 0 then
-    out:write(("failures: %d %s in %s; fix them, then: lua-users bulk %s %s\n"):format(
-      failures.count, failures.count == 1 and "row" or "rows", failures_path, d.name, args.quote(failures_path)))
-  end
-  local resume = journal_path and command(argv)
-    or "no journal was kept: a rerun sends every row again (give --journal FILE to resume exactly)"
-  if r.stopped == "config" then return 2 end
-  if r.stopped == "error" then
-    err_out:write("lua-users: ", tostring(r.error), "\n")
-    return 2
-  end
-  if r.stopped == "auth" then
-    err_out:write("lua-users: ", r.error, "\n")
-    out:write(("stopped: %d items not attempted. Fix the credentials (%s), then resume: %s\n"):format(
-      r.not_attempted, credential_vars(d), resume))
-    return 1
-  end
-  if r.stopped == "interrupted" then
-    out:write(("interrupted: %d items not attempted%s\n"):format(r.not_attempted,
-      o.dry_run and "" or ("; resume with: " .. resume)))
-    return 130
-  end
-  if auto and journal_path and not o.dry_run then os.remove(journal_path) end -- the run is complete
-  return (r.failed > 0 or r.not_attempted > 0) and 1 or 0
+  src.options = config.check(d.name, opts, function(name) return src:has_column(name) end)
+  local run = { d = d, o = o, argv = argv, input = src, plan = paths.plan(o, src), examples = {}, more = 0,
+                abandoned = lines.new(), unrecorded = lines.new(), seen_unrecorded = 0, sent = 0, streak = 0,
+                throttled = 0, announced = 0, started = require("users.core").now() }
+  run.failures = run.plan.failures
+  local report = execute(run, opts)
+  return summary.finish(run, report)
 end
 
 return _M

@@ -2,37 +2,110 @@
 -- credentials and base URLs from the environment the library reads
 -- (never from arguments, which `ps` shows), checked before anything is
 -- sent so that a mistake is one error naming the variable to set.
-local core = require "users.core"
+--
+-- TLS as curl has it: `--ca-file` (curl's --cacert), else CURL_CA_BUNDLE,
+-- else SSL_CERT_FILE; `--client-cert` and `--client-key`. A Redis budget's
+-- password from LUA_USERS_REDIS_PASSWORD rather than the `--budget` URL.
 local users = require "users"
-local security = require "users.security"
 local args = require "users.cli.args"
+local source = require "users.cli.source"
+local suggest = require "users.suggest"
 
 local _M = {}
 
-local ipairs, pairs, tostring = ipairs, pairs, tostring
+local ipairs, pairs, tostring, pcall = ipairs, pairs, tostring, pcall
+local concat = table.concat
+local getenv = os.getenv
 
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 local FORMAT_OK = { uuid = function(v) return v:match(UUID) ~= nil end }
 local FORMAT_NAME = { uuid = "a UUID" }
 
---- Update options from parsed command-line options.
-function _M.options(parsed)
-  -- A store the command cannot use is a usage error, said before anything runs.
-  local problem = parsed.budget and require("users.budget").problem(parsed.budget, "update")
-  if problem then args.fail(("--budget %s (got '%s')"):format(problem, parsed.budget)) end
-  return { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
-           http_version = parsed.http }
+--- The provider's description (users.describe), or a usage failure with a
+-- suggestion.
+function _M.provider(name, usage)
+  local names = users.providers()
+  if not name then args.fail("which provider? (" .. concat(names, ", ") .. ")", { usage = usage }) end
+  local ok, d = pcall(users.describe, name)
+  if not ok then
+    local hint = suggest.closest(name, names)
+    args.fail(("unknown provider '%s'%s (the providers: %s)"):format(name,
+      hint and (", did you mean " .. hint .. "?") or "", concat(names, ", ")), { usage = usage })
+  end
+  return d
 end
 
---- Fails (exit 2) unless the provider can be called as configured.
--- has_column(name): whether the input names a path parameter itself
--- (true, false, or nil when unknown).
+--- The options of TLS and the budget, shared by update and bulk.
+_M.SPEC = {
+  ["--ca-file"] = { "string" },
+  ["--client-cert"] = { "string" },
+  ["--client-key"] = { "string" },
+  ["--budget"] = { "string" },
+}
+
+-- A file the run will read, checked now: its path, or a usage failure
+-- that says where the path came from.
+local function readable(path, what, from)
+  local f, err = source.open(path, "rb")
+  if not f then
+    args.fail(("cannot read the %s %s%s: %s"):format(what, path, from and (" (from " .. from .. ")") or "",
+      (tostring(err):gsub("^.*: ", ""))))
+  end
+  f:close()
+  return path
+end
+
+-- The CA bundle, as curl finds it: the option, CURL_CA_BUNDLE, SSL_CERT_FILE.
+local function ca_file(parsed)
+  if parsed.ca_file then return readable(parsed.ca_file, "CA file") end
+  for _, var in ipairs { "CURL_CA_BUNDLE", "SSL_CERT_FILE" } do
+    local v = getenv(var)
+    if v and v ~= "" then return readable(v, "CA file", var) end
+  end
+end
+
+local function percent_encode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- The --budget URL, with LUA_USERS_REDIS_PASSWORD in it when it has none.
+local function budget_url(url)
+  local password = getenv("LUA_USERS_REDIS_PASSWORD")
+  if not url or not password or password == "" or not url:match("^redis://") then return url end
+  if url:match("^redis://[^/?]*@") then return url end -- the URL's own wins
+  return "redis://:" .. percent_encode(password) .. "@" .. url:sub(9)
+end
+
+--- Update options from parsed command-line options (and the environment's
+-- TLS and Redis variables).
+function _M.options(parsed)
+  local budget = budget_url(parsed.budget)
+  -- A store the command cannot use is a usage error, said before anything runs.
+  local problem = budget and require("users.budget").problem(budget, "update")
+  if problem then args.fail(("--budget %s (got '%s')"):format(problem, parsed.budget)) end
+  if parsed.client_key and not parsed.client_cert then
+    args.fail("--client-key needs --client-cert (the certificate the key belongs to)")
+  end
+  local o = { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
+              http_version = parsed.http, rate = parsed.rate, budget = budget, ca_file = ca_file(parsed) }
+  if parsed.client_cert then
+    o.client_cert = readable(parsed.client_cert, "client certificate")
+    o.client_key = parsed.client_key and readable(parsed.client_key, "client key")
+  end
+  return o
+end
+
+--- Fails (exit 2) unless the provider can be called as configured; returns
+-- the options resolved (users.settings). has_column(name): whether the
+-- input names a path parameter itself (true, false, or nil when unknown).
 function _M.check(provider, opts, has_column)
-  local entry = users._registry.get(provider)
   local d = users.describe(provider)
-  local o = users._options.resolve(entry, nil, nil, opts)
+  local ok, o, problems = pcall(users.settings, provider, opts)
+  if not ok then
+    args.fail((tostring(o):gsub("^bad argument #%d to 'settings' %((.*)%)$", "%1")))
+  end
   local P = provider:upper() .. "_"
-  local function fail(msg) args.fail(msg) end
+  local fail = args.fail
   if not o.base_url then
     fail(("no base URL for %s: set %sBASE_URL, or give --base-url URL"):format(provider, P))
   end
@@ -48,9 +121,10 @@ function _M.check(provider, opts, has_column)
       end
       fail(("no credentials for %s: set %sTOKEN, or %sKEY_ID and %sKEY_SECRET"):format(provider, P, P, P))
     end
-  else -- the credentials its declaration asks for (a token, unless it says otherwise)
-    local cred, cerr = security.credential(entry, o)
-    if not cred then fail(cerr and cerr.message or ("no token for %s: set %sTOKEN"):format(provider, P)) end
+  elseif not o.token and #d.security == 1 and d.security[1] == "bearer token" then
+    fail(("no token for %s: set %sTOKEN"):format(provider, P))
+  elseif problems and problems.credentials then -- what else its document asks for
+    fail(problems.credentials)
   end
   for header, option in pairs(d.headers) do
     local v, var = o[option], P .. option:upper()
@@ -65,13 +139,11 @@ function _M.check(provider, opts, has_column)
   for _, p in ipairs(d.params) do
     if p.option then
       local v, var = o[p.option], P .. p.option:upper()
-      if v == nil then
-        if has_column and has_column(p.name) == false then
-          fail(("no %s for %s: set %s, or give the input a %s column"):format(p.name, provider, var, p.name))
-        end
-      else
-        local ok, msg = core.check_param(entry.compiled, p.name, v)
-        if not ok then fail(("%s is not valid: %s %s (it is '%s')"):format(var, p.name, tostring(msg), tostring(v))) end
+      if v == nil and has_column and has_column(p.name) == false then
+        fail(("no %s for %s: set %s, or give the input a %s column"):format(p.name, provider, var, p.name))
+      end
+      if problems and problems[p.option] then
+        fail(("%s is not valid: %s %s (it is '%s')"):format(var, p.name, tostring(problems[p.option]), tostring(v)))
       end
     end
   end

@@ -7,8 +7,10 @@
  *     set:size()   -> the sum of the counts
  *
  * A journal of a million confirmed items is a million digests: here they
- * take 9 bytes a slot (a 64-bit key and an 8-bit count, at most 3/4 full),
- * about 19 MB, where a Lua table of strings would take several times that.
+ * take 12 bytes a slot (a 64-bit key and a 32-bit count, at most 3/4 full),
+ * about 25 MB, where a Lua table of strings would take several times that.
+ * A count does not saturate before 2^32 - 1: an input that updates one user
+ * the same way 300 times has 300 confirmations on record, not 255.
  * The memory is owned by the userdata and freed by __gc (and __close): no
  * call that may raise runs while a block is held only by a local.
  *
@@ -17,14 +19,11 @@
  * every input bit spread over the 64 output bits by a strong finalizer
  * after each 8-byte block.
  *
- * Self-contained (lua.h and lauxlib.h only), as every *_open file is. */
+ * Part of users.cli_core (cli.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <lua.h>
-#include <lauxlib.h>
-
-#include "digest.h"
+#include "cli.h"
 
 #define DIGEST_SET_MT "users.digest_set"
 
@@ -77,7 +76,7 @@ static int digest_string(lua_State *L) {
 
 typedef struct {
   uint64_t *keys;         /* 0: an empty slot */
-  unsigned char *counts;  /* 0 to 255; a count that would pass 255 stays there */
+  uint32_t *counts;       /* 0 to UINT32_MAX; a count that would pass it stays there */
   size_t cap, used;       /* slots, and slots holding a key */
   size_t total;           /* the sum of the counts */
 } digest_set_t;
@@ -119,7 +118,7 @@ static int grow(digest_set_t *s) {
   size_t i;
   next.cap = s->cap ? s->cap * 2 : 1024;
   next.keys = (uint64_t *)calloc(next.cap, sizeof *next.keys);
-  next.counts = (unsigned char *)calloc(next.cap, 1);
+  next.counts = (uint32_t *)calloc(next.cap, sizeof *next.counts);
   if (!next.keys || !next.counts) {
     free(next.keys);
     free(next.counts);
@@ -151,44 +150,43 @@ static int set_add(lua_State *L) {
     s->keys[i] = key;
     s->used++;
   }
-  if (s->counts[i] < 255) {
+  if (s->counts[i] < UINT32_MAX) {
     s->counts[i]++;
     s->total++;
   }
-  lua_pushinteger(L, s->counts[i]);
+  lua_pushinteger(L, (lua_Integer)s->counts[i]);
   return 1;
 }
 
-static int set_take(lua_State *L) {
+/* The count of the digest at argument 2, or NULL when the set never held
+ * it; *set is the set. */
+static uint32_t *count_of(lua_State *L, digest_set_t **set) {
   digest_set_t *s = check_set(L);
   uint64_t key = check_key(L, 2);
   size_t i;
-  if (s->cap == 0) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
+  *set = s;
+  if (s->cap == 0) return NULL;
   i = find_slot(s, key);
+  return s->keys[i] == key ? &s->counts[i] : NULL;
+}
+
+static int set_take(lua_State *L) {
+  digest_set_t *s;
+  uint32_t *n = count_of(L, &s);
+  int took = n != NULL && *n > 0;
   /* A key whose count falls to 0 keeps its slot: no tombstones needed. */
-  if (s->keys[i] == key && s->counts[i] > 0) {
-    s->counts[i]--;
+  if (took) {
+    (*n)--;
     s->total--;
-    lua_pushboolean(L, 1);
-  } else {
-    lua_pushboolean(L, 0);
   }
+  lua_pushboolean(L, took);
   return 1;
 }
 
 static int set_count(lua_State *L) {
-  digest_set_t *s = check_set(L);
-  uint64_t key = check_key(L, 2);
-  size_t i;
-  if (s->cap == 0) {
-    lua_pushinteger(L, 0);
-    return 1;
-  }
-  i = find_slot(s, key);
-  lua_pushinteger(L, s->keys[i] == key ? s->counts[i] : 0);
+  digest_set_t *s;
+  uint32_t *n = count_of(L, &s);
+  lua_pushinteger(L, n ? (lua_Integer)*n : 0);
   return 1;
 }
 
@@ -209,38 +207,15 @@ static int set_gc(lua_State *L) {
 }
 
 static int digest_set_new(lua_State *L) {
-  digest_set_t *s = (digest_set_t *)lua_newuserdata(L, sizeof *s);
+  static const luaL_Reg methods[] = {
+      {"add", set_add}, {"take", set_take}, {"count", set_count}, {"size", set_size}, {NULL, NULL}};
+  digest_set_t *s = (digest_set_t *)users_newuserdata(L, sizeof *s);
   memset(s, 0, sizeof *s);
-  luaL_getmetatable(L, DIGEST_SET_MT);
-  lua_setmetatable(L, -2);
+  users_setmeta(L, DIGEST_SET_MT, methods, set_gc);
   return 1;
 }
 
-/* Sets the functions into the table on top of the stack (users.core). */
-void users_digest_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-      {"add", set_add}, {"take", set_take}, {"count", set_count}, {"size", set_size},
-      {NULL, NULL}};
-  const luaL_Reg *r;
-  if (luaL_newmetatable(L, DIGEST_SET_MT)) {
-    lua_newtable(L);
-    for (r = methods; r->name; r++) {
-      lua_pushcfunction(L, r->func);
-      lua_setfield(L, -2, r->name);
-    }
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, set_gc);
-    lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-    lua_pushcfunction(L, set_gc);
-    lua_setfield(L, -2, "__close");
-#endif
-    lua_pushliteral(L, DIGEST_SET_MT);
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pop(L, 1);
-  lua_pushcfunction(L, digest_string);
-  lua_setfield(L, -2, "digest");
-  lua_pushcfunction(L, digest_set_new);
-  lua_setfield(L, -2, "digest_set");
+void cli_digest_open(lua_State *L) {
+  static const luaL_Reg functions[] = {{"digest", digest_string}, {"digest_set", digest_set_new}, {NULL, NULL}};
+  users_setfuncs(L, functions);
 }

@@ -9,16 +9,13 @@
  * still be ended from the keyboard. poll() and nanosleep() may return early
  * with EINTR: the engine's loops go round again, which is all they need.
  *
- * Self-contained (lua.h and lauxlib.h only), as every *_open file is. */
+ * Part of users.cli_core (cli.h). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#include <lua.h>
-#include <lauxlib.h>
-
-#include "term.h"
+#include "cli.h"
 
 static volatile sig_atomic_t term_count = 0;
 static volatile sig_atomic_t term_signo = 0;
@@ -51,7 +48,9 @@ static int term_trap(lua_State *L) {
   luaL_argcheck(L, n >= 1 && n <= 100, 1, "a count from 1 to 100 expected");
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = term_handler;
-  sigemptyset(&sa.sa_mask);
+  sigemptyset(&sa.sa_mask); /* each blocks the other while it runs: no count lost to a nested handler */
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
   sa.sa_flags = 0; /* no SA_RESTART: a wait returns, and the loop looks */
   term_count = 0;
   term_signo = 0;
@@ -69,16 +68,8 @@ static int term_signals(lua_State *L) {
   return 2;
 }
 
-/* Sets the functions into the table on top of the stack (users.core). */
-void users_term_open(lua_State *L) {
+void cli_term_open(lua_State *L) {
   static const luaL_Reg functions[] = {
-      {"term_width", term_width},
-      {"trap_signals", term_trap},
-      {"signals", term_signals},
-      {NULL, NULL}};
-  const luaL_Reg *r;
-  for (r = functions; r->name; r++) {
-    lua_pushcfunction(L, r->func);
-    lua_setfield(L, -2, r->name);
-  }
+      {"term_width", term_width}, {"trap_signals", term_trap}, {"signals", term_signals}, {NULL, NULL}};
+  users_setfuncs(L, functions);
 }
