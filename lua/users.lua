@@ -321,11 +321,12 @@ end
 
 --- The counts of every attempt made in this Lua state (every worker's sums
 -- inside nginx, after `share_metrics`): a duration histogram per provider,
--- method, server, status and error type, and the retries.
+-- method, server, status and error type, and the retries, as
+-- `{ http_client_request_duration_seconds = { { labels, count, sum,
+-- buckets = { { le, count }, ... } }, ... }, http_client_retries_total =
+-- { { labels, value }, ... } }`.
 -- @string[opt] format `"prometheus"`: Prometheus's text exposition format
--- @return `{ http_client_request_duration_seconds = { { labels, count, sum,
---   buckets = { { le, count }, ... } }, ... }, http_client_retries_total =
---   { { labels, value }, ... } }`, or the text
+-- @return the table above, or the text
 -- @raise on misuse
 -- @usage ngx.print(users.metrics("prometheus")) -- a location /metrics
 function _M.metrics(format)
@@ -354,13 +355,14 @@ end
 -- them; for a command line or a start-up check that names what is missing
 -- before anything is sent (the `lua-users` command uses it). Each option
 -- that gives a path parameter (lancepilot's `workspace`) is checked against
--- the provider's rules too.
+-- the provider's rules too. The problems found are a table, or nil:
+-- `{ [option] = message }` for each path parameter refused, and under
+-- `credentials` what the credentials lack (a token, a username and
+-- password, a header the provider's document requires).
 -- @param provider a provider name or a client
 -- @tparam[opt] Options opts
 -- @return the options (a copy; it holds the credentials: never show it)
--- @return nil, or `{ [option] = message }`: the path parameters refused,
---   and under `credentials` what the credentials lack (a token, a username
---   and password, a header the provider's document requires)
+-- @return the problems, or nil
 -- @raise on misuse, as `update`
 function _M.settings(provider, opts)
   local entry, own = provider_of(provider, "settings")
