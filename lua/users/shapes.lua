@@ -74,7 +74,7 @@
 --   it counts for each item from when the item is taken. Ignored by `prepare`.
 -- @field on_event `function(event)`, called with one `Event` per attempt
 --   and per wait; an error it raises is ignored (said once in the log)
--- @field traceparent a W3C traceparent (`00-<trace id>-<span id>-<flags>`):
+-- @field traceparent a W3C traceparent (`00-TRACEID-SPANID-FLAGS`):
 --   each attempt sends a child of it (the same trace id, a new span id);
 --   inside nginx, by default, the incoming request's; `false`: none
 -- @field metrics `false`: this call's attempts are not counted in
@@ -163,7 +163,20 @@
 
 --- What `on_event` is given: one table per attempt and per wait, with
 -- OpenTelemetry's HTTP client attribute names. Nothing secret is in it: no
--- header, no body, no message.
+-- header, no body, no message. Beside the fields below, whose names are
+-- plain, it has these OpenTelemetry attributes (their names hold dots, so
+-- `event["http.request.method"]`):
+--
+-- - `http.request.method`: e.g. `"PATCH"`
+-- - `server.address`, `server.port`: the server's host and port
+-- - `url.template`: the declaration's path, e.g. `"/v1/users/{user_id}"`
+-- - `url.full`: the request's URL (never with credentials or a query: a
+--   base URL with user information is refused)
+-- - `http.response.status_code`: the answer's status (answer, outcome)
+-- - `error.type`: a failed attempt's: the status as text for a 4xx/5xx
+--   (`"503"`), else the transport's code (`"timeout"`); a retry's and an
+--   outcome's: `err.code`
+-- - `network.protocol.version`: `"1.1"` or `"2"` (answer)
 -- @table Event
 -- @field name `"request"` (an attempt leaves), `"answer"` (its answer or
 --   its failure), `"retry"` (a retry is scheduled), `"wait"` (for a budget
@@ -172,25 +185,17 @@
 -- @field provider the provider's name
 -- @field attempt the attempt it is about (1, 2, ...; a token request
 --   counts its own)
--- @field http.request.method e.g. `"PATCH"`
--- @field server.address the server's host
--- @field server.port its port
--- @field url.template the declaration's path, e.g. `"/v1/users/{user_id}"`
--- @field url.full the request's URL (never with credentials or a query:
---   a base URL with user information is refused)
--- @field http.response.status_code the answer's status (answer, outcome)
--- @field error.type a failed attempt's: the status as text for a 4xx/5xx
---   (`"503"`), else the transport's code (`"timeout"`); a retry's and an
---   outcome's: `err.code`
 -- @field duration seconds: of the attempt (answer), of the wait (wait), of
 --   the item (outcome), of the token's steps (token)
--- @field network.protocol.version `"1.1"` or `"2"` (answer)
 -- @field delay seconds before the retry (retry)
 -- @field waiting_for `"budget"` or `"token"` (wait)
 -- @field ok whether the item succeeded (outcome)
 -- @field attempts the item's attempts (outcome)
--- @field trace_id, span_id, parent_span_id with trace context: the trace,
---   the attempt's span (sent in its traceparent) and the parent's
--- @field fetched, refreshed this item made a token request; after a 401 (token)
+-- @field trace_id with trace context: the trace
+-- @field span_id the attempt's span, sent in its traceparent
+-- @field parent_span_id the span the traceparent option (or nginx's
+--   incoming request) gave
+-- @field fetched this item made a token request (token)
+-- @field refreshed the token was fetched again after a 401 (token)
 
 return {}
