@@ -355,7 +355,8 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
     users_compile_error(c, "'max_bytes' and 'content_type' need type = \"file\"");
   if (t == USERS_T_FILE && at != AT_FIELD && at != AT_FIELD_ITEMS)
     users_compile_error(c, "a file is a top-level field (or a top-level array's items)");
-  if (at == AT_PARAM && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
+  /* anywhere in a parameter, its alternatives too: check_param walks no table */
+  if (c->in_param && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
     users_compile_error(c, "a path parameter is a single value");
   if (s->style == USERS_STYLE_DEEP && t != USERS_T_OBJECT)
     users_compile_error(c, "style deepObject needs type = \"object\"");
@@ -452,7 +453,9 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
 void users_compile_list(users_compile_t *c, int idx, const char *key, int kind,
                         users_field_t **out, size_t *n_out) {
   if (!lua_istable(c->L, idx)) users_compile_error(c, "'%s' must be a list", key);
+  c->in_param = kind == USERS_LIST_PARAMS;
   compile_list_at(c, idx, key, kind, out, n_out, 0);
+  c->in_param = 0;
 }
 
 void users_compile_schema_at(users_compile_t *c, int idx, const char *key, users_schema_t *s) {

@@ -533,10 +533,16 @@ static int check_param(lua_State *L) {
     return 2;
   }
   path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
-  w.L = L, w.E = 4, w.names = 0, w.depth = 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 5: never read (no table gets here), never 0 */
+  w.L = L, w.E = 4, w.names = 5, w.depth = 0;
   if (f->s.type == USERS_T_STRING && lua_type(L, 3) != LUA_TSTRING) {
     lua_pushnil(L);
     lua_pushstring(L, "must be a string");
+    return 2;
+  }
+  if (lua_type(L, 3) == LUA_TTABLE) { /* a parameter's schema holds no table (compile saw to it) */
+    lua_pushnil(L);
+    lua_pushstring(L, "must be a string or a number");
     return 2;
   }
   if (!check_value(&w, &f->s, 3, &path)) {
