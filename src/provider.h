@@ -96,6 +96,7 @@ typedef struct {
                              the provider points into */
   int has_props;          /* some schema declares properties: the writers need
                              the names table */
+  users_pattern_stack_t *re_stack; /* the JIT's stack for the patterns (pattern.h) */
   const char *form_true, *form_false; /* form_booleans */
   size_t form_true_len, form_false_len;
 } users_provider_t;

@@ -307,7 +307,7 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
     char why[200];
     const char *src = want_string(c, v, k, &n);
     s->pattern = users_strdup_or_raise(L, src, n);
-    if (!(s->re = users_pattern_compile(src, n, why, sizeof why)))
+    if (!(s->re = users_pattern_compile(src, n, c->re_stack, why, sizeof why)))
       users_compile_error(c, "pattern %s cannot be compiled: %s", src, why);
   } else if (strcmp(k, "items") == 0) {
     new_schema(c, &s->items, v, k, depth, at == AT_FIELD ? AT_FIELD_ITEMS : AT_INNER);
