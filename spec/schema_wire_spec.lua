@@ -70,6 +70,28 @@ describe("the schema vocabulary on the wire", function()
       assert.equal('{"o":{}}', json(p, { o = {} }))
       assert.equal('{"o":{"a":[],"n":null,"e":{}}}', json(p, { o = { a = {}, n = NULL, e = {} } }))
     end)
+
+    it("writes a free table with a hole as an object, the same on every Lua", function()
+      -- its key count once equalled #t (which a hole leaves to each Lua): it
+      -- validated as an array, then the writers met the nil, or LuaJIT wrote an object
+      local p = compile({ { "meta" } }, { additional_fields = true })
+      local holes = { 1, nil, 3, a = "x" }
+      assert.equal('{"meta":{"1":1,"3":3,"a":"x"}}', json(p, { meta = holes }))
+      assert.equal('{"extra":{"1":1,"3":3,"a":"x"}}', json(p, { extra = holes }))
+      assert.equal('{"1":1,"3":3,"a":"x"}', core.json_encode(holes))
+      assert.equal("1=1&3=3&a=x", core.encode_form(p, { meta = holes }))
+      assert.equal('{"1":1,"3":3}', core.json_encode { 1, nil, 3 })
+      assert.equal('{"1":1,"2":2,"2.5":3}', core.json_encode { 1, 2, [2.5] = 3 })
+      assert.equal('{"0":1,"1":2}', core.json_encode { [0] = 1, 2 })
+      assert.equal("[1,2,3]", core.json_encode { 1, 2, 3 })
+      local backwards = {}
+      backwards[3], backwards[2], backwards[1] = "c", "b", "a"
+      assert.equal('["a","b","c"]', core.json_encode(backwards))
+      -- unique_items sees it as the writers do: an object, equal to its copy
+      local u = compile { { "u", type = "array", unique_items = true } }
+      assert.same({ u = { "must not repeat an item: items 1 and 2 are equal" } },
+        core.validate(u, { u = { { 1, nil, 3, a = "x" }, { [1] = 1, [3] = 3, a = "x" } } }))
+    end)
   end)
 
   describe("x-www-form-urlencoded", function()
