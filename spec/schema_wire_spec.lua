@@ -214,6 +214,36 @@ describe("the schema vocabulary on the wire", function()
     end)
   end)
 
+  it("nests values as deep in every encoder as validation lets them: 65 tables, not 66", function()
+    -- the form encoder once stopped one level short of the others, raising
+    -- for a deepObject that validated
+    local p = compile({ { "d", type = "object", style = "deepObject" }, { "o", type = "object" }, { "a", type = "array" } },
+                      { additional_fields = true })
+    local function nest(n, key)
+      local top = {}
+      local at = top
+      for _ = 2, n do at[key] = {}; at = at[key] end
+      at[key] = 1
+      return top
+    end
+    for _, field in ipairs { "d", "o", "a", "extra" } do
+      local fields = { [field] = nest(65, field == "a" and 1 or "k") }
+      assert.is_nil(core.validate(p, fields), field)
+      json(p, fields)
+      assert.is_table(core.encode_multipart(p, fields))
+      local body, problems = core.encode_form(p, fields) -- a body, or what a form cannot spell
+      assert.is_true(body ~= nil or problems ~= nil)
+      fields = { [field] = nest(66, field == "a" and 1 or "k") }
+      assert.matches("nested too deeply", select(2, next(core.validate(p, fields)))[1])
+      assert.same(core.validate(p, fields), select(2, core.marshal_json(p, fields)))
+      for _, encode in ipairs { core.encode_json, core.encode_multipart } do
+        assert.has_error(function() encode(p, fields) end, "cannot encode a table nested deeper than 64")
+      end
+    end
+    assert.matches("^d%[k%]", core.encode_form(p, { d = nest(65, "k") }))
+    assert.has_error(function() core.encode_form(p, { d = nest(66, "k") }) end, "cannot encode a table nested deeper than 64")
+  end)
+
   it("keeps absent, null and a value apart in all three encodings", function()
     local p = compile { { "a", type = "string", nullable = true }, { "b", type = "integer" } }
     assert.equal('{"b":1}', json(p, { b = 1 }))
