@@ -102,6 +102,15 @@ describe("the schema vocabulary", function()
         compile_error { { "a", type = "array", items = { required = true } } })
       assert.matches("a path parameter is a single value", compile_error({}, { params = { { "id", type = "array" } } }))
       one { type = "array", items = { type = "file" } } -- files in a top-level array: several uploads
+      -- a JSON part would carry the file value itself: its local path, or its bytes
+      for _, s in ipairs { { type = "file" }, { type = "array", items = { type = "file" } } } do
+        for _, t in ipairs { "application/json", "application/vnd.api+json; charset=utf-8" } do
+          s[1], s.part_content_type = "f", t
+          assert.matches("fields%[1%] %(f%): a file is sent as a file part: a JSON 'part_content_type' cannot carry it",
+            compile_error { s })
+        end
+      end
+      one { type = "file", part_content_type = "image/png" }
       assert.matches("fields%[1%]: a name must be UTF%-8 text without NUL", compile_error { { "\255" } })
     end)
 

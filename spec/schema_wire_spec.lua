@@ -92,6 +92,32 @@ describe("the schema vocabulary on the wire", function()
       assert.same({ u = { "must not repeat an item: items 1 and 2 are equal" } },
         core.validate(u, { u = { { 1, nil, 3, a = "x" }, { [1] = 1, [3] = 3, a = "x" } } }))
     end)
+
+    it("refuses a file, as the form does: its path or its bytes never go out as JSON", function()
+      local p = compile { { "avatar", type = "file" }, { "docs", type = "array", items = { type = "file" } },
+                          { "name", type = "string" } }
+      for _, fields in ipairs {
+        { avatar = users.file("/etc/hostname") }, { avatar = users.blob("secret", "s.txt", "text/plain") },
+        { docs = { users.file("/etc/hostname") }, name = "x" }, { docs = {} },
+      } do
+        assert.is_nil(core.validate(p, fields))
+        for _, encode in ipairs { core.encode_json, core.marshal_json } do
+          local ok, err = pcall(encode, p, fields)
+          assert.is_false(ok)
+          assert.matches(": a file cannot be sent as JSON %(the multipart encoding can%)$", err)
+          assert.is_nil(err:find("/etc/hostname", 1, true) or err:find("secret", 1, true))
+        end
+        assert.has_error(function() core.encode_form(p, fields) end)
+        if fields.docs and #fields.docs == 0 then
+          assert.same({ nil, { docs = { "is an empty list, which a form cannot express: use the json encoding" } } },
+            { core.encode_multipart(p, fields) })
+        else
+          assert.is_table(core.encode_multipart(p, fields))
+        end
+      end
+      assert.equal('{"avatar":null,"name":"x"}', core.encode_json(compile { { "avatar", type = "file", nullable = true },
+                                                                           { "name" } }, { avatar = NULL, name = "x" }))
+    end)
   end)
 
   describe("x-www-form-urlencoded", function()

@@ -245,6 +245,10 @@ static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int 
       continue;
     }
     present++;
+    /* a file is a multipart file part; as JSON it would be its path or its bytes */
+    if (users_schema_has_files(&f->s) && !users_isnull(L, -1))
+      return w->check ? 0 : users_fail(&w->fail, "%s: a file cannot be sent as JSON (the multipart encoding can)",
+                                        f->name, NULL);
     if ((!first && !users_buf_putc(w->b, ',')) || !users_buf_add(w->b, f->json_key, f->json_key_len))
       return no_room(w);
     first = 0;

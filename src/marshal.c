@@ -61,7 +61,7 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b, users_k
   while (lua_next(L, 2)) {
     const users_field_t *f = find_field(p, L, -2);
     span_t *sp;
-    if (!f || f->s.type == USERS_T_FILE || !users_buf_room(b, f->json_key_len + 1)) return 0;
+    if (!f || users_schema_has_files(&f->s) || !users_buf_room(b, f->json_key_len + 1)) return 0;
     sp = &spans[f - fields];
     sp->off = b->len;
     b->data[b->len] = ',';

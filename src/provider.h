@@ -127,6 +127,12 @@ static inline const users_field_t *users_schema_prop(const users_schema_t *s, co
 }
 #define users_provider_field_by_key(p, key, len) users_schema_prop(&(p)->body, (key), (len))
 
+/* A file field, or an array of files (a top-level field: files are nowhere
+ * else): what only multipart can send. */
+static inline int users_schema_has_files(const users_schema_t *s) {
+  return s->type == USERS_T_FILE || (s->type == USERS_T_ARRAY && s->items && s->items->type == USERS_T_FILE);
+}
+
 /* Registers compile into the module table on the top of the stack. */
 void users_provider_open(lua_State *L);
 

@@ -358,6 +358,9 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   /* anywhere in a parameter, its alternatives too: check_param walks no table */
   if (c->in_param && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
     users_compile_error(c, "a path parameter is a single value");
+  /* a JSON part would carry the file value itself: its path, or its bytes as text */
+  if (s->part_json && users_schema_has_files(s))
+    users_compile_error(c, "a file is sent as a file part: a JSON 'part_content_type' cannot carry it");
   if (s->style == USERS_STYLE_DEEP && t != USERS_T_OBJECT)
     users_compile_error(c, "style deepObject needs type = \"object\"");
   if (s->style >= USERS_STYLE_SPACE && t != USERS_T_ARRAY && t != USERS_T_OBJECT)
