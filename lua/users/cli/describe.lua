@@ -127,6 +127,7 @@ function _M.text(d)
   add(format("  request:  %s {base}%s, body %s", d.method, d.path, concat(encs, " or ")))
   add("  id:       " .. _M.id_text(d))
   add("  base URL: " .. (d.base_url or "none: set " .. d.name:upper() .. "_BASE_URL or give --base-url"))
+  for _, note in ipairs(d.notes or {}) do add("  note:     " .. note) end
   add("")
   add("fields (an update needs at least one; unknown names are refused):")
   local names = {}
