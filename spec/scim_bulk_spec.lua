@@ -3,47 +3,26 @@
 -- URL): each user's state on the server is checked afterwards.
 local users = require "users"
 local core = require "users.core"
-local transport = require "users.transport.curl"
-local discovery = require "users.scim.discovery"
-local fake = require "spec.support.fake_providers"
+local S = require "spec.support.scim"
 local examples = dofile("spec/support/fake/vendors/scim_examples.lua")
 
 -- users made for a run (a few under valgrind)
 local N = os.getenv("LUA_USERS_VALGRIND") and 3 or 12
 
-local f
-
-local function opts(name, extra)
-  local o = { base_url = f:base_url(name), token = fake.TOKEN, timeout = 10 }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return o
-end
+local opts, raw, array, held = S.opts, S.raw, S.array, S.held
 
 -- A bulk run of `list` on dialect `name`, 4 in flight.
 local function bulk(name, list, extra)
-  local o = opts(name, extra)
+  local o = opts(name, nil, extra)
   o.concurrency = 4
   return users.bulk_update("scim", list, o)
 end
-
-local function raw(method, url, body)
-  local h = { Authorization = "Bearer " .. fake.TOKEN, Accept = "application/scim+json" }
-  local r = { method = method, url = url, headers = h, timeout = 10, connect_timeout = 5 }
-  if body then
-    h["Content-Type"] = "application/scim+json"
-    r.body = core.json_encode(body)
-    r.body_length = #r.body
-  end
-  return assert(transport.send(r))
-end
-
-local function array(t) return setmetatable(t, users.array_mt) end
 
 -- N new users on dialect `name` (POST /Users): their ids.
 local function create(name)
   local ids = {}
   for i = 1, N do
-    local res = raw("POST", f:base_url(name) .. "/Users", {
+    local res = raw("POST", S.f:base_url(name) .. "/Users", {
       schemas = array { examples.CORE }, userName = ("user%d@example.com"):format(i),
       name = { givenName = "U" .. i, familyName = "Bulk" }, title = "T" .. i,
       emails = array { { value = ("user%d@example.com"):format(i), type = "work" } },
@@ -54,17 +33,10 @@ local function create(name)
   return ids
 end
 
-local function held(name, id)
-  local res = raw("GET", f:base_url(name) .. "/Users/" .. id)
-  if res.status == 404 then return nil end
-  assert.equal(200, res.status)
-  return core.json_decode(res.body)
-end
-
 -- How many requests of `method` to a path ending in `tail` the server received.
 local function count(name, method, tail)
   local n = 0
-  for _, r in ipairs(f:requests(name)) do
+  for _, r in ipairs(S.f:requests(name)) do
     if r.method == method and (tail == "" or r.uri:sub(-#tail) == tail) then n = n + 1 end
   end
   return n
@@ -92,9 +64,7 @@ local function assert_updated(name, ids)
 end
 
 describe("scim: bulk_update against the fake servers", function()
-  setup(function() f = fake.start() end)
-  teardown(function() f:stop() end)
-  before_each(function() f:reset(); discovery.forget() end)
+  S.fakes()
 
   for _, case in ipairs {
     { "scim_rfc", "PATCH" }, { "scim_put", "PUT" }, { "scim_github", "PATCH" }, { "scim_nodisco", "PATCH" },
@@ -113,7 +83,7 @@ describe("scim: bulk_update against the fake servers", function()
 
   it("PUT-only server: a change made between an item's GET and its PUT survives; a rerun skips", function()
     local ids = create("scim_put")
-    f:behave("scim_put", { on_get = { id = ids[1], set = { nickName = "Changed elsewhere" } } })
+    S.f:behave("scim_put", { on_get = { id = ids[1], set = { nickName = "Changed elsewhere" } } })
     local attempts, journal = {}, os.tmpname()
     os.remove(journal)
     local report = bulk("scim_put", items(ids), {
@@ -131,7 +101,7 @@ describe("scim: bulk_update against the fake servers", function()
 
   it("an item stale three times fails as a conflict, a taken userName as uniqueness; the others pass", function()
     local ids = create("scim_put")
-    f:behave("scim_put", { on_get = { id = ids[1], set = { nickName = "Elsewhere" }, times = 3 } })
+    S.f:behave("scim_put", { on_get = { id = ids[1], set = { nickName = "Elsewhere" }, times = 3 } })
     local list = items(ids)
     list[2].fields.userName = "user1@example.com" -- ids[1]'s
     local report = bulk("scim_put", list)
@@ -152,7 +122,7 @@ describe("scim: bulk_update against the fake servers", function()
 
   it("a discovery that fails fails its item only: another item discovers, once", function()
     local ids = create("scim_rfc")
-    f:behave("scim_rfc", { script = { { status = 500, body = examples.error(500, nil, "down") } } })
+    S.f:behave("scim_rfc", { script = { { status = 500, body = examples.error(500, nil, "down") } } })
     -- the failed item gives its claim up as it ends: the others do not wait
     -- for the claim to run out (a timeout's time) past their deadline
     local report = bulk("scim_rfc", items(ids), { retries = 0, timeout = 60, deadline = 30 })
@@ -165,16 +135,14 @@ describe("scim: bulk_update against the fake servers", function()
 end)
 
 describe("scim: the rules of every provider", function()
-  setup(function() f = fake.start() end)
-  teardown(function() f:stop() end)
-  before_each(function() f:reset(); discovery.forget() end)
+  S.fakes()
 
   local ID = examples.BJENSEN_ID
 
   it("retries each request on its own: a 503 to the GET is sent again, and counted", function()
-    f:behave("scim_put", { script = { { status = 503, body = examples.error(503, nil, "busy") } } })
+    S.f:behave("scim_put", { script = { { status = 503, body = examples.error(503, nil, "busy") } } })
     local user, res = users.update("scim", ID, { title = "Retried" },
-                                   opts("scim_put", { scim_method = "put", retries = 1, backoff = 0.01 }))
+                                   opts("scim_put", nil, { scim_method = "put", retries = 1, backoff = 0.01 }))
     assert.equal("Retried", user.title)
     assert.equal(3, res.attempts) -- GET 503, GET, PUT
     assert.equal(2, count("scim_put", "GET", ID))
@@ -184,12 +152,12 @@ describe("scim: the rules of every provider", function()
   it("a deadline covers the GET, the PUT and the refetches of one update, not each request", function()
     -- each request 0.4 s; six (three stale rounds) would take 2.4 s and end
     -- as a conflict: a deadline of 2 s for the whole update ends it first
-    f:behave("scim_put", { on_get = { id = ID, set = { nickName = "Elsewhere" }, times = 3 }, delay = 0.4 })
+    S.f:behave("scim_put", { on_get = { id = ID, set = { nickName = "Elsewhere" }, times = 3 }, delay = 0.4 })
     local user, err = users.update("scim", ID, { displayName = "Late" },
-                                   opts("scim_put", { scim_method = "put", deadline = 2 }))
+                                   opts("scim_put", nil, { scim_method = "put", deadline = 2 }))
     assert.is_nil(user)
     assert.equal("timeout", err.code)
-    f:behave("scim_put", false)
+    S.f:behave("scim_put", false)
     assert.equal("Babs Jensen", held("scim_put", ID).displayName)
   end)
 end)

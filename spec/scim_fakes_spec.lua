@@ -5,54 +5,29 @@
 -- discovery rules.
 local users = require "users"
 local core = require "users.core"
-local transport = require "users.transport.curl"
-local discovery = require "users.scim.discovery"
 local fake = require "spec.support.fake_providers"
+local S = require "spec.support.scim"
 local examples = dofile("spec/support/fake/vendors/scim_examples.lua")
 
 local ID = examples.BJENSEN_ID
 local OTHER = "9a8b7c6d-1234-4abc-8def-0123456789ab"
 local ENT = examples.ENTERPRISE
 
-local f
+local opts = S.opts
 
--- Options pointing at dialect `name`; each answer goes into `trail` as
--- "METHOD status" (or "METHOD error-code").
-local function opts(name, trail, extra)
-  local o = { base_url = f:base_url(name), token = fake.TOKEN, timeout = 10 }
-  if trail then
-    o.on_event = function(e)
-      if e.name == "answer" then
-        trail[#trail + 1] = e["http.request.method"] .. " " .. tostring(e["http.response.status_code"] or e["error.type"])
-      end
-    end
-  end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return o
-end
-
--- What the server holds for a user (a GET outside the module), nil when none.
-local function held(name, id)
-  local res = assert(transport.send { method = "GET", url = f:base_url(name) .. "/Users/" .. (id or ID),
-                                      headers = { Authorization = "Bearer " .. fake.TOKEN, Accept = "application/scim+json" },
-                                      timeout = 10, connect_timeout = 5 })
-  if res.status == 404 then return nil end
-  assert.equal(200, res.status)
-  return core.json_decode(res.body)
-end
+-- What the server holds for a user (bjensen by default), nil when none.
+local function held(name, id) return S.held(name, id or ID) end
 
 -- The last request of this method the server received.
 local function last(name, method)
-  local list = f:requests(name)
+  local list = S.f:requests(name)
   for i = #list, 1, -1 do
     if list[i].method == method then return list[i] end
   end
 end
 
 describe("scim: users.update against the fake servers", function()
-  setup(function() f = fake.start() end)
-  teardown(function() f:stop() end)
-  before_each(function() f:reset(); discovery.forget() end)
+  S.fakes()
 
   it("RFC server: discovers once per base URL, PATCHes, and the server holds the change and the rest", function()
     local trail = {}
@@ -84,7 +59,7 @@ describe("scim: users.update against the fake servers", function()
     -- the same base URL (spelt with a trailing slash): no second discovery
     trail = {}
     assert.is_table(users.update("scim", OTHER, { title = "Chief" }, opts("scim_rfc", trail,
-                                 { base_url = f:base_url("scim_rfc") .. "/" })))
+                                 { base_url = S.f:base_url("scim_rfc") .. "/" })))
     assert.same({ "PATCH 200" }, trail)
     assert.equal("Chief", held("scim_rfc", OTHER).title)
   end)
@@ -111,7 +86,7 @@ describe("scim: users.update against the fake servers", function()
   end)
 
   it("PUT-only server: a change made between our GET and our PUT survives (412, GET again)", function()
-    f:behave("scim_put", { on_get = { id = ID, set = { title = "Changed elsewhere" } } })
+    S.f:behave("scim_put", { on_get = { id = ID, set = { title = "Changed elsewhere" } } })
     local trail = {}
     local user, res = users.update("scim", ID, { displayName = "Babs" }, opts("scim_put", trail, { scim_method = "put" }))
     assert.same({ "GET 200", "PUT 412", "GET 200", "PUT 200" }, trail)
@@ -123,7 +98,7 @@ describe("scim: users.update against the fake servers", function()
   end)
 
   it("PUT-only server: stale three times is a conflict, and ours is not written", function()
-    f:behave("scim_put", { on_get = { id = ID, set = { title = "Changed elsewhere" }, times = 3 } })
+    S.f:behave("scim_put", { on_get = { id = ID, set = { title = "Changed elsewhere" }, times = 3 } })
     local trail = {}
     local user, err = users.update("scim", ID, { displayName = "Babs" }, opts("scim_put", trail, { scim_method = "put" }))
     assert.is_nil(user)
@@ -206,11 +181,11 @@ describe("scim: users.update against the fake servers", function()
       return names
     end)())
     assert.matches("did you mean 'userName'", err.fields.usrName[1])
-    assert.equal(0, #f:requests("scim_rfc"))
+    assert.equal(0, #S.f:requests("scim_rfc"))
     user, err = users.update("scim", ID, { title = "x" }, opts("scim_rfc", nil, { base_url = "ftp://x" }))
     assert.is_nil(user)
     assert.equal("config", err.kind)
-    assert.equal(0, #f:requests("scim_rfc"))
+    assert.equal(0, #S.f:requests("scim_rfc"))
   end)
 
   it("an attribute under an unknown URN passes through, in any case of the known names", function()
@@ -225,12 +200,12 @@ describe("scim: users.update against the fake servers", function()
   it("prepare and dry runs send nothing: the PATCH, or the GET a PUT starts with", function()
     local req = assert(users.prepare("scim", ID, { title = users.null }, opts("scim_rfc")))
     assert.equal("PATCH", req.method)
-    assert.equal(f:base_url("scim_rfc") .. "/Users/" .. ID, req.url)
+    assert.equal(S.f:base_url("scim_rfc") .. "/Users/" .. ID, req.url)
     assert.same({ { op = "remove", path = "title" } }, core.json_decode(req.body).Operations)
     assert.equal("application/scim+json", req.headers["Content-Type"])
     req = assert(users.prepare("scim", ID, { title = "x" }, opts("scim_rfc", nil, { scim_method = "put" })))
     assert.equal("GET", req.method)
-    assert.equal(0, #f:requests("scim_rfc"))
+    assert.equal(0, #S.f:requests("scim_rfc"))
     -- once the server is known to take no PATCH, the dry run shows its GET
     users.update("scim", OTHER, { title = "x" }, opts("scim_put"))
     req = assert(users.prepare("scim", ID, { title = "y" }, opts("scim_put")))
@@ -238,6 +213,6 @@ describe("scim: users.update against the fake servers", function()
     local report = users.bulk_update("scim", { { id = ID, fields = { title = "z" } } },
                                      opts("scim_nodisco", nil, { dry_run = true }))
     assert.equal(1, report.succeeded)
-    assert.equal(0, #f:requests("scim_nodisco"))
+    assert.equal(0, #S.f:requests("scim_nodisco"))
   end)
 end)
