@@ -151,7 +151,8 @@ function _M.text(d)
   for _, e in ipairs(env) do add(format("  %-" .. ew .. "s  %s", e[1], e[2])) end
   add("")
   add("in a CSV cell: empty = leave the field alone; null = null; booleans true/false, 1/0, yes/no;")
-  add("  arrays a;b;c or a JSON array (quoted in CSV: \"[1,2]\"; [] is empty); a file is its path")
+  add("  arrays a;b;c or a JSON array (quoted in CSV: \"[1,2]\"; [] is empty); an object a JSON object;")
+  add("  a file is its path")
   return lines
 end
 
