@@ -160,4 +160,25 @@ describe("scim: the rules of every provider", function()
     S.f:behave("scim_put", false)
     assert.equal("Babs Jensen", held("scim_put", ID).displayName)
   end)
+
+  it("each request takes its budget slot: a budget that cannot be reached sends nothing", function()
+    local user, err = users.update("scim", ID, { title = "x" }, opts("scim_rfc", nil, {
+      rate = 100, budget = "redis://127.0.0.1:1/0", budget_fallback = "fail" }))
+    assert.is_nil(user)
+    assert.equal("budget", err.kind)
+    assert.equal("budget_unavailable", err.code)
+    assert.equal(0, #S.f:requests("scim_rfc"))
+  end)
+
+  -- (the last of the file: what it configures stays for the file's Lua state)
+  it("users.new and users.configure: a client's options, then the configured ones", function()
+    local client = users.new("scim", opts("scim_nodisco"))
+    assert.equal("C", client:update(ID, { title = "C" }).title)
+    users.configure("scim", opts("scim_rfc", nil, { scim_method = "patch" }))
+    local trail = {}
+    assert.equal("D", users.update("scim", ID, { title = "D" }, { on_event = opts("scim_rfc", trail).on_event }).title)
+    assert.same({ "PATCH 200" }, trail) -- scim_method = "patch": no discovery
+    assert.equal("C", held("scim_nodisco", ID).title)
+    assert.equal("D", held("scim_rfc", ID).title)
+  end)
 end)
