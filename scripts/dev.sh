@@ -20,23 +20,25 @@ if [ "$target" != test ]; then
   exec make -s "$target" LUA="${2:-5.4}"
 fi
 
-luacheck --no-color --quiet lua spec examples bench bin
-make -s doc >/dev/null
-
 # Every run ends with "N passed, N failed[, N skipped]"; the last line adds
 # them up, skipped specs included (a skipped spec never counts as passed).
 log=$(mktemp)
 trap 'rm -f "$log" "$log.prism"' EXIT
 runs=${2:-"5.4 prism 5.3 5.2 5.1 jit asan valgrind fuzz"}
-# The specs that drive the C core hardest, for the pass with the collector at
-# its most aggressive (the whole suite so would take too long for CI).
-GC_SPECS="spec/core_spec.lua spec/json_spec.lua spec/validation_spec.lua spec/wire_spec.lua spec/lent_body_spec.lua"
 # Prism's install (npm ci, a first time only) waits on the network, not on
-# the cores: it runs beside the runs before the prism run, which waits for it.
+# the cores: it runs beside luacheck, LDoc and the runs before the prism
+# run, which waits for it.
 prism_pid=""
 case " $runs " in
 *" prism "*) scripts/prism.sh >"$log.prism" 2>&1 & prism_pid=$! ;;
 esac
+
+luacheck --no-color --quiet lua spec examples bench bin
+make -s doc >/dev/null
+
+# The specs that drive the C core hardest, for the pass with the collector at
+# its most aggressive (the whole suite so would take too long for CI).
+GC_SPECS="spec/core_spec.lua spec/json_spec.lua spec/validation_spec.lua spec/wire_spec.lua spec/lent_body_spec.lua"
 for run in $runs; do
   echo "== $run"
   case $run in
