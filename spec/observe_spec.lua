@@ -156,6 +156,20 @@ describe("every attempt observable", function()
       assert.matches("handler broke", said[1])
     end)
 
+    it("a handler whose error cannot be made a string never breaks a call", function()
+      local log = require "users.log"
+      local warn, said = log.warn, {}
+      log.warn = function(m) said[#said + 1] = m end
+      local bad = setmetatable({}, { __tostring = function() error("tostring broke") end })
+      local ok, user, err = pcall(users.update, "generic", "u1", { role = "x" },
+        env.opts("generic", { on_event = function() error(bad) end }))
+      log.warn = warn
+      assert.is_true(ok, tostring(user))
+      assert.is_table(user, tostring(err))
+      assert.equal(1, #said)
+      assert.matches("an on_event handler raised", said[1])
+    end)
+
     it("must be a function", function()
       assert.has_error(function() users.update("generic", "u1", { role = "x" }, { on_event = true }) end)
     end)
@@ -183,6 +197,19 @@ describe("every attempt observable", function()
       assert.equal(spans[2], events[4].span_id)
       assert.equal("4bf92f3577b34da6a3ce929d0e0e4736", events[1].trace_id)
       assert.equal("00f067aa0ba902b7", events[1].parent_span_id)
+    end)
+
+    it("makes span ids of 16 hex digits where /dev/urandom cannot be read", function()
+      local open, random, original = io.open, math.random, package.loaded["users.trace"]
+      -- luacheck: push ignore 122 (the standard library's functions stand in for a while)
+      io.open = function(path, ...) if path == "/dev/urandom" then return nil, "no" end return open(path, ...) end
+      math.random = function() return 0.999 end -- the largest byte each time
+      package.loaded["users.trace"] = nil
+      local ok, id = pcall(function() return require("users.trace").span_id() end)
+      io.open, math.random, package.loaded["users.trace"] = open, random, original
+      -- luacheck: pop
+      assert.is_true(ok, id)
+      assert.equal("ffffffffffffffff", id)
     end)
 
     it("sends none without one; refuses one that is not W3C's", function()
