@@ -139,6 +139,23 @@ describe("every attempt observable", function()
       assert.is_false(contains(events, "eyJ")) -- no JWT
     end)
 
+    it("says no request for one never sent: prepare, dry runs (a token request on the way is sent, and said)", function()
+      local events, on_event = collector()
+      assert.is_table(users.prepare("generic", "u1", { role = "x" }, env.opts("generic", { on_event = on_event })))
+      local report = users.bulk_update("generic", { { id = "u1", fields = { role = "x" } } },
+        env.opts("generic", { on_event = on_event, dry_run = true }))
+      assert.equal(1, report.succeeded)
+      assert.same({}, events)
+      local o = env.opts("lexful", { key_id = fake.LEXFUL.key_id, key_secret = fake.LEXFUL.key_secret, on_event = on_event,
+                                    base_url = env.fake:base_url("lexful") .. "///" }) -- an account of its own: no token kept
+      o.token = nil
+      local v = env.valid.lexful
+      assert.is_table(users.prepare("lexful", v.id, v.fields, o))
+      assert.same({ "request", "answer", "token" }, names(events))
+      assert.are_not.equal("PATCH", events[1]["http.request.method"])
+      for _, r in ipairs(env.fake:requests()) do assert.are_not.equal("PATCH", r.method) end -- never sent
+    end)
+
     it("a handler that raises never breaks a call, and is said once", function()
       local log = require "users.log"
       local warn, said = log.warn, {}

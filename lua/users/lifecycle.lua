@@ -298,13 +298,15 @@ local function prepare(life, now)
   end
   local tries, call = life.tries + 1, life.call
   life.tries, life.sent_at, life.phase = tries, now, SENT
-  if not call or not call.pushed then -- the item's own request (a token request is not an attempt)
+  local mine = not call or not call.pushed
+  if mine then -- the item's own request (a token request is not an attempt)
     life.attempts = life.attempts + 1
     req.attempt = life.attempts -- for a transport that logs
   else
     req.attempt = tries
   end
-  if o.on_event then events.request(life, now) end
+  -- a dry driver (prepare, dry runs) never sends the item's own request: no event
+  if o.on_event and not (mine and life.drv.dry) then events.request(life, now) end
   return "send", req
 end
 
