@@ -134,7 +134,14 @@ function _M.url(entry, id, o, path)
   end
   local values, verr = param_values(entry, id, o)
   if not values then return nil, verr end
-  return base .. (path or entry.decl.path):gsub("{([%w_]+)}", values)
+  local tail = (path or entry.decl.path):gsub("{([%w_]+)}", values)
+  local left = tail:match("{[%w_]+}") -- values are escaped: a brace left is a name without a value
+  if left then
+    local name = entry.decl.name
+    return nil, errors.invalid(name, {}, "the path " .. tostring(path) .. " names " .. left
+      .. ", which is not a parameter of " .. name)
+  end
+  return base .. tail
 end
 
 -- A chunk iterator over multipart segments, reading files piece by piece:
@@ -269,7 +276,12 @@ function _M.complete(entry, o, spec, token)
   end
   if not spec.address then spec.address, spec.port = server_of(spec.url) end
   if spec.json ~= nil then
-    spec.body, spec.json = core.json_encode(spec.json), nil
+    local ok, body = pcall(core.json_encode, spec.json)
+    if not ok then
+      return nil, errors.invalid(entry.decl.name, {}, "cannot encode the request's json: "
+        .. tostring(body):gsub("^[^:]*:%d+: ", ""))
+    end
+    spec.body, spec.json = body, nil
     spec.content_type = spec.content_type or "application/json"
     spec.body_length = #spec.body
   end

@@ -139,13 +139,13 @@ local function ask(life)
   if res == false then res = nil end
   call.step, call.attempts = call.step + 1, life.attempts
   if user ~= nil then call.last_res = res end
+  call.url_error = nil
   local ok, verb, a, b = pcall(call.plan, call, user, res)
   if not ok then
     return "fail", errors.invalid(life.drv.entry.decl.name, {}, type(verb) == "string" and verb or "the update cannot be made")
   end
-  if verb == "send" and a == nil then return "fail", b end -- call:request() failed
   if verb == "done" and b == nil then b = call.last_res end
-  return verb, a, b
+  return plan.move(call, verb, a, b) -- a move that cannot be carried out fails the item
 end
 
 -- A plan pushed inside the life: the token's, before the request that needs it.
