@@ -376,8 +376,4 @@ function _M.settings(provider, opts)
   return copy, problems
 end
 
--- For the command and tests until they use the public API (the lead sequences
--- their removal): the low layers, not part of the contract.
-_M._options, _M._registry = options, registry
-
 return _M
