@@ -170,19 +170,20 @@ end
 -- is sent, no token is asked for.
 function _M.request(entry, id, fields, o)
   local name = entry.decl.name
-  local ok, body, message, code, problems = pcall(encodings[o.encoding], entry.compiled, fields)
+  local ok, body, ctype, length, problems = pcall(encodings[o.encoding], entry.compiled, fields)
   if not ok then
     return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
-  elseif not body then
-    return nil, errors.invalid(name, code == "invalid" and problems or {}, message)
+  elseif not body then -- nil, message, code, problems
+    return nil, errors.invalid(name, length == "invalid" and problems or {}, ctype)
   end
+  local segments = type(body) == "table" and body or nil -- a file streams from disk
   local url, err = _M.url(entry, id, o)
   if not url then return nil, err end
   local m = made[entry]
   return { -- every field the transport reads named here: complete() adds no new one
     method = entry.decl.method, url = url, template = entry.decl.path, address = m.address, port = m.port,
-    body = body.body or stream(body.segments), segments = body.segments,
-    body_length = body.length or #body.body, content_type = body.content_type,
+    body = segments and stream(segments) or body, segments = segments,
+    body_length = segments and length or #body, content_type = ctype,
     headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
     max_body = o.max_body, http_version = o.http_version, attempt = 0,
     client_cert = o.client_cert, client_key = o.client_key,
