@@ -180,14 +180,18 @@ function _M.request(entry, id, fields, o)
   local url, err = _M.url(entry, id, o)
   if not url then return nil, err end
   local m = made[entry]
-  return { -- every field the transport reads named here: complete() adds no new one
+  -- The fields every request has, named here (complete() sets them again:
+  -- no new key); 16 at most, so that the table is small. Those of rarer
+  -- requests (segments; ca_file, http_version, client_cert, client_key
+  -- when given) are added when needed.
+  local req = {
     method = entry.decl.method, url = url, template = entry.decl.path, address = m.address, port = m.port,
-    body = segments and stream(segments) or body, segments = segments,
-    body_length = segments and length or #body, content_type = ctype,
-    headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
-    max_body = o.max_body, http_version = o.http_version, attempt = 0,
-    client_cert = o.client_cert, client_key = o.client_key,
+    body = body, body_length = segments and length or #body, content_type = ctype,
+    headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout,
+    max_body = o.max_body, attempt = 0,
   }
+  if segments then req.body, req.segments = stream(segments), segments end
+  return req
 end
 
 ---------------------------------------------------------------- headers
