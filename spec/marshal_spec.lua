@@ -6,6 +6,10 @@ local core = require "users.core"
 local users = require "users"
 
 local NULL = users.null
+-- Under valgrind (50 times slower; it looks for memory errors, the plain
+-- runs compare all 3000) a provider's run stops once both answers are past
+-- what the test asks of them.
+local SMALL = os.getenv("LUA_USERS_VALGRIND") ~= nil
 local LONG = ("long_"):rep(10) -- 50 bytes: Lua 5.3/5.4 do not intern it
 
 -- Values of every kind a caller might pass, right and wrong for any field.
@@ -77,6 +81,7 @@ describe("core.marshal_json", function()
         if math.random(20) == 1 then fields[1] = "positional" end
         local kind = compare(provider, fields)
         seen[kind] = seen[kind] + 1
+        if SMALL and seen.valid > 100 and seen.invalid > 100 then break end
       end
       -- the generator must exercise both answers, or the test proves little
       assert.is_true(seen.valid > 100, "valid updates generated: " .. seen.valid)
