@@ -78,8 +78,8 @@ test: deps all
 
 # spec/support/valgrind-lua runs the interpreter under valgrind: busted's,
 # and the child Luas of spec/examples_spec.lua (LUA_USERS_VALGRIND_CHILDREN:
-# every example, the demo with the command's describe, update and bulk runs,
-# the fakes' self-check); the command's own specs start theirs plain (under
+# every example, the demo with the command's describe, update and bulk runs;
+# not the fakes' self-check, plain Lua); the command's own specs start theirs plain (under
 # valgrind they would take half an hour), as nginx's LuaJIT, curl and the
 # shells run. Each process writes what valgrind finds to build/valgrind/,
 # and any error there fails the run. The specs read VALGRIND_LUA and
