@@ -84,11 +84,11 @@ function Access:lost(method, key, why, state, ...)
     if method == "reserve" then LOCAL:seed(key, handoff[self.spec.id .. "\n" .. key]) end
     return LOCAL[method](LOCAL, key, ...)
   end
-  return nil, errors.new {
+  return nil, errors.outside(errors.new {
     kind = "budget", code = "budget_unavailable", provider = self.provider, retryable = true,
     message = ("the budget %s cannot be used (%s); budget_fallback = \"local\" would go on with a local budget")
       :format(name, tostring(why)),
-  }
+  }, tostring(why)) -- the store's words
 end
 
 --- Runs a store method for a key: the shared store, or, while it cannot

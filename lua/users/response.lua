@@ -35,13 +35,13 @@ function _M.decode(name, res)
   if value == false and errors.is_json(ctype) then return {} end
   if value == nil or not errors.is_json(ctype) then
     -- what the server said it sent, when it said something else than JSON
-    local why = not errors.is_json(ctype) and (" (" .. (ctype:match("^%s*([^;%s]+)") or ctype) .. ")")
-      or (msg and (": " .. msg) or "")
-    return nil, errors.new {
+    local said = not errors.is_json(ctype) and (ctype:match("^%s*([^;%s]+)") or ctype) -- the server's words
+    local why = said and (" (" .. said .. ")") or (msg and (": " .. msg) or "")
+    return nil, errors.outside(errors.new {
       kind = "decode", code = "bad_response", status = res.status, provider = name,
       message = "the response is not JSON" .. why,
       body = res.body, retryable = false,
-    }
+    }, said)
   end
   return value
 end
