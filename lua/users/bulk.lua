@@ -22,6 +22,7 @@ local budget = require "users.budget"
 local journal = require "users.journal"
 local lifecycle = require "users.lifecycle"
 local report = require "users.report"
+local ambiguous = require "users.ambiguous"
 
 local _M = {}
 
@@ -41,6 +42,7 @@ _M.RULES = {
   max_failures = whole,
   max_auth_failures = function(v) if v ~= false then return whole(v) end end,
   should_stop = check.of("function"),
+  resend_unknown = check.of("boolean"),
 }
 
 --- What a dry run shows for a token it would fetch (lexful's key pair):
@@ -94,6 +96,9 @@ local function intake(s, now)
     return intake(s, now)
   elseif job.key and books.journal:take(job.key) then
     books:skip()
+    return intake(s, now)
+  elseif not s.run.resend_unknown and (item.unknown == true or (job.key and books.journal:unknown_take(job.key))) then
+    books:finish(job, nil, ambiguous.held(s.name)) -- sent before, no answer: never blindly again
     return intake(s, now)
   end
   job.life = lifecycle.new(s.drv, job.id, job.fields, now)
@@ -193,9 +198,11 @@ local function wind_down(s)
   for _, job in ipairs(s.waiting) do books:finish(job, nil, select(2, lifecycle.stop(job.life, now))) end
   if s.session then s.session.close() end
   for _, job in pairs(s.inflight) do
-    books:finish(job, nil, select(2, lifecycle.stop(job.life, now, errors.new {
-      kind = "transport", code = "aborted", provider = s.name, retryable = true,
-      message = "abandoned in flight when the run was interrupted (it may have been applied)" })))
+    local err = errors.new {
+      kind = "transport", code = "aborted", provider = s.name, retryable = true, attempts = job.life.attempts,
+      message = "abandoned in flight when the run was interrupted (it may have been applied)" }
+    if job.life.spec.idempotent == false then err = ambiguous.unknown(err) end -- not to be sent blindly again
+    books:finish(job, nil, select(2, lifecycle.stop(job.life, now, err)))
   end
   if books.abort and not s.exhausted then
     local rest, r = 0, books.report

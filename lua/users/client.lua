@@ -179,6 +179,7 @@ function _M.request(entry, id, fields, o)
     headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
     max_body = o.max_body, http_version = o.http_version, attempt = 0,
     client_cert = o.client_cert, client_key = o.client_key,
+    own = true, -- the declaration's own update (users/ambiguous.lua marks it idempotent or not)
   }
 end
 

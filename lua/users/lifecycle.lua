@@ -35,6 +35,7 @@ local trace = require "users.trace"
 local events = require "users.events"
 local metrics = require "users.metrics"
 local plan = require "users.plan"
+local ambiguous = require "users.ambiguous"
 
 local _M = {}
 
@@ -179,6 +180,7 @@ local function own(life) return not life.call or not life.call.pushed end
 local function plan_step(life, now)
   local verb, a, b = ask(life)
   if verb == "send" then
+    ambiguous.mark(life.drv.entry, life.drv.o, a, life) -- idempotent or not; its key
     life.spec, life.req_token, life.tries, life.refreshed = a, false, 0, a.auth == false
     life.phase = (life.deadline or life.drv.gate) and ADMIT or PREPARE
     return next_step(life, now)
@@ -342,10 +344,11 @@ function _M.answer(life, now, res, message, code, sent)
                     res and (res.status >= 400 and tostring(res.status) or "") or code, seconds)
   end
   if o.on_event then events.answer(life, now, res, code, seconds) end
-  if not res and code == "timeout" and life.deadline and now >= life.deadline - 0.01 then
+  if not res and code == "timeout" and life.deadline and now >= life.deadline - 0.01 and (req.idempotent or not sent) then
     return finish(life, now, nil, deadline_error(life, "answer", life.last))
   end
-  local action, a, b, pause = response.decide(life.drv.entry, o, life.tries, life.refreshed, res, message, code, sent)
+  local action, a, b, pause = response.decide(life.drv.entry, o, life.tries, life.refreshed, res, message, code, sent,
+                                              req.idempotent)
   if pause and life.drv.gate and life.spec.budget ~= false then life.drv.gate:pause(pause) end
   if action == "done" then
     if not life.call then return finish(life, now, a, b) end -- the default plan: the item's outcome
