@@ -11,9 +11,10 @@
 -- error's keys, its codes and the module's own words are never changed.
 -- A secret is scrubbed wherever it appears whole, and so is an echo of
 -- its first PREFIX (8) or more characters (`invalid token tok-SECR...`).
--- A secret shorter than MIN (4) characters cannot be told from ordinary
--- text (a token "t" is in every word with a t): it is not scrubbed, and the
--- module says so once (a warning); no real credential is that short.
+-- A secret shorter than MIN (3) characters cannot be told from ordinary
+-- text (a token "t" is in every word with a t, and has 62 values): it is
+-- not scrubbed, and the module says so once (a warning); no real
+-- credential is that short.
 local core = require "users.core"
 local errors = require "users.errors"
 local log = require "users.log"
@@ -25,7 +26,7 @@ local type, pairs, ipairs = type, pairs, ipairs
 local sort = table.sort
 
 --- The shortest secret scrubbed, in characters.
-_M.MIN = 4
+_M.MIN = 3
 --- An echo of a secret's first PREFIX characters or more is scrubbed too.
 _M.PREFIX = 8
 
