@@ -23,6 +23,7 @@ local journal = require "users.journal"
 local lifecycle = require "users.lifecycle"
 local report = require "users.report"
 local ambiguous = require "users.ambiguous"
+local response = require "users.response"
 
 local _M = {}
 
@@ -228,7 +229,11 @@ local function run_items(s, items)
   local run, o, entry, concurrency = s.run, s.o, s.entry, s.concurrency
   s.next_item, s.length = next_item, length
   s.books = report.new(entry, run, o, run.total or length, s.started)
-  s.drv = lifecycle.driver(entry, o, not run.dry_run and budget.gate(entry, o), nil, run.dry_run, run.dry_run)
+  local gate = not run.dry_run and budget.gate(entry, o)
+  -- An attempt waits for its budget slot as long as max_retry_after lets a
+  -- server hold it, or as long as the run's own window of requests takes.
+  local limit = gate and max(o.max_retry_after or response.MAX_RETRY_AFTER, 2 * concurrency * gate.interval)
+  s.drv = lifecycle.driver(entry, o, gate, limit, run.dry_run, run.dry_run, "max_retry_after")
   s.session = not run.dry_run and o.transport.session(concurrency)
   while true do
     local now = fill(s)

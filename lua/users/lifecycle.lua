@@ -58,13 +58,15 @@ local next_step
 
 --- What the lives of one call or one run share: `entry` and the
 -- resolved options `o` (read only), and the driver's `gate` (the account's
--- budget gate, or nil), `limit` (the longest wait for a slot without a
--- deadline: update's timeout; a bulk run's none), `offline` (a token that
--- would be fetched is not: the request carries PLACEHOLDER_TOKEN), `dry`
--- (no admission, no deadline); and the trace context's parent.
-function _M.driver(entry, o, gate, limit, offline, dry)
+-- budget gate, or nil), `limit` (the longest an attempt waits for its slot
+-- without a deadline, in all: update's timeout; a bulk run's
+-- max_retry_after), `limit_name` (its name, for the error: "timeout" by
+-- default), `offline` (a token that would be fetched is not: the request
+-- carries PLACEHOLDER_TOKEN), `dry` (no admission, no deadline); and the
+-- trace context's parent.
+function _M.driver(entry, o, gate, limit, offline, dry, limit_name)
   return { entry = entry, o = o, gate = not dry and gate or nil, limit = limit or huge, offline = offline,
-           dry = dry, trace = o.traceparent ~= false and trace.parent(o) or false }
+           dry = dry, trace = o.traceparent ~= false and trace.parent(o) or false, limit_name = limit_name or "timeout" }
 end
 
 --- A new life of an item of `drv` (`driver`'s) at `now`.
@@ -225,7 +227,10 @@ end
 
 -- ADMIT: the item's deadline, then the account's slot (the one way to take
 -- one: users/budget.lua's Gate:take); a slot taken ahead is checked again
--- when its time comes (a 429 elsewhere may have voided it).
+-- when its time comes (a 429 elsewhere may have voided it), and one come
+-- later than the gate's `late` is void too: leaving then, the request
+-- would crowd the next slot's. An attempt waits for its slots until its
+-- deadline, or `limit` in all.
 local function admit(life, now)
   if life.deadline and now >= life.deadline then
     return finish(life, now, nil, deadline_error(life, life.last and "retry" or "budget", life.last))
@@ -234,20 +239,26 @@ local function admit(life, now)
   if gate and life.spec.budget ~= false then
     local go = false
     if life.slot then
+      local late = now - life.slot -- life.slot: when the slot taken comes
       life.slot = false
-      local void, err = gate:void()
-      if void == nil then return budget_refusal(life, now, err) end
-      go = not void
+      if late <= gate.late then
+        local void, err = gate:void()
+        if void == nil then return budget_refusal(life, now, err) end
+        go = not void
+      end
     end
     if not go then
-      local wait, err = gate:take(life.deadline and life.deadline - now or life.drv.limit or huge, life.deadline)
+      life.since = life.since or now
+      local bound = life.deadline or life.since + life.drv.limit
+      local wait, err = gate:take(bound - now, life.deadline and "deadline" or life.drv.limit_name)
       if not wait then return budget_refusal(life, now, err) end
       if wait > 0 then
-        life.slot = true
+        life.slot = now + wait
         if life.drv.o.on_event then events.wait(life, now, wait, "budget") end
         return "wait", wait, "budget"
       end
     end
+    life.since = false
   end
   life.phase = PREPARE
   return next_step(life, now)
