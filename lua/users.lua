@@ -272,7 +272,8 @@ function _M.providers() return registry.names() end
 --- A provider's contract, for help texts and command lines (a copy):
 -- `{ name, title, method, path, base_url, encodings, options, params = { ... },
 -- fields = { name = { type, required, nullable, enum, min_length, max_length,
--- format, pattern, items, description, ... } } }`.
+-- format, pattern, items, description, ... } }, notes = { "sentence", ... } }`
+-- (notes: what the fields do not say, such as scim's name rules).
 -- @param provider a provider name or a client
 -- @return the contract, the table above
 -- @raise on misuse

@@ -225,6 +225,7 @@ function _M.describe(entry)
     -- "depends on the fields" (lancepilot: not with an avatar to upload)
     idempotent = _M.idempotent_text(d),
     idempotency_key = d.idempotency_key,           -- the header of an idempotency key, or nil
+    notes = copy(d.notes or {}),                   -- sentences the fields do not say (scim's names, methods)
   }
 end
 

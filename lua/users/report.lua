@@ -71,7 +71,8 @@ end
 local function lean(err)
   return errors.new { kind = err.kind, code = err.code, status = err.status, message = err.message,
                       fields = err.fields, retry_after = err.retry_after, retryable = err.retryable,
-                      attempts = err.attempts, provider = err.provider, cause = err.cause }
+                      attempts = err.attempts, provider = err.provider, cause = err.cause,
+                      scim_type = err.scim_type }
 end
 
 -- Credentials refused again and again: sending the rest would only fail the same way.
