@@ -7,6 +7,7 @@
 -- declaration says which it is; an idempotency key makes any update safe
 -- to send again, the same key at every attempt and in every run.
 local users = require "users"
+local core = require "users.core"
 local env = require "spec.support.env"
 
 local registry = users._registry
@@ -31,6 +32,12 @@ local function arrivals(id)
   end
   return list
 end
+
+-- The fake's delayed answer of a request the client gave up on goes on
+-- after the test: wait it out, or the fake, waking, would take the next
+-- test's behaviour (a drop set for another request).
+local DELAY = 0.6
+local function settle() core.sleep(DELAY) end
 
 local function update(name, id, extra)
   return users.update(name, id, { role = "x" }, env.opts("generic", extra))
@@ -128,8 +135,9 @@ describe("ambiguous outcomes", function()
     end)
 
     it("a timeout once sent, a 502, a 504 and a final 101 are unknown_outcome; a 503 is retried", function()
-      env.fake:behave("generic", { delay = 1, times = 1 })
+      env.fake:behave("generic", { delay = DELAY, times = 1 })
       local _, err = update("once", "t1", { retries = 2, timeout = 0.2 })
+      settle()
       assert.same({ "unknown_outcome", "timeout", 1 }, { err.code, err.cause, #arrivals("t1") })
       for _, status in ipairs { 502, 504 } do
         env.fake:behave("generic", { respond = { status = status, body = "{}" }, times = 1 })
@@ -146,8 +154,9 @@ describe("ambiguous outcomes", function()
     end)
 
     it("with a deadline, a timeout once sent is unknown_outcome, not the deadline's timeout", function()
-      env.fake:behave("generic", { delay = 1, times = 1 })
+      env.fake:behave("generic", { delay = DELAY, times = 1 })
       local _, err = update("once", "d1", { deadline = 0.3 })
+      settle()
       assert.equal("unknown_outcome", err.code)
       assert.equal("timeout", err.cause)
     end)
@@ -338,5 +347,33 @@ describe("ambiguous outcomes", function()
       assert.is_table(update("generic", "n1"))
       assert.is_nil(arrivals("n1")[1].headers["idempotency-key"])
     end)
+  end)
+end)
+
+-- SCIM's requests are idempotent (the declaration says why): a PATCH of
+-- replace and remove operations, applied but its answer lost, is sent
+-- again and leaves the user as once.
+describe("scim: an update applied, its answer lost", function()
+  local S = require "spec.support.scim"
+  local examples = dofile("spec/support/fake/vendors/scim_examples.lua")
+  S.fakes()
+
+  it("is sent again, applied twice to the same end: the user as after one", function()
+    local trail = {}
+    assert.is_true(registry.get("scim").decl.idempotent)
+    S.f:behave("scim_rfc", { ledger = { every = 1 } }) -- each path's first 2xx loses its answer
+    local user, err = users.update("scim", examples.BJENSEN_ID, { displayName = "Once", title = users.null },
+                                   S.opts("scim_rfc", trail, { retries = 2, backoff = 0.01 }))
+    local applications, tail = {}, "/Users/" .. examples.BJENSEN_ID
+    for path, n in pairs(S.f:ledger().applications) do
+      if path:sub(-#tail) == tail then applications[#applications + 1] = n end
+    end
+    S.f:behave("scim_rfc", { ledger = false })
+    assert.is_table(user, tostring(err))
+    assert.same({ 2 }, applications) -- the PATCH applied, dropped, sent again (by libcurl or a retry)
+    assert.equal("PATCH 200", trail[#trail])
+    local held = S.held("scim_rfc", examples.BJENSEN_ID)
+    assert.equal("Once", held.displayName)
+    assert.is_nil(held.title)
   end)
 end)
