@@ -40,7 +40,7 @@ local ambiguous = require "users.ambiguous"
 local _M = {}
 
 local type, pcall, tostring = type, pcall, tostring
-local huge = math.huge
+local huge, max = math.huge, math.max
 
 --- What a request carries for a token that would be fetched, where nothing
 -- may be sent (prepare with fetch_token = false, dry runs).
@@ -235,9 +235,10 @@ local function admit(life, now)
   if life.deadline and now >= life.deadline then
     return finish(life, now, nil, deadline_error(life, life.last and "retry" or "budget", life.last))
   end
-  local gate = life.drv.gate
+  local gate, asked = life.drv.gate, now
   if gate and life.spec.budget ~= false then
-    local go = false
+    local go, clock = false, life.drv.o.transport.now
+    now = max(now, clock()) -- (a caller's `now` may be a moment old)
     if life.slot then
       local late = now - life.slot -- life.slot: when the slot taken comes
       life.slot = false
@@ -252,10 +253,11 @@ local function admit(life, now)
       local bound = life.deadline or life.since + life.drv.limit
       local wait, err = gate:take(bound - now, life.deadline and "deadline" or life.drv.limit_name)
       if not wait then return budget_refusal(life, now, err) end
+      now = max(now, clock()) -- the store decided before this: the slot is not earlier than now + wait
       if wait > 0 then
         life.slot = now + wait
         if life.drv.o.on_event then events.wait(life, now, wait, "budget") end
-        return "wait", wait, "budget"
+        return "wait", life.slot - asked, "budget"
       end
     end
     life.since = false
