@@ -215,8 +215,8 @@
 -- @field duration seconds: of the attempt (answer), of the wait (wait), of
 --   the item (outcome), of the token's steps (token)
 -- @field delay seconds before the retry (retry)
--- @field time when the attempt left (request): the transport's clock, in
---   seconds (`users.transport`'s `now`), as the lifecycle let it go
+-- @field time when the attempt left (request), as the lifecycle let it go:
+--   seconds on the transport's monotonic clock (its now function)
 -- @field waiting_for `"budget"` or `"token"` (wait)
 -- @field ok whether the item succeeded (outcome)
 -- @field attempts the item's attempts (outcome)
