@@ -10,7 +10,7 @@ local users = require "users"
 local core = require "users.core"
 local env = require "spec.support.env"
 
-local registry = users._registry
+local registry = require "users.registry"
 
 -- A provider on the generic fake (PATCH /v1/users/{user_id}) registered
 -- under `name` with `extra` keys: the rules below, on one server.

@@ -26,7 +26,7 @@ describe("the fault spec of ambiguous outcomes", function()
   setup(function()
     env.start()
     local d = {}
-    for k, v in pairs(users._registry.get("lancepilot").decl) do d[k] = v end
+    for k, v in pairs(require("users.registry").get("lancepilot").decl) do d[k] = v end
     d.name, d.idempotency_key, d.replace = "lancepilot_keyed", "Idempotency-Key", true
     users.register(d)
   end)
