@@ -134,6 +134,17 @@ describe("the nginx transport", function()
     assert.same({ "CN=client-a", "CN=client-b", "none", "CN=client-a", "CN=client-b", "none" }, seen)
   end)
 
+  -- OpenSSL would ask the worker's terminal (or stdin) for the pass phrase.
+  it("refuses an encrypted key as a TLS failure that sent nothing, never asking for a pass phrase", function()
+    local c, enc = env.fake.client_certs.a, os.tmpname()
+    env.sh(("openssl pkey -in %s -aes256 -passout pass:secret -out %s"):format(c.key, enc))
+    local rows = run { prepare { base_url = env.fake:mtls_base_url("generic"), client_cert = c.cert, client_key = enc } }
+    os.remove(enc)
+    assert.same({ "tls", false }, { rows[1].code, rows[1].sent })
+    assert.matches("encrypted", rows[1].msg)
+    assert.same({}, env.fake:requests())
+  end)
+
   it("names what is missing when the Lua module cannot send a client certificate", function()
     local c = env.fake.client_certs.a
     local req = prepare { base_url = env.fake:mtls_base_url("generic"), client_cert = c.cert, client_key = c.key }

@@ -437,6 +437,10 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
   if (key && !cert) luaL_error(L, "'client_key' needs a 'client_cert'");
   curl_easy_setopt(easy, CURLOPT_SSLCERT, cert);
   curl_easy_setopt(easy, CURLOPT_SSLKEY, key);
+  /* An empty pass phrase, never none: without one OpenSSL asks for it on
+   * the terminal, or reads a line of the process's stdin. An encrypted key
+   * then fails the connection as a TLS error. */
+  curl_easy_setopt(easy, CURLOPT_KEYPASSWD, cert ? "" : NULL);
   rawfield(L, req, "reuse");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) luaL_error(L, "'reuse' must be a boolean");
   fresh = lua_isboolean(L, -1) && !lua_toboolean(L, -1);

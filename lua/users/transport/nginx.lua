@@ -114,11 +114,17 @@ local function load_cert(req)
   local c = certs[id]
   if c == nil then
     local ok, ssl = pcall(require, "ngx.ssl")
-    local function pem(path, parse)
+    local function pem(path, parse, is_key)
       local f, err = io.open(path, "rb")
       if not f then return nil, err end
       local text = f:read("*a")
       f:close()
+      -- OpenSSL would ask for the pass phrase on the terminal (or read
+      -- nginx's stdin): no key that needs one is given to it.
+      if is_key and (text:find("-----BEGIN ENCRYPTED PRIVATE KEY-----", 1, true)
+                     or text:find("Proc-Type: 4,ENCRYPTED", 1, true)) then
+        return nil, path .. ": the key is encrypted (a pass phrase is needed): give an unencrypted key"
+      end
       local v, perr = parse(text)
       if not v then return nil, path .. ": " .. tostring(perr) end
       return v
@@ -126,7 +132,7 @@ local function load_cert(req)
     local cert, key_v, err
     if ok then
       cert, err = pem(req.client_cert, ssl.parse_pem_cert)
-      if cert then key_v, err = pem(key, ssl.parse_pem_priv_key) end
+      if cert then key_v, err = pem(key, ssl.parse_pem_priv_key, true) end
     else
       err = "ngx.ssl (lua-resty-core) is missing"
     end
