@@ -106,6 +106,27 @@ describe("the transport's failure: nil, message, code, sent", function()
   end)
 end)
 
+describe("behind an HTTPS proxy (https_proxy)", function()
+  setup(function() env.start() end)
+  teardown(function() env.stop() end)
+  before_each(function() env.fake:reset() end)
+
+  -- The fakes' plain port stands for a proxy that refuses the tunnel (nginx
+  -- answers CONNECT with an error). libcurl counts the CONNECT exchange in
+  -- its request and header sizes: none of it went to the origin.
+  it("a refused tunnel is a failure to connect that sent nothing", function()
+    local out = env.run_lua(([[
+      local curl = require "users.transport.curl"
+      local res, msg, code, sent = curl.send { method = "PATCH", url = %q, headers = {}, body = "{}",
+        ca_file = %q, timeout = 5 }
+      print(tostring(res), code, tostring(sent), msg)
+    ]]):format(env.fake:tls_base_url("generic", "h2") .. "/users/u1", env.fake.ca_file),
+      "https_proxy=" .. env.fake.url .. " HTTPS_PROXY= no_proxy= NO_PROXY=")
+    assert.matches("^nil\tconnect\tfalse\tCONNECT tunnel failed", out)
+    assert.equal(0, arrived("u1"))
+  end)
+end)
+
 describe("req.reuse = false", function()
   setup(function() env.start() end)
   teardown(function() env.stop() end)

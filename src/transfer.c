@@ -128,9 +128,21 @@ users_transfer_t *users_transfer_new(lua_State *L) {
  * included. None of them: the transfer failed before it wrote a byte (DNS,
  * connect, TLS, a file that changed before the first read), and the server
  * cannot have seen the request. GOT_NOTHING is said only after a request
- * was sent. */
+ * was sent. Those counts include a proxy's CONNECT exchange, though: the
+ * time libcurl reached "pretransfer" (set once, at least 1 us, after the
+ * connection to the origin, its tunnel and TLS included, was made: never
+ * reset by a resend) says whether the request could leave at all; 0, and
+ * nothing went to the origin (a proxy that refused the tunnel, TLS that
+ * failed through it). */
 static int may_have_sent(users_transfer_t *t, CURLcode result) {
   long request_size = 0, header_size = 0;
+#if LIBCURL_VERSION_NUM >= 0x073D00
+  curl_off_t pretransfer = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+#else
+  double pretransfer = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME, &pretransfer);
+#endif
 #if LIBCURL_VERSION_NUM >= 0x073700
   curl_off_t uploaded = 0;
   curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
@@ -138,6 +150,7 @@ static int may_have_sent(users_transfer_t *t, CURLcode result) {
   double uploaded = 0;
   curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD, &uploaded);
 #endif
+  if (!(pretransfer > 0)) return 0;
   curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
   curl_easy_getinfo(t->easy, CURLINFO_HEADER_SIZE, &header_size);
   return request_size > 0 || uploaded > 0 || header_size > 0 || t->head.len > 0 || t->body.len > 0 ||
@@ -475,7 +488,7 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
 
 /* --- results ------------------------------------------------------------- */
 
-static const char *error_code(users_transfer_t *t) {
+static const char *transfer_code(users_transfer_t *t) {
   if (t->too_big || t->head_too_big || t->result == CURLE_FILESIZE_EXCEEDED) return "too_large";
   if (t->file_changed) return "file_changed";
   switch (t->result) {
@@ -512,6 +525,13 @@ static const char *error_code(users_transfer_t *t) {
   case CURLE_ABORTED_BY_CALLBACK: return "aborted";
   default: return "transport";
   }
+}
+
+/* A reset before any of the request could leave (a proxy that refused the
+ * tunnel: nothing went to the origin) is a failure to connect. */
+static const char *error_code(users_transfer_t *t) {
+  const char *code = transfer_code(t);
+  return !t->sent && strcmp(code, "reset") == 0 ? "connect" : code;
 }
 
 /* nil, message, code, sent: the transport contract's failure. */
