@@ -9,14 +9,16 @@ local core = require "users.core"
 local env = require "spec.support.env"
 local nginx_host = require "spec.support.nginx_host"
 
--- POST /_t { reqs = { req, ... }, session = bool, hide = bool } answers the
--- outcome of each request in order: { res, msg, code, sent }. hide: as an
--- nginx whose Lua module has no tcpsock:setclientcert.
+-- POST /_t { reqs = { req, ... }, session = bool, hide = bool, bodies = { n, ... } }
+-- answers the outcome of each request in order: { res, msg, code, sent }.
+-- hide: as an nginx whose Lua module has no tcpsock:setclientcert; bodies:
+-- request i gets a body of bodies[i] bytes, made there.
 local LOCATION = [==[location = /_t { content_by_lua_block {
     local core = require "users.core"
     local t = require "users.transport.nginx"
     ngx.req.read_body()
     local job = core.json_decode(ngx.req.get_body_data())
+    for i, n in ipairs(job.bodies or {}) do job.reqs[i].body = ("b"):rep(n) end
     local methods = getmetatable(ngx.socket.tcp()).__index
     local setclientcert = methods.setclientcert
     if job.hide then methods.setclientcert = nil end
@@ -92,6 +94,17 @@ describe("the nginx transport", function()
     assert.same({ { "connect", false }, { "timeout", true }, { "reset", true }, { "reset", true },
                   { "bad_response", true }, {} }, got)
     assert.equal(200, rows[6].res.status)
+  end)
+
+  -- /hostile/rst resets the connection once the head came: a 64 KB request
+  -- was written whole (the reset comes to the read: "connection reset by
+  -- peer", no failed connect), a 12 MB one only in part (the write fails).
+  it("a reset after the request, or in the middle of writing it, is a reset of a request sent", function()
+    local rows = run({ hostile("rst"), hostile("rst") }, { bodies = { 64 * 1024, 12 * 1024 * 1024 } })
+    assert.same({ { "reset", true }, { "reset", true } },
+      { { rows[1].code, rows[1].sent }, { rows[2].code, rows[2].sent } })
+    assert.matches("^receive: ", rows[1].msg)
+    assert.matches("^send: ", rows[2].msg)
   end)
 
   it("a bad chunk, a head over 256 KB and 200 000 header lines fail that request only, logging nothing", function()

@@ -18,6 +18,8 @@
 --   /hostile/not-http       an answer that is no HTTP at all
 --   /hostile/huge-head      a header block of 300 KB (over the 256 KB clients keep)
 --   /hostile/lines-<n>      "A: 1" n times, CRLF each (200000: 1.2 MB of head)
+--   /hostile/rst            the connection closed as soon as the head arrived, the body
+--                           unread: the kernel resets it (RST), the body written or not
 local M = {}
 
 local function raw()
@@ -124,6 +126,7 @@ end
 function M.serve()
   local name = ngx.var.uri:match("^/hostile/([%w-]+)")
   local scheme = name and name:match("^redirect%-(%a+)$")
+  if name == "rst" then return ngx.exit(444) end
   local sock = raw()
   if scheme then
     local target = scheme == "javascript" and "javascript:alert(1)" or (scheme .. "://127.0.0.1/etc/passwd")
