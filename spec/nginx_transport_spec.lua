@@ -109,8 +109,12 @@ describe("the nginx transport", function()
 
   it("a bad chunk, a head over 256 KB and 200 000 header lines fail that request only, logging nothing", function()
     local logged = #host:error_log()
-    local rows = run { hostile("bad-chunk"), hostile("huge-head"), hostile("lines-200000"), prepare() }
+    local rows = run { hostile("bad-chunk"), hostile("huge-head"), hostile("lines-200000"), prepare(),
+                       hostile("head-262144"), hostile("head-262145") }
     assert.same({ "bad_response", true }, { rows[1].code, rows[1].sent })
+    -- the libcurl transport's cap, to the byte (spec/sent_spec.lua)
+    assert.equal(200, rows[5].res and rows[5].res.status)
+    assert.same({ "too_large", "response headers larger than 262144 bytes" }, { rows[6].code, rows[6].msg })
     assert.same({ "too_large", "response headers larger than 262144 bytes" }, { rows[2].code, rows[2].msg })
     assert.same({ "too_large", "response headers larger than 262144 bytes" }, { rows[3].code, rows[3].msg })
     assert.equal(200, rows[4].res.status)

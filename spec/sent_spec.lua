@@ -95,6 +95,10 @@ describe("the transport's failure: nil, message, code, sent", function()
     assert.equal("too_large", code)
     assert.equal("response headers larger than 262144 bytes", msg)
     assert.is_true(sent)
+    -- to the byte, as the nginx transport (spec/nginx_transport_spec.lua)
+    assert.equal(200, (assert(curl.send(hostile("head-262144")))).status)
+    assert.same({ "too_large", "response headers larger than 262144 bytes" },
+      { select(3, curl.send(hostile("head-262145"))), (select(2, curl.send(hostile("head-262145")))) })
   end)
 
   it("users.update reports a 101 as a transport reset, not as an HTTP answer", function()
