@@ -200,9 +200,8 @@ end
 function _M.configure(provider, opts)
   local entry = provider_of(provider, "configure")
   options.check(entry, opts, "configure", 2)
-  local d = {} -- a new table: options resolved from the old one are not used again
-  for k, v in pairs(defaults[entry.decl.name] or d) do d[k] = v end
-  for k, v in pairs(opts or d) do d[k] = v end
+  local d = options.copy(defaults[entry.decl.name]) -- a new table: options resolved from the old one are not used again
+  for k, v in pairs(options.copy(opts)) do d[k] = v end
   defaults[entry.decl.name] = d
 end
 
@@ -222,9 +221,7 @@ end
 function _M.new(provider, opts)
   local entry = provider_of(provider, "new")
   options.check(entry, opts, "new", 2)
-  local own = {}
-  for k, v in pairs(opts or {}) do own[k] = v end
-  return setmetatable({ entry = entry, opts = own, provider = entry.decl.name }, Client)
+  return setmetatable({ entry = entry, opts = options.copy(opts), provider = entry.decl.name }, Client)
 end
 
 function Client:update(id, fields, opts) return _M.update(self, id, fields, opts) end
@@ -379,9 +376,5 @@ function _M.settings(provider, opts)
   if lacking then problems = problems or {}; problems.credentials = lacking end
   return copy, problems
 end
-
--- For the command and tests until they use the public API (the lead sequences
--- their removal): the low layers, not part of the contract.
-_M._options, _M._registry = options, registry
 
 return _M

@@ -23,7 +23,7 @@ local log = require "users.log"
 
 local _M = {}
 
-local pcall, tostring, setmetatable = pcall, tostring, setmetatable
+local pcall, tostring, type, setmetatable = pcall, tostring, type, setmetatable
 
 local PROTOCOL = { ["HTTP/1.0"] = "1.0", ["HTTP/1.1"] = "1.1", ["HTTP/2"] = "2", ["HTTP/2.0"] = "2", ["HTTP/3"] = "3" }
 
@@ -34,7 +34,9 @@ local function emit(life, event)
   local ok, err = pcall(handler, event)
   if not ok and not warned[handler] then
     warned[handler] = true
-    log.warn("an on_event handler raised (ignored from now on in silence): " .. tostring(err))
+    local shown, text = pcall(tostring, err) -- an error object's __tostring may raise too
+    if not (shown and type(text) == "string") then text = "(an error that cannot be shown)" end
+    log.warn("an on_event handler raised (ignored from now on in silence): " .. text)
   end
 end
 

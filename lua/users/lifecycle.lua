@@ -139,13 +139,13 @@ local function ask(life)
   if res == false then res = nil end
   call.step, call.attempts = call.step + 1, life.attempts
   if user ~= nil then call.last_res = res end
+  call.url_error = nil
   local ok, verb, a, b = pcall(call.plan, call, user, res)
   if not ok then
     return "fail", errors.invalid(life.drv.entry.decl.name, {}, type(verb) == "string" and verb or "the update cannot be made")
   end
-  if verb == "send" and a == nil then return "fail", b end -- call:request() failed
   if verb == "done" and b == nil then b = call.last_res end
-  return verb, a, b
+  return plan.move(call, verb, a, b) -- a move that cannot be carried out fails the item
 end
 
 -- A plan pushed inside the life: the token's, before the request that needs it.
@@ -298,13 +298,15 @@ local function prepare(life, now)
   end
   local tries, call = life.tries + 1, life.call
   life.tries, life.sent_at, life.phase = tries, now, SENT
-  if not call or not call.pushed then -- the item's own request (a token request is not an attempt)
+  local mine = not call or not call.pushed
+  if mine then -- the item's own request (a token request is not an attempt)
     life.attempts = life.attempts + 1
     req.attempt = life.attempts -- for a transport that logs
   else
     req.attempt = tries
   end
-  if o.on_event then events.request(life, now) end
+  -- a dry driver (prepare, dry runs) never sends the item's own request: no event
+  if o.on_event and not (mine and life.drv.dry) then events.request(life, now) end
   return "send", req
 end
 
