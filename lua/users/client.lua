@@ -189,6 +189,7 @@ function _M.request(entry, id, fields, o)
     body = body, body_length = segments and length or #body, content_type = ctype,
     headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout,
     max_body = o.max_body, attempt = 0,
+    own = true, -- the declaration's own update (users/ambiguous.lua marks it idempotent or not)
   }
   if segments then req.body, req.segments = stream(segments), segments end
   return req

@@ -29,6 +29,8 @@ _M.RULES = {
   backoff = number_from(0, 3600),
   max_retry_after = number_from(0, 86400),
   retries = number_from(0, 100, true),
+  -- An update that is not idempotent, sent without an answer, is sent again (users/ambiguous.lua).
+  retry_ambiguous = check.of("boolean"),
   headers = check.of("table"),
   encoding = function(v, entry)
     if not entry.encodings[v] then
