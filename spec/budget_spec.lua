@@ -37,14 +37,6 @@ local function most_within(times, width)
   return most
 end
 
--- The sorted arrival times of the fake's requests.
-local function arrivals(reqs)
-  local list = {}
-  for i, r in ipairs(reqs) do list[i] = r.at end
-  table.sort(list)
-  return list
-end
-
 -- Runs Lua code in another process, in the background; returns a function
 -- that waits for it and gives its output.
 local function spawn(code)
