@@ -266,15 +266,28 @@ describe("the schema vocabulary", function()
     end)
   end)
 
-  describe("patterns: one budget for the whole search", function()
+  describe("patterns: PCRE2's search, bounded, then one budget for the whole search", function()
     local COSTLY = "is too costly to check against the pattern "
 
-    it("spends one budget on every start position together, not one on each", function()
+    it("answers a long valid value whose one start backtracks over all of it", function()
+      -- (?s:.*?)(?:P) alone retried the repeat from every start, 8 million
+      -- steps for 4 KB: over its budget, a valid value refused as too costly
+      local p = one { type = "string", pattern = "[^@\\s]+$" }
+      local value = ("x"):rep(4000) .. " y"
+      valid(p, { x = value })
+      assert.is_string(core.marshal_json(p, { x = value }))
+      assert.same({ "must match the pattern [^@\\s]+$" }, invalid(p, { x = ("x"):rep(4000) .. " " }).x)
+    end)
+
+    it("bounds the whole search, not each start alone", function()
       local p = one { type = "string", pattern = "(a+)+$" }
-      -- from each start alone (a+)+ tries 2^14 ways, within a budget; from all
-      -- 300 starts together, beyond it (once: a no-match, after 300 budgets)
-      assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(20) }).x)
-      -- 38 000 starts once took seconds, a megabyte minutes
+      -- from each start (a+)+ tries 2^14 ways: within what a start gets
+      -- when the value is short, so the search answers
+      assert.same({ "must match the pattern (a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(20) }).x)
+      -- the same starts 2 000 times: each gets less, the search stops, and
+      -- the one budget of the wrapped form runs out (no longer seconds of
+      -- 30 000 starts, each spending a whole limit)
+      assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(2000) }).x)
       assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(18) .. "b"):rep(2000) }).x)
       valid(p, { x = ("b"):rep(1000) .. "aaa" })
       -- a long value the pattern does not match is answered, not refused: the
@@ -296,6 +309,10 @@ describe("the schema vocabulary", function()
         { "[(*]", "*", true }, { "\\(*x", "((x", true }, { "[]]", "]", false }, { "[^]", "\n", true },
         -- ECMA-262's answers where PCRE2's search skipped the inside of a CRLF
         { "(?s).b", "a\r\nb", true }, { "\\B", "a\r\nb", true },
+        -- and where PCRE2 10.42's search misses a match: a first code unit
+        -- only looked ahead at, the JIT's early fail after alternatives
+        { "(?=b)a*b", "aab", true }, { "(?=b)a?b", "aab", true }, { "(a|)a*a", "a", true },
+        { "(a|)a*a", "bab", true }, { "(?:a|)a*(a)", "abab", true },
       } do
         local p = one { type = "string", pattern = case[1] }
         local problems = core.validate(p, { x = case[2] })
