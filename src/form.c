@@ -70,7 +70,27 @@ int users_form_refuse(form_t *c, const users_path_t *path, const char *why) {
   return 0;
 }
 
+/* The schema a table under s is written by: s, or, where s has no type,
+ * its one alternative that holds tables (Stripe's anyOf [object, enum
+ * [""]]), whose properties then go in declared order. Several such
+ * alternatives: s (the value's own keys decide, sorted). */
+static const users_schema_t *table_schema(const users_schema_t *s) {
+  const users_schema_t *found = NULL;
+  size_t i, n;
+  if (!s || s->type != USERS_T_ANY) return s;
+  n = s->n_any_of + s->n_one_of;
+  for (i = 0; i < n; i++) {
+    const users_schema_t *a = i < s->n_any_of ? &s->any_of[i] : &s->one_of[i - s->n_any_of];
+    if (a->type == USERS_T_OBJECT || a->type == USERS_T_ARRAY || a->type == USERS_T_ANY) {
+      if (found) return s;
+      found = a;
+    }
+  }
+  return found && found->type != USERS_T_ANY ? found : s;
+}
+
 int users_form_is_array(lua_State *L, const users_schema_t *s, int v) {
+  s = table_schema(s);
   if (s && s->type == USERS_T_ARRAY) return 1;
   if (s && s->type == USERS_T_OBJECT) return 0;
   return users_free_is_array(L, v);
@@ -103,6 +123,7 @@ int users_form_pairs(form_t *c, const users_schema_t *s, int v, const users_path
   lua_State *L = c->L;
   size_t i, count = 0, present = 0;
   int ok = 1;
+  s = table_schema(s);
   if (c->depth >= USERS_MAX_DEPTH || !lua_checkstack(L, 8)) /* validation refuses what gets here */
     return users_fail(&c->fail, "cannot encode a table nested deeper than 64", NULL, NULL);
   lua_pushnil(L);

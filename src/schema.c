@@ -341,6 +341,21 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
   }
 }
 
+/* Whether a value under s can be a table: its type is object or array, or
+ * it has no type and no alternatives, or one of its alternatives can. The
+ * form styles other than form write tables; a scalar is name=value in any. */
+static int holds_table(const users_schema_t *s) {
+  size_t i;
+  if (s->type == USERS_T_OBJECT || s->type == USERS_T_ARRAY) return 1;
+  if (s->type != USERS_T_ANY) return 0;
+  if (!s->n_any_of && !s->n_one_of) return 1;
+  for (i = 0; i < s->n_any_of; i++)
+    if (holds_table(&s->any_of[i])) return 1;
+  for (i = 0; i < s->n_one_of; i++)
+    if (holds_table(&s->one_of[i])) return 1;
+  return 0;
+}
+
 /* What holds only with the whole schema read. */
 static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   int t = s->type;
@@ -357,10 +372,9 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
     users_compile_error(c, "a file is a top-level field (or a top-level array's items)");
   if (at == AT_PARAM && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
     users_compile_error(c, "a path parameter is a single value");
-  if (s->style == USERS_STYLE_DEEP && t != USERS_T_OBJECT)
-    users_compile_error(c, "style deepObject needs type = \"object\"");
-  if (s->style >= USERS_STYLE_SPACE && t != USERS_T_ARRAY && t != USERS_T_OBJECT)
-    users_compile_error(c, "style %s is for arrays and objects", style_names[s->style]);
+  if (s->style != USERS_STYLE_FORM && !holds_table(s))
+    users_compile_error(c, "style %s is for arrays and objects (the type, or one of its alternatives)",
+                        style_names[s->style]);
   if (s->explode == 2) s->explode = s->style == USERS_STYLE_FORM; /* OpenAPI's default */
   s->string_rules = (unsigned char)((s->min_length >= 0 || s->max_length >= 0 ? USERS_S_LENGTH : 0) |
                                     (s->format ? USERS_S_FORMAT : 0) | (s->re ? USERS_S_PATTERN : 0) |
