@@ -510,6 +510,17 @@ local function yaml_shape(v, order, seen)
   for _, x in pairs(v) do yaml_shape(x, order, seen) end
 end
 
+-- json_decode's ordered mode on text its plain mode read as v: the same
+-- value, every object with the list of its keys, each once.
+function fz.json_ordered(text, v)
+  local ok, w, order = pcall(core.json_decode, text, true)
+  assert(ok, "json_decode(text, true) raised: " .. tostring(w))
+  assert(same(v, w), "ordered and plain reads differ")
+  assert(type(order) == "table", "no order from an ordered read")
+  yaml_shape(w, order, {})
+  fz.count("decode: ordered")
+end
+
 -- libyaml's own limits on what it reads back: C1 controls and BOMs
 -- written raw, simple keys longer than 1024 characters.
 local YAML_REFUSALS = { "control characters are not allowed", "could not find expected ':'",

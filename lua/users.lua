@@ -284,7 +284,8 @@ end
 -- API key header; `username` and `password` for basic) all come from the
 -- document. What it cannot say goes in the overlay.
 -- @param document a path (`.yaml`, `.yml`, `.json`), YAML or JSON text, or
---   a decoded table
+--   a decoded table (text keeps the document's property order on the wire;
+--   a table's properties go sorted)
 -- @string operation an `operationId`, or `"METHOD /path"` as the document
 --   writes it
 -- @tparam[opt] table overlay what the document does not say: `name`,

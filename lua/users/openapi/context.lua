@@ -37,8 +37,8 @@ function _M.new(doc, order)
                         schemas = 0, active = {} }, Context)
 end
 
---- A table's string keys: in the document's order when the text gave one,
--- else sorted (a decoded JSON document, a table).
+--- A table's string keys: in the document's order when it was read from
+-- text, else sorted (a document given as a table).
 function Context:keys(t)
   local known = self.order[t]
   if known then return known end
