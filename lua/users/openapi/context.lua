@@ -34,7 +34,7 @@ function _M.new(doc, order)
     _M.fail("#/openapi", "not an OpenAPI 3.0 or 3.1 document (openapi: " .. tostring(version) .. ")")
   end
   return setmetatable({ doc = doc, order = order or {}, v31 = version:match("^3%.1") ~= nil,
-                        schemas = 0, active = {} }, Context)
+                        schemas = 0 }, Context)
 end
 
 --- A table's string keys: in the document's order when it was read from
