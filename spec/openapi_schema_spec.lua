@@ -245,6 +245,21 @@ describe("the OpenAPI compiler's schemas", function()
     refused({ ["$ref"] = "#/components/schemas/S20" }, "expand to more than 300", nil, schemas)
   end)
 
+  it("bounds the enum values shared schemas copy", function()
+    local context = require "users.openapi.context"
+    local max = context.MAX_ENUM_VALUES
+    context.MAX_ENUM_VALUES = 5000 -- the same bound, reached sooner
+    finally(function() context.MAX_ENUM_VALUES = max end)
+    local zones, props = {}, {}
+    for i = 1, 600 do zones[i] = "Zone/" .. i end
+    for j = 1, 3 do props["z" .. j] = { ["$ref"] = "#/components/schemas/Zone" } end
+    local ok = fields({ type = "object", properties = props }, { Zone = { type = "string", enum = zones } })
+    assert.equal(600, #ok.z3.enum) -- within the bound
+    for j = 4, 20 do props["z" .. j] = { ["$ref"] = "#/components/schemas/Zone" } end
+    refused({ type = "object", properties = props }, "enums expand to more than 5000 values", nil,
+            { Zone = { type = "string", enum = zones } })
+  end)
+
   it("refuses what it cannot check, naming the keyword and its pointer", function()
     refused({ type = "object", properties = { f = { type = "string", ["not"] = { enum = { "x" } } } } },
             "the keyword 'not' is not supported", BODY .. "/properties/f/not")

@@ -61,6 +61,9 @@ local function apply_encoding(ctx, fields, encoding, at, enc)
         local ct = e.contentType:match("^%s*(.-)%s*$")
         if f.type == "file" or (f.type == "array" and f.items and f.items.type == "file") then
           if not ct:find(",", 1, true) then (f.type == "file" and f or f.items).content_type = ct end
+        elseif f.type == "array" and f.items and f.items.type ~= "object" and not ct:find("json", 1, true) then
+          -- each item is a part of its own (text/csv, ...): the type is each item's
+          if ct ~= "text/plain" then f.items.part_content_type = ct end
         elseif ct ~= "text/plain" then
           f.part_content_type = ct
         end
@@ -75,6 +78,13 @@ local function fields_of(ctx, node, at, enc)
   local s = schema.translate(ctx, flat, 0, enc == "multipart")
   if s.type ~= "object" or s.one_of or s.any_of then
     fail(at, "the request body must be an object with properties (a body of another shape is not supported)")
+  end
+  -- the C core bounds the count of an object's properties, not of the
+  -- body's fields: refused rather than ignored
+  for _, key in ipairs { "minProperties", "maxProperties" } do
+    if flat.kw[key] ~= nil then
+      fail(flat.at[key], "the keyword '" .. key .. "' on the request body itself is not supported")
+    end
   end
   local fields = s.properties or {}
   local files, others = {}, {}

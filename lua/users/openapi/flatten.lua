@@ -93,9 +93,13 @@ local function merge_rule(flat, key, v, at, outer)
   end
 end
 
-local function merge_enum(flat, v, at, votes)
+-- An enum merged: the values both allow (looked up in a set: enums of
+-- hundreds of values meet), each value counted against the bound.
+local function merge_enum(ctx, flat, v, at, votes)
   local values, has_null = {}, false
-  for i, x in ipairs(list_of(v, at, "enum")) do
+  local list = list_of(v, at, "enum")
+  ctx:count_values(#list, at)
+  for i, x in ipairs(list) do
     if scalar(x, join(at, i - 1)) == null then has_null = true else values[#values + 1] = x end
   end
   votes.null, votes.typed = votes.null or has_null, true
@@ -103,10 +107,9 @@ local function merge_enum(flat, v, at, votes)
     flat.enum, flat.at.enum = values, at
     return
   end
-  local keep = {}
-  for _, x in ipairs(flat.enum) do
-    for _, y in ipairs(values) do if x == y then keep[#keep + 1] = x; break end end
-  end
+  local allowed, keep = {}, {}
+  for _, y in ipairs(values) do allowed[y] = true end
+  for _, x in ipairs(flat.enum) do if allowed[x] then keep[#keep + 1] = x end end
   flat.enum = keep
 end
 
@@ -178,11 +181,11 @@ local function merge_keyword(ctx, flat, node, key, v, at, outer, votes, chain)
   elseif key == "nullable" then
     votes.null = votes.null or v == true
   elseif key == "enum" then
-    merge_enum(flat, v, at, votes)
+    merge_enum(ctx, flat, v, at, votes)
   elseif key == "const" then
     votes.typed = true
     if scalar(v, at) == null then votes.null, flat.only_null_votes = true, true
-    else merge_enum(flat, { v }, at, votes) end
+    else merge_enum(ctx, flat, { v }, at, votes) end
   elseif key == "properties" then
     merge_properties(ctx, flat, v, at, chain)
   elseif key == "required" then
