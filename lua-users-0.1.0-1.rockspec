@@ -124,6 +124,7 @@ build = {
     ["users.providers.lancepilot"] = "lua/users/providers/lancepilot.lua",
     ["users.providers.lexful"] = "lua/users/providers/lexful.lua",
     ["users.providers.paradigm"] = "lua/users/providers/paradigm.lua",
+    ["users.providers.scim"] = "lua/users/providers/scim.lua",
   },
   -- The command; luarocks writes its own interpreter into the first line.
   install = {

@@ -51,6 +51,13 @@ local ok, failure = pcall(function()
   end
   os.remove(avatar)
 
+  print("\n== SCIM 2.0: one user on a server with PATCH, then on one without (GET, then PUT with If-Match)")
+  for _, dialect in ipairs { "scim_rfc", "scim_put" } do
+    users.configure("scim", { base_url = server:base_url(dialect) })
+    arg = { "2819c223-7f76-453a-919d-413861904646" } -- luacheck: ignore 121
+    dofile("examples/scim.lua")
+  end
+
   print("\n== what each server received")
   for _, req in ipairs(server:requests()) do
     print(("%-6s %-75s %s"):format(req.method, req.uri, req.headers["content-type"] or ""))

@@ -269,7 +269,8 @@ function _M.providers() return registry.names() end
 -- fields = { name = { type, required, nullable, enum, min_length, max_length,
 -- format, pattern, items, description, ... } }, security (in words),
 -- credentials (the same alternatives as tables: `{ { { kind, header, token } } }`),
--- required_headers, headers, ... }`.
+-- required_headers, headers, notes = { "sentence", ... }, ... }`
+-- (notes: what the fields do not say, such as scim's name rules).
 -- @param provider a provider name or a client
 -- @return the contract, the table above
 -- @raise on misuse

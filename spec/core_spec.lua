@@ -122,6 +122,29 @@ describe("the C core at its edges", function()
     assert.matches("must match the pattern", core.validate(p, { x = "éééé" }).x[1])
   end)
 
+  it("refuses a table for a path parameter, and a table anywhere in a parameter's schema", function()
+    -- an object alternative of a parameter was once walked without the names
+    -- table: a crash in check_param
+    for _, alternatives in ipairs {
+      { any_of = { { type = "object", properties = { { "x", type = "string" } } } } },
+      { one_of = { { type = "string" }, { type = "array", items = { type = "string" } } } },
+      { any_of = { { type = "string" }, { one_of = { { type = "file" } } } } },
+    } do
+      alternatives[1] = "id"
+      local ok, msg = pcall(core.compile, { name = "p", params = { alternatives } })
+      assert.is_false(ok)
+      assert.matches("params%[1%] %(id%)%.[%w_]+%[%d%].*: a ", msg)
+    end
+    for _, schema in ipairs { { "id" }, { "id", any_of = { { type = "string" }, { type = "integer" } } } } do
+      local p = core.compile { name = "p", params = { schema } }
+      for _, value in ipairs { { x = "a" }, { "a" }, {}, setmetatable({}, users.array_mt) } do
+        assert.same({ nil, "must be a string or a number" }, { core.check_param(p, "id", value) })
+      end
+      assert.equal("42", core.check_param(p, "id", 42))
+      assert.equal("abc", core.check_param(p, "id", "abc"))
+    end
+  end)
+
   it("closes a provider twice without harm (5.4 __close, then __gc)", function()
     local p = compile { { "x", type = "string" } }
     local close = getmetatable(p).__close or getmetatable(p).__gc

@@ -7,6 +7,7 @@ local env = require "spec.support.env"
 local cli = require "spec.support.cli"
 
 local q = cli.q
+local SCIM_ID = "2819c223-7f76-453a-919d-413861904646" -- RFC 7643's bjensen, on every fake SCIM server
 
 -- The interpreter of the children: the specs' own, or, under make valgrind,
 -- the same under valgrind (spec/support/valgrind-lua).
@@ -58,6 +59,19 @@ describe("the examples", function()
       assert.equal(0, code, err)
       assert.matches(want, out)
       assert.equal(1, #env.fake:requests(name))
+    end)
+  end
+
+  -- scim.lua against three dialects: PATCH (200), GET + PUT with If-Match, PATCH (204)
+  for _, dialect in ipairs { "scim_rfc", "scim_put", "scim_github" } do
+    it("scim.lua updates a user on " .. dialect, function()
+      local out, err, code = example("scim.lua", SCIM_ID, { SCIM_BASE_URL = env.fake:base_url(dialect),
+                                                           SCIM_TOKEN = "test-token" })
+      assert.equal(0, code, err)
+      assert.matches(dialect == "scim_github" and "^scim: " .. SCIM_ID:gsub("%-", "%%-") .. " updated\n$"
+                     or "^scim: bjensen@example.com is now Babs Jensen, Tour Lead in Tour Operations\n$", out)
+      local held = env.fake:last(dialect)
+      assert.equal(dialect == "scim_put" and "PUT" or "PATCH", held.method)
     end)
   end
 

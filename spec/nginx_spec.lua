@@ -39,8 +39,9 @@ describe("inside nginx (examples/nginx)", function()
       local f = assert(io.open(dir .. "/nginx.conf", "w"))
       f:write(conf)
       f:close()
-      pid = sh(("GENERIC_BASE_URL='%s' PARADIGM_BASE_URL='%s' nginx -p %s -c %s/nginx.conf >/dev/null 2>&1 & echo $!")
-        :format(env.fake:base_url("generic"), env.fake:base_url("paradigm"), dir, dir)):match("(%d+)%s*$")
+      pid = sh(("GENERIC_BASE_URL='%s' PARADIGM_BASE_URL='%s' SCIM_BASE_URL='%s' nginx -p %s -c %s/nginx.conf"
+        .. " >/dev/null 2>&1 & echo $!"):format(env.fake:base_url("generic"), env.fake:base_url("paradigm"),
+        env.fake:base_url("scim_put"), dir, dir)):match("(%d+)%s*$")
       base = "http://127.0.0.1:" .. port
       local up = false
       for _ = 1, 50 do
@@ -170,6 +171,39 @@ describe("inside nginx (examples/nginx)", function()
     local most = most_at_once(1)
     assert.is_true(most > 1 and most <= 5, most .. " at once") -- concurrently, and never more than 5
   end)
+  it("updates over SCIM: the worker discovers once, then GETs and PUTs with If-Match", function()
+    local ids = { "2819c223-7f76-453a-919d-413861904646", "9a8b7c6d-1234-4abc-8def-0123456789ab" }
+    env.write(dir .. "/scim.json", ('[{"id":"%s","fields":{"title":"Guide","nickName":null}},'
+      .. '{"id":"%s","fields":{"name.givenName":"Jo"}}]'):format(ids[1], ids[2]))
+    local out = sh(("curl -s -X POST -H 'X-Provider-Token: test-token' --data-binary @%s/scim.json"
+      .. " '%s/bulk/scim?concurrency=2'"):format(dir, base))
+    local report = core.json_decode(out)
+    assert.is_table(report, out)
+    assert.equal(2, report.succeeded, out)
+    out = sh(("curl -s -X PATCH -H 'X-Provider-Token: test-token' -d '{\"displayName\":\"Babs\"}' %s/users/scim/%s")
+      :format(base, ids[1]))
+    assert.equal("Babs", core.json_decode(out).displayName, out)
+    local seen = {}
+    for _, r in ipairs(env.fake:requests("scim_put")) do
+      local what = r.method .. " " .. r.uri:match("[^/]+$")
+      seen[what] = (seen[what] or 0) + 1
+      if r.method == "PUT" then assert.matches('^W/"%d+"$', r.headers["if-match"]) end
+    end
+    assert.equal(1, seen["GET ServiceProviderConfig"]) -- once for the worker
+    assert.equal(2, seen["PUT " .. ids[1]])
+    assert.equal(1, seen["PUT " .. ids[2]])
+    local held = core.json_decode(sh(("curl -s -H 'Authorization: Bearer test-token' %s/Users/%s")
+      :format(env.fake:base_url("scim_put"), ids[1])))
+    assert.equal("Babs", held.displayName)
+    assert.equal("Guide", held.title)
+    assert.is_nil(held.nickName)
+    assert.equal("Jensen", held.name.familyName)
+    held = core.json_decode(sh(("curl -s -H 'Authorization: Bearer test-token' %s/Users/%s")
+      :format(env.fake:base_url("scim_put"), ids[2])))
+    assert.equal("Jo", held.name.givenName)
+    assert.equal("Smith", held.name.familyName)
+  end)
+
   -- The transport contract (users/transport.lua): the same prepared
   -- requests through libcurl and through cosockets reach the provider as
   -- the same request and come back as the same answer.

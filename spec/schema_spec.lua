@@ -104,6 +104,15 @@ describe("the schema vocabulary", function()
         compile_error { { "a", type = "array", items = { required = true } } })
       assert.matches("a path parameter is a single value", compile_error({}, { params = { { "id", type = "array" } } }))
       one { type = "array", items = { type = "file" } } -- files in a top-level array: several uploads
+      -- a JSON part would carry the file value itself: its local path, or its bytes
+      for _, s in ipairs { { type = "file" }, { type = "array", items = { type = "file" } } } do
+        for _, t in ipairs { "application/json", "application/vnd.api+json; charset=utf-8" } do
+          s[1], s.part_content_type = "f", t
+          assert.matches("fields%[1%] %(f%): a file is sent as a file part: a JSON 'part_content_type' cannot carry it",
+            compile_error { s })
+        end
+      end
+      one { type = "file", part_content_type = "image/png" }
       assert.matches("fields%[1%]: a name must be UTF%-8 text without NUL", compile_error { { "\255" } })
     end)
 
@@ -256,6 +265,66 @@ describe("the schema vocabulary", function()
       local problems = invalid(p, { x = ("a"):rep(40) .. "!" })
       assert.same({ "is too costly to check against the pattern ^(a+)+$" }, problems.x)
       valid(p, { x = ("a"):rep(40) })
+    end)
+  end)
+
+  describe("patterns: one budget for the whole search", function()
+    local COSTLY = "is too costly to check against the pattern "
+
+    it("spends one budget on every start position together, not one on each", function()
+      local p = one { type = "string", pattern = "(a+)+$" }
+      -- from each start alone (a+)+ tries 2^14 ways, within a budget; from all
+      -- 300 starts together, beyond it (once: a no-match, after 300 budgets)
+      assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(20) }).x)
+      -- 38 000 starts once took seconds, a megabyte minutes
+      assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(18) .. "b"):rep(2000) }).x)
+      valid(p, { x = ("b"):rep(1000) .. "aaa" })
+      -- a long value the pattern does not match is answered, not refused: the
+      -- budget grows with the value
+      local q = one { type = "string", pattern = "x|yz" }
+      assert.same({ "must match the pattern x|yz" }, invalid(q, { x = ("ab y"):rep(300000) }).x)
+      valid(q, { x = ("ab y"):rep(300000) .. "z" })
+    end)
+
+    it("keeps a search's answers: anchors, word boundaries and lookbehinds anywhere", function()
+      for _, case in ipairs {
+        { "^b", "ab", false }, { "b$", "ba", false }, { "a$", "ba", true }, { "^$", "", true },
+        { "\\bfoo\\b", "a foo", true }, { "\\bfoo\\b", "afoo", false }, { "\\Boo", "foo", true },
+        { "\\b", "", false }, { "(?<=a)b", "ab", true }, { "(?<=a)b", "b", false }, { "(?<!a)b", "ab", false },
+        { "(?<!a)b", "cb", true }, { "(?<=^)b", "ab", false }, { "(?<=^a)b", "ab", true },
+        { "(?m)^b", "a\nb", true }, { "(?m)a$", "a\nb", true }, { "(?m)^c", "a\nb", false },
+        { "(?i)AB", "xab", true }, { "(a)\\1", "xaa", true }, { "(?<n>a)\\k<n>", "ab", false },
+        { "x*", "", true }, { "", "abc", true }, { "\\Qa.b", "xa.b", true }, { "\\Qa.b", "xaxb", false },
+        { "[(*]", "*", true }, { "\\(*x", "((x", true }, { "[]]", "]", false }, { "[^]", "\n", true },
+        -- ECMA-262's answers where PCRE2's search skipped the inside of a CRLF
+        { "(?s).b", "a\r\nb", true }, { "\\B", "a\r\nb", true },
+      } do
+        local p = one { type = "string", pattern = case[1] }
+        local problems = core.validate(p, { x = case[2] })
+        assert.equal(case[3], problems == nil, ("%s against %q"):format(case[1], case[2]))
+        assert.equal(problems == nil, core.marshal_json(p, { x = case[2] }) ~= nil)
+      end
+    end)
+
+    it("refuses what a search anywhere would change, unless the pattern anchors itself", function()
+      for _, pattern in ipairs { "a(*PRUNE)b", "(*UTF)a", "a(?R)?b", "a(?0)?b", "a\\g<0>?b", "(?x)a # comment",
+                                 "(?ix:a)b", "[]](*SKIP)" } do
+        assert.matches("pattern .* cannot be compiled: it .*: not ECMA%-262, and changed by a search anywhere",
+          compile_error { { "x", type = "string", pattern = pattern } })
+      end
+      valid(one { pattern = "^a(*PRUNE)b" }, { x = "ab" })
+      valid(one { pattern = "(?i-x)A" }, { x = "a" })
+      valid(one { pattern = "[[:alpha:](*]" }, { x = "(" })
+    end)
+
+    it("takes long valid values: a repeated group is bounded by memory, not a small depth", function()
+      valid(one { pattern = "^(?:a|b)*$" }, { x = ("ab"):rep(50000) })
+      valid(one { pattern = "^(a|b)*$" }, { x = ("ab"):rep(50000) })
+      valid(one { pattern = "^(?:[^<>])*$" }, { x = ("x"):rep(100000) })
+      valid(one { pattern = "^([a-z0-9]+\\.)*[a-z]+$" }, { x = ("abc."):rep(25000) .. "com" })
+      -- beyond the JIT's stack and the interpreter's memory: refused, never a crash
+      local p = one { type = "string", pattern = "^(?:a|b)*$" }
+      assert.same({ COSTLY .. "^(?:a|b)*$" }, invalid(p, { x = ("ab"):rep(200000) }).x)
     end)
   end)
 

@@ -70,6 +70,54 @@ describe("the schema vocabulary on the wire", function()
       assert.equal('{"o":{}}', json(p, { o = {} }))
       assert.equal('{"o":{"a":[],"n":null,"e":{}}}', json(p, { o = { a = {}, n = NULL, e = {} } }))
     end)
+
+    it("writes a free table with a hole as an object, the same on every Lua", function()
+      -- its key count once equalled #t (which a hole leaves to each Lua): it
+      -- validated as an array, then the writers met the nil, or LuaJIT wrote an object
+      local p = compile({ { "meta" } }, { additional_fields = true })
+      local holes = { 1, nil, 3, a = "x" }
+      assert.equal('{"meta":{"1":1,"3":3,"a":"x"}}', json(p, { meta = holes }))
+      assert.equal('{"extra":{"1":1,"3":3,"a":"x"}}', json(p, { extra = holes }))
+      assert.equal('{"1":1,"3":3,"a":"x"}', core.json_encode(holes))
+      assert.equal("1=1&3=3&a=x", core.encode_form(p, { meta = holes }))
+      assert.equal('{"1":1,"3":3}', core.json_encode { 1, nil, 3 })
+      assert.equal('{"1":1,"2":2,"2.5":3}', core.json_encode { 1, 2, [2.5] = 3 })
+      assert.equal('{"0":1,"1":2}', core.json_encode { [0] = 1, 2 })
+      assert.equal("[1,2,3]", core.json_encode { 1, 2, 3 })
+      local backwards = {}
+      backwards[3], backwards[2], backwards[1] = "c", "b", "a"
+      assert.equal('["a","b","c"]', core.json_encode(backwards))
+      -- unique_items sees it as the writers do: an object, equal to its copy
+      local u = compile { { "u", type = "array", unique_items = true } }
+      assert.same({ u = { "must not repeat an item: items 1 and 2 are equal" } },
+        core.validate(u, { u = { { 1, nil, 3, a = "x" }, { [1] = 1, [3] = 3, a = "x" } } }))
+    end)
+
+    it("refuses a file, as the form does: its path or its bytes never go out as JSON", function()
+      local p = compile { { "avatar", type = "file" }, { "docs", type = "array", items = { type = "file" } },
+                          { "name", type = "string" } }
+      for _, fields in ipairs {
+        { avatar = users.file("/etc/hostname") }, { avatar = users.blob("secret", "s.txt", "text/plain") },
+        { docs = { users.file("/etc/hostname") }, name = "x" }, { docs = {} },
+      } do
+        assert.is_nil(core.validate(p, fields))
+        for _, encode in ipairs { core.encode_json, core.marshal_json } do
+          local ok, err = pcall(encode, p, fields)
+          assert.is_false(ok)
+          assert.matches(": a file cannot be sent as JSON %(the multipart encoding can%)$", err)
+          assert.is_nil(err:find("/etc/hostname", 1, true) or err:find("secret", 1, true))
+        end
+        assert.has_error(function() core.encode_form(p, fields) end)
+        if fields.docs and #fields.docs == 0 then
+          assert.same({ nil, { docs = { "is an empty list, which a form cannot express: use the json encoding" } } },
+            { core.encode_multipart(p, fields) })
+        else
+          assert.is_table(core.encode_multipart(p, fields))
+        end
+      end
+      assert.equal('{"avatar":null,"name":"x"}', core.encode_json(compile { { "avatar", type = "file", nullable = true },
+                                                                           { "name" } }, { avatar = NULL, name = "x" }))
+    end)
   end)
 
   describe("x-www-form-urlencoded", function()
@@ -209,6 +257,36 @@ describe("the schema vocabulary on the wire", function()
       assert.is_nil(body)
       assert.same({ ['x"y'] = { "is a name a multipart part cannot have" } }, problems)
     end)
+  end)
+
+  it("nests values as deep in every encoder as validation lets them: 65 tables, not 66", function()
+    -- the form encoder once stopped one level short of the others, raising
+    -- for a deepObject that validated
+    local p = compile({ { "d", type = "object", style = "deepObject" }, { "o", type = "object" }, { "a", type = "array" } },
+                      { additional_fields = true })
+    local function nest(n, key)
+      local top = {}
+      local at = top
+      for _ = 2, n do at[key] = {}; at = at[key] end
+      at[key] = 1
+      return top
+    end
+    for _, field in ipairs { "d", "o", "a", "extra" } do
+      local fields = { [field] = nest(65, field == "a" and 1 or "k") }
+      assert.is_nil(core.validate(p, fields), field)
+      json(p, fields)
+      assert.is_table(core.encode_multipart(p, fields))
+      local body, problems = core.encode_form(p, fields) -- a body, or what a form cannot spell
+      assert.is_true(body ~= nil or problems ~= nil)
+      fields = { [field] = nest(66, field == "a" and 1 or "k") }
+      assert.matches("nested too deeply", select(2, next(core.validate(p, fields)))[1])
+      assert.same(core.validate(p, fields), select(2, core.marshal_json(p, fields)))
+      for _, encode in ipairs { core.encode_json, core.encode_multipart } do
+        assert.has_error(function() encode(p, fields) end, "cannot encode a table nested deeper than 64")
+      end
+    end
+    assert.matches("^d%[k%]", core.encode_form(p, { d = nest(65, "k") }))
+    assert.has_error(function() core.encode_form(p, { d = nest(66, "k") }) end, "cannot encode a table nested deeper than 64")
   end)
 
   it("keeps absent, null and a value apart in all three encodings", function()

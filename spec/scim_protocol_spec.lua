@@ -77,6 +77,20 @@ describe("scim discovery", function()
     for i = 1, 100 do if discovery.recall("https://h" .. i .. ".example") then kept = kept + 1 end end
     assert.is_true(kept > 0 and kept <= 64)
   end)
+
+  it("lets one owner at a time discover a base URL, for a while at most", function()
+    local base, a, b = "https://c.example/scim/v2", {}, {}
+    discovery.forget()
+    assert.is_true(discovery.claim(base, a, 100, 30))
+    assert.is_true(discovery.claim(base, a, 101, 30)) -- its own again
+    assert.is_false(discovery.claim(base, b, 110, 30))
+    assert.is_true(discovery.claim("https://d.example", b, 110, 30)) -- another base URL
+    discovery.release(base, b) -- not b's: a keeps it
+    assert.is_false(discovery.claim(base, b, 120, 30))
+    assert.is_true(discovery.claim(base, b, 131, 30)) -- a's ran out (an owner gone silent)
+    discovery.release(base, b)
+    assert.is_true(discovery.claim(base, a, 132, 30))
+  end)
 end)
 
 describe("scim error bodies", function()

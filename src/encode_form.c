@@ -128,7 +128,7 @@ static int emit_urlencoded(form_t *c, const users_path_t *name, const users_sche
   static const char *const delims[] = {",", ",", "%20", "%7C"};
   lua_State *L = c->L;
   int style = s ? s->style : USERS_STYLE_FORM, explode = s ? s->explode : 1;
-  if (s && (s->type == USERS_T_FILE || (s->items && s->items->type == USERS_T_FILE)) && !users_isnull(L, v))
+  if (s && users_schema_has_files(s) && !users_isnull(L, v))
     return users_fail(&c->fail, "%s: a file cannot be sent in a form (the multipart encoding can)", name->name, NULL);
   if (style == USERS_STYLE_DEEP) return emit_deep(c, name, s, v);
   if (!lua_istable(L, v)) return put_pair(c, name, v);

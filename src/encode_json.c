@@ -42,9 +42,16 @@ static int put_string(users_jw_t *w, const users_schema_t *s, int v) {
   if (w->check && s->type != USERS_T_STRING && s->type != USERS_T_ANY) return 0;
   if (!(r = users_json_string(w->b, str, n))) return no_room(w);
   if (w->check) { /* plain ASCII has n characters: no need to count them */
+    unsigned bad;
     if (!s->string_rules) return r == USERS_JSON_ASCII || users_utf8_length(str, n) >= 0;
-    return !users_string_problems(s, str, n,
-                                  r == USERS_JSON_ASCII ? (long)n : users_utf8_length(str, n));
+    bad = users_string_problems(s, str, n, r == USERS_JSON_ASCII ? (long)n : users_utf8_length(str, n));
+    if (w->known && (s->string_rules & USERS_S_COSTLY) && w->known->n < USERS_KNOWN_MAX) {
+      users_known_t *k = w->known;
+      k->v[k->n].s = s, k->v[k->n].str = str, k->v[k->n].bad = bad;
+      lua_pushvalue(w->L, v);
+      lua_rawseti(w->L, w->anchor, ++k->n); /* in its array part, made that size: no allocation */
+    }
+    return !bad;
   }
   if (!s && r != USERS_JSON_ASCII && users_utf8_length(str, n) < 0)
     return users_fail(&w->fail, "cannot encode a string that is not UTF-8", NULL, NULL);
@@ -238,6 +245,10 @@ static int put_object_schema(users_jw_t *w, const users_schema_t *s, int v, int 
       continue;
     }
     present++;
+    /* a file is a multipart file part; as JSON it would be its path or its bytes */
+    if (users_schema_has_files(&f->s) && !users_isnull(L, -1))
+      return w->check ? 0 : users_fail(&w->fail, "%s: a file cannot be sent as JSON (the multipart encoding can)",
+                                        f->name, NULL);
     if ((!first && !users_buf_putc(w->b, ',')) || !users_buf_add(w->b, f->json_key, f->json_key_len))
       return no_room(w);
     first = 0;

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "provider.h"
+#include "rules.h"
 
 typedef struct {
   lua_State *L;
@@ -17,6 +18,10 @@ typedef struct {
    * is never NULL in this mode. */
   int check;
   int names;         /* stack index of the provider's names table (objects) */
+  /* the pass: what it found about strings under costly rules, for the
+   * validation after it (rules.h), and the table that keeps them alive */
+  users_known_t *known;
+  int anchor;
   users_fail_t fail; /* the reference path: why it stopped */
 } users_jw_t;
 

@@ -50,12 +50,14 @@ static int text_part(form_t *c, const users_path_t *name, const char *type, int 
          users_form_scalar(c, v, 0) && add(c, "\r\n");
 }
 
-static int json_part(form_t *c, const users_path_t *name, const char *type, const users_schema_t *s, int v) {
+/* depth: the value's, as the JSON writer counts (a field's 0, an item's 1). */
+static int json_part(form_t *c, const users_path_t *name, const char *type, const users_schema_t *s, int v,
+                     int depth) {
   users_jw_t w;
   memset(&w, 0, sizeof w);
   w.L = c->L, w.b = c->b, w.names = c->names;
   if (!part_start(c, name) || !headers_end(c, type)) return 0;
-  if (!users_json_value(&w, s, v, 0)) {
+  if (!users_json_value(&w, s, v, depth)) {
     c->fail = w.fail;
     return 0;
   }
@@ -106,7 +108,8 @@ static int put_part(form_t *c, const users_path_t *name, const users_path_t *pat
                     const users_schema_t *s, int v) {
   const char *type = s ? s->part_content_type : NULL;
   if (s && s->type == USERS_T_FILE && !users_isnull(c->L, v)) return file_part(c, name, path, s, v);
-  if (lua_istable(c->L, v)) return json_part(c, name, type ? type : "application/json", s, v);
+  if (lua_istable(c->L, v)) /* an item (a path without a name) is one level down */
+    return json_part(c, name, type ? type : "application/json", s, v, path->name ? 0 : 1);
   return text_part(c, name, type, v);
 }
 
@@ -114,7 +117,7 @@ static int put_part(form_t *c, const users_path_t *name, const users_path_t *pat
 static int emit_part(form_t *c, const users_path_t *name, const users_schema_t *s, int v) {
   lua_State *L = c->L;
   size_t i, n;
-  if (s && s->part_json && !users_isnull(L, v)) return json_part(c, name, s->part_content_type, s, v);
+  if (s && s->part_json && !users_isnull(L, v)) return json_part(c, name, s->part_content_type, s, v, 0);
   if (!lua_istable(L, v) || !users_form_is_array(L, s, v)) return put_part(c, name, name, s, v);
   if ((n = users_rawlen(L, v)) == 0)
     return users_form_refuse(c, name, "is an empty list, which a form cannot express: use the json encoding");

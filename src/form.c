@@ -124,7 +124,9 @@ int users_form_pairs(form_t *c, const users_schema_t *s, int v, const users_path
   size_t i, count = 0, present = 0;
   int ok = 1;
   s = table_schema(s);
-  if (c->depth >= USERS_MAX_DEPTH || !lua_checkstack(L, 8)) /* validation refuses what gets here */
+  /* v is c->depth tables below a field's value (0), as validation and the
+   * JSON writer count: deeper than USERS_MAX_DEPTH is refused there too */
+  if (c->depth > USERS_MAX_DEPTH || !lua_checkstack(L, 8))
     return users_fail(&c->fail, "cannot encode a table nested deeper than 64", NULL, NULL);
   lua_pushnil(L);
   while (lua_next(L, v)) {

@@ -29,14 +29,15 @@ static const users_field_t *find_field(const users_provider_t *p, lua_State *L, 
 
 /* The stack during the pass: 1 provider, 2 fields, 3 scratch buffer, 4 the
  * names table when a schema has properties, then the traversal's key and
- * value. */
+ * value. Strings under costly rules (a pattern, alternatives) are noted in
+ * known, for the validation that follows when the pass declines. */
 
 /* The one pass; 1 with the body pushed, 0 to decline (the stack is then
  * left for the caller to reset). Each field is written as ,"name":value
  * where the table traversal meets it; the body is those spans in
  * declaration order, the first comma made the '{'. Nothing here raises
  * while the scratch is lent but the final push (see buf.h). */
-static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
+static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b, users_known_t *known) {
   const users_field_t *fields = users_provider_fields(p);
   size_t n_fields = users_provider_n_fields(p);
   span_t spans[USERS_MAX_FIELDS];
@@ -48,6 +49,8 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
   w.L = L;
   w.b = b;
   w.check = 1;
+  w.known = known;
+  w.anchor = lua_upvalueindex(3);
   if (p->has_props) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref);
     w.names = lua_gettop(L);
@@ -58,7 +61,7 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
   while (lua_next(L, 2)) {
     const users_field_t *f = find_field(p, L, -2);
     span_t *sp;
-    if (!f || f->s.type == USERS_T_FILE || !users_buf_room(b, f->json_key_len + 1)) return 0;
+    if (!f || users_schema_has_files(&f->s) || !users_buf_room(b, f->json_key_len + 1)) return 0;
     sp = &spans[f - fields];
     sp->off = b->len;
     b->data[b->len] = ',';
@@ -95,20 +98,35 @@ static int fast(lua_State *L, const users_provider_t *p, users_buf_t *b) {
   return 1;
 }
 
+/* Lets go of the strings the pass kept alive (its upvalue 3). */
+static void forget(lua_State *L, users_known_t *known) {
+  for (; known->n > 0; known->n--) {
+    lua_pushnil(L);
+    lua_rawseti(L, lua_upvalueindex(3), known->n);
+  }
+}
+
 /* core.marshal_json(provider, fields) -> body | nil, errors, reason
- * Upvalues: 1 the scratch buffer, 2 the providers' metatable. */
+ * Upvalues: 1 the scratch buffer, 2 the providers' metatable, 3 a table
+ * that keeps the strings the pass knows alive until the call ends. */
 static int marshal_json(lua_State *L) {
   users_provider_t *p = users_provider_check_fast(L, 1, lua_upvalueindex(2));
   users_buf_t *b;
+  users_known_t known;
   int n;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  known.n = 0;
   b = users_buf_borrow(L); /* 3 */
-  n = fast(L, p, b);
+  n = fast(L, p, b, &known);
   users_buf_return(b);
-  if (n) return 1;
+  if (n) {
+    forget(L, &known);
+    return 1;
+  }
   lua_settop(L, 2);
-  n = users_validate_fields(L); /* nothing when valid, else errors or nil, reason */
+  n = users_validate_known(L, &known); /* nothing when valid, else errors or nil, reason */
+  forget(L, &known);
   if (n == 0) {
     lua_settop(L, 2);
     return users_encode_json(L);
@@ -121,6 +139,7 @@ static int marshal_json(lua_State *L) {
 void users_marshal_open(lua_State *L) {
   users_buf_push_scratch(L);
   users_provider_push_meta(L);
-  lua_pushcclosure(L, marshal_json, 2);
+  lua_createtable(L, USERS_KNOWN_MAX, 0);
+  lua_pushcclosure(L, marshal_json, 3);
   lua_setfield(L, -2, "marshal_json");
 }

@@ -13,6 +13,7 @@ static int provider_gc(lua_State *L) {
   free(p->name);
   users_schema_free(&p->body);
   users_fields_free(p->params, p->n_params);
+  users_pattern_stack_free(p->re_stack); /* after the patterns that use it */
   memset(p, 0, sizeof *p);
   p->names_ref = LUA_NOREF; /* __close then __gc: the second call unrefs nothing */
   return 0;
@@ -91,6 +92,7 @@ static int compile(lua_State *L) {
   c.L = L;
   c.keep = KEEP;
   c.next_slot = 1;
+  c.re_stack = &p->re_stack;
   p->body.type = USERS_T_OBJECT;
   p->body.min_length = p->body.max_length = p->body.min_items = p->body.max_items = -1;
   p->body.min_props = p->body.max_props = p->body.max_bytes = -1;

@@ -96,6 +96,7 @@ typedef struct {
                              the provider points into */
   int has_props;          /* some schema declares properties: the writers need
                              the names table */
+  users_pattern_stack_t *re_stack; /* the JIT's stack for the patterns (pattern.h) */
   const char *form_true, *form_false; /* form_booleans */
   size_t form_true_len, form_false_len;
 } users_provider_t;
@@ -125,6 +126,12 @@ static inline const users_field_t *users_schema_prop(const users_schema_t *s, co
   return NULL;
 }
 #define users_provider_field_by_key(p, key, len) users_schema_prop(&(p)->body, (key), (len))
+
+/* A file field, or an array of files (a top-level field: files are nowhere
+ * else): what only multipart can send. */
+static inline int users_schema_has_files(const users_schema_t *s) {
+  return s->type == USERS_T_FILE || (s->type == USERS_T_ARRAY && s->items && s->items->type == USERS_T_FILE);
+}
 
 /* Registers compile into the module table on the top of the stack. */
 void users_provider_open(lua_State *L);

@@ -109,6 +109,14 @@ unsigned users_string_problems(const users_schema_t *s, const char *str, size_t 
   return 0;
 }
 
+unsigned users_string_problems_known(const users_known_t *known, const users_schema_t *s, const char *str,
+                                     size_t n, long chars) {
+  int i;
+  for (i = 0; known && i < known->n; i++)
+    if (known->v[i].str == str && known->v[i].s == s) return known->v[i].bad;
+  return users_string_problems(s, str, n, chars);
+}
+
 static int number_holds(const users_schema_t *a, const void *value) {
   const users_num_t *v = (const users_num_t *)value;
   if (a->read_only) return 0;

@@ -22,6 +22,27 @@ enum {
 /* A string of n bytes; chars is users_utf8_length(str, n), which the
  * caller may know already. */
 unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars);
+/* What marshal_json's pass found about strings under costly rules (a
+ * pattern, alternatives), for the validation that follows it when it
+ * declines: a string met again under the same schema answers as it did,
+ * and its pattern is matched once per call, not twice. A string is known by
+ * the address of its bytes, which the pass keeps alive (anchored in a Lua
+ * table) until the call ends, so that no other string can take it. */
+#define USERS_KNOWN_MAX 16
+#define USERS_S_COSTLY (USERS_S_PATTERN | USERS_S_ANY_OF | USERS_S_ONE_OF)
+typedef struct {
+  int n;
+  struct {
+    const users_schema_t *s;
+    const char *str;
+    unsigned bad;
+  } v[USERS_KNOWN_MAX];
+} users_known_t;
+
+/* users_string_problems, answered from known (NULL: nothing known) when the
+ * string was met under s before. */
+unsigned users_string_problems_known(const users_known_t *known, const users_schema_t *s, const char *str,
+                                     size_t n, long chars);
 /* A finite number (or integer text read as one). */
 unsigned users_number_problems(const users_schema_t *s, const users_num_t *v);
 unsigned users_boolean_problems(const users_schema_t *s, int b);

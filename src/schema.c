@@ -307,7 +307,7 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
     char why[200];
     const char *src = want_string(c, v, k, &n);
     s->pattern = users_strdup_or_raise(L, src, n);
-    if (!(s->re = users_pattern_compile(src, n, why, sizeof why)))
+    if (!(s->re = users_pattern_compile(src, n, c->re_stack, why, sizeof why)))
       users_compile_error(c, "pattern %s cannot be compiled: %s", src, why);
   } else if (strcmp(k, "items") == 0) {
     new_schema(c, &s->items, v, k, depth, at == AT_FIELD ? AT_FIELD_ITEMS : AT_INNER);
@@ -370,8 +370,12 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
     users_compile_error(c, "'max_bytes' and 'content_type' need type = \"file\"");
   if (t == USERS_T_FILE && at != AT_FIELD && at != AT_FIELD_ITEMS)
     users_compile_error(c, "a file is a top-level field (or a top-level array's items)");
-  if (at == AT_PARAM && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
+  /* anywhere in a parameter, its alternatives too: check_param walks no table */
+  if (c->in_param && (t == USERS_T_ARRAY || t == USERS_T_OBJECT || t == USERS_T_FILE))
     users_compile_error(c, "a path parameter is a single value");
+  /* a JSON part would carry the file value itself: its path, or its bytes as text */
+  if (s->part_json && users_schema_has_files(s))
+    users_compile_error(c, "a file is sent as a file part: a JSON 'part_content_type' cannot carry it");
   if (s->style != USERS_STYLE_FORM && !holds_table(s))
     users_compile_error(c, "style %s is for arrays and objects (the type, or one of its alternatives)",
                         style_names[s->style]);
@@ -466,7 +470,9 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
 void users_compile_list(users_compile_t *c, int idx, const char *key, int kind,
                         users_field_t **out, size_t *n_out) {
   if (!lua_istable(c->L, idx)) users_compile_error(c, "'%s' must be a list", key);
+  c->in_param = kind == USERS_LIST_PARAMS;
   compile_list_at(c, idx, key, kind, out, n_out, 0);
+  c->in_param = 0;
 }
 
 void users_compile_schema_at(users_compile_t *c, int idx, const char *key, users_schema_t *s) {

@@ -14,6 +14,8 @@
 typedef struct {
   lua_State *L;
   int keep, next_slot, has_props;
+  int in_param;                     /* compiling a path parameter's schema */
+  users_pattern_stack_t **re_stack; /* the provider's, for its patterns */
   char path[400];
   size_t path_len;
 } users_compile_t;

@@ -18,6 +18,7 @@
 typedef struct {
   lua_State *L;
   int E, names, depth;
+  const users_known_t *known; /* what marshal_json's pass found (rules.h), or NULL */
 } walk_t;
 
 /* --- reporting ------------------------------------------------------------ */
@@ -173,7 +174,7 @@ static int check_string(walk_t *w, const users_schema_t *s, int v, const users_p
                                         "a valid IPv4 address", "a valid IPv6 address"};
   size_t n;
   const char *str = lua_tolstring(w->L, v, &n);
-  unsigned bad = users_string_problems(s, str, n, users_utf8_length(str, n));
+  unsigned bad = users_string_problems_known(w->known, s, str, n, users_utf8_length(str, n));
   if (!bad) return 1;
   if (!w->E) return 0;
   if (bad & USERS_P_UTF8) return problem(w, path, "must be valid UTF-8 text");
@@ -453,7 +454,7 @@ static void check_extra_field(walk_t *w, const users_provider_t *p, int k) {
 
 /* Validates the fields present (one pass over the table the caller gave,
  * matching keys against the interned field names), then what is missing. */
-int users_validate_fields(lua_State *L) {
+int users_validate_known(lua_State *L, const users_known_t *known) {
   users_provider_t *p = users_provider_check(L, 1);
   const users_field_t *fields = users_provider_fields(p);
   const int E = 3, NAMES = 4;
@@ -465,7 +466,7 @@ int users_validate_fields(lua_State *L) {
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: errors, made on the first one */
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4 */
-  w.L = L, w.E = E, w.names = NAMES, w.depth = 0;
+  w.L = L, w.E = E, w.names = NAMES, w.depth = 0, w.known = known;
   memset(seen, 0, sizeof seen);
   lua_pushnil(L);
   while (lua_next(L, 2)) { /* key -2, value -1 */
@@ -512,6 +513,10 @@ int users_validate_fields(lua_State *L) {
   return 1;
 }
 
+int users_validate_fields(lua_State *L) {
+  return users_validate_known(L, NULL);
+}
+
 /* core.check_param(provider, name, value) -> text | nil, message: a path
  * parameter, validated like a field, returned as the text to encode. */
 static int check_param(lua_State *L) {
@@ -533,10 +538,16 @@ static int check_param(lua_State *L) {
     return 2;
   }
   path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
-  w.L = L, w.E = 4, w.names = 0, w.depth = 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 5: never read (no table gets here), never 0 */
+  w.L = L, w.E = 4, w.names = 5, w.depth = 0, w.known = NULL;
   if (f->s.type == USERS_T_STRING && lua_type(L, 3) != LUA_TSTRING) {
     lua_pushnil(L);
     lua_pushstring(L, "must be a string");
+    return 2;
+  }
+  if (lua_type(L, 3) == LUA_TTABLE) { /* a parameter's schema holds no table (compile saw to it) */
+    lua_pushnil(L);
+    lua_pushstring(L, "must be a string or a number");
     return 2;
   }
   if (!check_value(&w, &f->s, 3, &path)) {

@@ -2,6 +2,7 @@
 #define USERS_VALIDATE_H
 
 #include "provider.h"
+#include "rules.h"
 
 /* A place in an update, for err.fields keys: a field or a property (name,
  * len bytes), or an array's item (name NULL, item its number from 1),
@@ -21,9 +22,11 @@ void users_push_path(lua_State *L, const users_path_t *p);
  * its array's, with "item N " in front. */
 void users_add_problem(lua_State *L, int E, const users_path_t *path, const char *msg);
 
-/* core.validate(provider, fields) -> nothing when valid | errors | nil, reason
- * (marshal_json's reference path calls it too) */
+/* core.validate(provider, fields) -> nothing when valid | errors | nil, reason */
 int users_validate_fields(lua_State *L);
+/* The same, for marshal_json's reference path: strings its pass met under
+ * costly rules answer from known. */
+int users_validate_known(lua_State *L, const users_known_t *known);
 /* Registers validate and check_param into the module table on the top of
  * the stack. */
 void users_validate_open(lua_State *L);

@@ -50,12 +50,22 @@ const char *users_json_unwritable(lua_State *L, int v, int depth) {
 }
 
 int users_free_is_array(lua_State *L, int v) {
-  size_t count = 0;
+  size_t count = 0, top = 0;
   lua_pushnil(L);
   while (lua_next(L, v)) {
+    long long k;
     lua_pop(L, 1);
+    if (!users_tointeger(L, -1, &k) || k < 1) { /* a key no array has: an object */
+      lua_pop(L, 1);
+      return 0;
+    }
+    if ((unsigned long long)k > top) top = (size_t)k;
     count++;
   }
+  /* count distinct keys, all integers from 1, the largest count: 1..count.
+   * (The length operator cannot tell: on a table with holes its answer
+   * differs between Luas, and a count equal to it let {1, nil, 3, a = 1}
+   * through as an array.) */
   if (count == 0) {
     int is_array = 0;
     if (lua_getmetatable(L, v)) {
@@ -65,7 +75,7 @@ int users_free_is_array(lua_State *L, int v) {
     }
     return is_array;
   }
-  return count == users_rawlen(L, v);
+  return count == top;
 }
 
 /* --- equality ------------------------------------------------------------- */

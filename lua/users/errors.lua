@@ -157,7 +157,7 @@ function _M.from_response(decl, res)
   end
   return _M.new {
     kind = "http", status = status, code = code, message = message,
-    fields = fields, provider = decl.name, body = body,
+    fields = fields, provider = decl.name, body = body, scim_type = info.scim_type, -- SCIM's error keyword
     retry_after = _M.retry_after(res.headers["retry-after"]),
     retryable = status == 429 or status >= 500,
   }

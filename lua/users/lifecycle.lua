@@ -69,7 +69,7 @@ end
 --- A new life of an item of `drv` (`driver`'s) at `now`.
 function _M.new(drv, id, fields, now)
   local entry, o = drv.entry, drv.o
-  local call = entry.decl.plan and plan.call(entry, o, id, fields, entry.decl.plan) or false
+  local call = entry.decl.plan and plan.call(entry, o, id, fields, entry.decl.plan, drv.dry) or false
   -- The fields of every life named here with a value (false: none yet;
   -- 16 at most: the table stays small), so that none added later makes it
   -- grow; those of rarer paths (slot, last, refused, sent, span, delay,

@@ -54,6 +54,8 @@ _M.RULES = {
     end
   end,
   metrics = check.of("boolean"),
+  -- SCIM (users/providers/scim.lua): the update's method, "auto" from the server's discovery document
+  scim_method = one_of("auto", "patch", "put"),
 }
 
 --- Checks an options table for the provider of `entry`; raises a misuse of

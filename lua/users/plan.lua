@@ -17,10 +17,12 @@ Call.__index = Call
 
 --- A call for a plan of `entry`'s (the `plan` function given) for one
 -- item: `entry`, `id`, `fields`, `opts` (read only), `provider`, `state`
--- (the plan's own), `step` and `attempts` (kept by the lifecycle).
-function _M.call(entry, o, id, fields, plan)
+-- (the plan's own), `step` and `attempts` (kept by the lifecycle), `dry`
+-- (nothing will be sent: a dry run or users.prepare shows the first
+-- request the plan gives).
+function _M.call(entry, o, id, fields, plan, dry)
   return setmetatable({ entry = entry, id = id, fields = fields, opts = o, provider = entry.decl.name,
-                        step = 0, attempts = 0, plan = plan, state = {} }, Call)
+                        step = 0, attempts = 0, plan = plan, state = {}, dry = dry or false }, Call)
 end
 
 --- The declaration's own request for the item (validated, encoded), or nil, err.

@@ -197,6 +197,7 @@ function _M.describe(entry)
     source = copy(d.source),                       -- { operation, operation_id, pointer } from OpenAPI
     additional_fields = copy(d.additional_fields or false), -- undeclared fields: false, true or a schema
     form_booleans = copy(d.form_booleans or { "1", "0" }),  -- a boolean in form and multipart
+    notes = copy(d.notes or {}),                   -- sentences the fields do not say (scim's names, methods)
   }
 end
 

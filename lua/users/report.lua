@@ -70,7 +70,7 @@ end
 local function lean(err)
   return errors.new { kind = err.kind, code = err.code, status = err.status, message = err.message,
                       fields = err.fields, retry_after = err.retry_after, retryable = err.retryable,
-                      attempts = err.attempts, provider = err.provider }
+                      attempts = err.attempts, provider = err.provider, scim_type = err.scim_type }
 end
 
 -- Credentials refused again and again: sending the rest would only fail the same way.

@@ -79,6 +79,9 @@
 --   inside nginx, by default, the incoming request's; `false`: none
 -- @field metrics `false`: this call's attempts are not counted in
 --   `users.metrics` (default true)
+-- @field scim_method scim: `"auto"` (default: the server's
+--   ServiceProviderConfig decides, read once per base URL), `"patch"`, or
+--   `"put"` (GET, merge, PUT with If-Match)
 -- @field transport a table following `users.transport`'s contract
 
 --- Run options of `bulk_update`, beside any `Options` key.
@@ -133,7 +136,10 @@
 -- @field retryable whether a retry may help
 -- @field attempts how many requests were made
 -- @field waiting_for for a deadline's `timeout`: what the call was waiting
---   for when it ran out (`"answer"`, `"retry"`, `"budget"`, `"token"`)
+--   for when it ran out (`"answer"`, `"retry"`, `"budget"`, `"token"`,
+--   `"discovery"`: scim waiting for another call's discovery GET)
+-- @field scim_type scim: the `scimType` of a SCIM error body
+--   (`"uniqueness"`, `"invalidValue"`, ...)
 -- @field provider the provider's name
 -- @field body the provider's decoded (or raw) body
 

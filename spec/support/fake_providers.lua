@@ -26,7 +26,11 @@ M.PREFIXES = {
   scim_github = "/scim-github/v2",
   scim_nodisco = "/scim-nodisco/v2",
   scim_unique = "/scim-unique/v2",
+  -- the provider `scim` (examples, the demo, the command's specs) on the RFC
+  -- server: requests() and behave() take either name
+  scim = "/scim-rfc/v2",
 }
+M.ALIASES = { scim = "scim_rfc" }
 
 -- What the fakes accept.
 M.TOKEN = "test-token"                 -- Bearer token of every provider
@@ -222,6 +226,7 @@ end
 --  at, conn, tls, protocol ("HTTP/1.1", "HTTP/2.0"), resumed (a resumed TLS
 --  session), port, client (mutual TLS: the client certificate's subject) }.
 function Fake:requests(name)
+  name = M.ALIASES[name] or name
   local seqs = {}
   for n in run("ls -1 " .. q(self.dir .. "/rec")):gmatch("req%-(%d+)%.lua") do
     seqs[#seqs + 1] = tonumber(n)
@@ -251,6 +256,7 @@ end
 --  Kinds: delay, respond, script, drop, throttle, huge, not_json, token_ttl;
 --  `times = N` limits respond/drop/delay/huge/not_json of the same call.
 function Fake:behave(name, spec)
+  name = M.ALIASES[name] or name
   if name ~= "*" and not M.PREFIXES[name] then
     error("unknown provider " .. tostring(name), 2)
   end

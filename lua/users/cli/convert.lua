@@ -7,6 +7,7 @@
 --   array          items separated by ";" (a;b;c, spaces around items
 --                  ignored), or a JSON array ([1,2], ["a","b"]), which CSV
 --                  needs quoted as it holds commas: "[1,2]"; [] is empty
+--   object         a JSON object ({"givenName":"Babs"}), quoted in CSV
 --   file           a path (lancepilot's avatar)
 --   string         the text exactly as written
 -- Ids stay exactly the text written (leading zeros, 21 digits), unless the
@@ -65,6 +66,10 @@ function _M.value(rule, text)
     return list
   end
   if t == "file" then return users.file(text) end
+  if t == "object" and text:match("^%s*{") then
+    local obj = core.json_decode(text)
+    if type(obj) == "table" then return obj end -- else refused by validation, with the field named
+  end
   return text
 end
 

@@ -217,6 +217,7 @@ function _M.text(d)
   add(format("  request:  %s {base}%s, body %s", d.method, d.path, concat(encs, " or ")))
   add("  id:       " .. _M.id_text(d))
   add("  base URL: " .. (d.base_url or "none: set " .. d.name:upper() .. "_BASE_URL or give --base-url"))
+  for _, note in ipairs(d.notes or {}) do add("  note:     " .. note) end
   add("")
   add("fields (an update needs at least one; unknown names are refused):")
   local names = {}
@@ -240,7 +241,8 @@ function _M.text(d)
   for _, e in ipairs(env) do add(format("  %-" .. ew .. "s  %s", e[1], e[2])) end
   add("")
   add("in a CSV cell: empty = leave the field alone; null = null; booleans true/false, 1/0, yes/no;")
-  add("  arrays a;b;c or a JSON array (quoted in CSV: \"[1,2]\"; [] is empty); a file is its path")
+  add("  arrays a;b;c or a JSON array (quoted in CSV: \"[1,2]\"; [] is empty); an object a JSON object;")
+  add("  a file is its path")
   return lines
 end
 

@@ -169,7 +169,8 @@ input:
   CRLF). Cells are converted by the field's type: empty = leave the field
   alone, null = null, booleans true/false, 1/0, yes/no, integers, arrays a;b;c
   (quoted or not; with the ; separator, quote them) or a JSON array, which CSV
-  needs quoted: "[1,2]" ([] is empty), a file is its path. Ids stay exactly as
+  needs quoted: "[1,2]" ([] is empty), an object a JSON object ({"a":1},
+  quoted in CSV), a file is its path. Ids stay exactly as
   written (leading zeros, long digits) unless the provider's id is an integer.
   JSON lines: one object a line, {"id": ..., "fields": {...}} or
   {"id": ..., "field": value, ...}; keys starting with _ are ignored. A line

@@ -6,6 +6,7 @@
 --   cfg.patch, cfg.etag, cfg.found
 --   discovery.method(opts.scim_method, cfg)         -- "patch" | "put"
 --   discovery.remember(base_url, cfg); discovery.recall(base_url)
+--   discovery.claim(base_url, owner, now, hold); discovery.release(base_url, owner)
 --
 -- `patch.supported` false means GET + PUT; true, or no discovery document
 -- at all (404, and 405 or 501 from servers that route nothing there), means
@@ -64,10 +65,14 @@ end
 -- must not grow the table without bound).
 local LIMIT = 64
 local memory, count = {}, 0
+-- Discoveries under way, by base URL: `{ owner, expires }`, so that the
+-- items a bulk run starts at once send one GET, not one each (the others
+-- wait for its answer). Emptied with the memory.
+local claims = {}
 
 function _M.remember(base, cfg)
   if memory[base] == nil then
-    if count >= LIMIT then memory, count = {}, 0 end
+    if count >= LIMIT then memory, count, claims = {}, 0, {} end
     count = count + 1
   end
   memory[base] = cfg
@@ -77,10 +82,27 @@ function _M.recall(base)
   return memory[base]
 end
 
+--- Claims the discovery of `base` for `owner` (any value) until `now +
+-- hold` seconds: true when it is owner's now (free, expired, or owner's
+-- already), false while another holds it. An owner that never answers
+-- (its item abandoned) holds it `hold` seconds at most.
+function _M.claim(base, owner, now, hold)
+  local c = claims[base]
+  if c and c.owner ~= owner and now < c.expires then return false end
+  claims[base] = { owner = owner, expires = now + hold }
+  return true
+end
+
+--- Gives a claim up (owner's only: another's is left alone).
+function _M.release(base, owner)
+  local c = claims[base]
+  if c and c.owner == owner then claims[base] = nil end
+end
+
 --- Forgets every remembered configuration (specs; a host that knows a
 -- server changed).
 function _M.forget()
-  memory, count = {}, 0
+  memory, count, claims = {}, 0, {}
 end
 
 return _M

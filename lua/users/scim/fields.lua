@@ -11,7 +11,9 @@
 -- Every writable attribute once; a complex one also as its dotted
 -- sub-attributes (`name.givenName`: a CSV column sets one); a multi-valued
 -- one as an array of objects (a JSON cell). Read-only attributes (`id`,
--- `meta`, `groups`) are not fields: an update cannot set them.
+-- `meta`, `groups`) are not fields: an update cannot set them. Objects
+-- take no other sub-attribute (additional_properties = false), as the
+-- check (users/scim/check.lua) refuses them.
 local schema = require "users.scim.schema"
 
 local _M = {}
@@ -50,9 +52,10 @@ local function add(list, def, prefix)
   local extra = { nullable = def.name ~= "userName", write_only = def.mutability == "writeOnly" or nil }
   if def.multi then
     list[#list + 1] = { name, type = "array", nullable = true,
-                        items = { type = "object", properties = properties(def) } }
+                        items = { type = "object", properties = properties(def), additional_properties = false } }
   elseif def.type == "complex" then
-    list[#list + 1] = { name, type = "object", nullable = true, properties = properties(def) }
+    list[#list + 1] = { name, type = "object", nullable = true, properties = properties(def),
+                        additional_properties = false }
     for _, p in ipairs(properties(def)) do
       list[#list + 1] = simple(name .. "." .. p[1], def.sub_by[p[1]:lower()].type, { nullable = true })
     end

@@ -27,7 +27,7 @@ local version = require "users.scim.version"
 
 local _M = {}
 
-local setmetatable, type, ipairs = setmetatable, type, ipairs
+local setmetatable, type = setmetatable, type
 
 local USER, SPC = "/Users/{id}", "/ServiceProviderConfig"
 local SCIM_JSON = "application/scim+json"
@@ -48,11 +48,14 @@ Plan.__index = Plan
 --- A plan for checked attributes (users/scim/check.lua). `o.method`:
 -- "auto" (nil), "patch" or "put"; `o.config`: a remembered discovery;
 -- `o.refetches`: how many times a 412 sends us back to the GET (2);
--- `o.error`: makes this provider's errors (the lifecycle's `call:error`).
+-- `o.error`: makes this provider's errors (the lifecycle's `call:error`);
+-- `o.dry`: nothing will be sent (a dry run, users.prepare): no discovery,
+-- the first request is the one that updates as far as is known (a PATCH,
+-- unless `config` or `method` says PUT: then the GET before it).
 function _M.new(attrs, o)
   o = o or {}
   return setmetatable({ attrs = attrs, choice = o.method or "auto", config = o.config,
-                        refetches = o.refetches or 2, refetched = 0,
+                        refetches = o.refetches or 2, refetched = 0, dry = o.dry or false,
                         error = o.error or default_error }, Plan)
 end
 
@@ -60,21 +63,13 @@ local function get(step, template)
   return { step = step, method = "GET", template = template, headers = { Accept = ACCEPT }, idempotent = true }
 end
 
--- A PATCH of replace operations only can be sent twice with the same
--- outcome; a remove sent again may be refused (noTarget) after it worked.
-local function replaces_only(body)
-  for _, op in ipairs(body.Operations) do
-    if op.op ~= "replace" then return false end
-  end
-  return true
-end
-
 -- The request that updates, once the method is known.
 function Plan:_start()
   if discovery.method(self.choice, self.config) == "patch" then
-    local body = patch.body(self.attrs)
+    -- replace and remove operations with paths, no add: sent twice, the
+    -- user ends as after once (a remove of what is gone removes nothing)
     self.req = { step = "patch", method = "PATCH", template = USER, headers = { Accept = ACCEPT },
-                 json = body, content_type = SCIM_JSON, idempotent = replaces_only(body) }
+                 json = patch.body(self.attrs), content_type = SCIM_JSON, idempotent = true }
   else
     self.req = get("get", USER)
   end
@@ -83,7 +78,7 @@ end
 
 --- The first request: "send", request.
 function Plan:first()
-  if discovery.needed(self.choice, self.config) then
+  if not self.dry and discovery.needed(self.choice, self.config) then
     self.req = get("discover", SPC)
     return "send", self.req
   end
@@ -95,6 +90,8 @@ function Plan:_put(current, res)
   -- The version the user had when we read it: a PUT over someone else's
   -- change is refused (412) instead of silently undoing it.
   headers["If-Match"] = version.of(res.headers, current)
+  -- idempotent: the same whole user sent twice leaves it as once (with
+  -- If-Match the second is a 412, and back to the GET)
   self.req = { step = "put", method = "PUT", template = USER, headers = headers,
                json = merge.resource(current, self.attrs), content_type = SCIM_JSON, idempotent = true }
   return "send", self.req
