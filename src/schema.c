@@ -11,6 +11,7 @@
 #include "formats.h"
 #include "json_write.h"
 #include "schema.h"
+#include "values.h"
 
 static const char *const type_names[] = {"any",     "string", "integer", "number", "boolean",
                                          "array",   "object", "file",    NULL};
@@ -137,14 +138,8 @@ static long want_count(users_compile_t *c, int v, const char *key) {
 static int to_num(lua_State *L, int v, users_num_t *out) {
   memset(out, 0, sizeof *out);
   if (lua_type(L, v) == LUA_TNUMBER) {
-    long long i;
-    if (users_tointeger(L, v, &i)) {
-      out->is_int = 1;
-      out->i = i;
-      return 1;
-    }
-    out->d = (double)lua_tonumber(L, v);
-    return isfinite(out->d);
+    users_tonum(L, v, out);
+    return out->is_int || isfinite(out->d);
   }
   if (lua_type(L, v) == LUA_TSTRING) {
     size_t n;
