@@ -28,6 +28,40 @@ describe("the C core at its edges", function()
     assert.equal('{"a":' .. want .. '}', core.marshal_json(p, { a = v }))
   end)
 
+  it("refuses a declaration of more than 100 000 schemas and enum values at compile, however it is built", function()
+    -- (the largest operation of GitHub's whole API, bench/data, compiles to 259)
+    local function too_large(fields)
+      local ok, msg = pcall(compile, fields)
+      assert.is_false(ok, "expected the declaration refused")
+      assert.matches("more than 100000 schemas and enum values in one declaration: refused as too large", msg)
+      return msg
+    end
+    -- one Lua table reached from many places: a small declaration that
+    -- unfolds into 10 + 100 + ... + 10^5 schemas
+    local function fan(levels)
+      local list = { { "leaf", type = "integer" } }
+      for _ = 1, levels do
+        local shared, next_list = list, {}
+        for i = 1, 10 do next_list[i] = { "p" .. i, type = "object", properties = shared } end
+        list = next_list
+      end
+      return { { "root", type = "object", properties = list } }
+    end
+    assert.matches("properties%[%d+%] %(p%d+%)", too_large(fan(5)))
+    compile(fan(3)) -- 1 111 schemas: fine
+    local wide, values = {}, {}
+    for i = 1, 100001 do wide[i] = { "k" .. i } values[i] = i end
+    too_large { { "o", type = "object", properties = wide } }
+    too_large { { "e", enum = values } }
+    too_large { { "a", any_of = wide } }
+    -- a long list still finds a name declared twice
+    local twice = {}
+    for i = 1, 40 do twice[i] = { "k" .. (i == 40 and 7 or i) } end
+    local ok, msg = pcall(compile, { { "o", type = "object", properties = twice } })
+    assert.is_false(ok)
+    assert.matches("property k7 is declared twice", msg)
+  end)
+
   it("refuses object keys that are not UTF-8, or two keys with one text (1 and \"1\")", function()
     local ok, msg = pcall(core.json_encode, { ["\255"] = 1 })
     assert.is_false(ok)

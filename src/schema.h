@@ -16,6 +16,7 @@ typedef struct {
   int keep, next_slot, has_props;
   int in_param;                     /* compiling a path parameter's schema */
   users_pattern_stack_t **re_stack; /* the provider's, for its patterns */
+  size_t nodes;                     /* schemas and enum values so far (USERS_MAX_SCHEMA_NODES) */
   char path[400];
   size_t path_len;
 } users_compile_t;
