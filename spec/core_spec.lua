@@ -203,6 +203,39 @@ describe("the C core at its edges", function()
     assert.matches("^multipart/form%-data; boundary=lua%-users%-%x+$", ctype)
   end)
 
+  it("makes multipart boundaries from the kernel, reading no file per call, and never lets a value hold one", function()
+    local p = core.compile { name = "mp", fields = { { "b" }, { "f", type = "file" } } }
+    local function boundary() return (select(3, core.encode_multipart(p, { b = "x" })):match("boundary=(.*)$")) end
+    local function bytes_read()
+      local f = assert(io.open("/proc/self/io", "r")) -- what this process read(2), in bytes
+      local n = tonumber(f:read("*a"):match("rchar: (%d+)"))
+      f:close()
+      return n
+    end
+    boundary()
+    local before, seen = bytes_read(), {}
+    for _ = 1, 200 do
+      local b = boundary()
+      assert.matches("^lua%-users%-%x+$", b)
+      assert.equal(42, #b)
+      assert.is_nil(seen[b], "a boundary came twice")
+      seen[b] = true
+    end
+    -- /dev/urandom through stdio read a buffer (4 KB) per call
+    assert.is_true(bytes_read() - before < 200 * 1024, "a file was read for each boundary")
+    -- a chosen boundary (reproducible bodies): used as it is, and refused when a value holds it
+    local segments, _, ctype = core.encode_multipart(p, { b = "x" }, "XyZ-0")
+    assert.equal("multipart/form-data; boundary=XyZ-0", ctype)
+    assert.equal('--XyZ-0\r\nContent-Disposition: form-data; name="b"\r\n\r\nx\r\n--XyZ-0--\r\n',
+      table.concat(segments))
+    for _, fields in ipairs { { b = "a\r\n--XyZ-0--\r\n" }, { f = users.blob("..XyZ-0..", "f.txt", "text/plain") } } do
+      local ok, msg = pcall(core.encode_multipart, p, fields, "XyZ-0")
+      assert.is_false(ok)
+      assert.matches("a value holds the multipart boundary XyZ%-0", msg)
+    end
+    assert.error_matches(function() core.encode_multipart(p, { b = "x" }, "a b") end, "a boundary is 1 to 40")
+  end)
+
   -- A call that finds the state's scratch buffer lent takes a box instead:
   -- a new userdata on every call (some 60 bytes). So what a run of calls
   -- that allocate nothing else costs tells which of the two they used.
