@@ -37,7 +37,7 @@ describe("the C core at its edges", function()
       return msg
     end
     -- one Lua table reached from many places: a small declaration that
-    -- unfolds into 10 + 100 + ... + 10^5 schemas
+    -- would unfold into 10 + 100 + ... + 10^5 schemas (counted first, read only)
     local function fan(levels)
       local list = { { "leaf", type = "integer" } }
       for _ = 1, levels do
@@ -47,10 +47,10 @@ describe("the C core at its edges", function()
       end
       return { { "root", type = "object", properties = list } }
     end
-    assert.matches("properties%[%d+%] %(p%d+%)", too_large(fan(5)))
+    too_large(fan(5))
     compile(fan(3)) -- 1 111 schemas: fine
-    local wide, values = {}, {}
-    for i = 1, 100001 do wide[i] = { "k" .. i } values[i] = i end
+    local wide, values, entry = {}, {}, { "k" } -- (one entry: refused before names are compared)
+    for i = 1, 100001 do wide[i], values[i] = entry, i end
     too_large { { "o", type = "object", properties = wide } }
     too_large { { "e", enum = values } }
     too_large { { "a", any_of = wide } }
@@ -213,8 +213,9 @@ describe("the C core at its edges", function()
       return n
     end
     boundary()
+    local n = (os.getenv("LUA_USERS_VALGRIND") or os.getenv("LUA_USERS_GC") == "aggressive") and 40 or 200
     local before, seen = bytes_read(), {}
-    for _ = 1, 200 do
+    for _ = 1, n do
       local b = boundary()
       assert.matches("^lua%-users%-%x+$", b)
       assert.equal(42, #b)
@@ -222,7 +223,7 @@ describe("the C core at its edges", function()
       seen[b] = true
     end
     -- /dev/urandom through stdio read a buffer (4 KB) per call
-    assert.is_true(bytes_read() - before < 200 * 1024, "a file was read for each boundary")
+    assert.is_true(bytes_read() - before < n * 1024, "a file was read for each boundary")
     -- a chosen boundary (reproducible bodies): used as it is, and refused when a value holds it
     local segments, _, ctype = core.encode_multipart(p, { b = "x" }, "XyZ-0")
     assert.equal("multipart/form-data; boundary=XyZ-0", ctype)

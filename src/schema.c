@@ -92,6 +92,70 @@ static void spend(users_compile_t *c, size_t n) {
   c->nodes += n;
 }
 
+/* The budget walked before anything is allocated: a small declaration
+ * whose tables are reached from many places is refused before it unfolds.
+ * What it cannot count (not a table, nested too deeply) compiling refuses. */
+static void count_schema(users_compile_t *c, int idx, int depth);
+
+/* t[k] pushed, read raw as compiling reads (a metatable is not consulted). */
+static int raw_field(lua_State *L, int t, const char *k) {
+  lua_pushstring(L, k);
+  lua_rawget(L, t);
+  return lua_istable(L, -1);
+}
+
+static void count_list(users_compile_t *c, int idx, int depth) {
+  size_t i, n;
+  if (!lua_istable(c->L, idx)) return;
+  n = users_rawlen(c->L, idx);
+  spend(c, n);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, idx, (int)i);
+    count_schema(c, lua_gettop(c->L), depth);
+    lua_pop(c->L, 1);
+  }
+}
+
+static void count_schema(users_compile_t *c, int idx, int depth) {
+  static const char *const inner[] = {"items", "additional_properties", NULL};
+  static const char *const lists[] = {"properties", "any_of", "one_of", NULL};
+  lua_State *L = c->L;
+  int i;
+  if (!lua_istable(L, idx) || depth > USERS_MAX_SCHEMA_DEPTH) return;
+  luaL_checkstack(L, 4, "provider declaration nested too deeply");
+  if (raw_field(L, idx, "enum")) spend(c, users_rawlen(L, -1));
+  lua_pop(L, 1);
+  for (i = 0; inner[i]; i++) {
+    if (raw_field(L, idx, inner[i])) {
+      spend(c, 1);
+      count_schema(c, lua_gettop(L), depth + 1);
+    }
+    lua_pop(L, 1);
+  }
+  for (i = 0; lists[i]; i++) {
+    raw_field(L, idx, lists[i]);
+    count_list(c, lua_gettop(L), depth + 1);
+    lua_pop(L, 1);
+  }
+}
+
+void users_compile_budget(users_compile_t *c, int decl) {
+  static const char *const lists[] = {"fields", "params", NULL};
+  lua_State *L = c->L;
+  int i;
+  for (i = 0; lists[i]; i++) {
+    raw_field(L, decl, lists[i]);
+    count_list(c, lua_gettop(L), 0);
+    lua_pop(L, 1);
+  }
+  if (raw_field(L, decl, "additional_fields")) {
+    spend(c, 1);
+    count_schema(c, lua_gettop(L), 1);
+  }
+  lua_pop(L, 1);
+  c->nodes = 0; /* compiling counts again, as it allocates */
+}
+
 /* Appends text to the path for what is compiled next; returns where to
  * cut it back (path_leave). */
 static size_t path_enter(users_compile_t *c, const char *text) {
