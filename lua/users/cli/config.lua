@@ -35,12 +35,13 @@ function _M.provider(name, usage)
   return d
 end
 
---- The options of TLS and the budget, shared by update and bulk.
+--- The options of TLS, the budget and ambiguous outcomes, shared by update and bulk.
 _M.SPEC = {
   ["--ca-file"] = { "string" },
   ["--client-cert"] = { "string" },
   ["--client-key"] = { "string" },
   ["--budget"] = { "string" },
+  ["--retry-ambiguous"] = { "flag" },
 }
 
 -- A file the run will read, checked now: its path, or a usage failure
@@ -87,7 +88,8 @@ function _M.options(parsed)
     args.fail("--client-key needs --client-cert (the certificate the key belongs to)")
   end
   local o = { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
-              http_version = parsed.http, rate = parsed.rate, budget = budget, ca_file = ca_file(parsed) }
+              http_version = parsed.http, rate = parsed.rate, budget = budget, ca_file = ca_file(parsed),
+              retry_ambiguous = parsed.retry_ambiguous or nil }
   if parsed.client_cert then
     o.client_cert = readable(parsed.client_cert, "client certificate")
     o.client_key = parsed.client_key and readable(parsed.client_key, "client key")
