@@ -121,7 +121,7 @@ describe("mutual TLS", function()
                     client_cert = %q, client_key = %q, timeout = 5 }
       local res, msg, code, sent = curl.send(req)
       print(tostring(res), code, tostring(sent), msg)
-      print("stdin: " .. tostring(io.read("l")))
+      print("stdin: " .. tostring(io.read("*l")))
     ]]):format(package.cpath:match("^[^;]+"), req.url, env.fake.ca_file, a.cert, enc))
     local out = env.sh(("printf 'kept line\n' | setsid %s %s"):format(env.lua_bin(), script))
     os.remove(enc)
