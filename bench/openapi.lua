@@ -80,7 +80,7 @@ function M.marshal()
   local ours, theirs = 0, 0
   for _, name in ipairs(SEEDS) do
     local u = UPDATES[name]
-    local compiled = users._registry.get(name).compiled
+    local compiled = require("users.registry").get(name).compiled
     local handwritten = core.compile(dofile("spec/fixtures/handwritten/" .. name .. ".lua"))
     local a, b = encoder(compiled, u), encoder(handwritten, u)
     local ta, tb = math.huge, math.huge

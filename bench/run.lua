@@ -274,7 +274,7 @@ local ok, err = pcall(function()
 
   -- 4. Marshalling alone.
   local cjson = require "cjson"
-  local entry = users._registry.get("lexful")
+  local entry = require("users.registry").get("lexful")
   local update = { email = "jane@example.com", first_name = "Jane", last_name = "Doe", role = "admin",
                    account_scopes = { "5f0c2c1e-8f5d-4c8e-9d6a-0a1b2c3d4e5f", "11111111-1111-4111-8111-111111111111" },
                    organization_scopes = { "*" } }

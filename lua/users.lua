@@ -115,7 +115,8 @@ local function prepared(req)
   return { method = req.method, url = req.url, headers = headers.copy(req.headers), body = req.body,
            segments = req.segments, body_length = req.body_length, timeout = req.timeout,
            connect_timeout = req.connect_timeout, ca_file = req.ca_file, max_body = req.max_body,
-           http_version = req.http_version, client_cert = req.client_cert, client_key = req.client_key }
+           http_version = req.http_version, client_cert = req.client_cert, client_key = req.client_key,
+           idempotent = req.idempotent }
 end
 
 --- Validates and builds the request without sending it: for dry runs, and
@@ -128,8 +129,10 @@ end
 -- @param fields the fields, as for `update`
 -- @tparam[opt] Options opts
 -- @return `{ method, url, headers, body, segments, body_length, timeout,
---   connect_timeout, ca_file, max_body, http_version, client_cert, client_key }`; `body` is a string, or a chunk
---   iterator when a file is attached; `headers` is the caller's own map
+--   connect_timeout, ca_file, max_body, http_version, client_cert, client_key, idempotent }`; `body` is a
+--   string, or a chunk iterator when a file is attached; `headers` is the caller's own map (with the
+--   idempotency key, where the provider names one); `idempotent`: whether it may be sent again after a
+--   failure that left its outcome unknown (when false, send it on a connection of its own, once)
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
 function _M.prepare(provider, id, fields, opts)
@@ -169,7 +172,9 @@ end
 -- @param provider a provider name or a client
 -- @param items an array of `{ id = ..., fields = { ... } }`, or a function
 --   returning one such item per call and nil at the end (streamed: a
---   million items are never held in memory)
+--   million items are never held in memory); an item with `unknown = true`
+--   is one an earlier run sent without an answer: held back, unless
+--   `resend_unknown`
 -- @tparam[opt] BulkOptions opts run options, and any `Options` key
 -- @treturn Report the report (also when a callback raised: see `Report.error`)
 -- @raise on misuse, as `update`, and when the journal cannot be opened
@@ -200,9 +205,8 @@ end
 function _M.configure(provider, opts)
   local entry = provider_of(provider, "configure")
   options.check(entry, opts, "configure", 2)
-  local d = {} -- a new table: options resolved from the old one are not used again
-  for k, v in pairs(defaults[entry.decl.name] or d) do d[k] = v end
-  for k, v in pairs(opts or d) do d[k] = v end
+  local d = options.copy(defaults[entry.decl.name]) -- a new table: options resolved from the old one are not used again
+  for k, v in pairs(options.copy(opts)) do d[k] = v end
   defaults[entry.decl.name] = d
 end
 
@@ -222,9 +226,7 @@ end
 function _M.new(provider, opts)
   local entry = provider_of(provider, "new")
   options.check(entry, opts, "new", 2)
-  local own = {}
-  for k, v in pairs(opts or {}) do own[k] = v end
-  return setmetatable({ entry = entry, opts = own, provider = entry.decl.name }, Client)
+  return setmetatable({ entry = entry, opts = options.copy(opts), provider = entry.decl.name }, Client)
 end
 
 function Client:update(id, fields, opts) return _M.update(self, id, fields, opts) end
@@ -383,9 +385,5 @@ function _M.settings(provider, opts)
   if lacking then problems = problems or {}; problems.credentials, problems.header = lacking, header end
   return copy, problems
 end
-
--- For the command and tests until they use the public API (the lead sequences
--- their removal): the low layers, not part of the contract.
-_M._options, _M._registry = options, registry
 
 return _M

@@ -31,6 +31,12 @@ describe("the users module", function()
     assert.same({ "json", "form", "multipart" }, users.describe("paradigm").encodings)
   end)
 
+  it("has no back door to its low layers (users._options, users._registry)", function()
+    for k in pairs(users) do
+      assert.is_nil(k:find("^_%l"), "an internal layer in the public table: users." .. k)
+    end
+  end)
+
   it("users.null is cjson.null and ngx.null's value", function()
     local ok, cjson = pcall(require, "cjson")
     if ok then assert.equal(cjson.null, users.null) end

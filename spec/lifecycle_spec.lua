@@ -160,4 +160,53 @@ describe("one lifecycle", function()
     assert.equal("invalid", err.kind)
     assert.matches("plan broke", err.message)
   end)
+
+  -- A plan's moves that cannot be carried out fail the item (kind
+  -- "invalid"), in update and bulk runs alike: nothing is sent, nothing raises.
+  local BAD_MOVES = {
+    { "json that is not UTF-8", "cannot encode the request's json",
+      function(call) return "send", { method = "PUT", url = call:url("/v1/users/{user_id}"), json = { role = "\255" } } end },
+    { "a url that call:url refused (nil in a table constructor)", "invalid user id", id = "",
+      function(call) return "send", { method = "GET", url = call:url("/v1/users/{user_id}") } end },
+    { "a path with a parameter the provider does not have", "names {nope}, which is not a parameter",
+      function(call) return "send", { method = "GET", url = call:url("/v1/users/{user_id}/{nope}") } end },
+    { "no url nor path", "without url or path", function() return "send", { method = "GET" } end },
+    { "no method", "without a method", function(call) return "send", { url = call:url(), body = "{}" } end },
+    { "a method with CR LF", "without a method",
+      function(call) return "send", { method = "GET /x HTTP/1.1\r\nX-A: b\r\n", url = call:url() } end },
+    { "a url with user information", "not an absolute http",
+      function() return "send", { method = "GET", url = "http://evil@127.0.0.1:1/x" } end },
+    { "a body table", "body that is not a string",
+      function(call) return "send", { method = "PUT", url = call:url(), body = { role = "x" } } end },
+    { "a content type with CR LF", "bad content_type",
+      function(call) return "send", { method = "PUT", url = call:url(), body = "{}", content_type = "a\r\nX: y" } end },
+    { "a wait without seconds", "wait without a number", function() return "wait" end },
+    { "a wait without end", "wait without a number", function() return "wait", math.huge end },
+    { "done without a user", "done without a user", function() return "done" end },
+    { "done with a response that is a string", "response that is a string", function() return "done", {}, "ok" end },
+    { "a verb it does not know", "returned 'sent'", function() return "sent", {} end },
+  }
+
+  for _, case in ipairs(BAD_MOVES) do
+    local what, message, first = case[1], case[2], case[3]
+    it("a plan's move that cannot be carried out fails its item: " .. what, function()
+      local plan = PLANNED.plan
+      PLANNED.plan = function(call, user, res)
+        if call.step == 1 then return first(call) end
+        return plan(call, user, res)
+      end
+      local id = case.id or "u1"
+      local ok, user, err = pcall(users.update, "planned", id, { role = "x" }, planned_opts())
+      local rok, report = pcall(users.bulk_update, "planned", { { id = id, fields = { role = "x" } } }, planned_opts())
+      PLANNED.plan = plan
+      assert.is_true(ok, tostring(user))
+      assert.is_nil(user)
+      assert.equal("invalid", err.kind)
+      assert.matches(message, err.message, 1, true)
+      assert.is_true(rok, tostring(report))
+      assert.equal(1, report.failed)
+      assert.equal("invalid", report.failures[1].err.kind)
+      assert.same({}, env.fake:requests())
+    end)
+  end
 end)

@@ -23,6 +23,21 @@ local SERVER = [[header_filter_by_lua_block { ngx.header["X-Worker"] = ngx.worke
               token = "test-token", retries = 1, backoff = 0.01,
               on_event = function(e) seen[#seen + 1] = e end })
             ngx.say(core.json_encode { ok = user ~= nil, err = err and tostring(err) or core.null, events = seen })
+        } }
+        location = /yielding { content_by_lua_block {
+            local users = require "users"
+            local core = require "users.core"
+            local mode, n = ngx.var.arg_mode, 0
+            local function pause() ngx.sleep(0.001) end
+            local opts = { token = "test-token",
+              on_event = function() n = n + 1; if mode == "event" then pause() end end }
+            local user, err = users.update("generic", "y0", { role = "x" }, opts)
+            local items = {}
+            for i = 1, 6 do items[i] = { id = "y" .. i, fields = { role = "x" } } end
+            opts.concurrency, opts.on_result = 3, mode == "result" and pause or nil
+            local report = users.bulk_update("generic", items, opts)
+            ngx.say(core.json_encode { ok = user ~= nil, err = err and tostring(err) or core.null,
+              succeeded = report.succeeded, failures = report.failures, events = n })
         } }]]
 
 -- n PATCHes through the host, `parallel` at once, with the parent's
@@ -115,4 +130,22 @@ describe("every attempt observable inside nginx (4 workers)", function()
     assert.equal("127.0.0.1", out.events[5]["server.address"])
     assert.equal("/v1/users/{user_id}", out.events[5]["url.template"])
   end)
+
+  -- A handler may yield (ngx.sleep): the requests that end meanwhile are
+  -- not lost (they were reported failed, "the request's thread failed",
+  -- although the provider applied them).
+  for _, mode in ipairs { "event", "result" } do
+    it("loses nothing when a handler yields to nginx: on_" .. mode, function()
+      env.fake:reset()
+      env.fake:behave("generic", { delay = 0.05 }) -- the three in flight end together
+      local text = env.sh("curl -s --noproxy '*' '" .. host.base .. "/yielding?mode=" .. mode .. "'")
+      local out = core.json_decode(text)
+      assert.is_table(out, host:error_log())
+      assert.is_true(out.ok, tostring(out.err))
+      assert.equal(6, out.succeeded, text)
+      assert.same({}, out.failures)
+      assert.equal(7 * 3, out.events) -- request, answer, outcome for each
+      assert.equal(7, #env.fake:requests("generic"))
+    end)
+  end
 end)

@@ -139,6 +139,23 @@ describe("every attempt observable", function()
       assert.is_false(contains(events, "eyJ")) -- no JWT
     end)
 
+    it("says no request for one never sent: prepare, dry runs (a token request on the way is sent, and said)", function()
+      local events, on_event = collector()
+      assert.is_table(users.prepare("generic", "u1", { role = "x" }, env.opts("generic", { on_event = on_event })))
+      local report = users.bulk_update("generic", { { id = "u1", fields = { role = "x" } } },
+        env.opts("generic", { on_event = on_event, dry_run = true }))
+      assert.equal(1, report.succeeded)
+      assert.same({}, events)
+      local o = env.opts("lexful", { key_id = fake.LEXFUL.key_id, key_secret = fake.LEXFUL.key_secret, on_event = on_event,
+                                    base_url = env.fake:base_url("lexful") .. "///" }) -- an account of its own: no token kept
+      o.token = nil
+      local v = env.valid.lexful
+      assert.is_table(users.prepare("lexful", v.id, v.fields, o))
+      assert.same({ "request", "answer", "token" }, names(events))
+      assert.are_not.equal("PATCH", events[1]["http.request.method"])
+      for _, r in ipairs(env.fake:requests()) do assert.are_not.equal("PATCH", r.method) end -- never sent
+    end)
+
     it("a handler that raises never breaks a call, and is said once", function()
       local log = require "users.log"
       local warn, said = log.warn, {}
@@ -154,6 +171,20 @@ describe("every attempt observable", function()
       assert.equal(6, calls)
       assert.equal(1, #said)
       assert.matches("handler broke", said[1])
+    end)
+
+    it("a handler whose error cannot be made a string never breaks a call", function()
+      local log = require "users.log"
+      local warn, said = log.warn, {}
+      log.warn = function(m) said[#said + 1] = m end
+      local bad = setmetatable({}, { __tostring = function() error("tostring broke") end })
+      local ok, user, err = pcall(users.update, "generic", "u1", { role = "x" },
+        env.opts("generic", { on_event = function() error(bad) end }))
+      log.warn = warn
+      assert.is_true(ok, tostring(user))
+      assert.is_table(user, tostring(err))
+      assert.equal(1, #said)
+      assert.matches("an on_event handler raised", said[1])
     end)
 
     it("must be a function", function()
@@ -183,6 +214,19 @@ describe("every attempt observable", function()
       assert.equal(spans[2], events[4].span_id)
       assert.equal("4bf92f3577b34da6a3ce929d0e0e4736", events[1].trace_id)
       assert.equal("00f067aa0ba902b7", events[1].parent_span_id)
+    end)
+
+    it("makes span ids of 16 hex digits where /dev/urandom cannot be read", function()
+      local open, random, original = io.open, math.random, package.loaded["users.trace"]
+      -- luacheck: push ignore 122 (the standard library's functions stand in for a while)
+      io.open = function(path, ...) if path == "/dev/urandom" then return nil, "no" end return open(path, ...) end
+      math.random = function() return 0.999 end -- the largest byte each time
+      package.loaded["users.trace"] = nil
+      local ok, id = pcall(function() return require("users.trace").span_id() end)
+      io.open, math.random, package.loaded["users.trace"] = open, random, original
+      -- luacheck: pop
+      assert.is_true(ok, id)
+      assert.equal("ffffffffffffffff", id)
     end)
 
     it("sends none without one; refuses one that is not W3C's", function()

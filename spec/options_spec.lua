@@ -118,6 +118,36 @@ describe("options", function()
       assert.equal("configured/1", sent()["user-agent"])
     end)
 
+    it("a table inside the options changed between calls is what the next call resolves", function()
+      local entry = require("users.registry").get("generic")
+      local options = require "users.options"
+      local o = env.opts("generic", { headers = { ["X-Run"] = "1" } })
+      local first = options.for_call(entry, nil, nil, o, "update", 4)
+      assert.equal(first, options.for_call(entry, nil, nil, o, "update", 4)) -- the same table: resolved once
+      o.headers["X-Run"] = "2"
+      local second = options.for_call(entry, nil, nil, o, "update", 4)
+      assert.not_equal(first, second)
+      assert.equal(second, options.for_call(entry, nil, nil, o, "update", 4))
+      o.headers["X-Other"] = "y"
+      assert.not_equal(second, options.for_call(entry, nil, nil, o, "update", 4))
+    end)
+
+    it("a client and users.configure keep their headers when the caller changes the table afterwards", function()
+      local template = { ["X-Tenant"] = "a" }
+      local a = users.new("generic", { token = "test-token", base_url = env.fake:base_url("generic"), headers = template })
+      template["X-Tenant"] = "b" -- the template, made ready for the next tenant
+      assert.is_table(a:update("u1", { role = "x" }))
+      assert.equal("a", sent()["x-tenant"])
+      local shared = { ["X-Configured"] = "1" }
+      users.configure("generic", { headers = shared })
+      shared["X-Configured"] = "2"
+      assert.is_table(a:update("u1", { role = "x" }))
+      assert.equal("a", sent()["x-tenant"])
+      assert.is_table(users.update("generic", "u1", { role = "x" }, env.opts("generic")))
+      assert.equal("1", sent()["x-configured"])
+      users.configure("generic", { headers = {} })
+    end)
+
     it("a value made bad between calls raises, and sends nothing", function()
       local o = env.opts("generic")
       for _ = 1, 3 do assert.is_table(users.update("generic", "u1", { role = "x" }, o)) end

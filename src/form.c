@@ -38,7 +38,6 @@ int users_form_scalar(form_t *c, int v, int urlencoded) {
   const char *s;
   char num[40];
   size_t n;
-  long long i;
   if (users_isnull(L, v)) return 1;
   switch (lua_type(L, v)) {
   case LUA_TBOOLEAN:
@@ -47,9 +46,7 @@ int users_form_scalar(form_t *c, int v, int urlencoded) {
     break;
   case LUA_TNUMBER: {
     users_num_t x;
-    memset(&x, 0, sizeof x);
-    if (users_tointeger(L, v, &i)) x.is_int = 1, x.i = i;
-    else x.d = (double)lua_tonumber(L, v);
+    users_tonum(L, v, &x);
     if (!x.is_int && !isfinite(x.d))
       return users_fail(&c->fail, "cannot encode NaN or infinity in a form", NULL, NULL);
     n = users_num_text(num, &x);

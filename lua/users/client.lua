@@ -134,7 +134,14 @@ function _M.url(entry, id, o, path)
   end
   local values, verr = param_values(entry, id, o)
   if not values then return nil, verr end
-  return base .. (path or entry.decl.path):gsub("{([%w_]+)}", values)
+  local tail = (path or entry.decl.path):gsub("{([%w_]+)}", values)
+  local left = tail:match("{[%w_]+}") -- values are escaped: a brace left is a name without a value
+  if left then
+    local name = entry.decl.name
+    return nil, errors.invalid(name, {}, "the path " .. tostring(path) .. " names " .. left
+      .. ", which is not a parameter of " .. name)
+  end
+  return base .. tail
 end
 
 -- A chunk iterator over multipart segments, reading files piece by piece:
@@ -163,23 +170,29 @@ end
 -- is sent, no token is asked for.
 function _M.request(entry, id, fields, o)
   local name = entry.decl.name
-  local ok, body, message, code, problems = pcall(encodings[o.encoding], entry.compiled, fields)
+  local ok, body, ctype, length, problems = pcall(encodings[o.encoding], entry.compiled, fields)
   if not ok then
     return nil, errors.invalid(name, {}, "cannot encode the update: " .. tostring(body))
-  elseif not body then
-    return nil, errors.invalid(name, code == "invalid" and problems or {}, message)
+  elseif not body then -- nil, message, code, problems
+    return nil, errors.invalid(name, length == "invalid" and problems or {}, ctype)
   end
+  local segments = type(body) == "table" and body or nil -- a file streams from disk
   local url, err = _M.url(entry, id, o)
   if not url then return nil, err end
   local m = made[entry]
-  return { -- every field the transport reads named here: complete() adds no new one
+  -- The fields every request has, named here (complete() sets them again:
+  -- no new key); 16 at most, so that the table is small. Those of rarer
+  -- requests (segments; ca_file, http_version, client_cert, client_key
+  -- when given) are added when needed.
+  local req = {
     method = entry.decl.method, url = url, template = entry.decl.path, address = m.address, port = m.port,
-    body = body.body or stream(body.segments), segments = body.segments,
-    body_length = body.length or #body.body, content_type = body.content_type,
-    headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout, ca_file = o.ca_file,
-    max_body = o.max_body, http_version = o.http_version, attempt = 0,
-    client_cert = o.client_cert, client_key = o.client_key,
+    body = body, body_length = segments and length or #body, content_type = ctype,
+    headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout,
+    max_body = o.max_body, attempt = 0,
+    own = true, -- the declaration's own update (users/ambiguous.lua marks it idempotent or not)
   }
+  if segments then req.body, req.segments = stream(segments), segments end
+  return req
 end
 
 ---------------------------------------------------------------- headers
@@ -271,7 +284,12 @@ function _M.complete(entry, o, spec, token)
   end
   if not spec.address then spec.address, spec.port = server_of(spec.url) end
   if spec.json ~= nil then
-    spec.body, spec.json = core.json_encode(spec.json), nil
+    local ok, body = pcall(core.json_encode, spec.json)
+    if not ok then
+      return nil, errors.invalid(entry.decl.name, {}, "cannot encode the request's json: "
+        .. tostring(body):gsub("^[^:]*:%d+: ", ""))
+    end
+    spec.body, spec.json = body, nil
     spec.content_type = spec.content_type or "application/json"
     spec.body_length = #spec.body
   end

@@ -1,7 +1,7 @@
 --- Request body encodings: a name to its encoder. Each encoder takes the
--- compiled provider and the caller's fields and returns the body
--- `{ body = "...", content_type = ... }` (or `{ segments = {...}, length = n,
--- content_type = ... }` when a file streams from disk), or fails in the
+-- compiled provider and the caller's fields and returns the body and its
+-- content type, `"...", content_type` (or `segments, content_type, length`
+-- when a file streams from disk: no table made for a request), or fails in the
 -- module's one internal shape, `nil, message, code, problems`: code
 -- "invalid" (problems is `{ field = { "message", ... } }`) or "empty" (an
 -- update without fields). The C encoders keep their own returns (nil,
@@ -27,7 +27,7 @@ end
 function _M.json(c, fields)
   local body, problems, reason = core.marshal_json(c, fields)
   if not body then return failed(problems, reason) end
-  return { body = body, content_type = "application/json" }
+  return body, "application/json"
 end
 
 function _M.form(c, fields)
@@ -36,7 +36,7 @@ function _M.form(c, fields)
   local body
   body, problems, reason = core.encode_form(c, fields)
   if not body then return failed(problems, reason) end
-  return { body = body, content_type = "application/x-www-form-urlencoded" }
+  return body, "application/x-www-form-urlencoded"
 end
 
 -- What core.encode_multipart gave: segments, length, content type, or
@@ -47,10 +47,10 @@ local function multipart(segments, ...)
   local length, ctype = ...
   for _, s in ipairs(segments) do
     if type(s) ~= "string" then
-      return { segments = segments, length = length, content_type = ctype }
+      return segments, ctype, length
     end
   end
-  return { body = concat(segments), content_type = ctype }
+  return concat(segments), ctype
 end
 
 function _M.multipart(c, fields)

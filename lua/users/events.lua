@@ -4,7 +4,7 @@
 -- clients; nothing secret is in them (no header, no body, no message). A handler that raises never breaks the call: its
 -- error is ignored (and said once, users/log.lua).
 --
---   name = "request"   an attempt leaves             (attempt attributes)
+--   name = "request"   an attempt leaves             (attempt attributes), time
 --   name = "answer"    its answer, or its failure    + http.response.status_code | error.type,
 --                                                      network.protocol.version, duration
 --   name = "retry"     a retry is scheduled          + error.type, delay
@@ -23,7 +23,7 @@ local log = require "users.log"
 
 local _M = {}
 
-local pcall, tostring, setmetatable = pcall, tostring, setmetatable
+local pcall, tostring, type, setmetatable = pcall, tostring, type, setmetatable
 
 local PROTOCOL = { ["HTTP/1.0"] = "1.0", ["HTTP/1.1"] = "1.1", ["HTTP/2"] = "2", ["HTTP/2.0"] = "2", ["HTTP/3"] = "3" }
 
@@ -34,7 +34,9 @@ local function emit(life, event)
   local ok, err = pcall(handler, event)
   if not ok and not warned[handler] then
     warned[handler] = true
-    log.warn("an on_event handler raised (ignored from now on in silence): " .. tostring(err))
+    local shown, text = pcall(tostring, err) -- an error object's __tostring may raise too
+    if not (shown and type(text) == "string") then text = "(an error that cannot be shown)" end
+    log.warn("an on_event handler raised (ignored from now on in silence): " .. text)
   end
 end
 
@@ -50,8 +52,10 @@ local function attempt(life, name)
   return e
 end
 
-function _M.request(life)
-  emit(life, attempt(life, "request"))
+function _M.request(life, now)
+  local e = attempt(life, "request")
+  e.time = now -- when it leaves: the moment the lifecycle let it go (its budget slot's)
+  emit(life, e)
 end
 
 function _M.answer(life, _, res, code, seconds)

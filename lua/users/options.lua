@@ -8,8 +8,8 @@ local trace = require "users.trace"
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, select, rawget, setmetatable =
-  type, pairs, ipairs, tostring, select, rawget, setmetatable
+local type, pairs, ipairs, tostring, select, rawget, getmetatable, setmetatable =
+  type, pairs, ipairs, tostring, select, rawget, getmetatable, setmetatable
 local getenv = os.getenv
 local concat = table.concat
 local unpack = table.unpack or unpack -- 5.1 and LuaJIT
@@ -30,6 +30,8 @@ _M.RULES = {
   backoff = number_from(0, 3600),
   max_retry_after = number_from(0, 86400),
   retries = number_from(0, 100, true),
+  -- An update that is not idempotent, sent without an answer, is sent again (users/ambiguous.lua).
+  retry_ambiguous = check.of("boolean"),
   headers = check.of("table"),
   encoding = function(v, entry)
     if not entry.encodings[v] then
@@ -136,7 +138,8 @@ end
 -- The options of the last call of each provider, and what they were
 -- resolved from: a loop of calls with the same options table (the common
 -- case) checks and resolves them once. They are used again while the call
--- gives the same table holding the same values (compared at every call),
+-- gives the same table holding the same values (compared at every call,
+-- and the tables in it one level down: headers changed in place count),
 -- with the same client and the same defaults (users.configure replaces
 -- its table on each change); the environment is read once, as Lua cannot
 -- change it. Not inside nginx, where the default transport depends on the
@@ -144,14 +147,57 @@ end
 local last = setmetatable({}, { __mode = "k" })
 local IN_NGINX = rawget(_G, "ngx") ~= nil
 
-local function unchanged(m, opts)
-  if opts == nil then return true end
-  local copy, n = m.copy, 0
-  for k, v in pairs(opts) do
+-- Whether `t` holds what `copy` (a table and its count of keys) held.
+local function same(t, copy, count)
+  local n = 0
+  for k, v in pairs(t) do
     if copy[k] ~= v then return false end
     n = n + 1
   end
-  return n == m.count
+  return n == count
+end
+
+-- The options table as given, and the tables in it (headers, a budget)
+-- one level down: a caller may change a nested table between calls.
+local function unchanged(m, opts)
+  if opts == nil then return true end
+  if not same(opts, m.copy, m.count) then return false end
+  for k, inner in pairs(m.nested) do
+    if not same(opts[k], inner[1], inner[2]) then return false end
+  end
+  return true
+end
+
+-- What the memo keeps of an options table: its values, their count, and
+-- each plain table in it ({ copy, count } by key).
+local function snapshot(opts)
+  local copy, count, nested = {}, 0, {}
+  for k, v in pairs(opts or copy) do
+    if type(v) == "table" and getmetatable(v) == nil then
+      local inner, n = {}, 0
+      for ik, iv in pairs(v) do inner[ik], n = iv, n + 1 end
+      nested[k] = { inner, n }
+    end
+    copy[k], count = v, count + 1
+  end
+  return copy, count, nested
+end
+
+--- A copy of an options table to keep (a client's, users.configure's),
+-- each plain table in it (headers, a budget) copied too: a caller who
+-- changes one afterwards (a template of headers for the next tenant)
+-- changes nothing kept.
+function _M.copy(opts)
+  local copy = {}
+  for k, v in pairs(opts or copy) do
+    if type(v) == "table" and getmetatable(v) == nil then
+      local inner = {}
+      for ik, iv in pairs(v) do inner[ik] = iv end
+      v = inner
+    end
+    copy[k] = v
+  end
+  return copy
 end
 
 --- A call's options checked (raising at the public function's caller, as
@@ -163,9 +209,8 @@ function _M.for_call(entry, defaults, own, opts, fname, n, level)
   _M.check(entry, opts, fname, n, (level or 1) + 1)
   local o = _M.resolve(entry, defaults, own, opts)
   if not IN_NGINX then
-    local copy, count = {}, 0
-    for k, v in pairs(opts or copy) do copy[k], count = v, count + 1 end
-    last[entry] = { opts = opts, own = own, defaults = defaults, copy = copy, count = count, o = o }
+    local copy, count, nested = snapshot(opts)
+    last[entry] = { opts = opts, own = own, defaults = defaults, copy = copy, count = count, nested = nested, o = o }
   end
   return o
 end

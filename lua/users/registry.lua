@@ -68,7 +68,35 @@ local function builtin(name)
   return nil, "provider '" .. name .. "' failed to load: " .. tostring(decl)
 end
 
+--- Whether an update by each method may be sent again after an ambiguous
+-- failure (sent, no answer), where a declaration, or a plan's request,
+-- does not say: PUT, PATCH, DELETE and reads may; POST may not.
+_M.IDEMPOTENT_METHODS = { GET = true, HEAD = true, OPTIONS = true, PUT = true, PATCH = true, DELETE = true }
+
+-- A header name (RFC 9110's token).
+local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+
+-- The declaration's keys on ambiguous outcomes, checked.
+local function check_outcomes(decl)
+  local v, k = decl.idempotent, decl.idempotency_key
+  if v ~= nil and type(v) ~= "boolean" and type(v) ~= "function" then
+    error("provider declaration: 'idempotent' must be true, false or a function(fields)", 0)
+  end
+  if k ~= nil and not (type(k) == "string" and k:match(TOKEN)) then
+    error("provider declaration: 'idempotency_key' must be a header name", 0)
+  end
+end
+
+--- Whether a declaration's update is idempotent, for people: true, false,
+-- or "depends on the fields".
+function _M.idempotent_text(d)
+  if type(d.idempotent) == "function" then return "depends on the fields" end
+  if d.idempotent == nil then return _M.IDEMPOTENT_METHODS[d.method] == true end
+  return d.idempotent
+end
+
 local function entry_of(decl)
+  check_outcomes(decl)
   local entry = { decl = decl, compiled = core.compile(decl), encodings = {} }
   for _, e in ipairs(decl.encodings or { "json" }) do entry.encodings[e] = true end
   return entry
@@ -197,6 +225,10 @@ function _M.describe(entry)
     source = copy(d.source),                       -- { operation, operation_id, pointer } from OpenAPI
     additional_fields = copy(d.additional_fields or false), -- undeclared fields: false, true or a schema
     form_booleans = copy(d.form_booleans or { "1", "0" }),  -- a boolean in form and multipart
+    -- may an update be sent again after an ambiguous failure: true, false, or
+    -- "depends on the fields" (lancepilot: not with an avatar to upload)
+    idempotent = _M.idempotent_text(d),
+    idempotency_key = d.idempotency_key,           -- the header of an idempotency key, or nil
     notes = copy(d.notes or {}),                   -- sentences the fields do not say (scim's names, methods)
   }
 end

@@ -36,7 +36,7 @@ local function bytes8()
     pos = 1
     if #pool < 8 then
       return floor(random() * 256), floor(random() * 256), floor(random() * 256), floor(random() * 256),
-             floor(random() * 256), floor(random() * 256), floor(random() * 256), floor(random() * 256) + 1
+             floor(random() * 256), floor(random() * 256), floor(random() * 256), floor(random() * 256)
     end
   end
   local p = pos

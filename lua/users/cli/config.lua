@@ -36,12 +36,13 @@ function _M.provider(name, usage)
   return d
 end
 
---- The options of TLS and the budget, shared by update and bulk.
+--- The options of TLS, the budget and ambiguous outcomes, shared by update and bulk.
 _M.SPEC = {
   ["--ca-file"] = { "string" },
   ["--client-cert"] = { "string" },
   ["--client-key"] = { "string" },
   ["--budget"] = { "string" },
+  ["--retry-ambiguous"] = { "flag" },
   ["--header"] = { "string", many = true },
 }
 
@@ -113,7 +114,7 @@ function _M.options(parsed, d)
   end
   local o = { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
               http_version = parsed.http, rate = parsed.rate, budget = budget, ca_file = ca_file(parsed),
-              headers = headers_of(parsed, d) }
+              retry_ambiguous = parsed.retry_ambiguous or nil, headers = headers_of(parsed, d) }
   if parsed.client_cert then
     o.client_cert = readable(parsed.client_cert, "client certificate")
     o.client_key = parsed.client_key and readable(parsed.client_key, "client key")

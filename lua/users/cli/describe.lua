@@ -206,6 +206,18 @@ function _M.environment(d)
   return env
 end
 
+--- Whether an update is sent again after a failure that left its outcome
+-- unknown (sent, no answer), in words.
+function _M.resent_text(d)
+  if d.idempotency_key then
+    return "after no answer, yes: each update carries an idempotency key (" .. d.idempotency_key .. ")"
+  end
+  if d.idempotent == true then return "after no answer, yes: the update is idempotent" end
+  local once = "sent once, and without an answer it fails as unknown_outcome (--retry-ambiguous resends it)"
+  if d.idempotent == false then return "after no answer, no: " .. once end
+  return "after no answer, as the fields say: an update that is not idempotent is " .. once
+end
+
 --- The whole description, as lines of text.
 function _M.text(d)
   local lines = {}
@@ -217,6 +229,7 @@ function _M.text(d)
   add(format("  request:  %s {base}%s, body %s", d.method, d.path, concat(encs, " or ")))
   add("  id:       " .. _M.id_text(d))
   add("  base URL: " .. (d.base_url or "none: set " .. d.name:upper() .. "_BASE_URL or give --base-url"))
+  add("  resent:   " .. _M.resent_text(d))
   for _, note in ipairs(d.notes or {}) do add("  note:     " .. note) end
   add("")
   add("fields (an update needs at least one; unknown names are refused):")
