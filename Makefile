@@ -1,7 +1,8 @@
 # lua-users: build, test and install the C core and the Lua module.
 #   make [LUA=5.4|5.3|5.2|5.1|jit]  build src/ into users/core.so, src/cli/ into users/cli_core.so
 #   make test                    busted suite against loopback fake providers
-#   make valgrind                the same suite under valgrind
+#   make valgrind                the suite under valgrind, but the specs whose C runs outside it
+#   make valgrind-full           the whole suite under valgrind
 #   make asan                    the same suite on a core built with ASan and UBSan
 #   make prism                   Prism (an OpenAPI validator from npm) judges the requests built for
 #                                the vendor and seed documents (spec/openapi_prism.lua)
@@ -49,7 +50,7 @@ CLI_CORE = $(BUILD)/users/cli_core.so
 
 BUSTED_LUA = $(if $(filter jit,$(LUA)),luajit,lua$(LUA))
 
-.PHONY: all test valgrind asan fuzz install clean deps demo bench check timezones doc pack soak prism
+.PHONY: all test valgrind valgrind-full asan fuzz install clean deps demo bench check timezones doc pack soak prism
 
 all: $(CORE) $(CLI_CORE)
 
@@ -77,22 +78,44 @@ test: deps all
 
 # spec/support/valgrind-lua runs the interpreter under valgrind: busted's,
 # and the child Luas of spec/examples_spec.lua (LUA_USERS_VALGRIND_CHILDREN:
-# every example, the demo with the command's describe, update and bulk runs,
-# the fakes' self-check); the command's own specs start theirs plain (under
+# every example, the demo with the command's describe, update and bulk runs;
+# not the fakes' self-check, plain Lua); the command's own specs start theirs plain (under
 # valgrind they would take half an hour), as nginx's LuaJIT, curl and the
 # shells run. Each process writes what valgrind finds to build/valgrind/,
 # and any error there fails the run. The specs read VALGRIND_LUA and
 # LUA_USERS_VALGRIND to make their largest loops smaller.
+#
+# make valgrind runs every spec but those whose C never runs in a process
+# valgrind watches, and whose time there is waiting or plain programs
+# (SPECS=... picks others; make valgrind-full runs them all):
+VALGRIND_SKIP += spec/install_spec.lua       # luarocks builds and runs a plain rock
+VALGRIND_SKIP += spec/cli_ldoc_spec.lua      # LDoc reads the docs: no C
+VALGRIND_SKIP += spec/cli_spec.lua           # the command, in plain child Luas (examples_spec runs it under valgrind)
+VALGRIND_SKIP += spec/cli_input_spec.lua     # the same: the command's input, in plain child Luas
+VALGRIND_SKIP += spec/cli_stops_spec.lua     # the same: the command's stops and messages
+VALGRIND_SKIP += spec/cli_tty_spec.lua       # the same, on a terminal
+VALGRIND_SKIP += spec/import_spec.lua        # the same: the command's --import
+VALGRIND_SKIP += spec/cli_outcomes_spec.lua  # the same: the command's outcomes
+VALGRIND_SKIP += spec/nginx_host_spec.lua    # the specs' nginx harness: shells, nginx and curl
+VALGRIND_SKIP += spec/budget_nginx_spec.lua  # nginx workers (plain LuaJIT core) waiting on rate limits
+VALGRIND_SKIP += spec/observe_nginx_spec.lua # the C core inside nginx, outside valgrind
+VALGRIND_SKIP += spec/nginx_transport_spec.lua # the cosocket transport, inside nginx
+VALGRIND_SKIP += spec/nginx_spec.lua         # examples/nginx inside nginx (libcurl's side: transport_spec)
+VALGRIND_SPECS = $(filter-out $(VALGRIND_SKIP),$(sort $(wildcard spec/*_spec.lua)))
 VALGRIND_LOGS = $(CURDIR)/build/valgrind
 VALGRIND_ERRORS = '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination|.* definitely lost)'
 valgrind: deps all
 	@rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
 	@status=0; $(TEST_ENV) VALGRIND_LUA=$(BUSTED_LUA) VALGRIND_LOGS=$(VALGRIND_LOGS) LUA_USERS_VALGRIND=1 \
 	  LUA_USERS_VALGRIND_CHILDREN=$(CURDIR)/spec/support/valgrind-lua \
-	  scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal $(SPECS) || status=$$?; \
+	  scripts/busted.sh --lua=spec/support/valgrind-lua -o utfTerminal \
+	  $(if $(filter file,$(origin SPECS)),$(VALGRIND_SPECS),$(SPECS)) || status=$$?; \
 	if grep -Eq $(VALGRIND_ERRORS) $(VALGRIND_LOGS)/*.log 2>/dev/null; then \
 	  grep -El $(VALGRIND_ERRORS) $(VALGRIND_LOGS)/*.log | xargs cat; echo "0 passed, 1 failed"; exit 1; \
 	fi; exit $$status
+
+valgrind-full:
+	@$(MAKE) -s valgrind SPECS=spec
 
 # Prism (@stoplight/prism-cli, pinned by scripts/prism/package-lock.json and
 # installed into build/prism by scripts/prism.sh) mocks each OpenAPI document
@@ -112,6 +135,11 @@ prism: deps all
 # process writes what it finds to build/asan/reports/, and any report fails
 # the run: an error in a child whose output no spec reads counts as well.
 # Leaks count (spec/support/lsan.supp lists what is not one).
+# Without SPECS, every spec but these two, whose time goes to what ASan does
+# not watch (SPECS=spec runs them too):
+ASAN_SKIP += spec/install_spec.lua      # luarocks builds and runs a plain, uninstrumented rock
+ASAN_SKIP += spec/budget_nginx_spec.lua # nginx workers (plain LuaJIT core) waiting on rate limits
+ASAN_SPECS = $(filter-out $(ASAN_SKIP),$(sort $(wildcard spec/*_spec.lua)))
 ASAN_CC ?= clang
 ASAN_GC ?= aggressive
 SPECS ?= spec
@@ -132,7 +160,8 @@ $(ASAN_LUA): spec/support/asan_lua.c
 asan: deps $(ASAN_LUA)
 	@$(MAKE) -s LUA=5.4 BUILD=$(ASAN_BUILD) CC=$(ASAN_CC) CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" all
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
-	@status=0; $(ASAN_ENV) scripts/busted.sh --lua=$(CURDIR)/$(ASAN_LUA) -o utfTerminal $(SPECS) || status=$$?; \
+	@status=0; $(ASAN_ENV) scripts/busted.sh --lua=$(CURDIR)/$(ASAN_LUA) -o utfTerminal \
+	  $(if $(filter file,$(origin SPECS)),$(ASAN_SPECS),$(SPECS)) || status=$$?; \
 	if ls $(ASAN_REPORTS)/* >/dev/null 2>&1; then \
 	  cat $(ASAN_REPORTS)/*; echo "sanitizer reports: $$(ls $(ASAN_REPORTS) | wc -l)"; echo "0 passed, 1 failed"; exit 1; \
 	fi; exit $$status

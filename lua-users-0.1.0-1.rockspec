@@ -59,6 +59,7 @@ build = {
     ["users.plan"] = "lua/users/plan.lua",
     ["users.report"] = "lua/users/report.lua",
     ["users.secrets"] = "lua/users/secrets.lua",
+    ["users.ambiguous"] = "lua/users/ambiguous.lua",
     ["users.shapes"] = "lua/users/shapes.lua",
     ["users.tokens"] = "lua/users/tokens.lua",
     ["users.trace"] = "lua/users/trace.lua",

@@ -115,7 +115,8 @@ local function prepared(req)
   return { method = req.method, url = req.url, headers = headers.copy(req.headers), body = req.body,
            segments = req.segments, body_length = req.body_length, timeout = req.timeout,
            connect_timeout = req.connect_timeout, ca_file = req.ca_file, max_body = req.max_body,
-           http_version = req.http_version, client_cert = req.client_cert, client_key = req.client_key }
+           http_version = req.http_version, client_cert = req.client_cert, client_key = req.client_key,
+           idempotent = req.idempotent }
 end
 
 --- Validates and builds the request without sending it: for dry runs, and
@@ -128,8 +129,10 @@ end
 -- @param fields the fields, as for `update`
 -- @tparam[opt] Options opts
 -- @return `{ method, url, headers, body, segments, body_length, timeout,
---   connect_timeout, ca_file, max_body, http_version, client_cert, client_key }`; `body` is a string, or a chunk
---   iterator when a file is attached; `headers` is the caller's own map
+--   connect_timeout, ca_file, max_body, http_version, client_cert, client_key, idempotent }`; `body` is a
+--   string, or a chunk iterator when a file is attached; `headers` is the caller's own map (with the
+--   idempotency key, where the provider names one); `idempotent`: whether it may be sent again after a
+--   failure that left its outcome unknown (when false, send it on a connection of its own, once)
 -- @return[2] nil, and an `Error`
 -- @raise on misuse, as `update`
 function _M.prepare(provider, id, fields, opts)
@@ -169,7 +172,9 @@ end
 -- @param provider a provider name or a client
 -- @param items an array of `{ id = ..., fields = { ... } }`, or a function
 --   returning one such item per call and nil at the end (streamed: a
---   million items are never held in memory)
+--   million items are never held in memory); an item with `unknown = true`
+--   is one an earlier run sent without an answer: held back, unless
+--   `resend_unknown`
 -- @tparam[opt] BulkOptions opts run options, and any `Options` key
 -- @treturn Report the report (also when a callback raised: see `Report.error`)
 -- @raise on misuse, as `update`, and when the journal cannot be opened
@@ -264,7 +269,9 @@ function _M.providers() return registry.names() end
 --- A provider's contract, for help texts and command lines (a copy):
 -- `{ name, title, method, path, base_url, encodings, options, params = { ... },
 -- fields = { name = { type, required, nullable, enum, min_length, max_length,
--- format, pattern, items, description, ... } }, notes = { "sentence", ... } }`
+-- format, pattern, items, description, ... } }, security (in words),
+-- credentials (the same alternatives as tables: `{ { { kind, header, token } } }`),
+-- required_headers, headers, notes = { "sentence", ... }, ... }`
 -- (notes: what the fields do not say, such as scim's name rules).
 -- @param provider a provider name or a client
 -- @return the contract, the table above
@@ -282,7 +289,8 @@ end
 -- API key header; `username` and `password` for basic) all come from the
 -- document. What it cannot say goes in the overlay.
 -- @param document a path (`.yaml`, `.yml`, `.json`), YAML or JSON text, or
---   a decoded table
+--   a decoded table (text keeps the document's property order on the wire;
+--   a table's properties go sorted)
 -- @string operation an `operationId`, or `"METHOD /path"` as the document
 --   writes it
 -- @tparam[opt] table overlay what the document does not say: `name`,
@@ -356,7 +364,8 @@ end
 -- the provider's rules too. The problems found are a table, or nil:
 -- `{ [option] = message }` for each path parameter refused, and under
 -- `credentials` what the credentials lack (a token, a username and
--- password, a header the provider's document requires).
+-- password, a header the provider's document requires), with `header`
+-- naming that header when it is one.
 -- @param provider a provider name or a client
 -- @tparam[opt] Options opts
 -- @return the options (a copy; it holds the credentials: never show it)
@@ -372,8 +381,8 @@ function _M.settings(provider, opts)
     if p.option and o[p.option] ~= nil then ok, msg = core.check_param(entry.compiled, p[1], o[p.option]) end
     if not ok then problems = problems or {}; problems[p.option] = msg end
   end
-  local lacking = security.problem(entry, o)
-  if lacking then problems = problems or {}; problems.credentials = lacking end
+  local lacking, header = security.problem(entry, o)
+  if lacking then problems = problems or {}; problems.credentials, problems.header = lacking, header end
   return copy, problems
 end
 

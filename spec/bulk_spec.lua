@@ -45,59 +45,101 @@ describe("bulk_update", function()
     assert.is_true(count_distinct(reqs, function(r) return r.conn end) <= 5)
   end)
 
-  -- n items at `concurrency` to a server taking `delay` each: all succeed,
-  -- in about n / concurrency rounds (at least that, and far from one at a
--- time: the bound leaves room for a loaded machine).
-  local function rounds(n, concurrency, delay, slack)
+  -- n items at `concurrency` to a server holding each `delay`: all succeed,
+  -- in n / concurrency rounds at least, and the first `concurrency` were in
+  -- flight together: the last of them arrived before the fake could answer
+  -- the first (no wall-clock upper bound: a loaded machine only slows it).
+  local VALGRIND = os.getenv("VALGRIND_LUA") ~= nil
+  local function rounds(n, concurrency, delay)
     env.fake:behave("generic", { delay = delay })
     local t0 = core.now()
     local report = users.bulk_update("generic", items(n), opts { concurrency = concurrency })
     local elapsed, want = core.now() - t0, n / concurrency * delay
     assert.equal(n, report.succeeded)
-    local what = ("%d rounds of %.1f s took %.2f s"):format(math.floor(n / concurrency), delay, elapsed)
-    assert.is_true(elapsed >= want * 0.95, what)
-    assert.is_true(elapsed < want * 3 + slack, what)
+    assert.is_true(elapsed >= want * 0.95, ("%d rounds of %.1f s took %.2f s"):format(math.floor(n / concurrency), delay, elapsed))
+    local at = {}
+    for i, r in ipairs(env.fake:requests()) do at[i] = r.at end
+    table.sort(at)
+    local span = at[concurrency] - at[1]
+    assert.is_true(span < delay, ("the first %d arrived over %.2f s"):format(concurrency, span))
   end
 
   it("runs 150 in flight at once, more sockets than one poll() batch once took", function()
-    rounds(300, 150, 0.3, os.getenv("VALGRIND_LUA") and 8 or 2.4) -- valgrind: 300 transfers set up at ~50x the cost
+    rounds(300, 150, VALGRIND and 6 or 1) -- valgrind: 150 transfers set up at ~50x the cost
     assert.is_true(count_distinct(env.fake:requests(), function(r) return r.conn end) <= 150)
   end)
 
   it("keeps `concurrency` requests in flight, no more", function()
-    rounds(20, 4, 0.2, 1.5)
-    -- No more than 4 arrived in any 0.2 s span.
+    local delay = VALGRIND and 1 or 0.2 -- valgrind: four transfers set up within one delay
+    rounds(VALGRIND and 12 or 20, 4, delay)
+    -- No more than 4 arrived in any span shorter than the delay: a fifth
+    -- leaves only once one of the four is answered, which the fake holds.
     local reqs = env.fake:requests()
     for i = 1, #reqs do
       local n = 0
       for j = 1, #reqs do
-        if reqs[j].at >= reqs[i].at and reqs[j].at < reqs[i].at + 0.19 then n = n + 1 end
+        if reqs[j].at >= reqs[i].at and reqs[j].at < reqs[i].at + delay - 0.01 then n = n + 1 end
       end
-      assert.is_true(n <= 4, n .. " requests within 0.19 s")
+      assert.is_true(n <= 4, n .. " requests within " .. (delay - 0.01) .. " s")
     end
   end)
 
-  it("never exceeds the rate, counted per second by the server", function()
+  -- What the client sent, as its own request events say (the moment the
+  -- lifecycle let each leave: a loaded machine cannot blur it), and what the
+  -- server received: sorted times of each.
+  local function paced(n, rate, extra)
+    local sent = {}
+    local o = opts { concurrency = 10, rate = rate,
+                     on_event = function(e) if e.name == "request" then sent[#sent + 1] = e.time end end }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local report = users.bulk_update("generic", items(n), o)
+    assert.equal(n, report.succeeded)
+    local arrived = {}
+    for i, r in ipairs(env.fake:requests()) do arrived[i] = r.at end
+    table.sort(sent)
+    table.sort(arrived)
+    assert.equal(n, #sent)
+    assert.equal(n, #arrived)
+    return sent, arrived
+  end
+
+  -- The client: any m + 1 requests in a row left over at least m intervals,
+  -- less what a slot may be left late (budget.lua's gate: a quarter
+  -- interval at most; later, its slot is void and it takes another) and
+  -- 10 ms for the moment between the budget's decision and the lifecycle's
+  -- clock: rate + 1 in a row span more than a second (1.05 - 0.0105 - 0.01),
+  -- so never more than `rate` in any second. The server's arrival times are
+  -- not checked against a window: how late delivery makes an arrival on a
+  -- loaded machine has no bound, so such a check could fail from timing
+  -- alone; the server counts what it got instead.
+  local function within_rate(sent, arrived, rate)
+    local interval = 1.05 / rate
+    local late = math.min(0.05, interval / 4) + 0.01
+    for i = 1, #sent do
+      for m = 1, math.min(rate, #sent - i) do
+        local span = sent[i + m] - sent[i]
+        assert.is_true(span >= m * interval - late,
+          ("the client sent %d requests within %.3f s (at least %.3f)"):format(m + 1, span, m * interval - late))
+      end
+    end
+    for i = rate + 1, #sent do assert.is_true(sent[i] - sent[i - rate] >= 1) end
+    assert.equal(#sent, #arrived)
+  end
+
+  it("never exceeds the rate: as the client sends, and as the server receives", function()
     local t0 = core.now()
-    local report = users.bulk_update("generic", items(75), opts { concurrency = 10, rate = 25 })
-    assert.equal(75, report.succeeded)
+    local sent, arrived = paced(75, 25)
     assert.is_true(core.now() - t0 >= 74 / 25 * 0.98)
-    local per_second = {}
-    for _, r in ipairs(env.fake:requests()) do
-      local s = math.floor(r.at)
-      per_second[s] = (per_second[s] or 0) + 1
-    end
-    for s, n in pairs(per_second) do assert.is_true(n <= 25, n .. " requests in second " .. s) end
-    -- and no burst inside a second either: any ten in a row arrive over at
-    -- least four intervals (nine, less five for what a loaded machine adds
-    -- to some arrivals and not to others: a request on a connection still
-    -- opening leaves later than the next; the server reads in batches)
-    local reqs = env.fake:requests()
-    table.sort(reqs, function(a, b) return a.at < b.at end)
-    for i = 10, #reqs do
-      local span = reqs[i].at - reqs[i - 9].at
-      assert.is_true(span >= 4 / 25, ("10 requests within %.3f s"):format(span))
-    end
+    within_rate(sent, arrived, 25)
+  end)
+
+  it("never exceeds the rate after the run stalls: slots that came meanwhile are not left as if on time", function()
+    local stalled = false
+    local sent, arrived = paced(60, 25, { on_result = function(_, _, _)
+      if not stalled and #env.fake:requests() >= 20 then stalled = true core.sleep(0.3) end -- seven slots go by
+    end })
+    assert.is_true(stalled)
+    within_rate(sent, arrived, 25)
   end)
 
   it("retries 5xx and resets, then succeeds", function()
@@ -216,7 +258,10 @@ describe("bulk_update", function()
 
   it("streams an iterator: 100 000 items in constant memory", function()
     env.fake:record(false)
-    local n = os.getenv("VALGRIND_LUA") and 1000 or 100000 -- valgrind is ~50x slower
+    -- valgrind is ~50x slower, ASan (make asan sets LUA_USERS_GC) 2x: both
+    -- look for C memory errors, which 1 000 items show as well; the plain
+    -- runs check the Lua heap over 100 000
+    local n = (os.getenv("VALGRIND_LUA") or os.getenv("LUA_USERS_GC")) and 1000 or 100000
     local i = 0
     local function next_item()
       i = i + 1

@@ -90,6 +90,32 @@ describe("the nginx transport's reader", function()
     end
   end)
 
+  -- The cap is the libcurl transport's (src/transfer.c): a head of 262144
+  -- bytes, its blank line included, is read; one byte more is refused,
+  -- whether its end comes in the read that crosses the cap or later.
+  it("takes a head of exactly 256 KB and refuses one byte more, whatever the reads' sizes", function()
+    local function head_of(n)
+      local first = "HTTP/1.1 307 Temporary Redirect\r\nContent-Length: 2\r\n"
+      local pad = n - #first - #"X-Pad: \r\n" - 2
+      return first .. "X-Pad: " .. ("p"):rep(pad) .. "\r\n\r\n"
+    end
+    for _, piece in ipairs { 1000, 4096, 65536 } do
+      local exact, over = head_of(read.MAX_HEAD), head_of(read.MAX_HEAD + 1)
+      assert.equal(read.MAX_HEAD, #exact)
+      local res = answer(exact .. "{}", piece)
+      assert.equal(307, res and res.status, "a " .. #exact .. "-byte head in pieces of " .. piece)
+      local none, msg, code = answer(over .. "{}", piece)
+      assert.is_nil(none, "a " .. #over .. "-byte head in pieces of " .. piece)
+      assert.same({ "too_large", "response headers larger than 262144 bytes" }, { code, msg })
+    end
+    -- the review's case: 300 lines of 1 KB, a 307 838-byte head
+    local line = "X-Big: " .. ("b"):rep(1017) .. "\r\n"
+    for _, piece in ipairs { 1000, 65536 } do
+      local _, _, code = answer("HTTP/1.1 200 OK\r\n" .. line:rep(300) .. "Content-Length: 2\r\n\r\n{}", piece)
+      assert.equal("too_large", code)
+    end
+  end)
+
   it("stops reading a head at 256 KB: 200 000 header lines cost what 256 KB does", function()
     local s = socket("HTTP/1.1 200 OK\r\n" .. ("A: 1\r\n"):rep(200000) .. "Content-Length: 2\r\n\r\n{}", 1000)
     local res, msg, code = read.response(s, "PATCH", 1e6)

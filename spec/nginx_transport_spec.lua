@@ -9,14 +9,16 @@ local core = require "users.core"
 local env = require "spec.support.env"
 local nginx_host = require "spec.support.nginx_host"
 
--- POST /_t { reqs = { req, ... }, session = bool, hide = bool } answers the
--- outcome of each request in order: { res, msg, code, sent }. hide: as an
--- nginx whose Lua module has no tcpsock:setclientcert.
+-- POST /_t { reqs = { req, ... }, session = bool, hide = bool, bodies = { n, ... } }
+-- answers the outcome of each request in order: { res, msg, code, sent }.
+-- hide: as an nginx whose Lua module has no tcpsock:setclientcert; bodies:
+-- request i gets a body of bodies[i] bytes, made there.
 local LOCATION = [==[location = /_t { content_by_lua_block {
     local core = require "users.core"
     local t = require "users.transport.nginx"
     ngx.req.read_body()
     local job = core.json_decode(ngx.req.get_body_data())
+    for i, n in ipairs(job.bodies or {}) do job.reqs[i].body = ("b"):rep(n) end
     local methods = getmetatable(ngx.socket.tcp()).__index
     local setclientcert = methods.setclientcert
     if job.hide then methods.setclientcert = nil end
@@ -94,10 +96,25 @@ describe("the nginx transport", function()
     assert.equal(200, rows[6].res.status)
   end)
 
+  -- /hostile/rst resets the connection once the head came: a 64 KB request
+  -- was written whole (the reset comes to the read: "connection reset by
+  -- peer", no failed connect), a 12 MB one only in part (the write fails).
+  it("a reset after the request, or in the middle of writing it, is a reset of a request sent", function()
+    local rows = run({ hostile("rst"), hostile("rst") }, { bodies = { 64 * 1024, 12 * 1024 * 1024 } })
+    assert.same({ { "reset", true }, { "reset", true } },
+      { { rows[1].code, rows[1].sent }, { rows[2].code, rows[2].sent } })
+    assert.matches("^receive: ", rows[1].msg)
+    assert.matches("^send: ", rows[2].msg)
+  end)
+
   it("a bad chunk, a head over 256 KB and 200 000 header lines fail that request only, logging nothing", function()
     local logged = #host:error_log()
-    local rows = run { hostile("bad-chunk"), hostile("huge-head"), hostile("lines-200000"), prepare() }
+    local rows = run { hostile("bad-chunk"), hostile("huge-head"), hostile("lines-200000"), prepare(),
+                       hostile("head-262144"), hostile("head-262145") }
     assert.same({ "bad_response", true }, { rows[1].code, rows[1].sent })
+    -- the libcurl transport's cap, to the byte (spec/sent_spec.lua)
+    assert.equal(200, rows[5].res and rows[5].res.status)
+    assert.same({ "too_large", "response headers larger than 262144 bytes" }, { rows[6].code, rows[6].msg })
     assert.same({ "too_large", "response headers larger than 262144 bytes" }, { rows[2].code, rows[2].msg })
     assert.same({ "too_large", "response headers larger than 262144 bytes" }, { rows[3].code, rows[3].msg })
     assert.equal(200, rows[4].res.status)
@@ -132,6 +149,17 @@ describe("the nginx transport", function()
       assert.equal(conn_of[r.conn], seen[i], "connection " .. r.conn .. " carried two identities")
     end
     assert.same({ "CN=client-a", "CN=client-b", "none", "CN=client-a", "CN=client-b", "none" }, seen)
+  end)
+
+  -- OpenSSL would ask the worker's terminal (or stdin) for the pass phrase.
+  it("refuses an encrypted key as a TLS failure that sent nothing, never asking for a pass phrase", function()
+    local c, enc = env.fake.client_certs.a, os.tmpname()
+    env.sh(("openssl pkey -in %s -aes256 -passout pass:secret -out %s"):format(c.key, enc))
+    local rows = run { prepare { base_url = env.fake:mtls_base_url("generic"), client_cert = c.cert, client_key = enc } }
+    os.remove(enc)
+    assert.same({ "tls", false }, { rows[1].code, rows[1].sent })
+    assert.matches("encrypted", rows[1].msg)
+    assert.same({}, env.fake:requests())
   end)
 
   it("names what is missing when the Lua module cannot send a client certificate", function()

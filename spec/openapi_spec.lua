@@ -179,6 +179,19 @@ describe("users.openapi", function()
     assert.matches("no media type the client can send %(text/plain%)", err.message)
   end)
 
+  it("gives a multipart array's contentType to each item's part, and refuses what it cannot bound on the body", function()
+    local doc = ACME:gsub("          application/merge%-patch%+json:\n.-multipart", "          multipart")
+                    :gsub("          application/x%-www.-\ncomponents:", "components:")
+                    :gsub("zeta: {type: string}", "zeta: {type: array, items: {type: string}}")
+                    :gsub("alpha: {contentType: application/json}", "%0\n              zeta: {contentType: text/csv}")
+    local mp = decl("replaceUser", nil, doc)
+    assert.same({ "zeta", type = "array", items = { type = "string", part_content_type = "text/csv" } }, mp.fields[1])
+    local _, err = openapi.declaration(doc:gsub("              type: object\n", "%0              minProperties: 1\n", 1),
+                                       "replaceUser")
+    assert.matches("the keyword 'minProperties' on the request body itself is not supported", err.message)
+    assert.matches("/multipart~1form%-data/schema/minProperties$", err.pointer)
+  end)
+
   it("turns security schemes into alternatives, and refuses an operation only an unsupported one serves", function()
     assert.same({ { { kind = "bearer", name = "bearer", pointer = "#/components/securitySchemes/bearer" } } },
                 decl("updateUser").security)
@@ -345,7 +358,9 @@ describe("a provider compiled from a document", function()
     local entry = require("users.registry").get("p_hdrkey")
     local o = { token = "tok-9", headers = { ["api-key"] = "k-secret-123", ["Api-Username"] = "system" } }
     assert.is_nil(require("users.security").problem(entry, o))
-    local err = require("users.errors").new { message = "key k-secret-123 refused for system" }
+    local errors = require "users.errors"
+    local err = errors.new { message = "key k-secret-123 refused for system" }
+    errors.outside(err, err.message) -- a server's words
     local secrets = require "users.secrets"
     secrets.scrub(err, secrets.of(o))
     assert.equal("key [REDACTED] refused for system", err.message)

@@ -82,8 +82,10 @@ describe("the schema vocabulary", function()
         { { type = "object", unique_items = true }, "need type = \"array\"" },
         { { type = "string", max_bytes = 10 }, "need type = \"file\"" },
         { { any_of = {} }, "'any_of' must be a list of schemas" },
-        { { type = "string", style = "deepObject" }, "style deepObject needs type = \"object\"" },
+        { { type = "string", style = "deepObject" }, "style deepObject is for arrays and objects" },
         { { type = "string", style = "pipeDelimited" }, "style pipeDelimited is for arrays and objects" },
+        { { any_of = { { type = "string" }, { type = "integer" } }, style = "deepObject" },
+          "style deepObject is for arrays and objects %(the type, or one of its alternatives%)" },
         { { style = "matrix" }, "unknown style 'matrix'" },
         { { type = "string", pattern = "(" }, "pattern %( cannot be compiled: missing closing parenthesis" },
         { { type = "string", part_content_type = "a\r\nb" }, "forbidden character" },
@@ -193,6 +195,29 @@ describe("the schema vocabulary", function()
         assert.matches("must be one of", invalid(big, { x = "9007199254740992" }).x[1])
       end
       assert.same({ x = { "can only be null" } }, invalid(one { enum = {}, nullable = true }, { x = "a" }))
+    end)
+
+    it("answers the same on every Lua: an integral float is the integer, integer text a string but under its own number type", function()
+      -- 2^60 is a float on 5.3/5.4 and a double on 5.1/LuaJIT: the integer 2^60 on all
+      local big = 2 ^ 60
+      local i = one { type = "integer", enum = { big } }
+      valid(i, { x = big })
+      assert.equal('{"x":1152921504606846976}', core.encode_json(i, { x = big }))
+      assert.same({ x = { "must be one of: 1152921504606846976" } }, invalid(i, { x = big + 256 }))
+      valid(one { type = "integer", multiple_of = 2 }, { x = -big })
+      assert.same({ x = { "must be an integer" } }, invalid(one { type = "integer" }, { x = 2 ^ 63 }))
+      -- "1" is a string on the wire unless the value's own schema says integer or number:
+      -- an alternative that says so does not make it one
+      local p = one { one_of = { { type = "integer" }, { type = "string" } } }
+      valid(p, { x = "123" })
+      assert.equal('{"x":"123"}', core.encode_json(p, { x = "123" }))
+      valid(p, { x = 123 })
+      local alt = one { any_of = { { type = "integer", enum = { 1 } } } }
+      valid(alt, { x = 1.0 })
+      assert.same({ x = { "must be an integer" } }, invalid(alt, { x = "1" }))
+      local list = one { any_of = { { type = "array", items = { type = "integer", enum = { 1 } } } } }
+      valid(list, { x = { 1 } })
+      assert.same({ x = { "must be an array" } }, invalid(list, { x = { "1" } }))
     end)
 
     it("keeps the interned fast path for strings, short and long", function()

@@ -44,6 +44,69 @@ describe("secrets never leave", function()
     os.remove(journal)
   end)
 
+  -- The text of an error refused before sending, made with `token`.
+  local function refused(token)
+    local _, err = users.update("generic", "u1", { email = 5, role = "x" }, env.opts("generic", { token = token }))
+    return err
+  end
+
+  it("never changes an error's keys, codes or the module's own words, whatever the token holds", function()
+    local plain = refused("zzzz-unrelated")
+    for _, token in ipairs { "able", "tion", "alid", "rror", "err", "t", "ok" } do
+      local err = refused(token) -- the module's words only: nothing to scrub
+      assert.equal("validation_error", err.code)
+      assert.equal("invalid", err.kind)
+      assert.is_false(err.retryable)
+      assert.equal(plain.message, err.message)
+      assert.same(plain.fields, err.fields)
+      env.fake:behave("generic", { respond = { status = 422, body = ECHO_BODY }, times = 1 })
+      local _, e = users.update("generic", "u1", { role = "x" }, env.opts("generic", { token = token }))
+      assert.equal("validation_error", e.code, token)
+      assert.equal("http", e.kind)
+      assert.equal(422, e.status)
+      assert.is_false(e.retryable) -- "retryable" holds "able": a key is never renamed
+      assert.equal("generic", e.provider)
+      if #token >= 3 then -- the server's words are scrubbed, and only they
+        assert.equal("bad token [REDACTED]", e.message)
+        assert.is_false(env.contains(e.body, token))
+      else -- too short to tell from text: left alone (and said once: below)
+        assert.equal("bad token " .. token, e.message)
+      end
+    end
+  end)
+
+  it("says once that a credential under 3 characters is not scrubbed", function()
+    local out = env.run_lua(([[
+      local users = require "users"
+      for _ = 1, 3 do users.update("generic", "u1", { role = "x" }, { base_url = %q, token = "t" }) end
+      print("done")
+    ]]):format(env.fake:base_url("generic")))
+    assert.matches("done", out)
+    local _, n = out:gsub("shorter than 3 characters", "")
+    assert.equal(1, n, out)
+  end)
+
+  it("scrubs an echo of the token's first 8 characters or more, in the message and the body", function()
+    local token = "tok-SECRET-0123456789"
+    env.fake:behave("generic", { respond = { status = 401, headers = { ["X-Seen"] = "tok-SECRET-01..." },
+      body = '{"error":"unauthorized","message":"invalid token tok-SECRET-01...","seen":{"tok-SECR":"tok-SECRE"}}' },
+      times = 1 })
+    local _, err = users.update("generic", "u1", { role = "x" }, env.opts("generic", { token = token }))
+    assert.equal("unauthorized", err.code)
+    assert.equal("invalid token [REDACTED]...", err.message)
+    assert.same({ ["[REDACTED]"] = "[REDACTED]" }, err.body.seen)
+    assert.is_false(env.contains(err, "tok-SECR"))
+    assert.is_nil(tostring(err):find("tok-SECR", 1, true))
+    env.fake:behave("generic", { respond = { status = 200, headers = { ["X-Seen"] = "tok-SECRET-01..." },
+      body = '{"id":"u1"}' }, times = 1 })
+    local _, res = users.update("generic", "u1", { role = "x" }, env.opts("generic", { token = token }))
+    assert.equal("[REDACTED]...", res.headers["x-seen"])
+    -- seven characters are no echo: text that merely starts the same stays
+    env.fake:behave("generic", { respond = { status = 401, body = '{"message":"tok-SEC is not a token"}' }, times = 1 })
+    _, err = users.update("generic", "u1", { role = "x" }, env.opts("generic", { token = token }))
+    assert.equal("tok-SEC is not a token", err.message)
+  end)
+
   it("the command: stdout, stderr, --verbose, the journal and the failures file", function()
     local token = "cli-S3CRET-token"
     local dir = cli.dir()

@@ -1,7 +1,9 @@
 /* The libcurl multi engine: the multi handle (and so the connection cache
- * shared by every transfer), a pool of easy handles, and one poll() loop
- * over libcurl's socket interface. Each running transfer is anchored in a
- * registry table so it cannot be collected mid-transfer. */
+ * shared by every transfer), a second one for the requests that must have
+ * a connection of their own (req.reuse = false), a pool of easy handles,
+ * and one poll() loop over libcurl's socket interface of both. Each running
+ * transfer is anchored in a registry table so it cannot be collected
+ * mid-transfer. */
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -13,8 +15,29 @@
 #define ENGINE_MT "users.engine"
 #define POOL_MAX 64
 
-typedef struct users_engine {
+struct users_engine;
+
+/* A multi handle, its timer, and the engine it belongs to (the data of
+ * its socket and timer callbacks). */
+typedef struct lane {
   CURLM *multi;
+  double timer_at;        /* when libcurl's timer is due (< 0: none) */
+  struct users_engine *e;
+} lane_t;
+
+/* Lane SHARED holds every transfer that may share a connection. Lane OWN
+ * holds only transfers with CURLOPT_FRESH_CONNECT (req.reuse = false), and
+ * a multi handle's connections are its own (no share of CURL_LOCK_DATA_CONNECT):
+ * no transfer of SHARED can join one of OWN's connections, and none of OWN
+ * ever looks for a connection to join. libcurl 7.88 let a transfer of one
+ * multi handle onto a connection opened with FRESH_CONNECT while an HTTP/2
+ * one was saturated, marked it reused, and then resent our request by itself
+ * when that connection died (Curl_retry_request). */
+enum { SHARED, OWN, LANES };
+
+typedef struct users_engine {
+  CURLM *multi;           /* lanes[SHARED].multi; NULL once closed */
+  lane_t lanes[LANES];    /* OWN's multi handle is made with its first transfer */
   CURLSH *share;          /* the Lua state's TLS sessions (push_tls_share) */
   CURL *pool[POOL_MAX];
   int n_pool;
@@ -25,9 +48,9 @@ typedef struct users_engine {
    * is due (its timer callback; < 0: none): one poll() covers every
    * transfer, and libcurl only works on the sockets that are ready. */
   struct pollfd *watch;
-  struct ready { curl_socket_t fd; int flags; } *ready; /* what one poll() found */
+  unsigned char *watch_lane; /* the lane of each watched socket */
+  struct ready { curl_socket_t fd; int flags, lane; } *ready; /* what one poll() found */
   int n_watch, cap_watch;
-  double timer_at;
   CURLMcode broken;       /* libcurl's multi handle failed: every transfer ends */
 } engine_t;
 
@@ -64,7 +87,7 @@ static void release_easy(engine_t *e, users_transfer_t *t) {
  * running list and the anchors (transfer.c calls this through t->detach). */
 static void detach(lua_State *L, users_transfer_t *t) {
   engine_t *e = t->engine;
-  curl_multi_remove_handle(e->multi, t->easy);
+  curl_multi_remove_handle(e->lanes[t->fresh ? OWN : SHARED].multi, t->easy);
   unlink_running(t);
   lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
   if (lua_istable(L, -1)) {
@@ -79,7 +102,7 @@ static void detach(lua_State *L, users_transfer_t *t) {
  * handle back, move the transfer from the anchors to the done list. */
 static void finish(lua_State *L, engine_t *e, users_transfer_t *t, CURLcode result) {
   users_transfer_ended(t, result);
-  curl_multi_remove_handle(e->multi, t->easy);
+  curl_multi_remove_handle(e->lanes[t->fresh ? OWN : SHARED].multi, t->easy);
   release_easy(e, t);
   users_transfer_free_request(L, t);
   unlink_running(t);
@@ -104,13 +127,16 @@ static void finish(lua_State *L, engine_t *e, users_transfer_t *t, CURLcode resu
  * many there were. */
 static int harvest(lua_State *L, engine_t *e) {
   CURLMsg *msg;
-  int left, n = 0;
-  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
-    char *priv = NULL;
-    if (msg->msg != CURLMSG_DONE) continue;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-    finish(L, e, (users_transfer_t *)priv, msg->data.result);
-    n++;
+  int left, n = 0, i;
+  for (i = 0; i < LANES; i++) {
+    if (!e->lanes[i].multi) continue;
+    while ((msg = curl_multi_info_read(e->lanes[i].multi, &left)) != NULL) {
+      char *priv = NULL;
+      if (msg->msg != CURLMSG_DONE) continue;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+      finish(L, e, (users_transfer_t *)priv, msg->data.result);
+      n++;
+    }
   }
   return n;
 }
@@ -122,6 +148,7 @@ static int harvest(lua_State *L, engine_t *e) {
 static int reserve_watch(engine_t *e, int n) {
   struct pollfd *w;
   struct ready *r;
+  unsigned char *l;
   int cap = e->cap_watch ? e->cap_watch : 16;
   if (n <= e->cap_watch) return 1;
   while (cap < n) cap *= 2;
@@ -129,19 +156,26 @@ static int reserve_watch(engine_t *e, int n) {
   e->watch = w;
   if (!(r = realloc(e->ready, (size_t)cap * sizeof *r))) return 0;
   e->ready = r;
+  if (!(l = realloc(e->watch_lane, (size_t)cap))) return 0;
+  e->watch_lane = l;
   e->cap_watch = cap;
   return 1;
 }
 
 /* CURLMOPT_SOCKETFUNCTION: keep the watch list as libcurl asks. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
-  engine_t *e = (engine_t *)ud;
+  lane_t *lane = (lane_t *)ud;
+  engine_t *e = lane->e;
   int i;
   (void)easy;
   (void)sockp;
   for (i = 0; i < e->n_watch && e->watch[i].fd != fd; i++) {}
   if (what == CURL_POLL_REMOVE) {
-    if (i < e->n_watch) e->watch[i] = e->watch[--e->n_watch];
+    if (i < e->n_watch) {
+      e->n_watch--;
+      e->watch[i] = e->watch[e->n_watch];
+      e->watch_lane[i] = e->watch_lane[e->n_watch];
+    }
     return 0;
   }
   if (i == e->n_watch) {
@@ -151,6 +185,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     if (!reserve_watch(e, e->n_watch + 1)) return 0;
     e->watch[e->n_watch++].fd = fd;
   }
+  e->watch_lane[i] = (unsigned char)(lane - e->lanes);
   e->watch[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
                                ((what & CURL_POLL_OUT) ? POLLOUT : 0));
   e->watch[i].revents = 0;
@@ -160,8 +195,23 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
 /* CURLMOPT_TIMERFUNCTION: only note the time; step() acts on it. */
 static int on_timer(CURLM *multi, long ms, void *ud) {
   (void)multi;
-  ((engine_t *)ud)->timer_at = ms < 0 ? -1 : users_now() + (double)ms / 1000;
+  ((lane_t *)ud)->timer_at = ms < 0 ? -1 : users_now() + (double)ms / 1000;
   return 0;
+}
+
+/* A multi handle for lane i, its callbacks set; NULL without memory. */
+static CURLM *open_lane(engine_t *e, int i) {
+  lane_t *lane = &e->lanes[i];
+  if (!(lane->multi = curl_multi_init())) return NULL;
+  lane->e = e;
+  lane->timer_at = -1;
+  /* OWN: HTTP/2 still where offered, one request a connection. */
+  curl_multi_setopt(lane->multi, CURLMOPT_PIPELINING, (long)(i == OWN ? CURLPIPE_NOTHING : CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(lane->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(lane->multi, CURLMOPT_SOCKETDATA, lane);
+  curl_multi_setopt(lane->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(lane->multi, CURLMOPT_TIMERDATA, lane);
+  return lane->multi;
 }
 
 /* --- Lua methods --------------------------------------------------------- */
@@ -183,6 +233,7 @@ static users_transfer_t *start(lua_State *L, engine_t *e) {
   users_transfer_setup(L, t, 2, 3);
   if (!reserve_watch(e, 2 * (e->n_running + 1))) /* a connect may try two addresses */
     luaL_error(L, "not enough memory");
+  if (t->fresh && !e->lanes[OWN].multi && !open_lane(e, OWN)) luaL_error(L, "curl_multi_init failed");
   /* Anchored first (which may raise: memory), then added: libcurl never
    * holds a handle the engine does not know. */
   lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
@@ -190,7 +241,7 @@ static users_transfer_t *start(lua_State *L, engine_t *e) {
   lua_pushvalue(L, -3);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) {
+  if (curl_multi_add_handle(e->lanes[t->fresh ? OWN : SHARED].multi, t->easy) != CURLM_OK) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->anchor_ref);
     lua_pushlightuserdata(L, t);
     lua_pushnil(L);
@@ -216,18 +267,32 @@ static engine_t *check_engine(lua_State *L) {
 
 /* curl_multi_socket_action, its failure kept: the multi handle is then of
  * no more use, and step() ends what runs on it. */
-static void act(engine_t *e, curl_socket_t fd, int flags) {
+static void act(engine_t *e, int lane, curl_socket_t fd, int flags) {
   int running;
-  CURLMcode rc = curl_multi_socket_action(e->multi, fd, flags, &running);
+  CURLMcode rc = curl_multi_socket_action(e->lanes[lane].multi, fd, flags, &running);
   if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET && !e->broken) e->broken = rc;
 }
 
-/* libcurl's timer, when due: it starts new transfers and ends slow ones. */
+/* libcurl's timers, when due: they start new transfers and end slow ones. */
 static void fire_timer(engine_t *e) {
-  if (e->timer_at >= 0 && users_now() >= e->timer_at) {
-    e->timer_at = -1;
-    act(e, CURL_SOCKET_TIMEOUT, 0);
+  int i;
+  for (i = 0; i < LANES; i++) {
+    if (e->lanes[i].multi && e->lanes[i].timer_at >= 0 && users_now() >= e->lanes[i].timer_at) {
+      e->lanes[i].timer_at = -1;
+      act(e, i, CURL_SOCKET_TIMEOUT, 0);
+    }
   }
+}
+
+/* When the first of libcurl's timers is due (< 0: none). */
+static double timer_at(engine_t *e) {
+  double at = -1;
+  int i;
+  for (i = 0; i < LANES; i++) {
+    double t = e->lanes[i].multi ? e->lanes[i].timer_at : -1;
+    if (t >= 0 && (at < 0 || t < at)) at = t;
+  }
+  return at;
 }
 
 /* One step: let libcurl act on what is due and collect what ended. Only
@@ -236,13 +301,14 @@ static void fire_timer(engine_t *e) {
  * sooner; then libcurl works on the sockets that are ready, and only those. */
 static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
   int i, n, ready = 0;
+  double due_at;
   fire_timer(e);
   if (e->broken) /* nothing will end by itself any more */
     while (e->running) finish(L, e, e->running, CURLE_OUT_OF_MEMORY);
   if (harvest(L, e) > 0 || e->n_running == 0) return;
   if (!may_sleep) max_ms = 0;
-  if (e->timer_at >= 0) { /* whole milliseconds, rounded up: no busy loop */
-    double left = (e->timer_at - users_now()) * 1000;
+  if ((due_at = timer_at(e)) >= 0) { /* whole milliseconds, rounded up: no busy loop */
+    double left = (due_at - users_now()) * 1000;
     long due = left <= 0 ? 0 : (long)left;
     if ((double)due < left) due++;
     if (due < max_ms) max_ms = due;
@@ -253,12 +319,13 @@ static void step(lua_State *L, engine_t *e, long max_ms, int may_sleep) {
     short r = e->watch[i].revents;
     if (!r) continue;
     e->ready[ready].fd = e->watch[i].fd;
+    e->ready[ready].lane = e->watch_lane[i];
     e->ready[ready++].flags = ((r & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
                               ((r & POLLOUT) ? CURL_CSELECT_OUT : 0) |
                               ((r & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
     e->watch[i].revents = 0;
   }
-  for (i = 0; i < ready; i++) act(e, e->ready[i].fd, e->ready[i].flags);
+  for (i = 0; i < ready; i++) act(e, e->ready[i].lane, e->ready[i].fd, e->ready[i].flags);
   fire_timer(e);
   harvest(L, e);
 }
@@ -331,7 +398,7 @@ static int engine_close(lua_State *L) {
   if (!e->multi) return 0;
   while (e->running) {
     users_transfer_t *t = e->running;
-    curl_multi_remove_handle(e->multi, t->easy);
+    curl_multi_remove_handle(e->lanes[t->fresh ? OWN : SHARED].multi, t->easy);
     curl_easy_setopt(t->easy, CURLOPT_SHARE, NULL); /* its owner may outlive the share */
     unlink_running(t);
     t->engine = NULL;
@@ -341,13 +408,18 @@ static int engine_close(lua_State *L) {
   }
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
   e->n_pool = 0;
-  curl_multi_cleanup(e->multi);
+  for (i = 0; i < LANES; i++) {
+    if (e->lanes[i].multi) curl_multi_cleanup(e->lanes[i].multi);
+    e->lanes[i].multi = NULL;
+  }
   e->multi = NULL;
   e->share = NULL; /* no easy handle of this engine uses it now */
   free(e->watch); /* after the cleanup, whose callbacks may still use it */
   free(e->ready);
+  free(e->watch_lane);
   e->watch = NULL;
   e->ready = NULL;
+  e->watch_lane = NULL;
   e->n_watch = e->cap_watch = 0;
   luaL_unref(L, LUA_REGISTRYINDEX, e->anchor_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, e->done_ref);
@@ -408,9 +480,11 @@ static int engine_new(lua_State *L) {
   memset(e, 0, sizeof *e);
   e->anchor_ref = e->done_ref = LUA_NOREF;
   users_setmeta(L, ENGINE_MT, methods, engine_close);
-  if (!(e->multi = curl_multi_init())) luaL_error(L, "curl_multi_init failed");
-  /* A bulk run bounds the connections it opens to its concurrency, keeps
-   * them all in the cache, and multiplexes over HTTP/2 where offered. */
+  if (!(e->multi = open_lane(e, SHARED))) luaL_error(L, "curl_multi_init failed");
+  /* A bulk run bounds the connections it shares to its concurrency, keeps
+   * them all in the cache, and multiplexes over HTTP/2 where offered. A
+   * reuse = false request opens one more of its own beside them (closed
+   * after it), so up to twice the concurrency can be open at a time. */
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "max_host_connections");
     if (!lua_isnil(L, -1)) { /* beyond an int: clamped, never cast out of range */
@@ -423,13 +497,7 @@ static int engine_new(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   e->share = share;
-  e->timer_at = -1;
-  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
   lua_newtable(L);
   e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);

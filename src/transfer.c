@@ -73,8 +73,6 @@ void users_transfer_free_request(lua_State *L, users_transfer_t *t) {
   size_t i;
   curl_slist_free_all(t->headers);
   t->headers = NULL;
-  curl_slist_free_all(t->connect_to);
-  t->connect_to = NULL;
   if (t->body_ref != LUA_NOREF) { /* libcurl has let go of it: the string may go */
     luaL_unref(L, LUA_REGISTRYINDEX, t->body_ref);
     t->body_ref = LUA_NOREF;
@@ -130,9 +128,21 @@ users_transfer_t *users_transfer_new(lua_State *L) {
  * included. None of them: the transfer failed before it wrote a byte (DNS,
  * connect, TLS, a file that changed before the first read), and the server
  * cannot have seen the request. GOT_NOTHING is said only after a request
- * was sent. */
+ * was sent. Those counts include a proxy's CONNECT exchange, though: the
+ * time libcurl reached "pretransfer" (set once, at least 1 us, after the
+ * connection to the origin, its tunnel and TLS included, was made: never
+ * reset by a resend) says whether the request could leave at all; 0, and
+ * nothing went to the origin (a proxy that refused the tunnel, TLS that
+ * failed through it). */
 static int may_have_sent(users_transfer_t *t, CURLcode result) {
   long request_size = 0, header_size = 0;
+#if LIBCURL_VERSION_NUM >= 0x073D00
+  curl_off_t pretransfer = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+#else
+  double pretransfer = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME, &pretransfer);
+#endif
 #if LIBCURL_VERSION_NUM >= 0x073700
   curl_off_t uploaded = 0;
   curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
@@ -140,6 +150,7 @@ static int may_have_sent(users_transfer_t *t, CURLcode result) {
   double uploaded = 0;
   curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD, &uploaded);
 #endif
+  if (!(pretransfer > 0)) return 0;
   curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
   curl_easy_getinfo(t->easy, CURLINFO_HEADER_SIZE, &header_size);
   return request_size > 0 || uploaded > 0 || header_size > 0 || t->head.len > 0 || t->body.len > 0 ||
@@ -241,38 +252,6 @@ static const char *opt_string(lua_State *L, int req, const char *key) {
   if (!s || strlen(s) != len) luaL_error(L, "'%s' must be a string without NUL", key);
   lua_pop(L, 1); /* req still holds it */
   return s;
-}
-
-/* req.reuse = false: a connection no request has used, and that no other
- * request uses while this one runs, closed after it. libcurl resends a
- * request by itself, once the connection it was written on dies before
- * any answer, only when that connection was a reused one (Curl_retry_request
- * in lib/transfer.c; also on an HTTP/2 REFUSED_STREAM, which the protocol
- * says was never processed). FRESH_CONNECT opens a new connection and
- * FORBID_REUSE closes it after; while it runs, other transfers could still
- * join it (HTTP/2 multiplexing), which would mark it reused: a CONNECT_TO
- * entry that names the URL's own port (any host, the same port: the
- * connection goes where it would anyway) sets it apart, as libcurl never
- * mixes connections made with "connect to" and without. */
-static void own_connection(lua_State *L, users_transfer_t *t, const char *url) {
-#if LIBCURL_VERSION_NUM >= 0x073E00 /* curl_url */
-  CURLU *u = curl_url();
-  CURLUcode rc;
-  char *port = NULL, entry[16];
-  struct curl_slist *l;
-  if (!u) luaL_error(L, "not enough memory");
-  rc = curl_url_set(u, CURLUPART_URL, url, 0);
-  if (rc == CURLUE_OK) rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-  if (rc == CURLUE_OK) snprintf(entry, sizeof entry, ":::%.5s", port);
-  curl_free(port);
-  curl_url_cleanup(u);
-  if (rc == CURLUE_OUT_OF_MEMORY) luaL_error(L, "not enough memory");
-  if (rc != CURLUE_OK) return; /* a URL libcurl cannot parse fails the transfer as bad_url */
-  if (!(l = curl_slist_append(NULL, entry))) luaL_error(L, "not enough memory");
-  t->connect_to = l;
-#else
-  (void)L, (void)t, (void)url;
-#endif
 }
 
 static void set_headers(lua_State *L, int req, int lines, users_transfer_t *t) {
@@ -405,7 +384,6 @@ int users_transfer_handle_release(CURL *easy) {
   }
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-  curl_easy_setopt(easy, CURLOPT_CONNECT_TO, NULL);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
@@ -417,7 +395,7 @@ int users_transfer_handle_release(CURL *easy) {
 
 void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines) {
   CURL *easy = t->easy;
-  const char *s, *url, *cert, *key;
+  const char *s, *cert, *key;
   int has_method_body, tls, fresh;
   luaL_checktype(L, req, LUA_TTABLE);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
@@ -432,7 +410,6 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
     luaL_error(L, "request url must be a string without spaces or line breaks");
   curl_easy_setopt(easy, CURLOPT_URL, s); /* libcurl copies strings */
   tls = strncasecmp(s, "https://", 8) == 0;
-  url = s; /* req still holds it */
   lua_pop(L, 1);
   rawfield(L, req, "method");
   s = luaL_optstring(L, -1, "GET");
@@ -473,39 +450,45 @@ void users_transfer_setup(lua_State *L, users_transfer_t *t, int req, int lines)
   if (key && !cert) luaL_error(L, "'client_key' needs a 'client_cert'");
   curl_easy_setopt(easy, CURLOPT_SSLCERT, cert);
   curl_easy_setopt(easy, CURLOPT_SSLKEY, key);
+  /* An empty pass phrase, never none: without one OpenSSL asks for it on
+   * the terminal, or reads a line of the process's stdin. An encrypted key
+   * then fails the connection as a TLS error. */
+  curl_easy_setopt(easy, CURLOPT_KEYPASSWD, cert ? "" : NULL);
   rawfield(L, req, "reuse");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) luaL_error(L, "'reuse' must be a boolean");
   fresh = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (fresh) own_connection(L, t, url);
-  curl_easy_setopt(easy, CURLOPT_CONNECT_TO, t->connect_to);
   {
     long version = http_version(L, req);
     int may_multiplex = version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
                         (version == CURL_HTTP_VERSION_2TLS && tls);
-    /* libcurl before 8.0 breaks an h2c connection it reuses ("Error in the
-     * HTTP2 framing layer", curl PR 10643; not one that got HTTP/2 from
-     * TLS): each h2c transfer there gets a connection of its own. */
-    long own = fresh || (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
+    /* req.reuse = false: a connection no request has used, that no other
+     * request uses while this one runs, closed after it. libcurl resends a
+     * request by itself, once the connection it was written on dies before
+     * any answer, only when that connection was a reused one
+     * (Curl_retry_request in lib/transfer.c; also on an HTTP/2
+     * REFUSED_STREAM, which the protocol says was never processed).
+     * FRESH_CONNECT opens a new connection, FORBID_REUSE closes it after,
+     * and the engine runs the transfer on a multi handle of its own
+     * (t->fresh, engine.c), where no other transfer can join it.
+     * libcurl before 8.0 also breaks an h2c connection it reuses ("Error in
+     * the HTTP2 framing layer", curl PR 10643; not one that got HTTP/2
+     * from TLS): each h2c transfer there gets a connection of its own. */
+    t->fresh = fresh || (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && !tls &&
                          curl_has.version_num < 0x080000);
-    /* A connection of its own speaks HTTP/1.1 where the choice is ours: a
-     * stress run saw libcurl 7.88 put other requests on an HTTP/2 one made
-     * for reuse = false (1 time in 4), the CONNECT_TO entry notwithstanding;
-     * HTTP/1.1 carries one request at a time. h2c has no HTTP/1.1. */
-    if (fresh && version == CURL_HTTP_VERSION_2TLS) version = CURL_HTTP_VERSION_1_1;
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
-    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, own);
-    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, own);
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, (long)t->fresh);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, (long)t->fresh);
     /* Where HTTP/2 may come, a new transfer waits for a connection being
      * opened to say whether it multiplexes, rather than open its own: a bulk
      * run then shares one. Elsewhere waiting would only delay it. */
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex && !own ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, may_multiplex && !t->fresh ? 1L : 0L);
   }
 }
 
 /* --- results ------------------------------------------------------------- */
 
-static const char *error_code(users_transfer_t *t) {
+static const char *transfer_code(users_transfer_t *t) {
   if (t->too_big || t->head_too_big || t->result == CURLE_FILESIZE_EXCEEDED) return "too_large";
   if (t->file_changed) return "file_changed";
   switch (t->result) {
@@ -542,6 +525,18 @@ static const char *error_code(users_transfer_t *t) {
   case CURLE_ABORTED_BY_CALLBACK: return "aborted";
   default: return "transport";
   }
+}
+
+/* A reset before any of the request could leave (a proxy that refused the
+ * tunnel: nothing went to the origin) is a failure to connect; and the
+ * other way round, a connect, DNS or TLS failure after the request left (a
+ * resend libcurl made itself, after the kept-alive connection it first
+ * went on died) is a reset: those codes say nothing was written. */
+static const char *error_code(users_transfer_t *t) {
+  const char *code = transfer_code(t);
+  if (!t->sent) return strcmp(code, "reset") == 0 ? "connect" : code;
+  if (!strcmp(code, "connect") || !strcmp(code, "dns") || !strcmp(code, "tls")) return "reset";
+  return code;
 }
 
 /* nil, message, code, sent: the transport contract's failure. */

@@ -29,12 +29,12 @@ struct users_engine;
 typedef struct users_transfer {
   CURL *easy;
   struct curl_slist *headers;
-  struct curl_slist *connect_to; /* a connection of its own (req.reuse = false) */
   int body_ref;             /* the body string libcurl reads (LUA_NOREF: none) */
   users_buf_t body, head;   /* the response */
   size_t max_body;
   int state, closed, too_big, head_too_big, file_changed;
   int sent;                 /* some of the request may have reached the server */
+  int fresh;                /* a connection of its own (req.reuse = false): the engine's OWN multi */
   CURLcode result;
   long status, http_version;
   double elapsed;

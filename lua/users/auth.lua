@@ -128,7 +128,8 @@ function _M.plan(call, user, res)
   s.owner = owner
   local spec = _M.request(call.entry, o)
   return "send", { method = spec.method, path = spec.path, headers = spec.headers, json = spec.json,
-                   template = spec.path, auth = false, budget = false }
+                   template = spec.path, auth = false, budget = false,
+                   idempotent = true } -- a token fetched twice is no harm
 end
 
 return _M

@@ -7,6 +7,16 @@
 -- A store that cannot be reached fails the call (`budget_unavailable`), or,
 -- with `budget_fallback = "local"`, the local budget stands in, with a
 -- warning, until the store answers again (it is tried again each second).
+-- A store that answers an absurd wait (not a number, negative, more than a
+-- day, or a slot taken further away than asked) is one that cannot be
+-- used, the same way. When it answers again, its first decision for an
+-- account treats the account's bucket as just drained: the next slot comes
+-- an interval later (or after the last slot the local budget, or the store
+-- before it went, gave), never at once, and no burst.
+--
+-- A slot is taken for a moment: a request that leaves later than LATE
+-- after it (a loaded machine, a stalled loop) would crowd the next slot's
+-- request; its slot is void, and it takes another (users/lifecycle.lua).
 --
 -- The store contract (times in seconds, relative; keys are strings):
 --   store.name, store.shared
@@ -28,8 +38,9 @@ local log = require "users.log"
 
 local _M = {}
 
-local type, tostring, setmetatable = type, tostring, setmetatable
+local type, tostring, setmetatable, select = type, tostring, setmetatable, select
 local format = string.format
+local min, max, huge = math.min, math.max, math.huge
 local now = core.now
 
 --- Requests leave 5% under the rate: one that leaves late (its connection
@@ -39,6 +50,11 @@ _M.MARGIN = 1.05
 
 --- Seconds before a store that failed is tried again.
 _M.RETRY_DOWN = 1
+
+--- The longest wait a store may answer (seconds, beyond two intervals):
+-- none of the module's bounds (deadline, timeout, max_retry_after) is
+-- longer, so a longer one is a broken store, not a wait.
+_M.ABSURD = 86400
 
 --- For the command, which checks `--budget` before it runs (the rule is
 -- users/budget/stores.lua's).
@@ -53,10 +69,11 @@ _M.warn = log.warn
 local Access = {}
 Access.__index = Access
 
--- Per store id: { retry_at, err, warned } while it cannot be reached; and
--- the next slot after the last one the store gave, per store and key (this
--- host's clock), for the hand-over to the local budget and back.
-local down, handoff = {}, {}
+-- Per store id: { retry_at, err, warned } while it cannot be reached, and
+-- when it last went (`went`); the next slot after the last one the store
+-- gave, per store and key (this host's clock), for the hand-over to the
+-- local budget and back; and when each key was last handed back.
+local down, went, handoff, handed = {}, {}, {}, {}
 
 --- The store of `spec` for the account of `entry` and `o`, with the local
 -- budget standing in while it cannot be reached when `o` allows.
@@ -64,11 +81,37 @@ function _M.access(entry, o, spec)
   local store, problem = stores.store(spec)
   local rate = o.rate
   local interval = rate and _M.MARGIN / rate or 0
+  local tolerance = interval * ((o.burst or 1) - 1)
   return setmetatable({
     store = store, problem = problem, spec = spec, provider = entry.decl.name,
     fallback = o.budget_fallback == "local", rate = rate,
-    interval = interval, tolerance = interval * ((o.burst or 1) - 1),
+    interval = interval, tolerance = tolerance, absurd = _M.ABSURD + 2 * interval + tolerance,
+    -- a slot may be left this late (a window of a second then holds no more
+    -- than `rate` of them: the MARGIN's 5 %), at most a quarter interval
+    late = interval > 0 and min(_M.MARGIN - 1, interval / 4) or huge,
   }, Access)
+end
+
+-- What is absurd in a store's answer to `method` (max_wait: reserve's
+-- bound), or nil.
+local function absurd(self, method, r1, r2, max_wait)
+  local wait = method == "reserve" and r2 or r1
+  if r1 == nil or (method ~= "reserve" and method ~= "paused") then return nil end
+  if type(wait) ~= "number" or wait ~= wait or wait < 0 or wait > self.absurd
+     or (method == "reserve" and (type(r1) ~= "boolean" or (r1 and wait > max_wait + 0.001))) then
+    return "it answered an absurd wait: " .. tostring(wait) .. " s"
+  end
+end
+
+-- After the store was lost: its first decision for this key treats the
+-- bucket as just drained (the next slot an interval away, or after the
+-- last the local budget or the store gave, with no burst).
+function Access:hand_back(key)
+  local id, k = self.spec.id, self.spec.id .. "\n" .. key
+  if not went[id] or (handed[k] or -huge) >= went[id] then return end
+  handed[k] = now()
+  local after = max(self.interval, (handoff[k] or 0) - now(), self.fallback and LOCAL:ahead(key) or 0)
+  if after > 0 then self.store:pause(key, after, self.tolerance) end -- whether it answers, the call after tells
 end
 
 -- The store lost: the local budget stands in (and says so once), or the
@@ -84,11 +127,11 @@ function Access:lost(method, key, why, state, ...)
     if method == "reserve" then LOCAL:seed(key, handoff[self.spec.id .. "\n" .. key]) end
     return LOCAL[method](LOCAL, key, ...)
   end
-  return nil, errors.new {
+  return nil, errors.outside(errors.new {
     kind = "budget", code = "budget_unavailable", provider = self.provider, retryable = true,
     message = ("the budget %s cannot be used (%s); budget_fallback = \"local\" would go on with a local budget")
       :format(name, tostring(why)),
-  }
+  }, tostring(why)) -- the store's words
 end
 
 --- Runs a store method for a key: the shared store, or, while it cannot
@@ -99,16 +142,14 @@ function Access:run(method, key, ...)
   if not store then return self:lost(method, key, self.problem, nil, ...) end
   local state = down[id]
   if state and now() < state.retry_at then return self:lost(method, key, state.err, state, ...) end
-  if state and self.fallback and method == "reserve" and LOCAL:ahead(key) > 0 then
-    store:pause(key, LOCAL:ahead(key), 0) -- whether it answers, the call below tells
-  end
+  self:hand_back(key)
   local r1, r2 = store[method](store, key, ...)
-  if method == "reserve" and r1 and self.fallback then
-    handoff[id .. "\n" .. key] = now() + r2 + self.interval
-  end
+  local wrong = absurd(self, method, r1, r2, select(3, ...))
+  if wrong then r1, r2 = nil, wrong end
+  if method == "reserve" and r1 then handoff[id .. "\n" .. key] = now() + r2 + self.interval end
   if r1 == nil and r2 ~= nil then
     state = { retry_at = now() + _M.RETRY_DOWN, err = r2, warned = state and state.warned }
-    down[id] = state
+    down[id], went[id] = state, now()
     return self:lost(method, key, r2, state, ...)
   elseif state then
     down[id] = nil
@@ -131,28 +172,28 @@ function _M.gate(entry, o)
   return g
 end
 
--- The budget's refusal: no slot within the time the call has.
-function Gate:too_far(wait, deadline)
+-- The budget's refusal: no slot within the time the call has (`bound`
+-- names it: "deadline", "timeout", "max_retry_after").
+function Gate:too_far(wait, bound)
   local left = self:run("paused", self.key)
   local why = type(left) == "number" and left > 0
-    and format("the account is paused for %.2f s after a 429", left)
+    and format("the account is paused for %.2f s", left)
     or format("the account's rate is %g requests per second", self.rate or 0)
   return errors.new {
     kind = "budget", code = "rate_limited", provider = self.provider, retryable = true,
     retry_after = wait,
-    message = format("no budget slot within the %s: the next is %.2f s away (%s)",
-                     deadline and "deadline" or "timeout", wait, why),
+    message = format("no budget slot within the %s: the next is %.2f s away (%s)", bound or "timeout", wait, why),
   }
 end
 
 --- The one way to take a slot: 0 (leave now), seconds to wait (the slot is
 -- taken: leave then, once `void` says it still holds), or nil and an error
--- (`rate_limited`: the next slot is further than `max_wait`; `deadline`
--- says which bound that was; `budget_unavailable`).
-function Gate:take(max_wait, deadline)
+-- (`rate_limited`: the next slot is further than `max_wait`, which `bound`
+-- names; `budget_unavailable`).
+function Gate:take(max_wait, bound)
   local ok, wait = self:run("reserve", self.key, self.interval, self.tolerance, max_wait)
   if ok == nil then return nil, wait end
-  if not ok then return nil, self:too_far(wait, deadline) end
+  if not ok then return nil, self:too_far(wait, bound) end
   return wait > 0 and wait or 0
 end
 

@@ -22,6 +22,8 @@ local budget = require "users.budget"
 local journal = require "users.journal"
 local lifecycle = require "users.lifecycle"
 local report = require "users.report"
+local ambiguous = require "users.ambiguous"
+local response = require "users.response"
 
 local _M = {}
 
@@ -41,6 +43,7 @@ _M.RULES = {
   max_failures = whole,
   max_auth_failures = function(v) if v ~= false then return whole(v) end end,
   should_stop = check.of("function"),
+  resend_unknown = check.of("boolean"),
 }
 
 --- What a dry run shows for a token it would fetch (lexful's key pair):
@@ -94,6 +97,9 @@ local function intake(s, now)
     return intake(s, now)
   elseif job.key and books.journal:take(job.key) then
     books:skip()
+    return intake(s, now)
+  elseif not s.run.resend_unknown and (item.unknown == true or (job.key and books.journal:unknown_take(job.key))) then
+    books:finish(job, nil, ambiguous.held(s.name)) -- sent before, no answer: never blindly again
     return intake(s, now)
   end
   job.life = lifecycle.new(s.drv, job.id, job.fields, now)
@@ -193,9 +199,11 @@ local function wind_down(s)
   for _, job in ipairs(s.waiting) do books:finish(job, nil, select(2, lifecycle.stop(job.life, now))) end
   if s.session then s.session.close() end
   for _, job in pairs(s.inflight) do
-    books:finish(job, nil, select(2, lifecycle.stop(job.life, now, errors.new {
-      kind = "transport", code = "aborted", provider = s.name, retryable = true,
-      message = "abandoned in flight when the run was interrupted (it may have been applied)" })))
+    local err = errors.new {
+      kind = "transport", code = "aborted", provider = s.name, retryable = true, attempts = job.life.attempts,
+      message = "abandoned in flight when the run was interrupted (it may have been applied)" }
+    if job.life.spec.idempotent == false then err = ambiguous.unknown(err) end -- not to be sent blindly again
+    books:finish(job, nil, select(2, lifecycle.stop(job.life, now, err)))
   end
   if books.abort and not s.exhausted then
     local rest, r = 0, books.report
@@ -221,7 +229,11 @@ local function run_items(s, items)
   local run, o, entry, concurrency = s.run, s.o, s.entry, s.concurrency
   s.next_item, s.length = next_item, length
   s.books = report.new(entry, run, o, run.total or length, s.started)
-  s.drv = lifecycle.driver(entry, o, not run.dry_run and budget.gate(entry, o), nil, run.dry_run, run.dry_run)
+  local gate = not run.dry_run and budget.gate(entry, o)
+  -- An attempt waits for its budget slot as long as max_retry_after lets a
+  -- server hold it, or as long as the run's own window of requests takes.
+  local limit = gate and max(o.max_retry_after or response.MAX_RETRY_AFTER, 2 * concurrency * gate.interval)
+  s.drv = lifecycle.driver(entry, o, gate, limit, run.dry_run, run.dry_run, "max_retry_after")
   s.session = not run.dry_run and o.transport.session(concurrency)
   while true do
     local now = fill(s)

@@ -189,6 +189,7 @@ function _M.request(entry, id, fields, o)
     body = body, body_length = segments and length or #body, content_type = ctype,
     headers = false, timeout = o.timeout, connect_timeout = o.connect_timeout,
     max_body = o.max_body, attempt = 0,
+    own = true, -- the declaration's own update (users/ambiguous.lua marks it idempotent or not)
   }
   if segments then req.body, req.segments = stream(segments), segments end
   return req
@@ -222,6 +223,8 @@ local function make_headers(entry, o, content_type, token, auth)
     p = headers.set(h, k, v)
     if p then return bad_header(name, p) end
   end
+  local lacking = security.unfilled(entry, h) -- the document's required header parameters
+  if lacking then return nil, lacking end
   return h
 end
 

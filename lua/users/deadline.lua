@@ -25,9 +25,9 @@ function _M.error(provider, seconds, waiting_for, last)
   last = last or nil
   local message = format("the deadline (%g s) ran out %s", seconds or 0, WHAT[waiting_for] or waiting_for)
   if last then message = message .. " (the last error: " .. tostring(last.message or last.code) .. ")" end
-  return errors.new { kind = "transport", code = "timeout", provider = provider, retryable = true,
-                      waiting_for = waiting_for, message = message,
-                      status = last and last.status, retry_after = last and last.retry_after }
+  return errors.quotes(errors.new { kind = "transport", code = "timeout", provider = provider, retryable = true,
+                                   waiting_for = waiting_for, message = message,
+                                   status = last and last.status, retry_after = last and last.retry_after }, last)
 end
 
 --- Bounds a request's timeouts by what is left before `deadline` (`t`:

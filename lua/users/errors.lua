@@ -1,7 +1,11 @@
 --- One error shape for every provider.
 -- `{ kind, status, code, message, fields, retry_after, retryable, provider, body }`
 -- with `__tostring`. Secrets are scrubbed as an error leaves the module
--- (users/secrets.lua, once, in users/lifecycle.lua).
+-- (users/secrets.lua, once, in users/lifecycle.lua), from the text that
+-- came from outside only: its body, a provider's fields, and the parts of
+-- its message marked here (`outside`) as a server's, a transport's or a
+-- store's words. Its keys, codes and the module's own words are never
+-- changed.
 local core = require "users.core"
 
 local _M = {}
@@ -34,6 +38,35 @@ function _M.is_error(v) return getmetatable(v) == Error end
 
 function _M.new(t) return setmetatable(t, Error) end
 
+-- The parts of each error's message that came from outside the module
+-- (weak keys: they go with their error).
+local outside = setmetatable({}, { __mode = "k" })
+
+--- Marks `text`, a part of err.message, as come from outside the module (a
+-- server's, a transport's or a store's words): the only part of a message
+-- users/secrets.lua may change. Returns err.
+function _M.outside(err, text)
+  if type(text) == "string" and text ~= "" then
+    local list = outside[err]
+    if not list then
+      list = {}
+      outside[err] = list
+    end
+    list[#list + 1] = text
+  end
+  return err
+end
+
+--- The parts of err.message marked as come from outside (a list), or nil.
+function _M.said(err) return outside[err] end
+
+--- Marks in err what `from`'s message had from outside (err's message
+-- quotes it). Returns err.
+function _M.quotes(err, from)
+  for _, text in ipairs(from and outside[from] or {}) do _M.outside(err, text) end
+  return err
+end
+
 function _M.invalid(provider, fields, message)
   if not message then
     local n = 0
@@ -56,9 +89,9 @@ local transport_hint = {
 }
 
 function _M.transport(provider, code, message)
-  return _M.new { kind = "transport", code = code, provider = provider,
-                  message = message .. (transport_hint[code] or ""),
-                  retryable = transport_retryable[code] or false }
+  return _M.outside(_M.new { kind = "transport", code = code, provider = provider,
+                             message = message .. (transport_hint[code] or ""),
+                             retryable = transport_retryable[code] or false }, message)
 end
 
 local status_codes = {
@@ -135,11 +168,12 @@ function _M.from_response(decl, res)
   end
   if code == "bad_request" and info.fields then code = "validation_error" end
   local message = type(info.message) == "string" and info.message or nil
+  local said = message -- the provider's words (its body, read by the declaration)
   if not message then
     message = "HTTP " .. status
     if status >= 300 and status < 400 then
-      message = message .. " redirect to " .. tostring(res.headers.location)
-        .. " (not followed)"
+      said = tostring(res.headers.location)
+      message = message .. " redirect to " .. said .. " (not followed)"
     end
   end
   local fields
@@ -155,12 +189,12 @@ function _M.from_response(decl, res)
       end
     end
   end
-  return _M.new {
+  return _M.outside(_M.new {
     kind = "http", status = status, code = code, message = message,
     fields = fields, provider = decl.name, body = body, scim_type = info.scim_type, -- SCIM's error keyword
     retry_after = _M.retry_after(res.headers["retry-after"]),
     retryable = status == 429 or status >= 500,
-  }
+  }, said)
 end
 
 return _M

@@ -4,7 +4,7 @@
 -- clients; nothing secret is in them (no header, no body, no message). A handler that raises never breaks the call: its
 -- error is ignored (and said once, users/log.lua).
 --
---   name = "request"   an attempt leaves             (attempt attributes)
+--   name = "request"   an attempt leaves             (attempt attributes), time
 --   name = "answer"    its answer, or its failure    + http.response.status_code | error.type,
 --                                                      network.protocol.version, duration
 --   name = "retry"     a retry is scheduled          + error.type, delay
@@ -52,8 +52,10 @@ local function attempt(life, name)
   return e
 end
 
-function _M.request(life)
-  emit(life, attempt(life, "request"))
+function _M.request(life, now)
+  local e = attempt(life, "request")
+  e.time = now -- when it leaves: the moment the lifecycle let it go (its budget slot's)
+  emit(life, e)
 end
 
 function _M.answer(life, _, res, code, seconds)

@@ -3,16 +3,19 @@
 --
 --   # lua-users journal 2 {"provider":"generic","base_url":"https://...","tenant":{}}
 --   ok 3f2a9c0e1b7d4a55	usr_123
+--   unknown 9b1c44d0e2f3a617	usr_456
 --
 -- The first line names the scope: the provider, its base URL and the
 -- options that choose the tenant (lancepilot's workspace, lexful's account
 -- id). A journal of another scope is refused. Each later line is a state
--- (`ok`: confirmed), the 64-bit digest of one update (the user's id and the
--- fields sent, in a canonical form: key order and number spelling do not
--- matter), then the id for people to read. A state is a word of lower-case
--- letters: a later version may write others (an outcome not known, say),
--- and a state this one does not know is refused with a message, never
--- skipped over.
+-- (`ok`: confirmed; `unknown`: sent, but no answer came back, and the
+-- update may not be sent twice: users/ambiguous.lua), the 64-bit digest of
+-- one update (the user's id and the fields sent, in a canonical form: key
+-- order and number spelling do not matter), then the id for people to
+-- read. A state is a word of lower-case letters: a later version may write
+-- others, and a state this one does not know is refused with a message,
+-- never skipped over. A rerun holds back an update on record as unknown
+-- (a bulk run's `resend_unknown` sends it) until one is on record as ok.
 --
 -- A rerun skips an item when the journal holds the same update, whatever
 -- the item's position: a reordered, shortened or grown input, or a file of
@@ -49,6 +52,9 @@ local format, concat, sort = string.format, table.concat, table.sort
 local mtype = math.type -- nil before 5.3
 
 local HEADER = "# lua-users journal 2 "
+
+-- The states a line may hold, and the set of the journal that holds each.
+local STATES = { ok = "done", unknown = "unknown" }
 
 -- Canonical text of a value: the same for equal values whatever the key
 -- order, and different for values of different types ("1", 1, true).
@@ -128,6 +134,9 @@ function canon(v, out, depth)
     out[#out + 1] = "?" .. t
   end
 end
+
+--- A 64-bit digest of a string (16 hex digits): users.cli_core's.
+function _M.digest(s) return cc().digest(s) end
 
 --- The digest of an update: the user's id and its fields (16 hex digits).
 function _M.key(id, fields)
@@ -227,16 +236,17 @@ local function load(j, path, scope)
     return refuse(f, ("the journal %s was written for %s, not for %s: give another journal file,"
       .. " or move this one away to start over"):format(path, describe_scope(found), describe_scope(scope)))
   end
-  local n, pending = 1, nil
+  local n, pending, set = 1, nil, nil
   while true do
     local line
     line, rerr = f:read("*l")
     if not line then break end
     n = n + 1
-    if pending then j.done:add(pending) j.account.loaded = j.account.loaded + 1 end
+    if pending then set:add(pending) j.account.loaded = j.account.loaded + 1 end
     local state, d = line:match("^(%l+) (%x+)\t")
-    pending = state == "ok" and #d == 16 and d or nil
-    if state and state ~= "ok" then
+    set = STATES[state] and j[STATES[state]]
+    pending = set and #d == 16 and d or nil
+    if state and not set then
       return refuse(f, ("the journal %s holds a state this lua-users does not know ('%s', line %d): a newer"
         .. " version wrote it; run that version, or move the journal away to start over"):format(path, state, n))
     end
@@ -245,7 +255,7 @@ local function load(j, path, scope)
   -- A line cut short (a crash, a full disk) is no confirmation, and the
   -- next record starts a line of its own.
   if f:seek("end", -1) then j.torn = f:read(1) ~= "\n" end
-  if pending and not j.torn then j.done:add(pending) j.account.loaded = j.account.loaded + 1 end
+  if pending and not j.torn then set:add(pending) j.account.loaded = j.account.loaded + 1 end
   f:close()
   return "loaded"
 end
@@ -264,7 +274,7 @@ end
 -- With read_only (a dry run) nothing is written, nor created, nor locked.
 -- Returns the journal, or nil and a message that says what to do.
 function _M.open(path, scope, read_only)
-  local j = setmetatable({ path = path, done = cc().digest_set(),
+  local j = setmetatable({ path = path, done = cc().digest_set(), unknown = cc().digest_set(),
                            account = { loaded = 0, recorded = 0, unrecorded = 0 } }, Journal)
   local kind, kerr = journal_kind(path)
   if not kind then return nil, kerr end
@@ -314,13 +324,20 @@ function Journal:take(key)
   return self.done:take(key)
 end
 
---- Records a confirmed update: one whole line, written at once. Raises
--- when it cannot be written (the confirmation is then counted in
--- `unrecorded`, and `failed` says why).
-function Journal:record(key, id)
+--- Whether an earlier run sent the same update without an answer (and no
+-- run confirmed it since: `take` first); each such record holds back one item.
+function Journal:unknown_take(key)
+  return self.unknown:take(key)
+end
+
+--- Records a confirmed update (`state` "ok", the default), or one sent
+-- without an answer ("unknown"): one whole line, written at once. Raises
+-- when it cannot be written (the record is then counted in `unrecorded`,
+-- and `failed` says why).
+function Journal:record(key, id, state)
   if not self.file then return end
   local a = self.account
-  local ok, err = self.file:write("ok " .. key .. "\t" .. show_id(id) .. "\n")
+  local ok, err = self.file:write((state or "ok") .. " " .. key .. "\t" .. show_id(id) .. "\n")
   if not ok then
     a.unrecorded = a.unrecorded + 1
     a.failed = a.failed or ("cannot write the journal " .. self.path .. ": " .. tostring(err))
@@ -342,7 +359,7 @@ function Journal:close()
     end
   end
   lock.release(self)
-  self.done = nil -- its digests
+  self.done, self.unknown = nil, nil -- their digests
   if not ok then return nil, err end
   return true
 end

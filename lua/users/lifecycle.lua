@@ -35,11 +35,12 @@ local trace = require "users.trace"
 local events = require "users.events"
 local metrics = require "users.metrics"
 local plan = require "users.plan"
+local ambiguous = require "users.ambiguous"
 
 local _M = {}
 
 local type, pcall, tostring = type, pcall, tostring
-local huge = math.huge
+local huge, max = math.huge, math.max
 
 --- What a request carries for a token that would be fetched, where nothing
 -- may be sent (prepare with fetch_token = false, dry runs).
@@ -57,13 +58,15 @@ local next_step
 
 --- What the lives of one call or one run share: `entry` and the
 -- resolved options `o` (read only), and the driver's `gate` (the account's
--- budget gate, or nil), `limit` (the longest wait for a slot without a
--- deadline: update's timeout; a bulk run's none), `offline` (a token that
--- would be fetched is not: the request carries PLACEHOLDER_TOKEN), `dry`
--- (no admission, no deadline); and the trace context's parent.
-function _M.driver(entry, o, gate, limit, offline, dry)
+-- budget gate, or nil), `limit` (the longest an attempt waits for its slot
+-- without a deadline, in all: update's timeout; a bulk run's
+-- max_retry_after), `limit_name` (its name, for the error: "timeout" by
+-- default), `offline` (a token that would be fetched is not: the request
+-- carries PLACEHOLDER_TOKEN), `dry` (no admission, no deadline); and the
+-- trace context's parent.
+function _M.driver(entry, o, gate, limit, offline, dry, limit_name)
   return { entry = entry, o = o, gate = not dry and gate or nil, limit = limit or huge, offline = offline,
-           dry = dry, trace = o.traceparent ~= false and trace.parent(o) or false }
+           dry = dry, trace = o.traceparent ~= false and trace.parent(o) or false, limit_name = limit_name or "timeout" }
 end
 
 --- A new life of an item of `drv` (`driver`'s) at `now`.
@@ -179,6 +182,7 @@ local function own(life) return not life.call or not life.call.pushed end
 local function plan_step(life, now)
   local verb, a, b = ask(life)
   if verb == "send" then
+    ambiguous.mark(life.drv.entry, life.drv.o, a, life) -- idempotent or not; its key
     life.spec, life.req_token, life.tries, life.refreshed = a, false, 0, a.auth == false
     life.phase = (life.deadline or life.drv.gate) and ADMIT or PREPARE
     return next_step(life, now)
@@ -223,29 +227,40 @@ end
 
 -- ADMIT: the item's deadline, then the account's slot (the one way to take
 -- one: users/budget.lua's Gate:take); a slot taken ahead is checked again
--- when its time comes (a 429 elsewhere may have voided it).
+-- when its time comes (a 429 elsewhere may have voided it), and one come
+-- later than the gate's `late` is void too: leaving then, the request
+-- would crowd the next slot's. An attempt waits for its slots until its
+-- deadline, or `limit` in all.
 local function admit(life, now)
   if life.deadline and now >= life.deadline then
     return finish(life, now, nil, deadline_error(life, life.last and "retry" or "budget", life.last))
   end
-  local gate = life.drv.gate
+  local gate, asked = life.drv.gate, now
   if gate and life.spec.budget ~= false then
-    local go = false
+    local go, clock = false, life.drv.o.transport.now
+    now = max(now, clock()) -- (a caller's `now` may be a moment old)
     if life.slot then
+      local late = now - life.slot -- life.slot: when the slot taken comes
       life.slot = false
-      local void, err = gate:void()
-      if void == nil then return budget_refusal(life, now, err) end
-      go = not void
-    end
-    if not go then
-      local wait, err = gate:take(life.deadline and life.deadline - now or life.drv.limit or huge, life.deadline)
-      if not wait then return budget_refusal(life, now, err) end
-      if wait > 0 then
-        life.slot = true
-        if life.drv.o.on_event then events.wait(life, now, wait, "budget") end
-        return "wait", wait, "budget"
+      if late <= gate.late then
+        local void, err = gate:void()
+        if void == nil then return budget_refusal(life, now, err) end
+        go = not void
       end
     end
+    if not go then
+      life.since = life.since or now
+      local bound = life.deadline or life.since + life.drv.limit
+      local wait, err = gate:take(bound - now, life.deadline and "deadline" or life.drv.limit_name)
+      if not wait then return budget_refusal(life, now, err) end
+      now = max(now, clock()) -- the store decided before this: the slot is not earlier than now + wait
+      if wait > 0 then
+        life.slot = now + wait
+        if life.drv.o.on_event then events.wait(life, now, wait, "budget") end
+        return "wait", life.slot - asked, "budget"
+      end
+    end
+    life.since = false
   end
   life.phase = PREPARE
   return next_step(life, now)
@@ -344,10 +359,11 @@ function _M.answer(life, now, res, message, code, sent)
                     res and (res.status >= 400 and tostring(res.status) or "") or code, seconds)
   end
   if o.on_event then events.answer(life, now, res, code, seconds) end
-  if not res and code == "timeout" and life.deadline and now >= life.deadline - 0.01 then
+  if not res and code == "timeout" and life.deadline and now >= life.deadline - 0.01 and (req.idempotent or not sent) then
     return finish(life, now, nil, deadline_error(life, "answer", life.last))
   end
-  local action, a, b, pause = response.decide(life.drv.entry, o, life.tries, life.refreshed, res, message, code, sent)
+  local action, a, b, pause = response.decide(life.drv.entry, o, life.tries, life.refreshed, res, message, code, sent,
+                                              req.idempotent)
   if pause and life.drv.gate and life.spec.budget ~= false then life.drv.gate:pause(pause) end
   if action == "done" then
     if not life.call then return finish(life, now, a, b) end -- the default plan: the item's outcome

@@ -13,6 +13,7 @@ local operation = require "users.openapi.operation"
 local body = require "users.openapi.body"
 local security = require "users.openapi.security"
 local overlay_of = require "users.openapi.overlay"
+local registry = require "users.registry"
 
 local _M = {}
 
@@ -48,6 +49,7 @@ local function build(doc, order, op_name, overlay)
     name = name_from(doc),
     title = type(info.title) == "string" and info.title or nil,
     method = method, path = template, params = params,
+    idempotent = registry.IDEMPOTENT_METHODS[method] == true, -- by method, unless the overlay says
     base_url = operation.base_url(ctx, op, item),
     error = _M.read_error,
     source = { operation = method .. " " .. path, operation_id = op.operationId, pointer = at },

@@ -8,6 +8,7 @@
 --      when XDG_CONFIG_HOME is not set). `lua-users import` writes such
 --      files. A file there cannot shadow one of the module's own names.
 local core = require "users.core"
+local security = require "users.security"
 
 local _M = {}
 
@@ -67,7 +68,35 @@ local function builtin(name)
   return nil, "provider '" .. name .. "' failed to load: " .. tostring(decl)
 end
 
+--- Whether an update by each method may be sent again after an ambiguous
+-- failure (sent, no answer), where a declaration, or a plan's request,
+-- does not say: PUT, PATCH, DELETE and reads may; POST may not.
+_M.IDEMPOTENT_METHODS = { GET = true, HEAD = true, OPTIONS = true, PUT = true, PATCH = true, DELETE = true }
+
+-- A header name (RFC 9110's token).
+local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+
+-- The declaration's keys on ambiguous outcomes, checked.
+local function check_outcomes(decl)
+  local v, k = decl.idempotent, decl.idempotency_key
+  if v ~= nil and type(v) ~= "boolean" and type(v) ~= "function" then
+    error("provider declaration: 'idempotent' must be true, false or a function(fields)", 0)
+  end
+  if k ~= nil and not (type(k) == "string" and k:match(TOKEN)) then
+    error("provider declaration: 'idempotency_key' must be a header name", 0)
+  end
+end
+
+--- Whether a declaration's update is idempotent, for people: true, false,
+-- or "depends on the fields".
+function _M.idempotent_text(d)
+  if type(d.idempotent) == "function" then return "depends on the fields" end
+  if d.idempotent == nil then return _M.IDEMPOTENT_METHODS[d.method] == true end
+  return d.idempotent
+end
+
 local function entry_of(decl)
+  check_outcomes(decl)
   local entry = { decl = decl, compiled = core.compile(decl), encodings = {} }
   for _, e in ipairs(decl.encodings or { "json" }) do entry.encodings[e] = true end
   return entry
@@ -90,7 +119,9 @@ function _M.get(name)
       .. name .. "\""
   end
   local ok, e = pcall(entry_of, decl)
-  if not ok then return nil, "provider '" .. name .. "': " .. tostring(e) end
+  if not ok then
+    return nil, (where and ("provider file " .. where) or ("provider '" .. name .. "'")) .. ": " .. tostring(e)
+  end
   compiled[name] = e
   return e
 end
@@ -189,10 +220,15 @@ function _M.describe(entry)
     option_formats = copy(d.option_formats or {}), -- option -> "uuid", ...
     fetches_token = d.token_request ~= nil,        -- key_id + key_secret fetch a token
     security = security_text(d),                   -- { "bearer token", "username and password", ... }
+    credentials = security.describe(d),            -- the same alternatives, as tables (users/security.lua)
     required_headers = copy(d.required_headers or {}),
     source = copy(d.source),                       -- { operation, operation_id, pointer } from OpenAPI
     additional_fields = copy(d.additional_fields or false), -- undeclared fields: false, true or a schema
     form_booleans = copy(d.form_booleans or { "1", "0" }),  -- a boolean in form and multipart
+    -- may an update be sent again after an ambiguous failure: true, false, or
+    -- "depends on the fields" (lancepilot: not with an avatar to upload)
+    idempotent = _M.idempotent_text(d),
+    idempotency_key = d.idempotency_key,           -- the header of an idempotency key, or nil
     notes = copy(d.notes or {}),                   -- sentences the fields do not say (scim's names, methods)
   }
 end

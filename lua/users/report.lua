@@ -29,6 +29,7 @@ function _M.new(entry, run, o, total, started)
   local k = setmetatable({
     run = run, started = started, max_failures = run.max_failures or 1000, max_auth = max_auth, streak = 0,
     report = { total = 0, done = 0, succeeded = 0, failed = 0, skipped = 0, retried = 0, not_attempted = 0,
+               unknown = 0, held = 0, -- of the failed: outcome unknown; of those, held back unsent
                failures = setmetatable({}, core.array_mt), -- [] in JSON, even empty
                failures_dropped = 0, dry_run = run.dry_run or nil },
     show = run.progress and progress.new(run.progress, total, started) or nil, -- none: nothing to call
@@ -70,7 +71,8 @@ end
 local function lean(err)
   return errors.new { kind = err.kind, code = err.code, status = err.status, message = err.message,
                       fields = err.fields, retry_after = err.retry_after, retryable = err.retryable,
-                      attempts = err.attempts, provider = err.provider, scim_type = err.scim_type }
+                      attempts = err.attempts, provider = err.provider, cause = err.cause,
+                      scim_type = err.scim_type }
 end
 
 -- Credentials refused again and again: sending the rest would only fail the same way.
@@ -100,6 +102,7 @@ function Keeper:finish(job, user, err, res)
     end
   else
     report.failed = report.failed + 1
+    if err.code == "unknown_outcome" then self:unknown(job, err) end
     local f = report.failures
     if #f < self.max_failures then
       f[#f + 1] = { index = job.index, id = job.id, err = lean(err) }
@@ -112,6 +115,19 @@ function Keeper:finish(job, user, err, res)
     if not ok then self:stop(cerr) end
   end
   self:tick()
+end
+
+-- An item whose outcome is unknown: counted, and on record in the journal
+-- (unless it was held back for an earlier record: that one stays).
+function Keeper:unknown(job, err)
+  local report = self.report
+  report.unknown = report.unknown + 1
+  if err.cause == "held" then
+    report.held = report.held + 1
+  elseif self.journal and not self.run.dry_run and job.key then
+    local ok, jerr = pcall(self.journal.record, self.journal, job.key, job.id, "unknown")
+    if not ok then self:stop(jerr) end
+  end
 end
 
 --- An item whose configuration is wrong: nothing can be sent until it is

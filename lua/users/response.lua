@@ -1,7 +1,7 @@
 --- The one policy for an answer: what the lifecycle (users/lifecycle.lua)
 -- does with what a transport returned, for `update` and bulk runs alike.
 --
---   local v = response.judge(entry, o, tries, refreshed, res, message, code, sent)
+--   local v = response.judge(entry, o, tries, refreshed, res, message, code, sent, idempotent)
 --   (response.decide gives the same as values: action, user | err, res | delay, pause)
 --   v.action == "done"     v.user, v.res          a 2xx with its decoded body
 --   v.action == "fail"     v.err                  final for this request
@@ -12,11 +12,15 @@
 --                                                 account pauses that long for
 --                                                 everyone sharing its budget
 -- `res, message, code, sent` is the transport's result in the module's one
--- failure shape (users/transport.lua). Nothing is redacted here: the
--- outcome is, once, as it leaves the lifecycle.
+-- failure shape (users/transport.lua). A request that is not idempotent
+-- (`idempotent == false`) and may have reached the server without an
+-- answer (users/ambiguous.lua) is not retried unless `o.retry_ambiguous`,
+-- and fails as `unknown_outcome`. Nothing is redacted here: the outcome
+-- is, once, as it leaves the lifecycle.
 local core = require "users.core"
 local errors = require "users.errors"
 local auth = require "users.auth"
+local ambiguous = require "users.ambiguous"
 
 local _M = {}
 
@@ -35,13 +39,13 @@ function _M.decode(name, res)
   if value == false and errors.is_json(ctype) then return {} end
   if value == nil or not errors.is_json(ctype) then
     -- what the server said it sent, when it said something else than JSON
-    local why = not errors.is_json(ctype) and (" (" .. (ctype:match("^%s*([^;%s]+)") or ctype) .. ")")
-      or (msg and (": " .. msg) or "")
-    return nil, errors.new {
+    local said = not errors.is_json(ctype) and (ctype:match("^%s*([^;%s]+)") or ctype) -- the server's words
+    local why = said and (" (" .. said .. ")") or (msg and (": " .. msg) or "")
+    return nil, errors.outside(errors.new {
       kind = "decode", code = "bad_response", status = res.status, provider = name,
       message = "the response is not JSON" .. why,
       body = res.body, retryable = false,
-    }
+    }, said)
   end
   return value
 end
@@ -75,11 +79,21 @@ local function after_failure(o, tries, res, err)
   return "fail", err, nil, pause
 end
 
+-- An ambiguous failure of a request that is not idempotent: retried only
+-- when the caller allows it, else (and after the last retry) its outcome
+-- is unknown.
+local function after_ambiguity(o, tries, err)
+  err.attempts = tries
+  if o.retry_ambiguous and tries <= o.retries then return "retry", err, _M.backoff(o, tries, err.retry_after) end
+  return "fail", ambiguous.unknown(err)
+end
+
 --- The decision for one answer, as values: "done", user, res | "fail",
 -- err, nil, pause | "retry", err, delay, pause | "refresh", err. `tries`
 -- counts this attempt of the request; `refreshed` says whether its token
--- was fetched anew already.
-function _M.decide(entry, o, tries, refreshed, res, message, code)
+-- was fetched anew already; `sent` is the transport's; `idempotent ==
+-- false` says the request may not be sent twice (nil: it may).
+function _M.decide(entry, o, tries, refreshed, res, message, code, sent, idempotent)
   local name = entry.decl.name
   local err
   if not res then
@@ -96,12 +110,13 @@ function _M.decide(entry, o, tries, refreshed, res, message, code)
     -- A fetched token that the server refuses is fetched again, once.
     if res.status == 401 and not refreshed and auth.can_refresh(entry, o) then return "refresh", err end
   end
+  if idempotent == false and ambiguous.ambiguous(res, code, sent) then return after_ambiguity(o, tries, err) end
   return after_failure(o, tries, res, err)
 end
 
 --- The same decision as a table (see the module's comment).
-function _M.judge(entry, o, tries, refreshed, res, message, code, sent)
-  local action, a, b, pause = _M.decide(entry, o, tries, refreshed, res, message, code, sent)
+function _M.judge(entry, o, tries, refreshed, res, message, code, sent, idempotent)
+  local action, a, b, pause = _M.decide(entry, o, tries, refreshed, res, message, code, sent, idempotent)
   if action == "done" then return { action = action, user = a, res = b } end
   return { action = action, err = a, delay = action == "retry" and b or nil, pause = pause }
 end

@@ -22,6 +22,12 @@
 --   Expect, TE and Upgrade are the transport's and refused
 -- @field retries retries of transport errors, 429 and 5xx (default 0;
 --   3 in bulk runs; at most 100)
+-- @field retry_ambiguous `true`: an update that is not idempotent (its
+--   provider's declaration says: lancepilot's with an avatar to upload) is
+--   sent again after a failure that left its outcome unknown (sent, no
+--   answer: a timeout once written, a reset, an empty or broken answer, a
+--   502 or 504), as an idempotent one is. Default `false`: it is sent once,
+--   on a connection of its own, and ends as `unknown_outcome`
 -- @field backoff seconds before the first retry, doubled each time with
 --   jitter, at most 30 (default 0.5)
 -- @field max_retry_after the longest Retry-After honoured, in seconds
@@ -95,7 +101,13 @@
 --   the `Response`, for a success)
 -- @field progress `true` (a bar on stderr when it is a terminal) or
 --   `function(done, total, report)`
--- @field journal a file: confirmed items are recorded, a rerun skips them
+-- @field journal a file: confirmed items are recorded, a rerun skips them;
+--   items whose outcome is unknown are recorded as such, and a rerun holds
+--   them back (failed, `unknown_outcome`, `cause = "held"`) unless
+--   `resend_unknown`
+-- @field resend_unknown `true`: send the items an earlier run left with an
+--   unknown outcome (in the journal, or marked `unknown = true`), once
+--   checked on the provider
 -- @field dry_run validate and prepare every item, send nothing
 -- @field total the number of items, for progress over an iterator
 -- @field max_auth_failures stop after this many answers 401/403 in a row
@@ -127,8 +139,10 @@
 --   `redirect`, `bad_request`, `method_not_allowed`, `too_large`,
 --   `http_error`, `bad_response`, `config_error`; transport: `timeout`,
 --   `connect`, `dns`, `tls`, `reset`, `too_large`, `bad_url`, `aborted`,
---   `file_changed`, `transport`; budget: `rate_limited` (no slot in time),
---   `budget_unavailable` (the shared store cannot be reached)
+--   `file_changed`, `transport`, `unknown_outcome` (sent, no answer, and the
+--   update is not idempotent: it may have been applied, and is not sent
+--   again; `cause` says what happened); budget: `rate_limited` (no slot in
+--   time), `budget_unavailable` (the shared store cannot be reached)
 -- @field status the HTTP status, for `kind == "http"`
 -- @field message one sentence
 -- @field fields `{ field = { "message", ... } }` for validation errors
@@ -140,6 +154,9 @@
 --   `"discovery"`: scim waiting for another call's discovery GET)
 -- @field scim_type scim: the `scimType` of a SCIM error body
 --   (`"uniqueness"`, `"invalidValue"`, ...)
+-- @field cause for `unknown_outcome`: the last attempt's failure (`timeout`,
+--   `reset`, `bad_response`, `server_error` for a 502 or 504, `aborted`),
+--   or `"held"`: not sent, an earlier run's outcome is unknown
 -- @field provider the provider's name
 -- @field body the provider's decoded (or raw) body
 
@@ -148,6 +165,10 @@
 -- @field total items taken from the input
 -- @field succeeded items the provider confirmed
 -- @field failed items that failed (after their retries)
+-- @field unknown of the failed, items whose outcome is unknown
+--   (`unknown_outcome`: sent without an answer, or held back for an earlier
+--   run's); they may have been applied
+-- @field held of the unknown, items held back unsent
 -- @field skipped items the journal had confirmed already
 -- @field retried retries made
 -- @field elapsed seconds
@@ -194,6 +215,8 @@
 -- @field duration seconds: of the attempt (answer), of the wait (wait), of
 --   the item (outcome), of the token's steps (token)
 -- @field delay seconds before the retry (retry)
+-- @field time when the attempt left (request), as the lifecycle let it go:
+--   seconds on the transport's monotonic clock (its now function)
 -- @field waiting_for `"budget"` or `"token"` (wait)
 -- @field ok whether the item succeeded (outcome)
 -- @field attempts the item's attempts (outcome)

@@ -9,7 +9,9 @@
 --     segments = { "bytes" | { path =, size = }, ... } | nil, body_length,
 --     timeout, connect_timeout (seconds), ca_file, max_body (bytes),
 --     client_cert, client_key (PEM files: mutual TLS; the key may be in the
---     certificate's file, then client_key is nil),
+--     certificate's file, then client_key is nil; a key encrypted with a
+--     pass phrase is a failure, "tls", sent = false: no pass phrase is
+--     ever asked for, on a terminal or stdin),
 --     http_version = "auto" | "1.1" | "h2c" | nil (nil: "auto"),
 --     reuse = false | nil }
 -- `reuse = false` asks for a connection no other request has used or uses
@@ -35,7 +37,8 @@
 --        connect, dns, tls, reset, too_large, bad_response (the answer is
 --        not HTTP: a bad status line or chunk), bad_url, aborted,
 --        file_changed, transport; sent, false when no byte of the request
---        was written (DNS, connect, TLS, refused before writing), true when
+--        was written to the origin (DNS, connect, TLS, refused before
+--        writing, a proxy that refused the tunnel: "connect"), true when
 --        some of it may have reached the server (a later timeout, reset,
 --        empty or broken answer is then ambiguous: the update may have
 --        been applied).

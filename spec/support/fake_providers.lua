@@ -286,6 +286,12 @@ function Fake:record(on)
   self:_control("record", on and "on" or "off")
 end
 
+--- The ledger behaviour's account (fake/behave.lua): { applications =
+--  { [path] = times applied }, drops, drops_reused }.
+function Fake:ledger()
+  return serialize.decode(self:_control("ledger"))
+end
+
 --- Counters kept by the server: { requests = total seen, tokens_issued = lexful
 --  tokens issued since the last reset }.
 function Fake:stats()

@@ -29,8 +29,8 @@ end
 --- Starts nginx with examples/nginx/nginx.conf: opts.workers (default 1),
 -- opts.env (variables for nginx, named by `env` in the conf), opts.server
 -- (lines added to the server block), opts.trusted_ca (the CA file that TLS
--- to providers is verified with, instead of the system's). Returns a Host:
--- base, dir, port.
+-- to providers is verified with, instead of the system's), opts.port (the
+-- port to try first; another when it is taken). Returns a Host: base, dir, port.
 function M.start(opts)
   opts = opts or {}
   if not built then
@@ -38,11 +38,15 @@ function M.start(opts)
     built = true
   end
   local root = sh("pwd"):gsub("%s+$", "")
+  local first_port = opts.port
   local template = assert(read("examples/nginx/nginx.conf"))
   for _ = 1, 10 do
     local dir = sh('mktemp -d "${TMPDIR:-/tmp}/lua-users-nginx.XXXXXX"'):gsub("%s+$", "")
     assert(os.execute("mkdir -p " .. q(dir .. "/logs") .. " " .. q(dir .. "/temp")))
-    local port = math.random(20000, 60000)
+    -- a port nothing listens on now (another start may still take it first:
+    -- then nginx says so and the loop tries another); opts.port: the first try
+    local port = first_port or proc.free_port()
+    first_port = nil
     local conf = template:gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
       :gsub("worker_processes 1;", "worker_processes " .. (opts.workers or 1) .. ";")
       -- several workers: the kernel spreads the connections over them
@@ -68,7 +72,10 @@ function M.start(opts)
     self.handle = proc.guarded(dir, "env " .. table.concat(vars, " ")
       .. " nginx -p " .. q(dir) .. " -c " .. q(dir .. "/nginx.conf"), true)
     for _ = 1, 100 do
-      if sh("curl -s --noproxy '*' -o /dev/null -w '%{http_code}' " .. self.base .. "/users/nope/1") == "404" then
+      -- nginx writes its pid file once it holds its port: until then a 404
+      -- may come from another server on that port
+      if read(dir .. "/logs/nginx.pid")
+        and sh("curl -s --noproxy '*' -o /dev/null -w '%{http_code}' " .. self.base .. "/users/nope/1") == "404" then
         return self
       end
       if (read(dir .. "/logs/error.log") or ""):find("[emerg]", 1, true) then break end

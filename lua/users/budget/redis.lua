@@ -19,14 +19,21 @@ local format = string.format
 _M.TIMEOUT = 0.5
 
 -- The scripts: KEYS[1] is the account's hash (t: the theoretical arrival
--- time of the next request, p: the end of a pause, both microseconds of
--- Redis's clock). Numbers are written with %.0f: Redis's Lua 5.1 would
--- print microseconds since 1970 with 14 digits. Replies are one integer.
+-- time of the next request, p: the end of a pause, u: when either was last
+-- written, all microseconds of Redis's clock). Numbers are written with
+-- %.0f: Redis's Lua 5.1 would print microseconds since 1970 with 14
+-- digits. Replies are one integer. A clock that stepped back (an NTP step,
+-- a failover to a replica whose clock is behind) finds u in its future:
+-- the slot and the pause keep their distance from the last write, counted
+-- from now, instead of lying that far ahead.
 local PRELUDE = [[
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local v = redis.call('HMGET', KEYS[1], 't', 'p')
-local tat, p = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+local v = redis.call('HMGET', KEYS[1], 't', 'p', 'u')
+local tat, p, u = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+if now < u then
+  tat, p = tat - (u - now), p - (u - now)
+end
 ]]
 
 -- The hash lives a minute past its last slot or pause.
@@ -44,7 +51,8 @@ if i > 0 then
   d = math.max(now, b - tol)
   if d - now > maxw then return -1 - (d - now) end
   tat = b + i
-  redis.call('HSET', KEYS[1], 't', string.format('%.0f', tat))
+  redis.call('HSET', KEYS[1], 't', string.format('%.0f', tat), 'p', string.format('%.0f', p),
+             'u', string.format('%.0f', now))
 ]] .. KEEP .. [[
 else
   d = math.max(now, p)
@@ -58,7 +66,8 @@ local PAUSE = PRELUDE .. [[
 local s, tol = tonumber(ARGV[1]), tonumber(ARGV[2])
 p = math.max(p, now + s)
 tat = math.max(tat, p + tol)
-redis.call('HSET', KEYS[1], 'p', string.format('%.0f', p), 't', string.format('%.0f', tat))
+redis.call('HSET', KEYS[1], 'p', string.format('%.0f', p), 't', string.format('%.0f', tat),
+           'u', string.format('%.0f', now))
 ]] .. KEEP .. [[
 return 1
 ]]

@@ -15,6 +15,7 @@ local cli_core = require "users.cli_core"
 local users = require "users"
 local args = require "users.cli.args"
 local config = require "users.cli.config"
+local failures = require "users.cli.failures"
 local help = require "users.cli.help"
 local hints = require "users.cli.hints"
 local input = require "users.cli.input"
@@ -49,6 +50,7 @@ local SPEC = {
   ["--dry-run"] = { "flag" },
   ["--verbose"] = { "flag" }, ["-v"] = { "flag", key = "verbose" },
   ["--progress-interval"] = { "number", above = 0, max = 3600 },
+  ["--resend-unknown"] = { "flag" },
 }
 for k, v in pairs(config.SPEC) do SPEC[k] = v end
 
@@ -63,12 +65,17 @@ end
 
 -- Whether a failure's request may have reached the server.
 local function reached(e)
+  if e.cause == "held" then return false end -- held back: not sent in this run
   return e.kind == "http" or e.kind == "decode" or (e.kind == "transport" and not UNREACHABLE[e.code])
 end
 
 local function on_failure(run, item, e)
   local text = hints.error_text(e)
   if e.code == "aborted" then run.abandoned:add(item.line) end
+  if e.code == "unknown_outcome" then -- marked, so that a rerun of the failures file holds it back
+    run[e.cause == "held" and "held" or "unknown"]:add(item.line)
+    text = failures.UNKNOWN .. text
+  end
   run.failures:write(item, text)
   if run.failures.failed and not run.stop then run.stop = "files" end
   if #run.examples < 5 then
@@ -93,7 +100,7 @@ end
 local function on_success(run, item, res)
   run.streak = 0
   if run.o.dry_run then
-    out:write(run.o.verbose and (request.full(res) .. "\n") or request.line(res), "\n")
+    out:write(run.o.verbose and (request.full(res, run.secret) .. "\n") or request.line(res), "\n")
     return
   end
   run.sent = run.sent + 1
@@ -148,6 +155,7 @@ local function execute(run, opts)
   opts.should_stop = function() return should_stop(run) end
   opts.total, opts.journal, opts.dry_run = run.input.total, run.plan.journal, o.dry_run or nil
   opts.concurrency, opts.max_auth_failures = o.concurrency, o.max_auth_failures
+  opts.resend_unknown = o.resend_unknown or nil
   local ok, report = pcall(users.bulk_update, run.d.name, items(run), opts)
   if not ok then
     run.failures:close(true)
@@ -181,12 +189,13 @@ function _M.run(argv)
     end
   end
   local src = input.open(path, o, d)
-  local opts = config.options(o)
+  local opts = config.options(o, d)
   src.options = config.check(d.name, opts, function(name) return src:has_column(name) end)
   local run = { d = d, o = o, argv = argv, input = src, plan = paths.plan(o, src), examples = {}, more = 0,
-                abandoned = lines.new(), unrecorded = lines.new(), seen_unrecorded = 0, sent = 0, streak = 0,
+                abandoned = lines.new(), unrecorded = lines.new(), unknown = lines.new(), held = lines.new(),
+                seen_unrecorded = 0, sent = 0, streak = 0,
                 throttled = 0, announced = 0, started = require("users.core").now() }
-  run.failures = run.plan.failures
+  run.failures, run.secret = run.plan.failures, request.secret(d, src.options)
   local report = execute(run, opts)
   return summary.finish(run, report)
 end

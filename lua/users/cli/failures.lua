@@ -25,6 +25,11 @@ local _M = {}
 
 local type, tostring = type, tostring
 
+--- How the `_error` of a row whose outcome is unknown starts (sent, no
+-- answer: it may have been applied). A rerun of the file holds such a row
+-- back unless --resend-unknown (users.cli.input reads the mark).
+_M.UNKNOWN = "unknown_outcome: "
+
 local Failures = {}
 Failures.__index = Failures
 

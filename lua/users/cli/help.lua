@@ -22,11 +22,20 @@ environment (never arguments, which other users can see with ps):
                        the password of a --budget redis:// store (not in the URL, which ps shows)
   `lua-users describe PROVIDER` lists a provider's own.]]
 
+local AMBIGUOUS = [[
+  --retry-ambiguous        send again an update that is not idempotent (describe says which are: a
+                           lancepilot avatar upload) after a failure that left its outcome unknown
+                           (sent, no answer: a timeout, a reset, a 502/504); by default it is sent
+                           once and fails as unknown_outcome: it may have been applied]]
+
 local TLS_OPTIONS = [[
   --ca-file FILE           the CA bundle (PEM) that verifies the server (default: CURL_CA_BUNDLE,
                            else SSL_CERT_FILE, else the system's)
   --client-cert FILE       a client certificate (PEM) for servers that ask for one (mutual TLS)
-  --client-key FILE        its private key (PEM, not encrypted), unless the certificate file holds it]]
+  --client-key FILE        its private key (PEM, not encrypted), unless the certificate file holds it
+  --header 'NAME: VALUE'   a request header (repeatable); --header NAME reads the value from
+                           PROVIDER_HEADER_NAME (Api-Key: DISCOURSE_HEADER_API_KEY), as a header
+                           the provider's document requires is read when not given]]
 
 _M.USAGE = {
   main = "usage: lua-users providers | describe PROVIDER | update PROVIDER ID field=value... | bulk PROVIDER FILE [options]"
@@ -91,6 +100,8 @@ options:
                            1.1, or h2c (HTTP/2 without TLS, for gateways that speak it)
 ]] .. TLS_OPTIONS .. [[
 
+]] .. AMBIGUOUS .. [[
+
   --dry-run                print the request that would be sent, credentials redacted; send
                            nothing at all (not even a token request)
   --verbose                one line per request on stderr: method, path, status, protocol,
@@ -144,6 +155,11 @@ options:
                            h2c (HTTP/2 without TLS, for gateways that speak it)
 ]] .. TLS_OPTIONS .. [[
 
+]] .. AMBIGUOUS .. [[
+
+  --resend-unknown         send the rows an earlier run left with an unknown outcome (its journal
+                           holds them as unknown; its failures file marks them unknown_outcome:);
+                           by default they are held back, counted as failed, and said
   --dry-run                validate every row and print each request (one line each;
                            with --verbose, whole); send nothing, write no journal
   --verbose                one line per request on stderr: method, path, status, protocol,

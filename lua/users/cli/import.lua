@@ -39,7 +39,7 @@ exit codes:
 ]]
 
 -- Keys in the order a provider file lists them.
-local ORDER = { "name", "title", "method", "base_url", "path", "params", "encodings", "content_types",
+local ORDER = { "name", "title", "method", "idempotent", "idempotency_key", "base_url", "path", "params", "encodings", "content_types",
                 "form_booleans", "options", "headers", "required_headers", "security", "additional_fields",
                 "fields", "source" }
 local RANK = {}

@@ -17,11 +17,15 @@
 -- JSON lines: one object a line, {"id": ..., "fields": {...}} or
 -- {"id": ..., "field": value, ...}; keys starting with `_` are ignored, and
 -- a line whose keys all do is a note (the failures file writes some). A
--- JSON array holds such objects.
+-- JSON array holds such objects. A row whose `_error` starts with the
+-- failures file's mark of an unknown outcome (users.cli.failures.UNKNOWN)
+-- is an item with `unknown = true`: the run holds it back unless
+-- --resend-unknown.
 local users = require "users"
 local args = require "users.cli.args"
 local convert = require "users.cli.convert"
 local csv = require "users.cli.csv"
+local failures = require "users.cli.failures"
 local json = require "users.cli.json"
 local source = require "users.cli.source"
 local suggest = require "users.suggest"
@@ -62,6 +66,11 @@ function Input:check_text(text, line)
   error(problem, 0)
 end
 
+-- Whether a failures file's `_error` marks the row's outcome unknown.
+local function marked_unknown(text)
+  return type(text) == "string" and text:sub(1, #failures.UNKNOWN) == failures.UNKNOWN
+end
+
 ---------------------------------------------------------------- CSV
 
 local function field_names(desc)
@@ -76,6 +85,7 @@ end
 -- naming the header line.
 local function column(desc, by_param, name, rec, input)
   if name == "id" then return { name = name, kind = "id" } end
+  if name == "_error" then return { name = name, kind = "error" } end -- a failures file's, fed back
   if name == "" or name:sub(1, 1) == "_" then return { name = name, kind = "ignored" } end
   if by_param[name] then return { name = name, kind = "param", param = by_param[name] } end
   if desc.fields[name] then return { name = name, kind = "field", rule = desc.fields[name] } end
@@ -163,6 +173,8 @@ local function csv_item(self, rec)
       parts[col.name] = convert.id(col.param, text)
     elseif col.kind == "field" and text ~= "" then
       fields[col.name] = convert.field(col.rule, text)
+    elseif col.kind == "error" and marked_unknown(text) then
+      item.unknown = true
     end
   end
   if id == "" then
@@ -221,6 +233,7 @@ local function json_item(self, text, line)
   end
   item.id = type(obj.id) == "table" and obj.id or convert.make_id(self.desc, self.id_param, parts, obj.id)
   item.fields = fields
+  item.unknown = marked_unknown(obj._error) or nil
   return item
 end
 

@@ -63,8 +63,9 @@ end
 local function counts(run, r, stopped)
   local abandoned = run.abandoned.n
   local sent = r.succeeded + r.failed
-  out:write(format("%s: %d items, %d succeeded, %d failed, %s%d skipped (done before), %s, %d retries,"
-    .. " %.2f s (%.0f/s)%s\n", run.d.name, r.total, r.succeeded, r.failed - abandoned,
+  local unknown = (r.unknown or 0) > 0 and format(" (%d outcome unknown)", r.unknown) or ""
+  out:write(format("%s: %d items, %d succeeded, %d failed%s, %s%d skipped (done before), %s, %d retries,"
+    .. " %.2f s (%.0f/s)%s\n", run.d.name, r.total, r.succeeded, r.failed - abandoned, unknown,
     abandoned > 0 and format("%d abandoned in flight, ", abandoned) or "", r.skipped,
     not_attempted(run, r, stopped), r.retried, r.elapsed, r.elapsed > 0 and sent / r.elapsed or 0,
     run.o.dry_run and "; dry run: nothing sent" or ""))
@@ -73,6 +74,13 @@ local function counts(run, r, stopped)
   if abandoned > 0 then
     out:write("abandoned in flight (they may have been applied; the journal does not hold them): ",
       run.abandoned:text(), "\n")
+  end
+  if run.unknown.n > 0 then
+    out:write("outcome unknown (sent, but no answer came back: they may have been applied, so they were not"
+      .. " sent again): ", run.unknown:text(), "\n")
+  end
+  if run.held.n > 0 then
+    out:write("held back, not sent (an earlier run sent them without an answer): ", run.held:text(), "\n")
   end
 end
 
@@ -110,6 +118,11 @@ local STEP = {
 local function next_step(run, r, stopped)
   local f = run.failures
   local shown = f.written > 0 and format("failures: %d %s in %s", f.written, f.written == 1 and "row" or "rows", f.path)
+  local unknown = run.unknown.n + run.held.n
+  if shown and unknown > 0 then
+    shown = shown .. format(" (%d marked %s: a rerun holds them back; check them on the provider, then give"
+      .. " --resend-unknown)", unknown, "unknown_outcome")
+  end
   if not stopped then
     if shown then out:write(format("%s; fix them, then: lua-users bulk %s %s\n", shown, run.d.name, args.quote(f.path))) end
     return

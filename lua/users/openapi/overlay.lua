@@ -9,6 +9,10 @@
 --                                or `option = "..."`: filled from that option
 --   fields = { name = rules }    rules added to (or tightening) a field's
 --   encodings = { ... }          the encodings offered, in order (a subset)
+--   idempotent                   true, false or function(fields): whether an
+--                                update may be sent again after an ambiguous
+--                                failure (the compiler's default: by method)
+--   idempotency_key              the header of the provider's idempotency keys
 --   form_booleans, additional_fields, error, status_codes, token_request,
 --   headers, options, option_formats: as in a hand-written declaration
 local context = require "users.openapi.context"
@@ -22,7 +26,7 @@ local KEYS = {
   name = "string", title = "string", base_url = "string", id = "string", params = "table",
   fields = "table", encodings = "table", form_booleans = "table", additional_fields = "any",
   error = "function", status_codes = "table", token_request = "function", headers = "table",
-  options = "table", option_formats = "table",
+  options = "table", option_formats = "table", idempotent = "any", idempotency_key = "string",
 }
 _M.KEYS = KEYS
 
@@ -34,6 +38,10 @@ function _M.problem(overlay)
     local want = KEYS[k]
     if not want then return "unknown overlay key '" .. tostring(k) .. "'" end
     if want ~= "any" and type(v) ~= want then return ("overlay key '%s' must be a %s"):format(k, want) end
+  end
+  local idem = overlay.idempotent
+  if idem ~= nil and type(idem) ~= "boolean" and type(idem) ~= "function" then
+    return "overlay key 'idempotent' must be true, false or a function(fields)"
   end
   if overlay.name and not overlay.name:match("^[%l][%l%d_]*$") then
     return "overlay name must be lower case letters, digits and _ (a Lua module name)"

@@ -16,6 +16,7 @@ local codes = {
 return openapi.seed("POST /v1/users/{id}", {
   name = "activepieces",
   title = "Activepieces",
+  idempotent = true, -- a POST that sets fields to given values: sent again, it changes nothing more
   -- {"statusCode", "code": "FST_ERR_VALIDATION", "message"} or
   -- {"code": "ENTITY_NOT_FOUND", "params": {...}}
   error = function(_, body)

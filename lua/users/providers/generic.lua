@@ -4,6 +4,7 @@ return {
   name = "generic",
   title = "Generic REST API",
   method = "PATCH",
+  idempotent = true, -- it sets fields to given values: sent again, it changes nothing more
   path = "/v1/users/{user_id}",
   params = { { "user_id", type = "string", min_length = 1, max_length = 255 } },
   encodings = { "json" },

@@ -11,6 +11,9 @@ return openapi.seed("POST /workspaces/{workspace}/users/{user}", {
   name = "lancepilot",
   title = "Lancepilot",
   form_booleans = { "1", "0" }, -- Laravel's boolean rule refuses "true" and "false"
+  -- A POST that sets fields: sent again, it changes nothing more; but an
+  -- avatar uploaded may become a new image object each time.
+  idempotent = function(fields) return type(fields.avatar) ~= "table" end,
   options = { "workspace" },
   params = { workspace = { option = "workspace" } }, -- a plain id is the user
   fields = {

@@ -10,6 +10,7 @@ local openapi = require "users.openapi"
 return openapi.seed("PATCH /v1/users/{id}", {
   name = "lexful",
   title = "Lexful",
+  idempotent = true, -- PATCH of fields to given values (the compiler's default for PATCH, said here)
   options = { "account_id", "key_id", "key_secret" },
   headers = { ["X-Account-ID"] = "account_id" },
   -- X-Account-ID carries the account's UUID ("X-Account-ID: <account uuid>").

@@ -9,6 +9,7 @@ local openapi = require "users.openapi"
 return openapi.seed("api_v2_users_workspaces_update_update", {
   name = "paradigm",
   title = "Paradigm (LightOn)",
+  idempotent = true, -- PUT of the whole list (the compiler's default for PUT, said here)
   -- Django REST Framework: {"detail": "..."} or {"field": ["...", ...]}
   error = function(_, body)
     local fields

@@ -79,5 +79,10 @@ return {
   },
   error = scim_errors.read, -- a SCIM error body: scimType -> code and err.scim_type, detail -> message
   plan = plan,
-  idempotent = true, -- each request: replace/remove PATCHes, GETs, whole-user PUTs
+  -- Idempotent, so retried after an ambiguous failure: a PUT sends the whole
+  -- user (twice leaves it as once; its If-Match makes a second one a 412,
+  -- and the plan reads the user again), a PATCH only replace and remove
+  -- operations with paths (never add, which would append to a multi-valued
+  -- attribute twice), a GET changes nothing.
+  idempotent = true,
 }

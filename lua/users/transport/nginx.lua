@@ -81,27 +81,33 @@ local function lines_of(headers)
   return m[1], m[2]
 end
 
--- cosocket error strings into the transport codes of the C engine.
+-- cosocket error strings into the transport codes of the C engine ("connection
+-- reset by peer" is a reset: the word "connect" in it says nothing).
 local function code_of(err)
   err = tostring(err)
   if find(err, "timeout", 1, true) then return "timeout" end
+  if find(err, "closed", 1, true) or find(err, "reset", 1, true) or find(err, "broken", 1, true) then
+    return "reset"
+  end
   if find(err, "refused", 1, true) or find(err, "connect", 1, true) then return "connect" end
   if find(err, "resolve", 1, true) then return "dns" end
   if find(err, "ssl", 1, true) or find(err, "handshake", 1, true) or find(err, "certificate", 1, true) then
     return "tls"
   end
-  if find(err, "closed", 1, true) or find(err, "reset", 1, true) or find(err, "broken", 1, true) then
-    return "reset"
-  end
   return "transport"
 end
 
 -- nil, message, code, sent: the contract's failure; the socket is closed.
--- A cosocket's error (no code) says what failed, and its code comes from it.
+-- A cosocket's error (no code) says what failed, and its code comes from it:
+-- once the request may have left, a failure is a reset, never a failed
+-- connect; before, a reset is one.
 local function fail(sock, state, what, err, code)
   if sock then sock:close() end
   if code then return nil, err, code, state.sent end
-  return nil, what .. ": " .. tostring(err), code_of(err), state.sent
+  code = code_of(err)
+  if state.sent and (code == "connect" or code == "dns" or code == "tls") then code = "reset" end
+  if not state.sent and code == "reset" then code = "connect" end
+  return nil, what .. ": " .. tostring(err), code, state.sent
 end
 
 -- Client certificates (mutual TLS), parsed once per worker: "cert\0key" ->
@@ -114,11 +120,17 @@ local function load_cert(req)
   local c = certs[id]
   if c == nil then
     local ok, ssl = pcall(require, "ngx.ssl")
-    local function pem(path, parse)
+    local function pem(path, parse, is_key)
       local f, err = io.open(path, "rb")
       if not f then return nil, err end
       local text = f:read("*a")
       f:close()
+      -- OpenSSL would ask for the pass phrase on the terminal (or read
+      -- nginx's stdin): no key that needs one is given to it.
+      if is_key and (text:find("-----BEGIN ENCRYPTED PRIVATE KEY-----", 1, true)
+                     or text:find("Proc-Type: 4,ENCRYPTED", 1, true)) then
+        return nil, path .. ": the key is encrypted (a pass phrase is needed): give an unencrypted key"
+      end
       local v, perr = parse(text)
       if not v then return nil, path .. ": " .. tostring(perr) end
       return v
@@ -126,7 +138,7 @@ local function load_cert(req)
     local cert, key_v, err
     if ok then
       cert, err = pem(req.client_cert, ssl.parse_pem_cert)
-      if cert then key_v, err = pem(key, ssl.parse_pem_priv_key) end
+      if cert then key_v, err = pem(key, ssl.parse_pem_priv_key, true) end
     else
       err = "ngx.ssl (lua-resty-core) is missing"
     end
@@ -221,8 +233,8 @@ local function connect(sock, req, o, state)
   return true
 end
 
--- One exchange on a socket. `state.sent` says whether the whole request
--- was written (then an update may have been applied); the caller bounds
+-- One exchange on a socket. `state.sent` says whether any of the request
+-- may have been written (then an update may have been applied); the caller bounds
 -- the total time (each socket operation's timeout holds for it alone).
 local function exchange(req, state)
   local started = now()
@@ -241,9 +253,12 @@ local function exchange(req, state)
   sock:settimeouts((req.connect_timeout or 10) * 1000, timeout, timeout)
   local ok, err, code = connect(sock, req, o, state)
   if not ok then return nil, err, code, false end
+  -- From the first write on, some of the request may reach the server: a
+  -- write that fails may have written part of it (a cosocket does not say
+  -- how much).
+  state.sent = true
   ok, err = send_request(sock, req, o, path)
   if not ok then return fail(sock, state, "send", err) end
-  state.sent = true
 
   local res, keep
   res, keep, code = read.response(sock, req.method, req.max_body or 8 * 1024 * 1024)

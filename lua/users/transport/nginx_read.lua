@@ -61,14 +61,23 @@ end
 
 -- One answer's head (status line, header lines, the blank line) and the
 -- bytes read after it; or nil, message, code. `rest`: bytes read already.
+local function too_large()
+  return nil, "response headers larger than " .. _M.MAX_HEAD .. " bytes", "too_large"
+end
+
+-- The head ends at byte e of all: at most MAX_HEAD bytes (the blank line
+-- included), exactly as src/transfer.c counts, whatever the reads' sizes.
+local function cut(all, e)
+  if e > _M.MAX_HEAD then return too_large() end
+  return sub(all, 1, e), sub(all, e + 1)
+end
+
 local function read_head(sock, rest)
   local _, e = find(rest, "\n\r?\n")
-  if e then return sub(rest, 1, e), sub(rest, e + 1) end
+  if e then return cut(rest, e) end
   local parts, n, size = { rest }, 1, #rest
   while true do
-    if size > _M.MAX_HEAD then
-      return nil, "response headers larger than " .. _M.MAX_HEAD .. " bytes", "too_large"
-    end
+    if size > _M.MAX_HEAD then return too_large() end -- all of it head, no end yet
     local data, err = sock:receiveany(PIECE)
     if not data then return nil, err end
     local from = size > 2 and size - 2 or 1 -- the end may straddle two reads
@@ -77,7 +86,7 @@ local function read_head(sock, rest)
     if find(data, "\n", 1, true) then
       local all = n == 2 and parts[1] == "" and data or concat(parts)
       _, e = find(all, "\n\r?\n", from)
-      if e then return sub(all, 1, e), sub(all, e + 1) end
+      if e then return cut(all, e) end
       parts, n = { all }, 1
     end
   end

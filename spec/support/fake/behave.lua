@@ -151,11 +151,29 @@ local function fault(faults)
   state:set("applied:" .. uri, true)
 end
 
+-- Applications counted per item (the request's path), for the fault spec of
+-- ambiguous outcomes: { every = N, key = "Idempotency-Key" }. The first
+-- application of an item whose number (the path's last digits) is a
+-- multiple of N is made, then its connection dropped before the answer
+-- (common.send). With `key`, a request that carries a key seen before gets
+-- the first answer again and is not applied again (an idempotency key).
+local function ledger(spec)
+  local key = spec.key and ngx.var["http_" .. spec.key:lower():gsub("-", "_")]
+  local stored = key and state:get("k:" .. key)
+  if stored then
+    local r = serialize.decode(stored)
+    return common.send(r.status, r.body)
+  end
+  ngx.ctx.ledger = { path = ngx.var.uri, key = key, every = spec.every }
+end
+
 --- Apply the behaviours of provider `name` to the current request. Returns
 --  normally when the vendor should answer as usual; otherwise ends the request.
 function M.apply(name, vendor)
   local faults = M.peek(name, "faults")
   if faults then return fault(faults) end
+  local led = M.peek(name, "ledger")
+  if led then ledger(led) end
   local throttle, seen, reset_at = count_throttle(name)
   sleep(M.take(name, "delay"))
   if M.take(name, "drop") then return ngx.exit(444) end

@@ -5,6 +5,23 @@ local M = {}
 
 M.TOKEN = "test-token"
 
+-- An update applied (a 2xx) under the ledger behaviour (behave.lua):
+-- counted for its item, its answer kept for its idempotency key; the first
+-- application of an item the ledger picks loses its answer.
+local function applied(ledger, status, body)
+  local state = ngx.shared.fake_state
+  local n = state:incr("apps:" .. ledger.path, 1, 0)
+  if ledger.key then
+    state:set("k:" .. ledger.key, require("serialize").encode({ status = status, body = body }))
+  end
+  local item = tonumber(ledger.path:match("(%d+)$"))
+  if n == 1 and item and item % ledger.every == 0 then
+    state:incr("drops", 1, 0)
+    if tonumber(ngx.var.connection_requests) > 1 then state:incr("drops_reused", 1, 0) end
+    return ngx.exit(444)
+  end
+end
+
 --- Send a response and end the request. body: a table (sent as JSON) or a
 --  raw string; headers may set Content-Type. Never returns.
 function M.send(status, body, headers)
@@ -13,6 +30,8 @@ function M.send(status, body, headers)
     body = json.encode(body)
   end
   body = body or ""
+  local ledger = ngx.ctx.ledger
+  if ledger and status >= 200 and status < 300 then applied(ledger, status, body) end
   ngx.status = status
   local ctype = "application/json"
   for k, v in pairs(headers) do

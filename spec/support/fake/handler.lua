@@ -118,6 +118,16 @@ local function applied()
   return n
 end
 
+-- The ledger's account (behave.lua): { [path] = applications } of every
+-- item applied, and the drops (on reused connections apart).
+local function ledger()
+  local state, apps = ngx.shared.fake_state, {}
+  for _, k in ipairs(state:get_keys(0)) do
+    if k:sub(1, 5) == "apps:" then apps[k:sub(6)] = state:get(k) end
+  end
+  return { applications = apps, drops = state:get("drops") or 0, drops_reused = state:get("drops_reused") or 0 }
+end
+
 --- location /_control/: calls from the controller, never recorded.
 function M.control()
   local action = ngx.var.uri:match("^/_control/(%w+)$")
@@ -144,6 +154,8 @@ function M.control()
   elseif action == "reset" then
     behave.reset()
     return common.send(200, "ok", text)
+  elseif action == "ledger" then
+    return common.send(200, serialize.encode(ledger()), text)
   elseif action == "stats" then
     return common.send(200, serialize.encode({
       requests = ngx.shared.fake_seq:get("n") or 0,

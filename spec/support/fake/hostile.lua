@@ -18,6 +18,10 @@
 --   /hostile/not-http       an answer that is no HTTP at all
 --   /hostile/huge-head      a header block of 300 KB (over the 256 KB clients keep)
 --   /hostile/lines-<n>      "A: 1" n times, CRLF each (200000: 1.2 MB of head)
+--   /hostile/head-<n>       a 200 whose head (status line to blank line) is exactly n bytes
+--                           (up to 300000), in 1 KB header lines
+--   /hostile/rst            the connection closed as soon as the head arrived, the body
+--                           unread: the kernel resets it (RST), the body written or not
 local M = {}
 
 local function raw()
@@ -110,6 +114,19 @@ cases["huge-head"] = function(sock)
     .. "Content-Length: 2\r\n\r\n{}")
 end
 
+local function head_of(n)
+  return function(sock)
+    local first = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n"
+    local parts, left = { first }, n - #first - 2
+    while left > 0 do
+      local size = left <= 1024 and left or (left - 1024 < 10 and 512 or 1024) -- each line 10 bytes or more
+      parts[#parts + 1] = "X-Big: " .. ("b"):rep(size - 9) .. "\r\n"
+      left = left - size
+    end
+    sock:send(table.concat(parts) .. "\r\n{}")
+  end
+end
+
 -- Many short lines, sent in pieces of 64 KB: a client that stops reading
 -- at its cap makes the rest fail, which is the point.
 cases["lines-200000"] = function(sock)
@@ -124,12 +141,15 @@ end
 function M.serve()
   local name = ngx.var.uri:match("^/hostile/([%w-]+)")
   local scheme = name and name:match("^redirect%-(%a+)$")
+  if name == "rst" then return ngx.exit(444) end
   local sock = raw()
   if scheme then
     local target = scheme == "javascript" and "javascript:alert(1)" or (scheme .. "://127.0.0.1/etc/passwd")
     sock:send("HTTP/1.1 302 Found\r\nLocation: " .. target .. "\r\nContent-Length: 0\r\n\r\n")
   elseif cases[name] then
     cases[name](sock)
+  elseif name and name:match("^head%-%d+$") and tonumber(name:match("%d+")) <= 300000 then
+    head_of(tonumber(name:match("%d+")))(sock)
   elseif name and name:match("^repeats%-%d+$") and tonumber(name:match("%d+")) <= 60000 then
     repeats(tonumber(name:match("%d+")))(sock)
   else
