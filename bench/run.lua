@@ -1,4 +1,4 @@
--- make bench: twenty figures, each a ratio measured in this same run
+-- make bench: twenty-one figures, each a ratio measured in this same run
 -- against a peer (curl, lua-http, cjson) or a limit, on loopback, against a
 -- fast nginx (plain HTTP, and HTTPS with a CA made for the run).
 --   1 throughput      20 000 updates, 50 in flight, vs curl --parallel --parallel-max 50
@@ -30,6 +30,8 @@
 --                     cosockets) vs lua-resty-http, 20 000 PATCHes, 50 in flight
 --                     (bench/cosocket.lua; lua-resty-http from LUA_RESTY_HTTP or
 --                     ../shared/peers/, never copied into the project)
+--  21 pattern growth  a value checked against a pattern that does not anchor itself, at 4x
+--                     the length: the time's growth (bench/schema.lua)
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 

@@ -2,7 +2,8 @@
 -- loopback, runs every provider's example against them, exactly as they
 -- would run against the real APIs (only the base URLs differ), then the
 -- lua-users command: describe, update, and a bulk run from a CSV file
--- with a progress bar, its failures fed back in.
+-- with a progress bar, its failures fed back in; last, a vendor from its
+-- OpenAPI document alone: `lua-users import`, then a bulk run on it.
 package.path = "lua/?.lua;./?.lua;" .. package.path
 package.cpath = (os.getenv("LUA_USERS_CPATH") or "build/5.4/?.so") .. ";" .. package.cpath
 
@@ -73,11 +74,11 @@ local ok, failure = pcall(function()
     .. " LEXFUL_KEY_ID=%s LEXFUL_KEY_SECRET=%s LUA_PATH=%s LUA_CPATH=%s"):format(
     q(server:base_url("generic")), fake.TOKEN, q(server:base_url("lexful")), fake.LEXFUL.account_id,
     fake.LEXFUL.key_id, fake.LEXFUL.key_secret, q(ROOT .. "/lua/?.lua;;"), q(package.cpath:match("^[^;]+") .. ";;"))
-  local function command(words, dir)
+  local function command(words, dir, vars)
     print("\n$ lua-users " .. words)
     io.stdout:flush()
-    os.execute(("%s%s %s %s/bin/lua-users %s"):format(dir and ("cd " .. q(dir) .. " && ") or "",
-      environment, LUA, q(ROOT), words))
+    os.execute(("%s%s %s %s %s/bin/lua-users %s"):format(dir and ("cd " .. q(dir) .. " && ") or "",
+      environment, vars or "", LUA, q(ROOT), words))
   end
 
   print("\n== the command: lua-users")
@@ -111,6 +112,30 @@ local ok, failure = pcall(function()
   out:close()
   command("bulk generic users.failures.csv --journal users.journal", dir)
   print("server received " .. server:stats().requests .. " requests in all (429s and retries included)")
+
+  -- A sixth vendor from its OpenAPI document alone: Box's user update
+  -- (spec/fixtures/openapi/box.json), imported into a provider file on the
+  -- search path, then a bulk run on it against a fake that serves the
+  -- document's operation.
+  print("\n== a vendor from its OpenAPI document: import, then bulk")
+  assert(os.execute("mkdir -p " .. dir .. "/providers"))
+  command("import spec/fixtures/openapi/box.json put_users_id --name box > " .. q(dir .. "/providers/box.lua")
+          .. " && head -n 12 " .. q(dir .. "/providers/box.lua"))
+  server:reset()
+  local box = server:openapi("box", { { method = "PUT", path = "/users/{user_id}", media_type = "application/json",
+    credentials = { { { header = "authorization", value = "Bearer " .. fake.TOKEN } } }, body = '{"type":"user"}' } })
+  csv = assert(io.open(dir .. "/box.csv", "wb"))
+  csv:write("id,name,role,job_title\n")
+  for i = 1, 300 do
+    csv:write(("%d,Name %d,%s,Engineer\n"):format(1000 + i, i, i % 100 == 0 and "admin" or "user"))
+  end
+  csv:close()
+  command("bulk box box.csv --concurrency 8 --rate 250 --progress-interval 0.25 --no-journal", dir,
+          ("LUA_USERS_PROVIDERS=providers BOX_TOKEN=%s BOX_BASE_URL=%s"):format(fake.TOKEN, q(box)))
+  local received = #server:requests()
+  print("box's fake received " .. received .. " PUT /users/{user_id} (the rows whose role "
+        .. "is not in the document's enum were refused before sending)")
+  assert(received == 297, "the imported provider's bulk run did not reach the fake")
   os.execute("rm -rf " .. dir)
 end)
 server:stop()

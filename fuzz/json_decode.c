@@ -1,7 +1,8 @@
 /* core.json_decode on any bytes: never raises; what it gives back is what
  * lua-cjson reads there too, when it reads the text at all
- * (fz.json_differential), and survives json_encode and json_decode
- * unchanged (fz.json_roundtrip). */
+ * (fz.json_differential), what its ordered mode reads too, with each
+ * object's keys listed once (fz.json_ordered), and survives json_encode and
+ * json_decode unchanged (fz.json_roundtrip). */
 #include "fuzz.h"
 
 int fuzz_one(lua_State *L) {
@@ -17,6 +18,10 @@ int fuzz_one(lua_State *L) {
   }
   if (n != 1) fuzz_fail("json_decode gave %d values", n);
   fuzz_support(L, "json_differential");
+  lua_pushlstring(L, (const char *)in->p, in->n);
+  lua_pushvalue(L, -3);
+  lua_call(L, 2, 0);
+  fuzz_support(L, "json_ordered");
   lua_pushlstring(L, (const char *)in->p, in->n);
   lua_pushvalue(L, -3);
   lua_call(L, 2, 0);

@@ -30,6 +30,11 @@ fz.decls = {
       { "avatar", type = "file", nullable = true, content_type = "image/*", max_bytes = 100 },
       { "doc", type = "file" },
       { "nested", type = "array", items = { type = "array", items = { type = "integer" } } },
+      -- Stripe's anyOf [object, enum [""]] and its arrays, in style deepObject
+      { "deep", style = "deepObject", any_of = {
+          { type = "object", properties = { { "s", type = "string" }, { "i", type = "integer" } } },
+          { type = "string", enum = { "" } } } },
+      { "deeplist", type = "array", style = "deepObject", items = { type = "string" } },
     },
     params = {
       { "id", type = "string" },
@@ -209,9 +214,26 @@ local TABLE_IN_LIST = "is a list or an object inside a list, which a form cannot
 local OBJECT_IN_OBJECT = "is an object inside an object, which this form style cannot express: "
   .. "use style deepObject or the json encoding"
 
+-- The rules a table under f is written by: f, or the one alternative of
+-- a typeless f that holds tables.
+local function table_rule(f)
+  if not f or f.type then return f end
+  local found
+  for _, list in ipairs { f.any_of or {}, f.one_of or {} } do
+    for _, a in ipairs(list) do
+      if a.type == nil or a.type == "object" or a.type == "array" then
+        if found then return f end
+        found = a
+      end
+    end
+  end
+  return found and found.type and found or f
+end
+
 -- A table written as an array: its type says, or its keys are exactly
 -- 1..n (an empty one when it carries array_mt).
 local function as_array(f, v)
+  f = table_rule(f)
   if f and f.type == "array" then return true end
   if f and f.type == "object" then return false end
   local n = 0
@@ -233,6 +255,44 @@ local function sorted_keys(v)
   return keys
 end
 
+-- The keys of an object under f in the order the encoders write them:
+-- its declared properties, then the others sorted.
+local function ordered_keys(f, v)
+  f = table_rule(f)
+  local keys, declared = {}, {}
+  for _, p in ipairs(f and f.properties or {}) do
+    declared[p[1]] = p
+    if rawget(v, p[1]) ~= nil then keys[#keys + 1] = { k = p[1], text = p[1], rule = p } end
+  end
+  for _, key in ipairs(sorted_keys(v)) do
+    if not declared[key.k] then
+      local a = f and f.additional_properties
+      keys[#keys + 1] = { k = key.k, text = key.text, rule = type(a) == "table" and a or nil }
+    end
+  end
+  return keys
+end
+
+-- deepObject's pairs for v (named name, its problems' key path) appended
+-- to out; or the refusal that stops it.
+local function deep(out, name, path, v, f)
+  if type(v) ~= "table" then out[#out + 1] = { name, text_of(v) } return end
+  if as_array(f, v) then
+    if #v == 0 then return { path, EMPTY_LIST } end
+    for i = 1, #v do
+      if type(v[i]) == "table" then return { path, "item " .. i .. " " .. TABLE_IN_LIST } end
+      out[#out + 1] = { name .. "[]", text_of(v[i]) }
+    end
+    return
+  end
+  local keys = ordered_keys(f, v)
+  if #keys == 0 then return { path, EMPTY_OBJECT } end
+  for _, key in ipairs(keys) do
+    local stop = deep(out, name .. "[" .. key.text .. "]", path .. "." .. key.text, v[key.k], key.rule)
+    if stop then return stop end
+  end
+end
+
 -- What a form of fields must hold, in order: { name, text } pairs, or
 -- multipart's parts ({ name, text } or { name, json = value } or
 -- { name, file = value, rule = f }); and what must stop it first: a
@@ -245,6 +305,10 @@ local function expected(name, fields, multipart)
     elseif f.type == "file" and v ~= core.null then
       if not multipart then return out, { raise = f[1] .. ": a file cannot be sent in a form (the multipart encoding can)" } end
       out[#out + 1] = { f[1], file = v, rule = f }
+    elseif f.style == "deepObject" and not multipart then
+      fz.count("form: deepObject " .. type(v))
+      local stop = deep(out, f[1], f[1], v, f)
+      if stop then return out, stop end
     elseif type(v) ~= "table" then
       out[#out + 1] = { f[1], text_of(v) }
     elseif as_array(f, v) then
@@ -276,8 +340,9 @@ local function expected(name, fields, multipart)
   return out
 end
 
-local function unescape(s)
-  assert(not s:find("[^%w%-%._~%%+]"), "a form byte left unescaped in " .. s)
+-- brackets: a deepObject's name, whose [ and ] are the structure's.
+local function unescape(s, brackets)
+  assert(not s:find(brackets and "[^%w%-%._~%%+%[%]]" or "[^%w%-%._~%%+]"), "a form byte left unescaped in " .. s)
   assert(not s:gsub("%%[0-9A-F][0-9A-F]", ""):find("%", 1, true), "a bad %XX in " .. s)
   return (s:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -314,7 +379,7 @@ function fz.check_form(name, fields, r)
     assert(k, "a pair without '=': " .. pair)
     local p = list[i]
     assert(p, "more pairs than values in " .. body)
-    assert(unescape(k) == p[1], "pair " .. i .. " names " .. unescape(k) .. ", not " .. p[1])
+    assert(unescape(k, true) == p[1], "pair " .. i .. " names " .. unescape(k, true) .. ", not " .. p[1])
     assert(unescape(v) == p[2], "pair " .. i .. " holds " .. unescape(v))
   end
   assert(i == #list, i .. " pairs for " .. #list .. " values")
@@ -445,6 +510,17 @@ local function yaml_shape(v, order, seen)
     for k in pairs(v) do assert(listed[k], "a key not listed") end
   end
   for _, x in pairs(v) do yaml_shape(x, order, seen) end
+end
+
+-- json_decode's ordered mode on text its plain mode read as v: the same
+-- value, every object with the list of its keys, each once.
+function fz.json_ordered(text, v)
+  local ok, w, order = pcall(core.json_decode, text, true)
+  assert(ok, "json_decode(text, true) raised: " .. tostring(w))
+  assert(same(v, w), "ordered and plain reads differ")
+  assert(type(order) == "table", "no order from an ordered read")
+  yaml_shape(w, order, {})
+  fz.count("decode: ordered")
 end
 
 -- libyaml's own limits on what it reads back: C1 controls and BOMs

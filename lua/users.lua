@@ -269,7 +269,9 @@ function _M.providers() return registry.names() end
 --- A provider's contract, for help texts and command lines (a copy):
 -- `{ name, title, method, path, base_url, encodings, options, params = { ... },
 -- fields = { name = { type, required, nullable, enum, min_length, max_length,
--- format, pattern, items, description, ... } }, notes = { "sentence", ... } }`
+-- format, pattern, items, description, ... } }, security (in words),
+-- credentials (the same alternatives as tables: `{ { { kind, header, token } } }`),
+-- required_headers, headers, notes = { "sentence", ... }, ... }`
 -- (notes: what the fields do not say, such as scim's name rules).
 -- @param provider a provider name or a client
 -- @return the contract, the table above
@@ -287,7 +289,8 @@ end
 -- API key header; `username` and `password` for basic) all come from the
 -- document. What it cannot say goes in the overlay.
 -- @param document a path (`.yaml`, `.yml`, `.json`), YAML or JSON text, or
---   a decoded table
+--   a decoded table (text keeps the document's property order on the wire;
+--   a table's properties go sorted)
 -- @string operation an `operationId`, or `"METHOD /path"` as the document
 --   writes it
 -- @tparam[opt] table overlay what the document does not say: `name`,
@@ -361,7 +364,8 @@ end
 -- the provider's rules too. The problems found are a table, or nil:
 -- `{ [option] = message }` for each path parameter refused, and under
 -- `credentials` what the credentials lack (a token, a username and
--- password, a header the provider's document requires).
+-- password, a header the provider's document requires), with `header`
+-- naming that header when it is one.
 -- @param provider a provider name or a client
 -- @tparam[opt] Options opts
 -- @return the options (a copy; it holds the credentials: never show it)
@@ -377,8 +381,8 @@ function _M.settings(provider, opts)
     if p.option and o[p.option] ~= nil then ok, msg = core.check_param(entry.compiled, p[1], o[p.option]) end
     if not ok then problems = problems or {}; problems[p.option] = msg end
   end
-  local lacking = security.problem(entry, o)
-  if lacking then problems = problems or {}; problems.credentials = lacking end
+  local lacking, header = security.problem(entry, o)
+  if lacking then problems = problems or {}; problems.credentials, problems.header = lacking, header end
   return copy, problems
 end
 

@@ -28,6 +28,40 @@ describe("the C core at its edges", function()
     assert.equal('{"a":' .. want .. '}', core.marshal_json(p, { a = v }))
   end)
 
+  it("refuses a declaration of more than 100 000 schemas and enum values at compile, however it is built", function()
+    -- (the largest operation of GitHub's whole API, bench/data, compiles to 259)
+    local function too_large(fields)
+      local ok, msg = pcall(compile, fields)
+      assert.is_false(ok, "expected the declaration refused")
+      assert.matches("more than 100000 schemas and enum values in one declaration: refused as too large", msg)
+      return msg
+    end
+    -- one Lua table reached from many places: a small declaration that
+    -- would unfold into 10 + 100 + ... + 10^5 schemas (counted first, read only)
+    local function fan(levels)
+      local list = { { "leaf", type = "integer" } }
+      for _ = 1, levels do
+        local shared, next_list = list, {}
+        for i = 1, 10 do next_list[i] = { "p" .. i, type = "object", properties = shared } end
+        list = next_list
+      end
+      return { { "root", type = "object", properties = list } }
+    end
+    too_large(fan(5))
+    compile(fan(3)) -- 1 111 schemas: fine
+    local wide, values, entry = {}, {}, { "k" } -- (one entry: refused before names are compared)
+    for i = 1, 100001 do wide[i], values[i] = entry, i end
+    too_large { { "o", type = "object", properties = wide } }
+    too_large { { "e", enum = values } }
+    too_large { { "a", any_of = wide } }
+    -- a long list still finds a name declared twice
+    local twice = {}
+    for i = 1, 40 do twice[i] = { "k" .. (i == 40 and 7 or i) } end
+    local ok, msg = pcall(compile, { { "o", type = "object", properties = twice } })
+    assert.is_false(ok)
+    assert.matches("property k7 is declared twice", msg)
+  end)
+
   it("refuses object keys that are not UTF-8, or two keys with one text (1 and \"1\")", function()
     local ok, msg = pcall(core.json_encode, { ["\255"] = 1 })
     assert.is_false(ok)
@@ -167,6 +201,40 @@ describe("the C core at its edges", function()
     local segments, length, ctype = core.encode_multipart(p, { b = "x" })
     assert.equal(length, #table.concat(segments))
     assert.matches("^multipart/form%-data; boundary=lua%-users%-%x+$", ctype)
+  end)
+
+  it("makes multipart boundaries from the kernel, reading no file per call, and never lets a value hold one", function()
+    local p = core.compile { name = "mp", fields = { { "b" }, { "f", type = "file" } } }
+    local function boundary() return (select(3, core.encode_multipart(p, { b = "x" })):match("boundary=(.*)$")) end
+    local function bytes_read()
+      local f = assert(io.open("/proc/self/io", "r")) -- what this process read(2), in bytes
+      local n = tonumber(f:read("*a"):match("rchar: (%d+)"))
+      f:close()
+      return n
+    end
+    boundary()
+    local n = (os.getenv("LUA_USERS_VALGRIND") or os.getenv("LUA_USERS_GC") == "aggressive") and 40 or 200
+    local before, seen = bytes_read(), {}
+    for _ = 1, n do
+      local b = boundary()
+      assert.matches("^lua%-users%-%x+$", b)
+      assert.equal(42, #b)
+      assert.is_nil(seen[b], "a boundary came twice")
+      seen[b] = true
+    end
+    -- /dev/urandom through stdio read a buffer (4 KB) per call
+    assert.is_true(bytes_read() - before < n * 1024, "a file was read for each boundary")
+    -- a chosen boundary (reproducible bodies): used as it is, and refused when a value holds it
+    local segments, _, ctype = core.encode_multipart(p, { b = "x" }, "XyZ-0")
+    assert.equal("multipart/form-data; boundary=XyZ-0", ctype)
+    assert.equal('--XyZ-0\r\nContent-Disposition: form-data; name="b"\r\n\r\nx\r\n--XyZ-0--\r\n',
+      table.concat(segments))
+    for _, fields in ipairs { { b = "a\r\n--XyZ-0--\r\n" }, { f = users.blob("..XyZ-0..", "f.txt", "text/plain") } } do
+      local ok, msg = pcall(core.encode_multipart, p, fields, "XyZ-0")
+      assert.is_false(ok)
+      assert.matches("a value holds the multipart boundary XyZ%-0", msg)
+    end
+    assert.error_matches(function() core.encode_multipart(p, { b = "x" }, "a b") end, "a boundary is 1 to 40")
   end)
 
   -- A call that finds the state's scratch buffer lent takes a box instead:

@@ -104,6 +104,9 @@ describe("the examples", function()
     assert.equal(0, code, err .. out)
     assert.matches("== one update per provider", out)
     assert.matches("generic: 2000 items", out)
+    -- a sixth vendor from its document: imported, then a bulk run on it
+    assert.matches("\n  name = \"box\",\n", out)
+    assert.matches("\nbox: 300 items, 297 succeeded, 3 failed", out)
   end)
 end)
 

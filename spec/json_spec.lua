@@ -45,6 +45,24 @@ describe("JSON decoding", function()
       assert.matches("invalid JSON at byte %d+", msg)
     end
   end)
+
+  it("with ordered, also gives each object's keys in the text's order, each once", function()
+    local v, order = core.json_decode('{"b":1,"a":{"z":[{"y":1,"x":2}],"c":{}},"b":3,"é":null}', true)
+    assert.equal(3, v.b) -- a repeated key: the last value, the first place
+    assert.same({ "b", "a", "é" }, order[v])
+    assert.same({ "z", "c" }, order[v.a])
+    assert.same({ "y", "x" }, order[v.a.z[1]])
+    assert.same({}, order[v.a.c])
+    assert.is_nil(order[v.a.z]) -- arrays have no key list
+    local plain, none = core.json_decode('{"b":1,"a":2}')
+    assert.is_nil(none)
+    assert.same({ b = 1, a = 2 }, plain)
+    local bad, msg = core.json_decode('{"a":1,', true)
+    assert.is_nil(bad)
+    assert.matches("invalid JSON at byte 8", msg)
+    local _, top = core.json_decode("[1]", true)
+    assert.same({}, top)
+  end)
 end)
 
 describe("JSON encoding", function()

@@ -82,6 +82,29 @@ describe("mutual TLS", function()
     assert.same({}, env.fake:requests())
   end)
 
+  it("the command sends --client-cert and --client-key, in update and in bulk runs", function()
+    local cli = require "spec.support.cli"
+    local q = cli.q
+    local v = cli.vars("generic", { GENERIC_BASE_URL = env.fake:mtls_base_url("generic"), CURL_CA_BUNDLE = false,
+                                    SSL_CERT_FILE = false })
+    local tls = ("--ca-file %s --client-cert %s --client-key %s"):format(q(env.fake.ca_file), q(a.cert), q(a.key))
+    local out, err, code = cli.run("update generic u1 role=x " .. tls, v)
+    assert.equal(0, code, err)
+    assert.matches("^{", out)
+    out, err, code = cli.run(("update generic u2 role=x --ca-file %s"):format(q(env.fake.ca_file)), v)
+    assert.equal(0, code, err)
+    assert.matches("^{", out)
+    local dir = cli.dir()
+    env.write(dir .. "/people.csv", "id,role\nu3,x\nu4,y\n")
+    out, err, code = cli.run(("bulk generic people.csv --no-journal --client-cert %s --client-key %s --ca-file %s")
+      :format(q(b.cert), q(b.key), q(env.fake.ca_file)), v, dir)
+    cli.rm(dir)
+    assert.equal(0, code, err .. out)
+    local by_id = {}
+    for _, r in ipairs(env.fake:requests("generic")) do by_id[r.uri:match("[^/?]+$")] = r.client or "none" end
+    assert.same({ u1 = "CN=client-a", u2 = "none", u3 = "CN=client-b", u4 = "CN=client-b" }, by_id)
+  end)
+
   -- OpenSSL asks for a key's pass phrase on the terminal, or reads it from
   -- stdin, unless given one: the transport gives an empty one, so the
   -- child (without a terminal: setsid) keeps its stdin line and fails fast.
@@ -98,7 +121,7 @@ describe("mutual TLS", function()
                     client_cert = %q, client_key = %q, timeout = 5 }
       local res, msg, code, sent = curl.send(req)
       print(tostring(res), code, tostring(sent), msg)
-      print("stdin: " .. tostring(io.read("l")))
+      print("stdin: " .. tostring(io.read("*l")))
     ]]):format(package.cpath:match("^[^;]+"), req.url, env.fake.ca_file, a.cert, enc))
     local out = env.sh(("printf 'kept line\n' | setsid %s %s"):format(env.lua_bin(), script))
     os.remove(enc)

@@ -205,6 +205,31 @@ describe("the OpenAPI compiler's schemas", function()
     assert.is_nil(by.child.type)
   end)
 
+  it("follows a $ref to a schema merged beside it (allOf): only a schema inside itself is a recursion", function()
+    local person = { type = "object", additionalProperties = false, properties = {
+      name = { type = "string", maxLength = 5 }, friend = { ["$ref"] = "#/components/schemas/Person" } } }
+    local by = fields({ ["$ref"] = "#/components/schemas/User" }, {
+      Person = person,
+      User = { allOf = { { ["$ref"] = "#/components/schemas/Person" },
+                         { type = "object", properties = { manager = { ["$ref"] = "#/components/schemas/Person" } } } } },
+    })
+    local function prop(s, name)
+      for _, p in ipairs(s.properties) do if p[1] == name then return p end end
+    end
+    assert.equal("object", by.manager.type) -- checked: not a recursion
+    assert.equal(5, prop(by.manager, "name").max_length)
+    assert.is_false(by.manager.additional_properties)
+    assert.matches("recursive", prop(by.manager, "friend").description) -- Person.friend is one
+    assert.matches("recursive", by.friend.description)
+    -- through two schemas: A.b is a B, whose a is an A again
+    local two = fields({ ["$ref"] = "#/components/schemas/A" }, {
+      A = { type = "object", properties = { b = { ["$ref"] = "#/components/schemas/B" } } },
+      B = { type = "object", properties = { a = { ["$ref"] = "#/components/schemas/A" }, n = { type = "integer" } } },
+    })
+    assert.equal("integer", prop(two.b, "n").type)
+    assert.matches("recursive", prop(two.b, "a").description)
+  end)
+
   it("bounds what shared schemas expand to", function()
     local context = require "users.openapi.context"
     local max = context.MAX_SCHEMAS
@@ -218,6 +243,21 @@ describe("the OpenAPI compiler's schemas", function()
       prev = i
     end
     refused({ ["$ref"] = "#/components/schemas/S20" }, "expand to more than 300", nil, schemas)
+  end)
+
+  it("bounds the enum values shared schemas copy", function()
+    local context = require "users.openapi.context"
+    local max = context.MAX_ENUM_VALUES
+    context.MAX_ENUM_VALUES = 5000 -- the same bound, reached sooner
+    finally(function() context.MAX_ENUM_VALUES = max end)
+    local zones, props = {}, {}
+    for i = 1, 600 do zones[i] = "Zone/" .. i end
+    for j = 1, 3 do props["z" .. j] = { ["$ref"] = "#/components/schemas/Zone" } end
+    local ok = fields({ type = "object", properties = props }, { Zone = { type = "string", enum = zones } })
+    assert.equal(600, #ok.z3.enum) -- within the bound
+    for j = 4, 20 do props["z" .. j] = { ["$ref"] = "#/components/schemas/Zone" } end
+    refused({ type = "object", properties = props }, "enums expand to more than 5000 values", nil,
+            { Zone = { type = "string", enum = zones } })
   end)
 
   it("refuses what it cannot check, naming the keyword and its pointer", function()

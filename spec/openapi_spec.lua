@@ -179,6 +179,19 @@ describe("users.openapi", function()
     assert.matches("no media type the client can send %(text/plain%)", err.message)
   end)
 
+  it("gives a multipart array's contentType to each item's part, and refuses what it cannot bound on the body", function()
+    local doc = ACME:gsub("          application/merge%-patch%+json:\n.-multipart", "          multipart")
+                    :gsub("          application/x%-www.-\ncomponents:", "components:")
+                    :gsub("zeta: {type: string}", "zeta: {type: array, items: {type: string}}")
+                    :gsub("alpha: {contentType: application/json}", "%0\n              zeta: {contentType: text/csv}")
+    local mp = decl("replaceUser", nil, doc)
+    assert.same({ "zeta", type = "array", items = { type = "string", part_content_type = "text/csv" } }, mp.fields[1])
+    local _, err = openapi.declaration(doc:gsub("              type: object\n", "%0              minProperties: 1\n", 1),
+                                       "replaceUser")
+    assert.matches("the keyword 'minProperties' on the request body itself is not supported", err.message)
+    assert.matches("/multipart~1form%-data/schema/minProperties$", err.pointer)
+  end)
+
   it("turns security schemes into alternatives, and refuses an operation only an unsupported one serves", function()
     assert.same({ { { kind = "bearer", name = "bearer", pointer = "#/components/securitySchemes/bearer" } } },
                 decl("updateUser").security)

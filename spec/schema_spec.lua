@@ -82,8 +82,10 @@ describe("the schema vocabulary", function()
         { { type = "object", unique_items = true }, "need type = \"array\"" },
         { { type = "string", max_bytes = 10 }, "need type = \"file\"" },
         { { any_of = {} }, "'any_of' must be a list of schemas" },
-        { { type = "string", style = "deepObject" }, "style deepObject needs type = \"object\"" },
+        { { type = "string", style = "deepObject" }, "style deepObject is for arrays and objects" },
         { { type = "string", style = "pipeDelimited" }, "style pipeDelimited is for arrays and objects" },
+        { { any_of = { { type = "string" }, { type = "integer" } }, style = "deepObject" },
+          "style deepObject is for arrays and objects %(the type, or one of its alternatives%)" },
         { { style = "matrix" }, "unknown style 'matrix'" },
         { { type = "string", pattern = "(" }, "pattern %( cannot be compiled: missing closing parenthesis" },
         { { type = "string", part_content_type = "a\r\nb" }, "forbidden character" },
@@ -195,6 +197,29 @@ describe("the schema vocabulary", function()
       assert.same({ x = { "can only be null" } }, invalid(one { enum = {}, nullable = true }, { x = "a" }))
     end)
 
+    it("answers the same on every Lua: an integral float is the integer, integer text a string but under its own number type", function()
+      -- 2^60 is a float on 5.3/5.4 and a double on 5.1/LuaJIT: the integer 2^60 on all
+      local big = 2 ^ 60
+      local i = one { type = "integer", enum = { big } }
+      valid(i, { x = big })
+      assert.equal('{"x":1152921504606846976}', core.encode_json(i, { x = big }))
+      assert.same({ x = { "must be one of: 1152921504606846976" } }, invalid(i, { x = big + 256 }))
+      valid(one { type = "integer", multiple_of = 2 }, { x = -big })
+      assert.same({ x = { "must be an integer" } }, invalid(one { type = "integer" }, { x = 2 ^ 63 }))
+      -- "1" is a string on the wire unless the value's own schema says integer or number:
+      -- an alternative that says so does not make it one
+      local p = one { one_of = { { type = "integer" }, { type = "string" } } }
+      valid(p, { x = "123" })
+      assert.equal('{"x":"123"}', core.encode_json(p, { x = "123" }))
+      valid(p, { x = 123 })
+      local alt = one { any_of = { { type = "integer", enum = { 1 } } } }
+      valid(alt, { x = 1.0 })
+      assert.same({ x = { "must be an integer" } }, invalid(alt, { x = "1" }))
+      local list = one { any_of = { { type = "array", items = { type = "integer", enum = { 1 } } } } }
+      valid(list, { x = { 1 } })
+      assert.same({ x = { "must be an array" } }, invalid(list, { x = { "1" } }))
+    end)
+
     it("keeps the interned fast path for strings, short and long", function()
       local long = ("v"):rep(60)
       local p = one { type = "string", enum = { "a", long } }
@@ -266,15 +291,28 @@ describe("the schema vocabulary", function()
     end)
   end)
 
-  describe("patterns: one budget for the whole search", function()
+  describe("patterns: PCRE2's search, bounded, then one budget for the whole search", function()
     local COSTLY = "is too costly to check against the pattern "
 
-    it("spends one budget on every start position together, not one on each", function()
+    it("answers a long valid value whose one start backtracks over all of it", function()
+      -- (?s:.*?)(?:P) alone retried the repeat from every start, 8 million
+      -- steps for 4 KB: over its budget, a valid value refused as too costly
+      local p = one { type = "string", pattern = "[^@\\s]+$" }
+      local value = ("x"):rep(4000) .. " y"
+      valid(p, { x = value })
+      assert.is_string(core.marshal_json(p, { x = value }))
+      assert.same({ "must match the pattern [^@\\s]+$" }, invalid(p, { x = ("x"):rep(4000) .. " " }).x)
+    end)
+
+    it("bounds the whole search, not each start alone", function()
       local p = one { type = "string", pattern = "(a+)+$" }
-      -- from each start alone (a+)+ tries 2^14 ways, within a budget; from all
-      -- 300 starts together, beyond it (once: a no-match, after 300 budgets)
-      assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(20) }).x)
-      -- 38 000 starts once took seconds, a megabyte minutes
+      -- from each start (a+)+ tries 2^14 ways: within what a start gets
+      -- when the value is short, so the search answers
+      assert.same({ "must match the pattern (a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(20) }).x)
+      -- the same starts 2 000 times: each gets less, the search stops, and
+      -- the one budget of the wrapped form runs out (no longer seconds of
+      -- 30 000 starts, each spending a whole limit)
+      assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(14) .. "b"):rep(2000) }).x)
       assert.same({ COSTLY .. "(a+)+$" }, invalid(p, { x = (("a"):rep(18) .. "b"):rep(2000) }).x)
       valid(p, { x = ("b"):rep(1000) .. "aaa" })
       -- a long value the pattern does not match is answered, not refused: the
@@ -296,6 +334,10 @@ describe("the schema vocabulary", function()
         { "[(*]", "*", true }, { "\\(*x", "((x", true }, { "[]]", "]", false }, { "[^]", "\n", true },
         -- ECMA-262's answers where PCRE2's search skipped the inside of a CRLF
         { "(?s).b", "a\r\nb", true }, { "\\B", "a\r\nb", true },
+        -- and where PCRE2 10.42's search misses a match: a first code unit
+        -- only looked ahead at, the JIT's early fail after alternatives
+        { "(?=b)a*b", "aab", true }, { "(?=b)a?b", "aab", true }, { "(a|)a*a", "a", true },
+        { "(a|)a*a", "bab", true }, { "(?:a|)a*(a)", "abab", true },
       } do
         local p = one { type = "string", pattern = case[1] }
         local problems = core.validate(p, { x = case[2] })

@@ -157,6 +157,17 @@ describe("the schema vocabulary on the wire", function()
       assert.equal("x=1&x=2", form(with(object, {}), { x = { 1, 2 } }))
     end)
 
+    it("spells deepObject where the type or an alternative holds tables; a scalar as name=value", function()
+      -- Stripe's anyOf [object, enum [""]]: "" unsets, as its clients send it
+      local either = { any_of = { { type = "object", properties = { { "y" }, { "x" } } }, { type = "string", enum = { "" } } },
+                       style = "deepObject" }
+      assert.equal("n[y]=2&n[x]=1&n[w]=1", form(with(either, {}), { x = 1, y = 2, w = true }))
+      assert.equal("n=", form(with(either, {}), ""))
+      assert.equal("n[]=a&n[]=b+c", form({ type = "array", items = { type = "string" }, style = "deepObject" }, list))
+      assert.equal("n[a][]=1&n[b]=x", form({ style = "deepObject" }, { a = { 1 }, b = "x" }))
+      assert.equal("n=x", form({ style = "deepObject" }, "x"))
+    end)
+
     it("spells booleans as form_booleans, null as an empty value", function()
       assert.equal("n=true", form({ type = "boolean" }, true, { form_booleans = { "true", "false" } }))
       assert.equal("n=0", form({ type = "boolean" }, false))
@@ -182,6 +193,14 @@ describe("the schema vocabulary on the wire", function()
       assert.matches("without explode", refused { j = { x = { 1 } } }["j.x"][1])
       assert.same({ ["d.x"] = { "item 1 is a list or an object inside a list, which a form cannot express: use the json encoding" } },
         refused { d = { x = { { y = 1 } } } })
+      local q = compile { { "e", any_of = { { type = "object" }, { type = "string" } }, style = "deepObject" },
+                          { "l", type = "array", style = "deepObject" } }
+      assert.is_nil(core.validate(q, { e = {}, l = { { 1 } } }))
+      local _, problems = core.encode_form(q, { e = {} })
+      assert.same({ e = { "is an empty object, which a form cannot express: use the json encoding" } }, problems)
+      _, problems = core.encode_form(q, { l = { "a", { 1 } } })
+      assert.same({ l = { "item 2 is a list or an object inside a list, which a form cannot express: use the json encoding" } },
+        problems)
       assert.equal("a=1", core.encode_form(p, { a = { 1 } })) -- the scratch came back
     end)
 

@@ -1,7 +1,11 @@
-/* core.json_decode(text) -> value | nil, message. Objects become tables,
- * arrays tables carrying users.array_mt (so they encode back as arrays),
- * null users.null. Integers stay integers (on 5.1, beyond 2^53 they come
- * back as strings rather than lose digits). Never raises on bad input. */
+/* core.json_decode(text [, ordered]) -> value [, order] | nil, message.
+ * Objects become tables, arrays tables carrying users.array_mt (so they
+ * encode back as arrays), null users.null. Integers stay integers (on 5.1,
+ * beyond 2^53 they come back as strings rather than lose digits). Never
+ * raises on bad input. With `ordered`, a second value maps each object
+ * (the table) to the list of its keys in the text's order, each once (an
+ * OpenAPI document's properties go on the wire in that order), as
+ * core.yaml_decode's does. */
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
@@ -15,6 +19,7 @@ typedef struct {
   const char *err;
   users_buf_t *scratch;
   int array_mt; /* stack index of the array metatable */
+  int order;    /* stack index of the order table; 0: not asked */
 } dec_t;
 
 static void skip_ws(dec_t *d) {
@@ -194,30 +199,55 @@ static int parse_array(lua_State *L, dec_t *d, int depth) {
   }
 }
 
+/* ordered: the key on the top appended to the list at keys unless the
+ * object at obj has it already (a repeated key: the last value wins, the
+ * first place stays). */
+static void add_key(lua_State *L, int obj, int keys, int *n) {
+  lua_pushvalue(L, -1);
+  lua_rawget(L, obj);
+  if (lua_isnil(L, -1)) {
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, keys, ++*n);
+  }
+  lua_pop(L, 1);
+}
+
+/* The object's table is left on the top (under it, while parsing, its key
+ * list when ordered). */
 static int parse_object(lua_State *L, dec_t *d, int depth) {
+  int obj, keys = 0, n = 0;
   lua_newtable(L);
+  obj = lua_gettop(L);
+  if (d->order) {
+    lua_newtable(L);
+    keys = obj + 1;
+    lua_pushvalue(L, obj);
+    lua_pushvalue(L, keys);
+    lua_rawset(L, d->order);
+  }
   skip_ws(d);
-  if (d->s < d->end && *d->s == '}') { d->s++; return 1; }
+  if (d->s < d->end && *d->s == '}') { d->s++; lua_settop(L, obj); return 1; }
   for (;;) {
     skip_ws(d);
     if (d->s >= d->end || *d->s != '"') return fail(d, "expected a string key");
     d->s++;
     if (!parse_string(L, d)) return 0;
+    if (keys) add_key(L, obj, keys, &n);
     skip_ws(d);
     if (d->s >= d->end || *d->s != ':') return fail(d, "expected ':' after key");
     d->s++;
     if (!parse_value(L, d, depth + 1)) return 0;
-    lua_rawset(L, -3);
+    lua_rawset(L, obj);
     skip_ws(d);
     if (d->s < d->end && *d->s == ',') { d->s++; continue; }
-    if (d->s < d->end && *d->s == '}') { d->s++; return 1; }
+    if (d->s < d->end && *d->s == '}') { d->s++; lua_settop(L, obj); return 1; }
     return fail(d, "expected ',' or '}' in object");
   }
 }
 
 static int parse_value(lua_State *L, dec_t *d, int depth) {
   if (depth > MAX_DEPTH) return fail(d, "nested too deeply");
-  if (!lua_checkstack(L, 4)) return fail(d, "nested too deeply");
+  if (!lua_checkstack(L, 8)) return fail(d, "nested too deeply");
   skip_ws(d);
   if (d->s >= d->end) return fail(d, "unexpected end of text");
   switch (*d->s) {
@@ -237,15 +267,21 @@ static int json_decode(lua_State *L) {
   memset(&d, 0, sizeof d);
   d.s = d.start = luaL_checklstring(L, 1, &n);
   d.end = d.s + n;
-  lua_settop(L, 1);
+  lua_settop(L, 2);
   lua_getfield(L, LUA_REGISTRYINDEX, USERS_ARRAY_MT);
-  d.array_mt = 2;
+  d.array_mt = 3;
+  if (lua_toboolean(L, 2)) {
+    lua_newtable(L);
+    d.order = 4;
+  }
   d.scratch = users_buf_borrow(L);
   if (parse_value(L, &d, 0)) {
     skip_ws(&d);
     if (d.s == d.end) {
       users_buf_return(d.scratch);
-      return 1;
+      if (!d.order) return 1;
+      lua_pushvalue(L, d.order);
+      return 2;
     }
     fail(&d, "text after the value");
   }

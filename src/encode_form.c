@@ -84,7 +84,8 @@ static int put_list(form_t *c, const users_path_t *name, const users_path_t *pat
 }
 
 /* deepObject: name[key]=value for each pair, nested objects name[a][b],
- * arrays of scalars name[a][]=v repeated. */
+ * arrays of scalars name[a][]=v repeated (a field's own: name[]=v); a
+ * scalar name=value. */
 static int emit_deep(form_t *c, const users_path_t *path, const users_schema_t *s, int v) {
   lua_State *L = c->L;
   if (!lua_istable(L, v)) return put_pair(c, path, v);
@@ -129,10 +130,10 @@ static int emit_urlencoded(form_t *c, const users_path_t *name, const users_sche
   int style = s ? s->style : USERS_STYLE_FORM, explode = s ? s->explode : 1;
   if (s && users_schema_has_files(s) && !users_isnull(L, v))
     return users_fail(&c->fail, "%s: a file cannot be sent in a form (the multipart encoding can)", name->name, NULL);
+  if (style == USERS_STYLE_DEEP) return emit_deep(c, name, s, v);
   if (!lua_istable(L, v)) return put_pair(c, name, v);
   if (users_form_is_array(L, s, v)) return put_list(c, name, name, v, style, explode);
   if (!count_keys(L, v)) return users_form_refuse(c, name, EMPTY_OBJECT);
-  if (style == USERS_STYLE_DEEP) return users_form_pairs(c, s, v, name, emit_deep);
   if (explode) return users_form_pairs(c, s, v, name, emit_flat);
   c->delim = delims[style];
   c->first = 1;

@@ -60,14 +60,11 @@ static int put_string(users_jw_t *w, const users_schema_t *s, int v) {
 
 static int put_number(users_jw_t *w, const users_schema_t *s, int v) {
   users_num_t num;
-  long long i;
-  memset(&num, 0, sizeof num);
-  if (users_tointeger(w->L, v, &i)) {
-    num.is_int = 1, num.i = i;
+  users_tonum(w->L, v, &num);
+  if (num.is_int) {
     if (w->check && s->type != USERS_T_INTEGER && s->type != USERS_T_NUMBER && s->type != USERS_T_ANY)
       return 0;
   } else {
-    num.d = (double)lua_tonumber(w->L, v);
     if (!isfinite(num.d))
       return w->check ? 0 : users_fail(&w->fail, "cannot encode NaN or infinity as JSON", NULL, NULL);
     if (w->check && s->type != USERS_T_NUMBER && s->type != USERS_T_ANY) return 0;

@@ -4,10 +4,13 @@
  * part. Files stream from disk: the body is a list of segments, strings and
  * { path=, size= }, and each file is held to its field's rules again as it
  * is written. Writers raise nothing while the scratch is lent (form.h). */
+#define _DEFAULT_SOURCE /* getentropy (glibc 2.25, the BSDs, macOS) */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 #include "encode_json.h"
 #include "encode_multipart.h"
 #include "form.h"
@@ -37,6 +40,7 @@ static int header_safe(const char *s, size_t n) {
 static int part_start(form_t *c, const users_path_t *name) {
   if (!header_safe(name->name, name->len))
     return users_form_refuse(c, name, "is a name a multipart part cannot have");
+  c->parts++;
   return add(c, "--") && add(c, c->boundary) && add(c, "\r\nContent-Disposition: form-data; name=\"") &&
          users_buf_add(c->b, name->name, name->len) && add(c, "\"");
 }
@@ -132,41 +136,91 @@ static int emit_part(form_t *c, const users_path_t *name, const users_schema_t *
   return 1;
 }
 
-/* 32 hex digits from /dev/urandom; the clock and an address otherwise. */
-static void make_boundary(char *out) {
+/* 16 bytes from the kernel: getentropy, one system call and no descriptor
+ * (nothing to leak into a child, nothing a host that closes descriptors can
+ * break, no state for nginx's forked workers to share); /dev/urandom read
+ * raw where getentropy is missing. 0 when the system gives no randomness. */
+static int random_bytes(unsigned char *r, size_t n) {
+  ssize_t got;
+  int fd;
+  if (getentropy(r, n) == 0) return 1;
+  if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0) return 0;
+  do got = read(fd, r, n);
+  while (got < 0 && errno == EINTR);
+  close(fd);
+  return got == (ssize_t)n;
+}
+
+/* "lua-users-" and 32 hex digits of the kernel's randomness: no one can
+ * guess it to end a part early from inside a value. Never made up from the
+ * clock: without randomness the body is refused. */
+static void make_boundary(lua_State *L, char *out) {
   unsigned char r[16];
-  size_t i, got = 0;
-  FILE *f = fopen("/dev/urandom", "rb");
-  if (f) { got = fread(r, 1, sizeof r, f); fclose(f); }
-  if (got != sizeof r) {
-    unsigned long long x = (unsigned long long)time(NULL) ^ (unsigned long long)clock() ^
-                           (unsigned long long)(size_t)&got;
-    for (i = 0; i < sizeof r; i++) {
-      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      r[i] = (unsigned char)(x >> 56);
-    }
-  }
+  size_t i;
+  if (!random_bytes(r, sizeof r))
+    luaL_error(L, "cannot make a multipart boundary: the system gives no randomness");
   memcpy(out, "lua-users-", 10);
   for (i = 0; i < sizeof r; i++) sprintf(out + 10 + 2 * i, "%02x", r[i]);
 }
 
-/* core.encode_multipart(provider, fields) -> segments, length, content_type
- * | nil, problems. Segments are strings and { path=, size= } files. */
+/* How many times the boundary occurs in the string segments. A file's
+ * bytes, streamed from disk, are not seen: only a guess could put the
+ * boundary there. */
+static long boundary_count(lua_State *L, int segs, const char *boundary) {
+  size_t i, n = users_rawlen(L, segs), blen = strlen(boundary);
+  long count = 0;
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *s, *at, *end;
+    lua_rawgeti(L, segs, (int)i);
+    s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    for (at = s, end = s ? s + len : NULL; s && (size_t)(end - at) >= blen; at++) {
+      at = memchr(at, boundary[0], (size_t)(end - at) - blen + 1);
+      if (!at) break;
+      if (memcmp(at, boundary, blen) == 0) count++;
+    }
+    lua_pop(L, 1);
+  }
+  return count;
+}
+
+/* A boundary a caller chose (reproducible bodies, tests): 1 to 40 of
+ * RFC 2046's bchars but the space. */
+static const char *chosen_boundary(lua_State *L) {
+  size_t n;
+  const char *b = luaL_optlstring(L, 3, NULL, &n);
+  if (!b) return NULL;
+  if (n == 0 || n > 40 || strspn(b, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=?") != n)
+    luaL_argerror(L, 3, "a boundary is 1 to 40 letters, digits or '()+_,-./:=?");
+  return b;
+}
+
+/* core.encode_multipart(provider, fields [, boundary]) -> segments, length,
+ * content_type | nil, problems. Segments are strings and { path=, size= }
+ * files. A value that holds the boundary (each delimiter must be ours)
+ * gets a new random one; a chosen boundary is refused instead. */
 static int encode_multipart(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
+  const char *chosen;
   form_t c;
-  int ok;
+  int ok, tries;
   luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 2);
-  users_form_init(&c, L, p); /* 3 */
-  lua_newtable(L);
-  c.segs = 4;
-  make_boundary(c.boundary);
-  c.b = users_buf_borrow(L); /* 5 */
-  ok = users_form_fields(&c, emit_part) && add(&c, "--") && add(&c, c.boundary) && add(&c, "--\r\n");
-  if (ok) flush(&c);
-  users_buf_return(c.b);
-  if (!ok) return users_form_report(&c);
+  chosen = chosen_boundary(L);
+  for (tries = 1;; tries++) {
+    lua_settop(L, 3);
+    users_form_init(&c, L, p); /* 4 */
+    lua_newtable(L);
+    c.segs = 5;
+    if (chosen) strcpy(c.boundary, chosen);
+    else make_boundary(L, c.boundary);
+    c.b = users_buf_borrow(L); /* 6 */
+    ok = users_form_fields(&c, emit_part) && add(&c, "--") && add(&c, c.boundary) && add(&c, "--\r\n");
+    if (ok) flush(&c);
+    users_buf_return(c.b);
+    if (!ok) return users_form_report(&c);
+    if (boundary_count(L, c.segs, c.boundary) == c.parts + 1) break;
+    if (chosen || tries == 3) return luaL_error(L, "a value holds the multipart boundary %s", c.boundary);
+  }
   lua_pushvalue(L, c.segs);
   lua_pushnumber(L, (lua_Number)c.length);
   lua_pushfstring(L, "multipart/form-data; boundary=%s", c.boundary);

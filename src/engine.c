@@ -481,8 +481,10 @@ static int engine_new(lua_State *L) {
   e->anchor_ref = e->done_ref = LUA_NOREF;
   users_setmeta(L, ENGINE_MT, methods, engine_close);
   if (!(e->multi = open_lane(e, SHARED))) luaL_error(L, "curl_multi_init failed");
-  /* A bulk run bounds the connections it opens to its concurrency, keeps
-   * them all in the cache, and multiplexes over HTTP/2 where offered. */
+  /* A bulk run bounds the connections it shares to its concurrency, keeps
+   * them all in the cache, and multiplexes over HTTP/2 where offered. A
+   * reuse = false request opens one more of its own beside them (closed
+   * after it), so up to twice the concurrency can be open at a time. */
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "max_host_connections");
     if (!lua_isnil(L, -1)) { /* beyond an int: clamped, never cast out of range */

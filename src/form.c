@@ -38,7 +38,6 @@ int users_form_scalar(form_t *c, int v, int urlencoded) {
   const char *s;
   char num[40];
   size_t n;
-  long long i;
   if (users_isnull(L, v)) return 1;
   switch (lua_type(L, v)) {
   case LUA_TBOOLEAN:
@@ -47,9 +46,7 @@ int users_form_scalar(form_t *c, int v, int urlencoded) {
     break;
   case LUA_TNUMBER: {
     users_num_t x;
-    memset(&x, 0, sizeof x);
-    if (users_tointeger(L, v, &i)) x.is_int = 1, x.i = i;
-    else x.d = (double)lua_tonumber(L, v);
+    users_tonum(L, v, &x);
     if (!x.is_int && !isfinite(x.d))
       return users_fail(&c->fail, "cannot encode NaN or infinity in a form", NULL, NULL);
     n = users_num_text(num, &x);
@@ -70,7 +67,27 @@ int users_form_refuse(form_t *c, const users_path_t *path, const char *why) {
   return 0;
 }
 
+/* The schema a table under s is written by: s, or, where s has no type,
+ * its one alternative that holds tables (Stripe's anyOf [object, enum
+ * [""]]), whose properties then go in declared order. Several such
+ * alternatives: s (the value's own keys decide, sorted). */
+static const users_schema_t *table_schema(const users_schema_t *s) {
+  const users_schema_t *found = NULL;
+  size_t i, n;
+  if (!s || s->type != USERS_T_ANY) return s;
+  n = s->n_any_of + s->n_one_of;
+  for (i = 0; i < n; i++) {
+    const users_schema_t *a = i < s->n_any_of ? &s->any_of[i] : &s->one_of[i - s->n_any_of];
+    if (a->type == USERS_T_OBJECT || a->type == USERS_T_ARRAY || a->type == USERS_T_ANY) {
+      if (found) return s;
+      found = a;
+    }
+  }
+  return found && found->type != USERS_T_ANY ? found : s;
+}
+
 int users_form_is_array(lua_State *L, const users_schema_t *s, int v) {
+  s = table_schema(s);
   if (s && s->type == USERS_T_ARRAY) return 1;
   if (s && s->type == USERS_T_OBJECT) return 0;
   return users_free_is_array(L, v);
@@ -103,6 +120,7 @@ int users_form_pairs(form_t *c, const users_schema_t *s, int v, const users_path
   lua_State *L = c->L;
   size_t i, count = 0, present = 0;
   int ok = 1;
+  s = table_schema(s);
   /* v is c->depth tables below a field's value (0), as validation and the
    * JSON writer count: deeper than USERS_MAX_DEPTH is refused there too */
   if (c->depth > USERS_MAX_DEPTH || !lua_checkstack(L, 8))

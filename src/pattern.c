@@ -10,27 +10,41 @@
  * - ALLOW_EMPTY_CLASS: [^] is any character and [] none, as in ECMA-262.
  * - newlines CR, LF, CRLF: what '.' does not match.
  *
- * One budget for the whole search. PCRE2's limits count per start
- * position: searched as it is, a pattern that backtracks catastrophically
- * costs the limit once for every character of the value (seconds for
- * (a+)+$ on 40 KB, minutes on a megabyte). A pattern that does not anchor
- * itself is therefore compiled as the anchored match of (?s:.*?)(?:P): one
- * start, where the lazy prefix tries each position in turn under the same
- * budget. The answers stay the same: ^ and $ still mean the string's ends,
- * and \b and lookbehinds see the characters before the position they are
- * tried at, as in a search. What the wrapping would change (PCRE2's
- * backtracking verbs, a recursion into the whole pattern, comments of the
- * extended mode: none of them ECMA-262) is refused when the pattern is
- * compiled. The budget grows with the value (MATCH_LIMIT_PER_BYTE), so that
- * a long value a pattern does not match is answered, not refused, and the
- * cost stays linear in the value's length.
+ * Two searches. PCRE2's own search goes first: its start-of-match
+ * optimisations and the JIT's fast-fail over a leading repeat keep patterns
+ * such as [a-z]+[0-9] or [^@\s]+$ linear in the value. Its limits count per
+ * start position, though, so a pattern that backtracks catastrophically
+ * would cost the limit once for every character of the value (seconds for
+ * (a+)+$ on 40 KB): it runs with a limit per start that shrinks as the
+ * value grows (START_LIMIT, SEARCH_LIMIT), which bounds the whole search.
+ * When a start runs out of it, the answer comes from the second form: a
+ * pattern that does not anchor itself is also compiled as the anchored
+ * match of (?s:.*?)(?:P), one start where the lazy prefix tries each
+ * position in turn under ONE budget for them all (MATCH_LIMIT, growing with
+ * the value by MATCH_LIMIT_PER_BYTE, so that a long value the pattern does
+ * not match is answered, not refused). The answers are the same: ^ and $
+ * still mean the string's ends, and \b and lookbehinds see the characters
+ * before the position they are tried at, as in a search. What the wrapping
+ * would change (PCRE2's backtracking verbs, a recursion into the whole
+ * pattern, comments of the extended mode: none of them ECMA-262) is refused
+ * when the pattern is compiled. The wrapped form alone answers where
+ * PCRE2's search departs from ECMA-262 (PCRE2 10.42):
+ * - it does not start inside a CRLF unless the pattern names \r or \n,
+ *   where ECMA-262 tries every position ((?s).b matches "a\r\nb");
+ * - with a first code unit that is also the last one it requires
+ *   ((?=b)a*b), it looks for the last one after the first, so "aab" fails.
  *
  * Memory: the JIT gets a stack of up to JIT_STACK_MAX (its default is
  * 32 KB, too small for a repeated group over a few thousand characters),
  * shared by a provider's patterns; when it runs out, or the JIT is not
  * available, the interpreter runs with its frames on the heap, bounded by
  * HEAP_LIMIT_KB, in a match block of its own that gives them back after the
- * match (PCRE2 keeps them in the block otherwise). */
+ * match (PCRE2 keeps them in the block otherwise).
+ *
+ * LUA_USERS_PCRE2_NO_JIT (set, not empty, read once, at the first compile)
+ * turns the JIT off: `make valgrind` sets it, because PCRE2 10.42's JIT
+ * reads up to 16 bytes past the end of the value (harmless; valgrind
+ * reports the jumps that depend on them). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdint.h>
@@ -45,22 +59,34 @@
  * alternation of a few words for a few. */
 #define MATCH_LIMIT 1000000u
 #define MATCH_LIMIT_PER_BYTE 10u
+/* PCRE2's search: a start gets START_LIMIT, enough for a repeat that
+ * backtracks over 100 000 characters, and the value's starts together at
+ * most SEARCH_LIMIT: a start gets SEARCH_LIMIT / n when that is less. The
+ * worst pattern measured, (a+)+$ on runs of a's just short of what a start
+ * gets, then costs 0.1 to 0.25 s of JIT from 8 KB to 1 MB (each start alone
+ * at 100 000: 3.7 s on 64 KB); the usual pattern costs microseconds. A
+ * repeat over the whole value is answered by the search up to
+ * sqrt(SEARCH_LIMIT) = 22 KB, beyond by the wrapped form's budget. */
+#define START_LIMIT 100000u
+#define SEARCH_LIMIT 500000000u
 /* ^(a|b)*$ on 100 KB of a's and b's needs about 2.5 MB of JIT stack, or
  * 20 MB of interpreter frames. */
 #define JIT_STACK_MAX (4u << 20)
 #define HEAP_LIMIT_KB (32u << 10)
 
 struct users_pattern {
-  pcre2_code *code;
+  pcre2_code *code;   /* the wrapped form, or the pattern when it anchors itself */
+  pcre2_code *search; /* the pattern for PCRE2's search, or NULL */
   pcre2_match_data *md; /* the JIT's (it keeps no frames in it) */
   pcre2_match_context *mc;
-  int jit;
+  int jit, search_jit, search_crlf; /* search_crlf: the search may start inside a CRLF */
 };
 
 void users_pattern_free(users_pattern_t *p) {
   if (!p) return;
   pcre2_match_data_free(p->md);
   pcre2_match_context_free(p->mc);
+  pcre2_code_free(p->search);
   pcre2_code_free(p->code);
   free(p);
 }
@@ -89,12 +115,14 @@ static int sets_extended(const char *s, size_t n, size_t i) {
   return x && i < n && (s[i] == ')' || s[i] == ':');
 }
 
-/* Why the pattern cannot be wrapped without changing its answers, or NULL.
+/* Why the pattern cannot be wrapped without changing its answers, or NULL;
+ * *group_alt: whether a group holds alternatives (a '|' inside parentheses).
  * Read as PCRE2 reads it, so that only a real '(' counts: after an escape,
  * inside \Q...\E or a character class, it is a character. */
-static const char *unwrappable(const char *s, size_t n) {
-  size_t i = 0;
+static const char *unwrappable(const char *s, size_t n, int *group_alt) {
+  size_t i = 0, depth = 0;
   int in_class = 0;
+  *group_alt = 0;
   while (i < n) {
     if (s[i] == '\\') {
       if (i + 1 < n && s[i + 1] == 'Q') { /* quoted to \E, or to the end */
@@ -126,8 +154,13 @@ static const char *unwrappable(const char *s, size_t n) {
       if (sets_extended(s, n, i + 2)) return "sets the extended mode (?x)";
       if (i + 2 < n && s[i + 2] == '#') /* a comment, to the first ')' */
         while (i < n && s[i] != ')') i++;
+      else
+        depth++;
       i++;
     } else {
+      if (s[i] == '(') depth++;
+      if (s[i] == ')' && depth > 0) depth--;
+      if (s[i] == '|' && depth > 0) *group_alt = 1;
       i++;
     }
   }
@@ -158,22 +191,46 @@ static pcre2_code *compile(const char *src, size_t n, uint32_t more, char *err, 
   return code;
 }
 
-/* The pattern as the search runs it: itself when it anchors itself (one
- * start already), else wrapped (see above). NULL with why in err. */
-static pcre2_code *compile_search(const char *src, size_t n, char *err, size_t err_size) {
+/* Whether PCRE2 10.42's search of code misses a match ECMA-262 finds:
+ * - with a first code unit that is also the one it requires last (either
+ *   case), it looks for the last one after the first, even when the first
+ *   is only looked ahead at ((?=b)a*b against "aab");
+ * - the JIT's "early fail" of a repeat after a group with alternatives takes
+ *   the repeat for the first thing the pattern matches ((a|)a*a against "a":
+ *   no match; fixed in PCRE2 10.43), which group_alt (unwrappable) says. */
+static int skips_a_start(const pcre2_code *code) {
+  uint32_t first_type = 0, first = 0, last_type = 0, last = 0;
+  pcre2_pattern_info(code, PCRE2_INFO_FIRSTCODETYPE, &first_type);
+  pcre2_pattern_info(code, PCRE2_INFO_FIRSTCODEUNIT, &first);
+  pcre2_pattern_info(code, PCRE2_INFO_LASTCODETYPE, &last_type);
+  pcre2_pattern_info(code, PCRE2_INFO_LASTCODEUNIT, &last);
+  if (first >= 'A' && first <= 'Z') first += 'a' - 'A';
+  if (last >= 'A' && last <= 'Z') last += 'a' - 'A';
+  return first_type == 1 && last_type == 1 && first == last;
+}
+
+/* The pattern as the searches run it (see above): *search for PCRE2's
+ * search (NULL when the pattern anchors itself, or when that search skips a
+ * start), and the result: the pattern when it anchors itself, else the
+ * wrapped form. NULL with why in err. */
+static pcre2_code *compile_search(const char *src, size_t n, pcre2_code **search, char *err, size_t err_size) {
   static const char head[] = "(?s:.*?)(?:", tail[] = "\\E)"; /* \E ends a \Q left open, else nothing */
   pcre2_code *code = compile(src, n, 0, err, err_size);
   uint32_t all = 0;
+  int group_alt;
   const char *why;
   char *wrapped;
+  *search = NULL;
   if (!code) return NULL;
   if (pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &all) == 0 && (all & PCRE2_ANCHORED)) return code;
-  pcre2_code_free(code);
-  if ((why = unwrappable(src, n)) != NULL) {
+  if ((why = unwrappable(src, n, &group_alt)) != NULL) {
+    pcre2_code_free(code);
     snprintf(err, err_size, "it %s: not ECMA-262, and changed by a search anywhere in the value (a pattern "
              "anchored with ^ may use it)", why);
     return NULL;
   }
+  if (group_alt || skips_a_start(code)) pcre2_code_free(code);
+  else *search = code;
   if (!(wrapped = malloc(sizeof head + n + sizeof tail))) {
     snprintf(err, err_size, "not enough memory");
     return NULL;
@@ -186,14 +243,25 @@ static pcre2_code *compile_search(const char *src, size_t n, char *err, size_t e
   return code;
 }
 
+/* Whether the JIT is off (LUA_USERS_PCRE2_NO_JIT, above). */
+static int jit_off(void) {
+  static int off = -1;
+  if (off < 0) {
+    const char *v = getenv("LUA_USERS_PCRE2_NO_JIT");
+    off = v && *v;
+  }
+  return off;
+}
+
 users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_stack_t **stack,
                                        char *err, size_t err_size) {
   users_pattern_t *p = calloc(1, sizeof *p);
+  uint32_t crlf = 0;
   if (!p) {
     snprintf(err, err_size, "not enough memory");
     return NULL;
   }
-  if (!(p->code = compile_search(src, n, err, err_size))) goto fail;
+  if (!(p->code = compile_search(src, n, &p->search, err, err_size))) goto fail;
   p->md = pcre2_match_data_create(1, NULL); /* whether it matched: one pair is enough */
   p->mc = pcre2_match_context_create(NULL);
   if (!p->md || !p->mc) {
@@ -201,10 +269,14 @@ users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_
     goto fail;
   }
   pcre2_set_heap_limit(p->mc, HEAP_LIMIT_KB);
-  p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
-  if (p->jit && !*stack) /* without one (no memory), the JIT's 32 KB and the interpreter after it */
+  if (p->search && pcre2_pattern_info(p->search, PCRE2_INFO_HASCRORLF, &crlf) == 0) p->search_crlf = crlf != 0;
+  if (!jit_off()) {
+    p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
+    p->search_jit = p->search && pcre2_jit_compile(p->search, PCRE2_JIT_COMPLETE) == 0;
+  }
+  if ((p->jit || p->search_jit) && !*stack) /* without one (no memory), the JIT's 32 KB and the interpreter after it */
     *stack = (users_pattern_stack_t *)pcre2_jit_stack_create(32u << 10, JIT_STACK_MAX, NULL);
-  if (p->jit && *stack) pcre2_jit_stack_assign(p->mc, NULL, (pcre2_jit_stack *)*stack);
+  if ((p->jit || p->search_jit) && *stack) pcre2_jit_stack_assign(p->mc, NULL, (pcre2_jit_stack *)*stack);
   return p;
 fail:
   users_pattern_free(p);
@@ -220,16 +292,32 @@ static int answer(int rc) {
   return USERS_PATTERN_FAILED;
 }
 
-int users_pattern_match(users_pattern_t *p, const char *s, size_t n) {
-  uint64_t limit = MATCH_LIMIT + (uint64_t)MATCH_LIMIT_PER_BYTE * n;
+/* code against s under limit: the JIT, then the interpreter when the JIT's
+ * stack runs out, in a block of its own (its frames go with it). */
+static int run(users_pattern_t *p, const pcre2_code *code, int jit, const char *s, size_t n, uint64_t limit) {
   pcre2_match_data *frames;
   int rc = PCRE2_ERROR_JIT_STACKLIMIT;
-  pcre2_set_match_limit(p->mc, limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit);
-  if (p->jit) rc = pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, p->md, p->mc);
+  pcre2_set_match_limit(p->mc, limit > UINT32_MAX ? UINT32_MAX : limit < 1 ? 1 : (uint32_t)limit);
+  if (jit) rc = pcre2_match(code, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, p->md, p->mc);
   if (rc != PCRE2_ERROR_JIT_STACKLIMIT) return answer(rc);
-  /* the interpreter, in a block of its own: its frames go with it */
   if (!(frames = pcre2_match_data_create(1, NULL))) return USERS_PATTERN_FAILED;
-  rc = pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, frames, p->mc);
+  rc = pcre2_match(code, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, frames, p->mc);
   pcre2_match_data_free(frames);
   return answer(rc);
+}
+
+static int has_crlf(const char *s, size_t n) {
+  const char *cr;
+  for (; n > 1 && (cr = memchr(s, '\r', n - 1)) != NULL; n -= (size_t)(cr + 1 - s), s = cr + 1)
+    if (cr[1] == '\n') return 1;
+  return 0;
+}
+
+int users_pattern_match(users_pattern_t *p, const char *s, size_t n) {
+  if (p->search && (p->search_crlf || !has_crlf(s, n))) {
+    uint64_t per_start = SEARCH_LIMIT / (n + 1);
+    int r = run(p, p->search, p->search_jit, s, n, per_start < START_LIMIT ? per_start : START_LIMIT);
+    if (r != USERS_PATTERN_COSTLY) return r;
+  }
+  return run(p, p->code, p->jit, s, n, MATCH_LIMIT + (uint64_t)MATCH_LIMIT_PER_BYTE * n);
 }

@@ -1,6 +1,6 @@
 /* A declaration's `pattern`: an ECMA-262 regular expression compiled once
- * with PCRE2, matched anywhere in a string unless it anchors itself, with
- * one bounded budget of backtracking for the whole search. Pure C: nothing
+ * with PCRE2, matched anywhere in a string unless it anchors itself, its
+ * backtracking bounded for the whole search (pattern.c). Pure C: nothing
  * here raises. */
 #ifndef USERS_PATTERN_H
 #define USERS_PATTERN_H

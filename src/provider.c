@@ -93,6 +93,7 @@ static int compile(lua_State *L) {
   c.keep = KEEP;
   c.next_slot = 1;
   c.re_stack = &p->re_stack;
+  users_compile_budget(&c, 1);
   p->body.type = USERS_T_OBJECT;
   p->body.min_length = p->body.max_length = p->body.min_items = p->body.max_items = -1;
   p->body.min_props = p->body.max_props = p->body.max_bytes = -1;

@@ -84,6 +84,13 @@ struct users_field {
 
 #define USERS_MAX_FIELDS 128
 
+/* How many schemas and enum values one declaration may hold in all: the
+ * largest operation of the largest documents we know (GitHub's whole API,
+ * Stripe's, Kratos') compiles to a few hundred, so a declaration 400 times
+ * that is hostile or broken (a huge document, or one Lua table reached from
+ * many places), refused before it costs memory and time. */
+#define USERS_MAX_SCHEMA_NODES 100000
+
 typedef struct {
   char *name;
   /* The body: an object whose props are the fields (p->fields below), and

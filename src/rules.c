@@ -45,28 +45,6 @@ static unsigned alternatives(const users_schema_t *s, holds_fn holds, const void
   return 0;
 }
 
-typedef struct {
-  const char *s;
-  size_t n;
-  long chars;
-} text_t;
-
-/* Whether alternative a holds for the string: under a number type, integer
- * text is the number it spells. */
-static int string_holds(const users_schema_t *a, const void *value) {
-  const text_t *t = (const text_t *)value;
-  users_num_t num;
-  if (a->read_only) return 0;
-  switch (a->type) {
-  case USERS_T_ANY: case USERS_T_STRING: return !users_string_problems(a, t->s, t->n, t->chars);
-  case USERS_T_INTEGER: case USERS_T_NUMBER:
-    if (!users_is_integer_text(t->s, t->n)) return 0;
-    users_num_from_text(&num, t->s, t->n);
-    return !users_number_problems(a, &num);
-  default: return 0;
-  }
-}
-
 unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
   unsigned bad = 0, rules = s->string_rules;
   if (chars < 0) return USERS_P_UTF8;
@@ -84,25 +62,22 @@ unsigned users_string_problems(const users_schema_t *s, const char *str, size_t 
   }
   if ((rules & USERS_S_ENUM) && !enum_has(s, str, n)) bad |= USERS_P_ENUM;
   if (bad) return bad;
-  if (rules & USERS_S_ANY_OF) { /* the common alternatives (strings) without a call more */
+  /* An alternative holds for a string only under "any" or "string": the
+   * writers write a string as a string unless the value's own schema (not
+   * an alternative) says integer or number, so "1" is never 1 here. */
+  if (rules & USERS_S_ANY_OF) {
     size_t i;
-    text_t t;
-    t.s = str, t.n = n, t.chars = chars;
     for (i = 0; i < s->n_any_of; i++) {
       const users_schema_t *a = &s->any_of[i];
-      if (a->read_only) continue;
-      if (a->type <= USERS_T_STRING ? !users_string_problems(a, str, n, chars) : string_holds(a, &t)) break;
+      if (!a->read_only && a->type <= USERS_T_STRING && !users_string_problems(a, str, n, chars)) break;
     }
     if (i == s->n_any_of) return USERS_P_ANY_OF;
   }
   if (rules & USERS_S_ONE_OF) { /* as any_of, counting to two */
     size_t i, held = 0;
-    text_t t;
-    t.s = str, t.n = n, t.chars = chars;
     for (i = 0; i < s->n_one_of && held < 2; i++) {
       const users_schema_t *a = &s->one_of[i];
-      if (a->read_only) continue;
-      if (a->type <= USERS_T_STRING ? !users_string_problems(a, str, n, chars) : string_holds(a, &t)) held++;
+      if (!a->read_only && a->type <= USERS_T_STRING && !users_string_problems(a, str, n, chars)) held++;
     }
     if (held != 1) return held ? USERS_P_MANY_OF : USERS_P_ONE_OF;
   }

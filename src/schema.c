@@ -11,6 +11,7 @@
 #include "formats.h"
 #include "json_write.h"
 #include "schema.h"
+#include "values.h"
 
 static const char *const type_names[] = {"any",     "string", "integer", "number", "boolean",
                                          "array",   "object", "file",    NULL};
@@ -83,6 +84,78 @@ int users_compile_error(users_compile_t *c, const char *fmt, ...) {
   return lua_error(L);
 }
 
+/* n more schemas or enum values, counted before they are allocated. */
+static void spend(users_compile_t *c, size_t n) {
+  if (n > USERS_MAX_SCHEMA_NODES - c->nodes)
+    users_compile_error(c, "more than %d schemas and enum values in one declaration: refused as too large",
+                        USERS_MAX_SCHEMA_NODES);
+  c->nodes += n;
+}
+
+/* The budget walked before anything is allocated: a small declaration
+ * whose tables are reached from many places is refused before it unfolds.
+ * What it cannot count (not a table, nested too deeply) compiling refuses. */
+static void count_schema(users_compile_t *c, int idx, int depth);
+
+/* t[k] pushed, read raw as compiling reads (a metatable is not consulted). */
+static int raw_field(lua_State *L, int t, const char *k) {
+  lua_pushstring(L, k);
+  lua_rawget(L, t);
+  return lua_istable(L, -1);
+}
+
+static void count_list(users_compile_t *c, int idx, int depth) {
+  size_t i, n;
+  if (!lua_istable(c->L, idx)) return;
+  n = users_rawlen(c->L, idx);
+  spend(c, n);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, idx, (int)i);
+    count_schema(c, lua_gettop(c->L), depth);
+    lua_pop(c->L, 1);
+  }
+}
+
+static void count_schema(users_compile_t *c, int idx, int depth) {
+  static const char *const inner[] = {"items", "additional_properties", NULL};
+  static const char *const lists[] = {"properties", "any_of", "one_of", NULL};
+  lua_State *L = c->L;
+  int i;
+  if (!lua_istable(L, idx) || depth > USERS_MAX_SCHEMA_DEPTH) return;
+  luaL_checkstack(L, 4, "provider declaration nested too deeply");
+  if (raw_field(L, idx, "enum")) spend(c, users_rawlen(L, -1));
+  lua_pop(L, 1);
+  for (i = 0; inner[i]; i++) {
+    if (raw_field(L, idx, inner[i])) {
+      spend(c, 1);
+      count_schema(c, lua_gettop(L), depth + 1);
+    }
+    lua_pop(L, 1);
+  }
+  for (i = 0; lists[i]; i++) {
+    raw_field(L, idx, lists[i]);
+    count_list(c, lua_gettop(L), depth + 1);
+    lua_pop(L, 1);
+  }
+}
+
+void users_compile_budget(users_compile_t *c, int decl) {
+  static const char *const lists[] = {"fields", "params", NULL};
+  lua_State *L = c->L;
+  int i;
+  for (i = 0; lists[i]; i++) {
+    raw_field(L, decl, lists[i]);
+    count_list(c, lua_gettop(L), 0);
+    lua_pop(L, 1);
+  }
+  if (raw_field(L, decl, "additional_fields")) {
+    spend(c, 1);
+    count_schema(c, lua_gettop(L), 1);
+  }
+  lua_pop(L, 1);
+  c->nodes = 0; /* compiling counts again, as it allocates */
+}
+
 /* Appends text to the path for what is compiled next; returns where to
  * cut it back (path_leave). */
 static size_t path_enter(users_compile_t *c, const char *text) {
@@ -137,14 +210,8 @@ static long want_count(users_compile_t *c, int v, const char *key) {
 static int to_num(lua_State *L, int v, users_num_t *out) {
   memset(out, 0, sizeof *out);
   if (lua_type(L, v) == LUA_TNUMBER) {
-    long long i;
-    if (users_tointeger(L, v, &i)) {
-      out->is_int = 1;
-      out->i = i;
-      return 1;
-    }
-    out->d = (double)lua_tonumber(L, v);
-    return isfinite(out->d);
+    users_tonum(L, v, out);
+    return out->is_int || isfinite(out->d);
   }
   if (lua_type(L, v) == LUA_TSTRING) {
     size_t n;
@@ -171,6 +238,7 @@ static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_co
   if (s->has_enum) users_compile_error(c, "'enum' and 'const' cannot be given together");
   if (!is_const && !lua_istable(L, v)) users_compile_error(c, "'enum' must be a list");
   n = is_const ? 1 : users_rawlen(L, v);
+  spend(c, n);
   s->has_enum = 1;
   s->is_const = (unsigned char)is_const;
   s->enums = calloc_or_raise(L, n, sizeof(char *));
@@ -226,6 +294,7 @@ static void compile_alternatives(users_compile_t *c, int v, const char *key,
   size_t i, n = 0;
   if (!lua_istable(L, v) || (n = users_rawlen(L, v)) == 0)
     users_compile_error(c, "'%s' must be a list of schemas", key);
+  spend(c, n);
   *out = calloc_or_raise(L, n, sizeof(users_schema_t));
   for (i = 0; i < n; i++) {
     char where[48];
@@ -246,6 +315,7 @@ static users_schema_t *new_schema(users_compile_t *c, users_schema_t **slot, int
   char where[48];
   size_t back;
   if (!lua_istable(c->L, v)) users_compile_error(c, "'%s' must be a schema (a table)", key);
+  spend(c, 1);
   *slot = calloc_or_raise(c->L, 1, sizeof(users_schema_t));
   snprintf(where, sizeof where, ".%s", key);
   back = path_enter(c, where);
@@ -341,6 +411,21 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
   }
 }
 
+/* Whether a value under s can be a table: its type is object or array, or
+ * it has no type and no alternatives, or one of its alternatives can. The
+ * form styles other than form write tables; a scalar is name=value in any. */
+static int holds_table(const users_schema_t *s) {
+  size_t i;
+  if (s->type == USERS_T_OBJECT || s->type == USERS_T_ARRAY) return 1;
+  if (s->type != USERS_T_ANY) return 0;
+  if (!s->n_any_of && !s->n_one_of) return 1;
+  for (i = 0; i < s->n_any_of; i++)
+    if (holds_table(&s->any_of[i])) return 1;
+  for (i = 0; i < s->n_one_of; i++)
+    if (holds_table(&s->one_of[i])) return 1;
+  return 0;
+}
+
 /* What holds only with the whole schema read. */
 static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   int t = s->type;
@@ -361,10 +446,9 @@ static void check_schema(users_compile_t *c, users_schema_t *s, int at) {
   /* a JSON part would carry the file value itself: its path, or its bytes as text */
   if (s->part_json && users_schema_has_files(s))
     users_compile_error(c, "a file is sent as a file part: a JSON 'part_content_type' cannot carry it");
-  if (s->style == USERS_STYLE_DEEP && t != USERS_T_OBJECT)
-    users_compile_error(c, "style deepObject needs type = \"object\"");
-  if (s->style >= USERS_STYLE_SPACE && t != USERS_T_ARRAY && t != USERS_T_OBJECT)
-    users_compile_error(c, "style %s is for arrays and objects", style_names[s->style]);
+  if (s->style != USERS_STYLE_FORM && !holds_table(s))
+    users_compile_error(c, "style %s is for arrays and objects (the type, or one of its alternatives)",
+                        style_names[s->style]);
   if (s->explode == 2) s->explode = s->style == USERS_STYLE_FORM; /* OpenAPI's default */
   s->string_rules = (unsigned char)((s->min_length >= 0 || s->max_length >= 0 ? USERS_S_LENGTH : 0) |
                                     (s->format ? USERS_S_FORMAT : 0) | (s->re ? USERS_S_PATTERN : 0) |
@@ -418,10 +502,15 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
   static const int at[] = {AT_FIELD, AT_PARAM, AT_PROP};
   lua_State *L = c->L;
   size_t i, j, n = users_rawlen(L, idx);
-  int first_slot = c->next_slot;
+  int first_slot = c->next_slot, seen = 0;
   luaL_checkstack(L, 8, "provider declaration nested too deeply");
+  spend(c, n);
   c->next_slot += (int)n; /* the names of one list take consecutive slots */
   *out = calloc_or_raise(L, n, sizeof(users_field_t));
+  if (n > 16) { /* a long list finds a twice-declared name in a table, not by comparing every pair */
+    lua_createtable(L, 0, (int)n);
+    seen = lua_gettop(L);
+  }
   for (i = 0; i < n; i++) {
     users_field_t *f = &(*out)[i];
     char where[100];
@@ -439,8 +528,17 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
     if (strlen(f->name) != f->name_len || users_utf8_length(f->name, f->name_len) < 0)
       users_compile_error(c, "%s[%d]: a name must be UTF-8 text without NUL", key, (int)i + 1);
     f->interned = lua_tostring(L, -1);
+    if (seen) {
+      lua_pushvalue(L, -1);
+      lua_rawget(L, seen);
+      if (!lua_isnil(L, -1)) users_compile_error(c, "%s %s is declared twice", what[kind], f->name);
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, seen);
+    }
     lua_rawseti(L, c->keep, f->slot); /* the name stays alive with the provider */
-    for (j = 0; j < i; j++)
+    for (j = 0; !seen && j < i; j++)
       if (strcmp((*out)[j].name, f->name) == 0)
         users_compile_error(c, "%s %s is declared twice", what[kind], f->name);
     make_json_key(c, f);
@@ -451,6 +549,7 @@ static void compile_list_at(users_compile_t *c, int idx, const char *key, int ki
     path_leave(c, back);
     lua_pop(L, 1);
   }
+  if (seen) lua_remove(L, seen);
 }
 
 void users_compile_list(users_compile_t *c, int idx, const char *key, int kind,
@@ -463,6 +562,7 @@ void users_compile_list(users_compile_t *c, int idx, const char *key, int kind,
 
 void users_compile_schema_at(users_compile_t *c, int idx, const char *key, users_schema_t *s) {
   size_t back = path_enter(c, key);
+  spend(c, 1);
   compile_schema(c, idx, s, 1, AT_INNER, NULL);
   path_leave(c, back);
 }

@@ -16,6 +16,7 @@ typedef struct {
   int keep, next_slot, has_props;
   int in_param;                     /* compiling a path parameter's schema */
   users_pattern_stack_t **re_stack; /* the provider's, for its patterns */
+  size_t nodes;                     /* schemas and enum values so far (USERS_MAX_SCHEMA_NODES) */
   char path[400];
   size_t path_len;
 } users_compile_t;
@@ -28,6 +29,9 @@ enum { USERS_LIST_FIELDS, USERS_LIST_PARAMS, USERS_LIST_PROPS };
  * next slots of the keep table, in order. Raises a message naming where. */
 void users_compile_list(users_compile_t *c, int idx, const char *key, int kind,
                         users_field_t **out, size_t *n_out);
+/* Counts the schemas and enum values of the declaration at decl, reading
+ * only: raises (before anything is allocated) past USERS_MAX_SCHEMA_NODES. */
+void users_compile_budget(users_compile_t *c, int decl);
 /* A schema on its own (additional_fields), at depth 1. */
 void users_compile_schema_at(users_compile_t *c, int idx, const char *key, users_schema_t *s);
 /* Raises "provider declaration: <path>: <message>" (fmt as lua_pushfstring). */

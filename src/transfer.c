@@ -528,10 +528,15 @@ static const char *transfer_code(users_transfer_t *t) {
 }
 
 /* A reset before any of the request could leave (a proxy that refused the
- * tunnel: nothing went to the origin) is a failure to connect. */
+ * tunnel: nothing went to the origin) is a failure to connect; and the
+ * other way round, a connect, DNS or TLS failure after the request left (a
+ * resend libcurl made itself, after the kept-alive connection it first
+ * went on died) is a reset: those codes say nothing was written. */
 static const char *error_code(users_transfer_t *t) {
   const char *code = transfer_code(t);
-  return !t->sent && strcmp(code, "reset") == 0 ? "connect" : code;
+  if (!t->sent) return strcmp(code, "reset") == 0 ? "connect" : code;
+  if (!strcmp(code, "connect") || !strcmp(code, "dns") || !strcmp(code, "tls")) return "reset";
+  return code;
 }
 
 /* nil, message, code, sent: the transport contract's failure. */

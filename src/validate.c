@@ -19,6 +19,7 @@ typedef struct {
   lua_State *L;
   int E, names, depth;
   const users_known_t *known; /* what marshal_json's pass found (rules.h), or NULL */
+  int text_is_text; /* integer text is not a number: see check_table_rest */
 } walk_t;
 
 /* --- reporting ------------------------------------------------------------ */
@@ -200,20 +201,16 @@ static int check_number(walk_t *w, const users_schema_t *s, int v, const users_p
   lua_State *L = w->L;
   users_num_t num;
   unsigned bad;
-  long long i;
-  memset(&num, 0, sizeof num);
   if (lua_type(L, v) == LUA_TNUMBER) {
-    if (users_tointeger(L, v, &i)) {
-      num.is_int = 1, num.i = i;
-    } else {
-      num.d = (double)lua_tonumber(L, v);
+    users_tonum(L, v, &num);
+    if (!num.is_int) {
       if (s->type == USERS_T_INTEGER) return problem(w, path, "must be an integer");
       if (num.d != num.d || num.d - num.d != 0) return problem(w, path, "must be a finite number");
     }
   } else {
     size_t n;
     const char *str = lua_type(L, v) == LUA_TSTRING ? lua_tolstring(L, v, &n) : NULL;
-    if (!str || !users_is_integer_text(str, n)) return wrong_type(w, s, path);
+    if (!str || w->text_is_text || !users_is_integer_text(str, n)) return wrong_type(w, s, path);
     users_num_from_text(&num, str, n);
   }
   if (!(bad = users_number_problems(s, &num))) return 1;
@@ -266,6 +263,9 @@ static int check_table_rest(walk_t *w, const users_schema_t *s, int v, const use
     return 0;
   }
   probe.E = 0;
+  /* Under "any" the writers write the table free-form, strings as strings:
+   * "1" inside it is never 1 to an alternative that says integer. */
+  if (s->type == USERS_T_ANY) probe.text_is_text = 1;
   if (s->n_any_of) {
     for (i = 0; i < s->n_any_of && !n; i++) n += (size_t)check_value(&probe, &s->any_of[i], v, path);
     if (!n) return say_alternatives(w, s, USERS_P_ANY_OF, path);
@@ -466,7 +466,7 @@ int users_validate_known(lua_State *L, const users_known_t *known) {
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: errors, made on the first one */
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4 */
-  w.L = L, w.E = E, w.names = NAMES, w.depth = 0, w.known = known;
+  w.L = L, w.E = E, w.names = NAMES, w.depth = 0, w.known = known, w.text_is_text = 0;
   memset(seen, 0, sizeof seen);
   lua_pushnil(L);
   while (lua_next(L, 2)) { /* key -2, value -1 */
@@ -539,7 +539,7 @@ static int check_param(lua_State *L) {
   }
   path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 5: never read (no table gets here), never 0 */
-  w.L = L, w.E = 4, w.names = 5, w.depth = 0, w.known = NULL;
+  w.L = L, w.E = 4, w.names = 5, w.depth = 0, w.known = NULL, w.text_is_text = 0;
   if (f->s.type == USERS_T_STRING && lua_type(L, 3) != LUA_TSTRING) {
     lua_pushnil(L);
     lua_pushstring(L, "must be a string");
@@ -559,10 +559,7 @@ static int check_param(lua_State *L) {
   if (lua_type(L, 3) == LUA_TNUMBER) { /* the number's text, as JSON writes it */
     users_num_t num;
     char text[40];
-    long long iv;
-    memset(&num, 0, sizeof num);
-    if (users_tointeger(L, 3, &iv)) num.is_int = 1, num.i = iv;
-    else num.d = (double)lua_tonumber(L, 3);
+    users_tonum(L, 3, &num);
     users_num_text(text, &num);
     lua_pushstring(L, text);
     return 1;

@@ -11,6 +11,22 @@
 #include "json_write.h"
 #include "values.h"
 
+void users_tonum(lua_State *L, int v, users_num_t *out) {
+  double d;
+  memset(out, 0, sizeof *out);
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, v)) {
+    out->is_int = 1, out->i = (long long)lua_tointeger(L, v);
+    return;
+  }
+#endif
+  d = (double)lua_tonumber(L, v);
+  if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+    out->is_int = 1, out->i = (long long)d;
+  else
+    out->d = d;
+}
+
 /* --- what JSON can spell -------------------------------------------------- */
 
 const char *users_json_unwritable(lua_State *L, int v, int depth) {
@@ -85,19 +101,11 @@ enum { K_NULL, K_FALSE, K_TRUE, K_NUMBER, K_STRING, K_ARRAY, K_OBJECT, K_OTHER }
 /* What the value at v is to JSON, under s (NULL: free-form); a number's
  * value into num. */
 static int kind_of(lua_State *L, const users_schema_t *s, int v, users_num_t *num) {
-  long long i;
   size_t n;
   const char *str;
   switch (lua_type(L, v)) {
   case LUA_TNUMBER:
-    memset(num, 0, sizeof *num);
-    if (users_tointeger(L, v, &i)) {
-      num->is_int = 1, num->i = i;
-    } else {
-      num->d = (double)lua_tonumber(L, v);
-      if (num->d == floor(num->d) && fabs(num->d) < 9223372036854775808.0)
-        num->is_int = 1, num->i = (long long)num->d; /* 2^60 as a double is the integer 2^60 */
-    }
+    users_tonum(L, v, num);
     return K_NUMBER;
   case LUA_TSTRING:
     str = lua_tolstring(L, v, &n);

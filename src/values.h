@@ -5,6 +5,7 @@
 #ifndef USERS_VALUES_H
 #define USERS_VALUES_H
 
+#include "numbers.h"
 #include "provider.h"
 
 /* How deep values nest, in the writers and here: a table that holds itself
@@ -15,6 +16,13 @@
  * without a schema; else why not ("holds a function", "is nested too deeply
  * (or holds itself)", ...). */
 const char *users_json_unwritable(lua_State *L, int v, int depth);
+
+/* The number at v (a Lua number) as JSON Schema sees it, the same on every
+ * Lua: an integer when its value is integral and within 64 bits, whether
+ * Lua holds it as an integer or as a float (2^60 written as a float on 5.4,
+ * or as any double on 5.1/LuaJIT, is the integer 2^60); else a double
+ * (fractional, beyond 64 bits, or not finite). */
+void users_tonum(lua_State *L, int v, users_num_t *out);
 
 /* A table without a schema is written as an array when its keys are
  * exactly 1..n, or it is empty and carries users.array_mt (as cjson's

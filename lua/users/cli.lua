@@ -19,7 +19,7 @@ local suggest = require "users.suggest"
 
 local _M = { EXIT = { ok = 0, failed = 1, usage = 2, interrupted = 130 } }
 
-local ipairs, tostring, xpcall = ipairs, tostring, xpcall
+local ipairs, tostring, xpcall, pcall = ipairs, tostring, xpcall, pcall
 
 local out, err_out = io.stdout, io.stderr
 
@@ -34,14 +34,22 @@ local function show_help(which)
   return 0
 end
 
+-- One broken provider file on the search path is said on stderr; the
+-- others are listed all the same (exit 1).
 local function cmd_providers(argv)
   local o = args.parse(argv, 2, help_spec(), "providers")
   if o.help then return show_help("providers") end
+  local code = 0
   for _, name in ipairs(users.providers()) do
-    local d = users.describe(name)
-    say(("%-14s %s"):format(name, d.title or ""))
+    local ok, d = pcall(users.describe, name)
+    if ok then
+      say(("%-14s %s"):format(name, d.title or ""))
+    else
+      err_out:write("lua-users: ", (tostring(d):gsub("^bad argument #%d+ to '%w+' %((.*)%)$", "%1")), "\n")
+      code = 1
+    end
   end
-  return 0
+  return code
 end
 
 local function cmd_describe(argv)

@@ -223,6 +223,8 @@ local function make_headers(entry, o, content_type, token, auth)
     p = headers.set(h, k, v)
     if p then return bad_header(name, p) end
   end
+  local lacking = security.unfilled(entry, h) -- the document's required header parameters
+  if lacking then return nil, lacking end
   return h
 end
 

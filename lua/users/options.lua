@@ -8,7 +8,8 @@ local trace = require "users.trace"
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, select, rawget, getmetatable = type, pairs, ipairs, tostring, select, rawget, getmetatable
+local type, pairs, ipairs, tostring, select, rawget, getmetatable, setmetatable =
+  type, pairs, ipairs, tostring, select, rawget, getmetatable, setmetatable
 local getenv = os.getenv
 local concat = table.concat
 local unpack = table.unpack or unpack -- 5.1 and LuaJIT
@@ -63,7 +64,15 @@ _M.RULES = {
 -- argument `n` of `fname` at the public function's caller's line
 -- (`level` as in check.fail).
 function _M.check(entry, opts, fname, n, level)
-  check.options(n, fname, opts, _M.RULES, entry, (level or 1) + 1)
+  local rules = entry.option_rules
+  if not rules then -- a declaration's own options (a header's value: `tenant`) are strings
+    rules = setmetatable({}, { __index = _M.RULES })
+    for _, k in ipairs(entry.decl.options or {}) do
+      if not _M.RULES[k] then rules[k] = str end
+    end
+    entry.option_rules = rules
+  end
+  check.options(n, fname, opts, rules, entry, (level or 1) + 1)
 end
 
 -- A credential is a token or a key pair, taken whole from one source.

@@ -8,6 +8,7 @@
 --      when XDG_CONFIG_HOME is not set). `lua-users import` writes such
 --      files. A file there cannot shadow one of the module's own names.
 local core = require "users.core"
+local security = require "users.security"
 
 local _M = {}
 
@@ -118,7 +119,9 @@ function _M.get(name)
       .. name .. "\""
   end
   local ok, e = pcall(entry_of, decl)
-  if not ok then return nil, "provider '" .. name .. "': " .. tostring(e) end
+  if not ok then
+    return nil, (where and ("provider file " .. where) or ("provider '" .. name .. "'")) .. ": " .. tostring(e)
+  end
   compiled[name] = e
   return e
 end
@@ -217,6 +220,7 @@ function _M.describe(entry)
     option_formats = copy(d.option_formats or {}), -- option -> "uuid", ...
     fetches_token = d.token_request ~= nil,        -- key_id + key_secret fetch a token
     security = security_text(d),                   -- { "bearer token", "username and password", ... }
+    credentials = security.describe(d),            -- the same alternatives, as tables (users/security.lua)
     required_headers = copy(d.required_headers or {}),
     source = copy(d.source),                       -- { operation, operation_id, pointer } from OpenAPI
     additional_fields = copy(d.additional_fields or false), -- undeclared fields: false, true or a schema

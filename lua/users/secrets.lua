@@ -46,13 +46,17 @@ end
 
 -- Header names that say their value is a credential.
 local SECRET_NAME = { "key", "token", "secret", "auth", "password", "signature", "session", "cookie" }
-local function secret_name(name)
+
+--- Whether a header's name says its value is a credential (Api-Key,
+-- X-Auth-Token, Cookie, ...).
+function _M.secret_name(name)
   name = name:lower()
   for _, word in ipairs(SECRET_NAME) do
     if name:find(word, 1, true) then return true end
   end
   return false
 end
+local secret_name = _M.secret_name
 
 -- The list of the common case, a token given, kept while the token is the
 -- same (its users, `scrub` and `scrub_flat`, call no Lua code of anyone's).

@@ -10,7 +10,9 @@
 -- A declaration without `security` (a hand-written one) sends its token as
 -- `Authorization: Bearer`, and needs one.
 -- Also here, as they are made with the credentials: the header parameters
--- a document requires, and its JSON media type when it is not
+-- a document requires (checked on the request's whole header map: the
+-- credentials, the declaration's header options or the caller's headers
+-- may fill them), and its JSON media type when it is not
 -- application/json (application/merge-patch+json, ...).
 local errors = require "users.errors"
 local headers = require "users.headers"
@@ -47,7 +49,7 @@ local function token_slot(alt)
 end
 
 -- nil when the caller's credentials satisfy the alternative, else what
--- is missing.
+-- is missing (and the header, when it is one).
 local function missing(entry, o, alt)
   local name, slot = entry.decl.name, token_slot(alt)
   for i, r in ipairs(alt) do
@@ -63,26 +65,43 @@ local function missing(entry, o, alt)
           :format(name, variable(name, "username"), variable(name, "password"))
       end
     elseif r.kind == "header" and header_value(entry, o, r.header) == nil then
-      return ('no %s for %s: set opts.headers["%s"]'):format(r.header, name, r.header)
+      return ('no %s for %s: set opts.headers["%s"]'):format(r.header, name, r.header), r.header
     end
   end
 end
 
 -- The first alternative the credentials satisfy (an empty one, needing
--- nothing, only when no other is), or nil and a config error.
+-- nothing, only when no other is), or nil, a config error and the header
+-- it lacks (when it is one).
 local function choose(entry, o)
-  local first, anonymous = nil, #entry.decl.security == 0 -- security: [] needs nothing
+  local first, header, anonymous = nil, nil, #entry.decl.security == 0 -- security: [] needs nothing
   for _, alt in ipairs(entry.decl.security) do
     if #alt == 0 then
       anonymous = true
     else
-      local why = missing(entry, o, alt)
+      local why, lacks = missing(entry, o, alt)
       if not why then return alt end
-      first = first or why
+      if not first then first, header = why, lacks end
     end
   end
   if anonymous then return NONE end
-  return nil, errors.config(entry.decl.name, first or ("no way to authenticate to " .. entry.decl.name))
+  return nil, errors.config(entry.decl.name, first or ("no way to authenticate to " .. entry.decl.name)), header
+end
+
+local function required_message(name)
+  return ('the %s header is required: set opts.headers["%s"]'):format(name, name)
+end
+
+-- Whether the header `name` will be set for options o, the alternative
+-- alt chosen: by the caller's headers, an option the declaration maps to
+-- it, or one of the alternative's API key headers.
+local function filled(entry, o, alt, name)
+  if header_value(entry, o, name) ~= nil then return true end
+  local lower = name:lower()
+  for _, r in ipairs(alt) do
+    if r.kind == "header" and r.header:lower() == lower then return true end
+  end
+  return false
 end
 
 -- One requirement's header, set in h (nil: set by the caller's headers);
@@ -125,20 +144,32 @@ end
 --- What the caller's credentials lack for this declaration, as a
 -- sentence, or nil when they are enough: checked before anything is sent
 -- (users.settings, for the command). A token that a key pair fetches
--- counts as given.
+-- counts as given. The second value names the header lacking, when it
+-- is one (a required header parameter, an API key of a second scheme).
 function _M.problem(entry, o)
   local decl = entry.decl
-  for _, name in ipairs(decl.required_headers or NONE) do
-    if not (o.headers and headers.get(o.headers, name)) then
-      return ('the %s header is required: set opts.headers["%s"]'):format(name, name)
-    end
-  end
+  local alt = NONE
   if decl.security == nil then
-    if can_token(entry, o) then return nil end
-    return "no token for " .. decl.name .. ": set opts.token or " .. variable(decl.name, "token")
+    if not can_token(entry, o) then
+      return "no token for " .. decl.name .. ": set opts.token or " .. variable(decl.name, "token")
+    end
+  else
+    local err, header
+    alt, err, header = choose(entry, o)
+    if not alt then return err.message, header end
   end
-  local alt, err = choose(entry, o)
-  if not alt then return err.message end
+  for _, name in ipairs(decl.required_headers or NONE) do
+    if not filled(entry, o, alt, name) then return required_message(name), name end
+  end
+end
+
+--- After the request's headers are all set (ours, the declaration's, the
+-- credentials', the caller's) in h: nil, or a config error naming a
+-- header parameter the document requires that none of them set.
+function _M.unfilled(entry, h)
+  for _, name in ipairs(entry.decl.required_headers or NONE) do
+    if headers.get(h, name) == nil then return errors.config(entry.decl.name, required_message(name)) end
+  end
 end
 
 local function legacy_bearer(entry, h, token)
@@ -150,6 +181,22 @@ local function legacy_bearer(entry, h, token)
     return nil, errors.config(name, "the token has CR, LF or NUL")
   end
   return token
+end
+
+--- The declaration's credentials, for a description: its alternatives,
+-- each a list of `{ kind = "bearer" | "basic" | "header" | "unsupported",
+-- header = name (an API key's), token = true (what the token fills) }`
+-- (a declaration without `security` sends its token as a bearer).
+function _M.describe(decl)
+  local out = {}
+  for i, alt in ipairs(decl.security or { { { kind = "bearer" } } }) do
+    local slot, list = token_slot(alt), {}
+    for j, r in ipairs(alt) do
+      list[j] = { kind = r.kind, header = r.header, token = (j == slot or r.kind == "bearer") or nil }
+    end
+    out[i] = list
+  end
+  return out
 end
 
 --- The header that carries the token for these options, and its value for
@@ -169,11 +216,6 @@ end
 -- returns, or nil and a config error naming what is missing.
 function _M.apply(entry, o, h, token)
   local decl = entry.decl
-  for _, name in ipairs(decl.required_headers or NONE) do
-    if not (o.headers and headers.get(o.headers, name)) then
-      return nil, errors.config(decl.name, ('the %s header is required: set opts.headers["%s"]'):format(name, name))
-    end
-  end
   local media = decl.content_types and decl.content_types[o.encoding]
   if media then h["Content-Type"] = media end
   if decl.security == nil then return legacy_bearer(entry, h, token) end

@@ -100,7 +100,7 @@ end
 local function on_success(run, item, res)
   run.streak = 0
   if run.o.dry_run then
-    out:write(run.o.verbose and (request.full(res) .. "\n") or request.line(res), "\n")
+    out:write(run.o.verbose and (request.full(res, run.secret) .. "\n") or request.line(res), "\n")
     return
   end
   run.sent = run.sent + 1
@@ -189,13 +189,13 @@ function _M.run(argv)
     end
   end
   local src = input.open(path, o, d)
-  local opts = config.options(o)
+  local opts = config.options(o, d)
   src.options = config.check(d.name, opts, function(name) return src:has_column(name) end)
   local run = { d = d, o = o, argv = argv, input = src, plan = paths.plan(o, src), examples = {}, more = 0,
                 abandoned = lines.new(), unrecorded = lines.new(), unknown = lines.new(), held = lines.new(),
                 seen_unrecorded = 0, sent = 0, streak = 0,
                 throttled = 0, announced = 0, started = require("users.core").now() }
-  run.failures = run.plan.failures
+  run.failures, run.secret = run.plan.failures, request.secret(d, src.options)
   local report = execute(run, opts)
   return summary.finish(run, report)
 end

@@ -8,12 +8,13 @@
 -- password from LUA_USERS_REDIS_PASSWORD rather than the `--budget` URL.
 local users = require "users"
 local args = require "users.cli.args"
+local describe = require "users.cli.describe"
 local source = require "users.cli.source"
 local suggest = require "users.suggest"
 
 local _M = {}
 
-local ipairs, pairs, tostring, pcall = ipairs, pairs, tostring, pcall
+local ipairs, pairs, tostring, pcall, next = ipairs, pairs, tostring, pcall, next
 local concat = table.concat
 local getenv = os.getenv
 
@@ -42,6 +43,7 @@ _M.SPEC = {
   ["--client-key"] = { "string" },
   ["--budget"] = { "string" },
   ["--retry-ambiguous"] = { "flag" },
+  ["--header"] = { "string", many = true },
 }
 
 -- A file the run will read, checked now: its path, or a usage failure
@@ -77,9 +79,32 @@ local function budget_url(url)
   return "redis://:" .. percent_encode(password) .. "@" .. url:sub(9)
 end
 
+-- The request headers: `--header 'Name: value'`; `--header Name` and each
+-- header the provider needs beyond its token (describe.headers_needed)
+-- from PROVIDER_HEADER_NAME, so that a secret need not be an argument.
+local function headers_of(parsed, d)
+  local h, given = {}, {}
+  for _, a in ipairs(parsed.header or {}) do
+    local name, value = a:match("^%s*([!#$%%&'*+.^_`|~%w-]+)%s*:%s*(.-)%s*$")
+    if not name and a:match("^%s*[!#$%%&'*+.^_`|~%w-]+%s*$") then
+      name = a:match("^%s*(.-)%s*$")
+      local var = describe.header_variable(d.name, name)
+      value = getenv(var)
+      if not value or value == "" then args.fail(("--header %s: set %s to its value"):format(name, var)) end
+    end
+    if not name then args.fail(("--header needs 'Name: value' or a name (got '%s')"):format(a)) end
+    h[name], given[name:lower()] = value, true
+  end
+  for _, need in ipairs(describe.headers_needed(d)) do
+    local value = getenv(describe.header_variable(d.name, need[1]))
+    if value and value ~= "" and not given[need[1]:lower()] then h[need[1]] = value end
+  end
+  return next(h) and h or nil
+end
+
 --- Update options from parsed command-line options (and the environment's
--- TLS and Redis variables).
-function _M.options(parsed)
+-- TLS and Redis variables, and the provider `d`'s headers).
+function _M.options(parsed, d)
   local budget = budget_url(parsed.budget)
   -- A store the command cannot use is a usage error, said before anything runs.
   local problem = budget and require("users.budget").problem(budget, "update")
@@ -89,7 +114,7 @@ function _M.options(parsed)
   end
   local o = { base_url = parsed.base_url, retries = parsed.retries, timeout = parsed.timeout,
               http_version = parsed.http, rate = parsed.rate, budget = budget, ca_file = ca_file(parsed),
-              retry_ambiguous = parsed.retry_ambiguous or nil }
+              retry_ambiguous = parsed.retry_ambiguous or nil, headers = headers_of(parsed, d) }
   if parsed.client_cert then
     o.client_cert = readable(parsed.client_cert, "client certificate")
     o.client_key = parsed.client_key and readable(parsed.client_key, "client key")
@@ -125,6 +150,10 @@ function _M.check(provider, opts, has_column)
     end
   elseif not o.token and #d.security == 1 and d.security[1] == "bearer token" then
     fail(("no token for %s: set %sTOKEN"):format(provider, P))
+  elseif problems and problems.header then -- a header its document asks for
+    local h = problems.header
+    fail(("no %s header for %s: set %s%s"):format(h, provider, describe.header_variable(provider, h),
+      require("users.secrets").secret_name(h) and "" or (", or give --header '" .. h .. ": VALUE'")))
   elseif problems and problems.credentials then -- what else its document asks for
     fail(problems.credentials)
   end

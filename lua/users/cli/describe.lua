@@ -1,6 +1,8 @@
 --- `lua-users describe PROVIDER` and `lua-users providers`: a provider's
 -- contract for people, from users.describe: its request, id, fields and
 -- rules, and the environment variables it reads.
+local secrets = require "users.secrets"
+
 local _M = {}
 
 local ipairs, pairs, tostring, type = ipairs, pairs, tostring, type
@@ -84,22 +86,105 @@ function _M.id_text(d)
   return concat(out, "; ")
 end
 
+--- The variable the command reads a header's value from:
+-- PROVIDER_HEADER_NAME (Api-Key: DISCOURSE_HEADER_API_KEY).
+function _M.header_variable(provider, header)
+  return provider:upper() .. "_HEADER_" .. (header:upper():gsub("[^%w]", "_"))
+end
+
+-- Whether every alternative of d's credentials has a requirement for
+-- which want(r) holds.
+local function every(d, want)
+  for _, alt in ipairs(d.credentials) do
+    local found = false
+    for _, r in ipairs(alt) do found = found or want(r) end
+    if not found then return false end
+  end
+  return #d.credentials > 0
+end
+
+local function some(d, want)
+  for _, alt in ipairs(d.credentials) do
+    for _, r in ipairs(alt) do if want(r) then return true end end
+  end
+  return false
+end
+
+--- The headers a provider needs that neither its token nor an option of
+-- its own fills: the document's required header parameters, and the API
+-- key headers of a security scheme beside the token. `{ { header,
+-- required = true|false }, ... }`, each once.
+function _M.headers_needed(d)
+  local list, seen = {}, {}
+  for header in pairs(d.headers or {}) do seen[header:lower()] = true end -- an option fills it
+  for _, alt in ipairs(d.credentials) do
+    for _, r in ipairs(alt) do if r.kind == "header" and r.token then seen[r.header:lower()] = true end end
+  end
+  for _, h in ipairs(d.required_headers or {}) do
+    if not seen[h:lower()] then seen[h:lower()] = true; list[#list + 1] = { h, required = true } end
+  end
+  for _, alt in ipairs(d.credentials) do
+    for _, r in ipairs(alt) do
+      if r.kind == "header" and not r.token and not seen[r.header:lower()] then
+        seen[r.header:lower()] = true
+        local h = r.header
+        list[#list + 1] = { h, required = every(d, function(x) return x.header == h end) }
+      end
+    end
+  end
+  return list
+end
+
+-- What the token is, in words: "the bearer token", "the API key (sent as X-API-Key)".
+local function token_text(d)
+  local kinds = {}
+  for _, alt in ipairs(d.credentials) do
+    for _, r in ipairs(alt) do
+      if r.token then
+        local what = r.kind == "bearer" and "a bearer token" or ("the API key, sent as " .. r.header)
+        if not kinds[what] then kinds[#kinds + 1], kinds[what] = what, true end
+      end
+    end
+  end
+  return concat(kinds, " or ")
+end
+
+-- The credentials' variables: the token and HTTP basic's username and
+-- password, each with what it serves and whether it is required.
+local function credential_variables(d, env, P)
+  if d.fetches_token then
+    env[#env + 1] = { P .. "TOKEN", "a bearer token; or, instead of it:" }
+    env[#env + 1] = { P .. "KEY_ID, " .. P .. "KEY_SECRET", "a key pair: the token is fetched and refreshed" }
+    return
+  end
+  local is_token = function(r) return r.token end
+  local is_basic = function(r) return r.kind == "basic" end
+  local basic = some(d, is_basic)
+  if some(d, is_token) then
+    local text = token_text(d)
+    if every(d, is_token) then text = text .. " (required)"
+    elseif basic then text = text .. "; or, instead of it:"
+    else text = text .. ", if you have one (the API also takes requests without)" end
+    env[#env + 1] = { P .. "TOKEN", text }
+  end
+  if basic then
+    env[#env + 1] = { P .. "USERNAME, " .. P .. "PASSWORD",
+                      "HTTP basic credentials" .. (every(d, is_basic) and " (required)" or "") }
+  end
+end
+
 --- The environment variables a provider reads: { { name, what }, ... }.
 function _M.environment(d)
   local P = d.name:upper() .. "_"
   local env = {}
-  if d.fetches_token then
-    env[#env + 1] = { P .. "TOKEN", "a bearer token; or, instead of it:" }
-    env[#env + 1] = { P .. "KEY_ID, " .. P .. "KEY_SECRET", "a key pair: the token is fetched and refreshed" }
-  else
-    env[#env + 1] = { P .. "TOKEN", "the bearer token (required)" }
-  end
+  credential_variables(d, env, P)
   local header_of = {}
   for header, option in pairs(d.headers or {}) do header_of[option] = header end
   local param_of = {}
   for _, p in ipairs(d.params) do if p.option then param_of[p.option] = p end end
+  local credential = { key_id = true, key_secret = true, username = true, password = true }
   for _, option in ipairs(d.options or {}) do
-    if option ~= "key_id" and option ~= "key_secret" then
+    if not credential[option] then
       local fmt = d.option_formats and d.option_formats[option]
       local what
       if header_of[option] then
@@ -111,6 +196,11 @@ function _M.environment(d)
       end
       env[#env + 1] = { P .. option:upper(), what }
     end
+  end
+  for _, h in ipairs(_M.headers_needed(d)) do
+    env[#env + 1] = { _M.header_variable(d.name, h[1]), (h.required and "required: " or "")
+      .. "sent as the " .. h[1] .. " header" .. (secrets.secret_name(h[1]) and " (a secret)"
+        or (" (or --header '" .. h[1] .. ": VALUE')")) }
   end
   env[#env + 1] = { P .. "BASE_URL", d.base_url and ("default " .. d.base_url) or "required: the API's base URL" }
   return env

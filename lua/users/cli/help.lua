@@ -32,7 +32,10 @@ local TLS_OPTIONS = [[
   --ca-file FILE           the CA bundle (PEM) that verifies the server (default: CURL_CA_BUNDLE,
                            else SSL_CERT_FILE, else the system's)
   --client-cert FILE       a client certificate (PEM) for servers that ask for one (mutual TLS)
-  --client-key FILE        its private key (PEM, not encrypted), unless the certificate file holds it]]
+  --client-key FILE        its private key (PEM, not encrypted), unless the certificate file holds it
+  --header 'NAME: VALUE'   a request header (repeatable); --header NAME reads the value from
+                           PROVIDER_HEADER_NAME (Api-Key: DISCOURSE_HEADER_API_KEY), as a header
+                           the provider's document requires is read when not given]]
 
 _M.USAGE = {
   main = "usage: lua-users providers | describe PROVIDER | update PROVIDER ID field=value... | bulk PROVIDER FILE [options]"

@@ -1,7 +1,9 @@
 --- Requests shown to people: a dry run's "what would be sent" and the
--- one line per request of --verbose. Credentials never appear: an
--- Authorization value keeps its scheme and loses the rest.
+-- one line per request of --verbose. Credentials never appear: a header
+-- that carries one (see `secret`) shows [REDACTED] instead, an
+-- Authorization value keeping its scheme.
 local bulk = require "users.bulk"
+local secrets = require "users.secrets"
 
 local _M = {}
 
@@ -9,19 +11,48 @@ local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local concat, sort = table.concat, table.sort
 local format = string.format
 
-local function redact(name, value)
-  if name:lower() == "authorization" then
-    local scheme, rest = value:match("^(%S+)%s+(.*)$")
-    if rest == bulk.PLACEHOLDER_TOKEN then return value end
-    return (scheme or "") .. " [REDACTED]"
+--- What a shown request hides, for the provider described as `d` and the
+-- resolved options `o` (both optional): a function(name, value), true for
+-- a header that carries a credential: Authorization, an API key header of
+-- the provider's security schemes (but one an option of its own fills), a
+-- header whose name says secret (users/secrets.lua: Api-Key,
+-- X-Auth-Token, ...), or one that holds a
+-- secret of the options (the token, the password, a caller's key).
+function _M.secret(d, o)
+  local named, option = { authorization = true }, {}
+  -- a header an option of the provider's fills is not a credential
+  -- (lexful's X-Account-ID: an apiKey scheme in its document, an account id)
+  for header in pairs(d and d.headers or {}) do option[header:lower()] = true end
+  for _, alt in ipairs(d and d.credentials or {}) do
+    for _, r in ipairs(alt) do
+      if r.header and not option[r.header:lower()] then named[r.header:lower()] = true end
+    end
   end
-  return value
+  local list = secrets.of(o or {})
+  return function(name, value)
+    if named[name:lower()] or secrets.secret_name(name) then return true end
+    for _, s in ipairs(list) do if value:find(s, 1, true) then return true end end
+    return false
+  end
 end
 
---- "Name: value" lines, sorted, credentials redacted.
-function _M.headers(req)
+local DEFAULT = _M.secret()
+
+local function redact(name, value, secret)
+  if not secret(name, value) or value == bulk.PLACEHOLDER_TOKEN then return value end
+  if name:lower() ~= "authorization" then return "[REDACTED]" end
+  local scheme, rest = value:match("^(%S+)%s+(.*)$")
+  if rest == bulk.PLACEHOLDER_TOKEN then return value end
+  return (scheme or "") .. " [REDACTED]"
+end
+
+--- "Name: value" lines, sorted, credentials redacted (`secret`: as
+-- `secret` makes it; by default Authorization and secret names only).
+function _M.headers(req, secret)
   local lines = {}
-  for name, value in pairs(req.headers) do lines[#lines + 1] = name .. ": " .. redact(name, value) end
+  for name, value in pairs(req.headers) do
+    lines[#lines + 1] = name .. ": " .. redact(name, value, secret or DEFAULT)
+  end
   sort(lines)
   return lines
 end
@@ -90,10 +121,11 @@ function _M.body(req, compact)
   return ""
 end
 
---- The whole request: request line, headers, a blank line, the body.
-function _M.full(req)
+--- The whole request: request line, headers (`secret` as for `headers`),
+-- a blank line, the body.
+function _M.full(req, secret)
   local lines = { req.method .. " " .. req.url }
-  for _, h in ipairs(_M.headers(req)) do lines[#lines + 1] = h end
+  for _, h in ipairs(_M.headers(req, secret)) do lines[#lines + 1] = h end
   lines[#lines + 1] = ""
   lines[#lines + 1] = _M.body(req)
   return concat(lines, "\n")

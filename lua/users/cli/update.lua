@@ -95,13 +95,13 @@ function _M.run(argv)
   end
   local d = config.provider(pos[1], "update")
   local id, fields = item(d, pos, o.json)
-  local opts = config.options(o)
-  config.check(d.name, opts, function(name) return type(id) == "table" and id[name] ~= nil end)
+  local opts = config.options(o, d)
+  local resolved = config.check(d.name, opts, function(name) return type(id) == "table" and id[name] ~= nil end)
   if o.dry_run then
     opts.fetch_token = false
     local req, e = users.prepare(d.name, id, fields, opts)
     if not req then return failed(e) end
-    out:write(request.full(req), "\n(dry run: nothing was sent)\n")
+    out:write(request.full(req, request.secret(d, resolved)), "\n(dry run: nothing was sent)\n")
     return 0
   end
   if o.verbose then

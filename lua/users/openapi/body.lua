@@ -28,6 +28,19 @@ end
 
 local STYLES = { form = true, deepObject = true, spaceDelimited = true, pipeDelimited = true }
 
+-- Whether a value of the compiled schema s can be a table: a style says
+-- how a form writes tables; a scalar is name=value in every style (OAS),
+-- so the core takes a style only where a table can be.
+local function holds_table(s)
+  if s.type == "object" or s.type == "array" then return true end
+  if s.type ~= nil then return false end
+  if not s.any_of and not s.one_of then return true end
+  for _, list in ipairs { s.any_of or {}, s.one_of or {} } do
+    for _, alt in ipairs(list) do if holds_table(alt) then return true end end
+  end
+  return false
+end
+
 -- encoding.{style, explode} (form) and encoding.contentType (multipart).
 local function apply_encoding(ctx, fields, encoding, at, enc)
   if encoding == nil then return end
@@ -41,13 +54,16 @@ local function apply_encoding(ctx, fields, encoding, at, enc)
       if enc == "form" then
         if e.style ~= nil then
           if not STYLES[e.style] then fail(join(eat, "style"), "unknown style '" .. tostring(e.style) .. "'") end
-          f.style = e.style
+          f.style = holds_table(f) and e.style or nil
         end
-        if type(e.explode) == "boolean" then f.explode = e.explode end
+        if type(e.explode) == "boolean" and holds_table(f) then f.explode = e.explode end
       elseif enc == "multipart" and type(e.contentType) == "string" then
         local ct = e.contentType:match("^%s*(.-)%s*$")
         if f.type == "file" or (f.type == "array" and f.items and f.items.type == "file") then
           if not ct:find(",", 1, true) then (f.type == "file" and f or f.items).content_type = ct end
+        elseif f.type == "array" and f.items and f.items.type ~= "object" and not ct:find("json", 1, true) then
+          -- each item is a part of its own (text/csv, ...): the type is each item's
+          if ct ~= "text/plain" then f.items.part_content_type = ct end
         elseif ct ~= "text/plain" then
           f.part_content_type = ct
         end
@@ -62,6 +78,13 @@ local function fields_of(ctx, node, at, enc)
   local s = schema.translate(ctx, flat, 0, enc == "multipart")
   if s.type ~= "object" or s.one_of or s.any_of then
     fail(at, "the request body must be an object with properties (a body of another shape is not supported)")
+  end
+  -- the C core bounds the count of an object's properties, not of the
+  -- body's fields: refused rather than ignored
+  for _, key in ipairs { "minProperties", "maxProperties" } do
+    if flat.kw[key] ~= nil then
+      fail(flat.at[key], "the keyword '" .. key .. "' on the request body itself is not supported")
+    end
   end
   local fields = s.properties or {}
   local files, others = {}, {}

@@ -10,6 +10,10 @@ local sort = table.sort
 -- YAML aliases) make a small text describe a huge tree. (Stripe's customer
 -- update, the largest seen, takes 177.)
 _M.MAX_SCHEMAS = 10000
+-- Enum values copied for one operation, at most: a shared schema's enum
+-- is copied wherever the schema is (the 600 time zones of one schema,
+-- used by a field 10 000 times, would be six million values).
+_M.MAX_ENUM_VALUES = 100000
 
 local Failure = {}
 Failure.__tostring = function(f) return f.message .. " (at " .. f.pointer .. ")" end
@@ -34,11 +38,11 @@ function _M.new(doc, order)
     _M.fail("#/openapi", "not an OpenAPI 3.0 or 3.1 document (openapi: " .. tostring(version) .. ")")
   end
   return setmetatable({ doc = doc, order = order or {}, v31 = version:match("^3%.1") ~= nil,
-                        schemas = 0, active = {} }, Context)
+                        schemas = 0, enum_values = 0 }, Context)
 end
 
---- A table's string keys: in the document's order when the text gave one,
--- else sorted (a decoded JSON document, a table).
+--- A table's string keys: in the document's order when it was read from
+-- text, else sorted (a document given as a table).
 function Context:keys(t)
   local known = self.order[t]
   if known then return known end
@@ -56,6 +60,15 @@ function Context:count(pointer)
   if self.schemas > _M.MAX_SCHEMAS then
     _M.fail(pointer, ("the operation's schemas expand to more than %d (shared or recursive schemas)")
       :format(_M.MAX_SCHEMAS))
+  end
+end
+
+--- Counts n enum values copied; fails past MAX_ENUM_VALUES.
+function Context:count_values(n, pointer)
+  self.enum_values = self.enum_values + n
+  if self.enum_values > _M.MAX_ENUM_VALUES then
+    _M.fail(pointer, ("the operation's enums expand to more than %d values (shared schemas)")
+      :format(_M.MAX_ENUM_VALUES))
   end
 end
 

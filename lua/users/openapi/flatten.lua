@@ -9,14 +9,19 @@
 --   types       nil (any type) or a set of JSON types, null apart
 --   null        null is valid; only_null: nothing else is
 --   kw, at      merged rules and annotations by keyword, and where each is
---   props       { { name, sources = { { node, pointer }, ... } }, ... }
+--   props       { { name, sources = { { node, pointer, chain }, ... } }, ... }
 --   required    the set of required property names
 --   items       sources of the items' schema
 --   additional  nil, true, false, or sources of a schema
---   one_of, any_of   lists of alternatives: { node, pointer } each
+--   one_of, any_of   lists of alternatives: { node, pointer, chain } each
 --   also        rules a second source gives that cannot merge with the
 --               first's (two patterns): { keyword, value, pointer }, all must hold
---   recursive   a $ref back into a schema being translated: not followed
+--   recursive   a $ref to a schema that holds this one: not followed
+--
+-- A source's chain lists the $refs followed to reach it ({ target, up },
+-- nil at the top): a $ref to one of them is a real cycle (a schema
+-- inside itself). A $ref to a schema merged beside this one (allOf's
+-- other members) is not, and is followed.
 local context = require "users.openapi.context"
 local pointer = require "users.openapi.pointer"
 local keywords = require "users.openapi.keywords"
@@ -88,9 +93,13 @@ local function merge_rule(flat, key, v, at, outer)
   end
 end
 
-local function merge_enum(flat, v, at, votes)
+-- An enum merged: the values both allow (looked up in a set: enums of
+-- hundreds of values meet), each value counted against the bound.
+local function merge_enum(ctx, flat, v, at, votes)
   local values, has_null = {}, false
-  for i, x in ipairs(list_of(v, at, "enum")) do
+  local list = list_of(v, at, "enum")
+  ctx:count_values(#list, at)
+  for i, x in ipairs(list) do
     if scalar(x, join(at, i - 1)) == null then has_null = true else values[#values + 1] = x end
   end
   votes.null, votes.typed = votes.null or has_null, true
@@ -98,16 +107,15 @@ local function merge_enum(flat, v, at, votes)
     flat.enum, flat.at.enum = values, at
     return
   end
-  local keep = {}
-  for _, x in ipairs(flat.enum) do
-    for _, y in ipairs(values) do if x == y then keep[#keep + 1] = x; break end end
-  end
+  local allowed, keep = {}, {}
+  for _, y in ipairs(values) do allowed[y] = true end
+  for _, x in ipairs(flat.enum) do if allowed[x] then keep[#keep + 1] = x end end
   flat.enum = keep
 end
 
 local add_source
 
-local function merge_properties(ctx, flat, props, at)
+local function merge_properties(ctx, flat, props, at, chain)
   if type(props) ~= "table" then fail(at, "properties must be an object") end
   for _, name in ipairs(ctx:keys(props)) do
     local p = flat.by_name[name]
@@ -115,25 +123,25 @@ local function merge_properties(ctx, flat, props, at)
       p = { name, sources = {} }
       flat.props[#flat.props + 1], flat.by_name[name] = p, p
     end
-    p.sources[#p.sources + 1] = { props[name], join(at, name) }
+    p.sources[#p.sources + 1] = { props[name], join(at, name), chain }
   end
 end
 
-local function merge_additional(flat, v, at)
+local function merge_additional(flat, v, at, chain)
   if v == false or flat.additional == false then
     flat.additional = false
   elseif v == true then
     flat.additional = flat.additional or true
   else
     if flat.additional == nil or flat.additional == true then flat.additional = {} end
-    flat.additional[#flat.additional + 1] = { v, at }
+    flat.additional[#flat.additional + 1] = { v, at, chain }
   end
 end
 
-local function merge_alternatives(flat, key, v, at)
+local function merge_alternatives(flat, key, v, at, chain)
   local field = key == "oneOf" and "one_of" or "any_of"
   local list = {}
-  for i, alt in ipairs(list_of(v, at, key)) do list[i] = { alt, join(at, i - 1) } end
+  for i, alt in ipairs(list_of(v, at, key)) do list[i] = { alt, join(at, i - 1), chain } end
   if flat[field] then
     flat.also[#flat.also + 1] = { field, list, at }
   else
@@ -162,9 +170,9 @@ local function number_rule(key, v, at)
 end
 
 -- One keyword of a source. votes: what this source says of null.
-local function merge_keyword(ctx, flat, node, key, v, at, outer, votes)
+local function merge_keyword(ctx, flat, node, key, v, at, outer, votes, chain)
   if key == "allOf" then
-    for i, member in ipairs(list_of(v, at, "allOf")) do add_source(ctx, flat, member, join(at, i - 1), false) end
+    for i, member in ipairs(list_of(v, at, "allOf")) do add_source(ctx, flat, member, join(at, i - 1), false, chain) end
   elseif key == "type" then
     local set, has_null = types_of(v, at)
     votes.null, votes.typed = votes.null or has_null, true
@@ -173,13 +181,13 @@ local function merge_keyword(ctx, flat, node, key, v, at, outer, votes)
   elseif key == "nullable" then
     votes.null = votes.null or v == true
   elseif key == "enum" then
-    merge_enum(flat, v, at, votes)
+    merge_enum(ctx, flat, v, at, votes)
   elseif key == "const" then
     votes.typed = true
     if scalar(v, at) == null then votes.null, flat.only_null_votes = true, true
-    else merge_enum(flat, { v }, at, votes) end
+    else merge_enum(ctx, flat, { v }, at, votes) end
   elseif key == "properties" then
-    merge_properties(ctx, flat, v, at)
+    merge_properties(ctx, flat, v, at, chain)
   elseif key == "required" then
     for i, name in ipairs(list_of(v, at, "required")) do
       if type(name) ~= "string" then fail(join(at, i - 1), "required must list names") end
@@ -187,11 +195,11 @@ local function merge_keyword(ctx, flat, node, key, v, at, outer, votes)
     end
   elseif key == "items" then
     if type(v) == "table" and #v > 0 then fail(at, "items as a list (tuples) is not supported") end
-    flat.items[#flat.items + 1] = { v, at }
+    flat.items[#flat.items + 1] = { v, at, chain }
   elseif key == "additionalProperties" or key == "unevaluatedProperties" then
-    merge_additional(flat, v, at)
+    merge_additional(flat, v, at, chain)
   elseif key == "oneOf" or key == "anyOf" then
-    merge_alternatives(flat, key, v, at)
+    merge_alternatives(flat, key, v, at, chain)
   elseif key ~= "$ref" then
     v = bound(node, key, v)
     if v ~= nil then
@@ -209,12 +217,12 @@ local function check_keyword(key, at)
   fail(at, "unknown keyword '" .. key .. "'")
 end
 
-local function merge_node(ctx, flat, node, at, outer)
+local function merge_node(ctx, flat, node, at, outer, chain)
   local votes = {}
   for _, key in ipairs(ctx:keys(node)) do
     local kat = join(at, key)
     check_keyword(key, kat)
-    if keywords.RULES[key] then merge_keyword(ctx, flat, node, key, node[key], kat, outer, votes) end
+    if keywords.RULES[key] then merge_keyword(ctx, flat, node, key, node[key], kat, outer, votes, chain) end
   end
   if outer then
     flat.null_outer = flat.null_outer or votes.null
@@ -224,24 +232,33 @@ local function merge_node(ctx, flat, node, at, outer)
   end
 end
 
+local function in_chain(chain, target)
+  while chain do
+    if chain[1] == target then return true end
+    chain = chain[2]
+  end
+  return false
+end
+
 -- Adds one source that must hold: its $ref followed (siblings too, in
--- OAS 3.1; OAS 3.0 ignores them), its keywords merged.
-add_source = function(ctx, flat, node, at, outer)
+-- OAS 3.1; OAS 3.0 ignores them), its keywords merged. chain: the $refs
+-- followed to reach it.
+add_source = function(ctx, flat, node, at, outer, chain)
   if node == true then return end
   if node == false then fail(at, "a schema that nothing satisfies (false) is not supported") end
   if type(node) ~= "table" then fail(at, "a schema must be an object") end
   local ref = node["$ref"]
   if ref ~= nil then
     local target, tat = pointer.deref(ctx, { ["$ref"] = ref }, at)
-    if ctx.active[tat] then flat.recursive = true return end
+    if in_chain(chain, tat) then flat.recursive = true return end
     if not flat.refs[tat] then
       flat.refs[tat] = true
-      add_source(ctx, flat, target, tat, outer)
+      add_source(ctx, flat, target, tat, outer, { tat, chain })
     end
     if not ctx.v31 then return end
   end
   ctx:count(at)
-  merge_node(ctx, flat, node, at, outer)
+  merge_node(ctx, flat, node, at, outer, chain)
 end
 
 -- Whether an alternative is only null ({type: 'null'}, {enum: [null]}, ...).
@@ -266,15 +283,16 @@ local function unwrap(ctx, flat, field)
   if #rest > 1 then flat[field] = rest return false end
   flat[field] = nil
   if #rest == 0 then flat.only_null_votes = true return false end
-  add_source(ctx, flat, rest[1][1], rest[1][2], true)
+  add_source(ctx, flat, rest[1][1], rest[1][2], true, rest[1][3])
   return true
 end
 
---- The flat schema of sources that must all hold ({ { node, pointer }, ... }).
+--- The flat schema of sources that must all hold ({ { node, pointer
+-- [, chain] }, ... }).
 function _M.flatten(ctx, sources)
   local flat = { pointer = sources[1][2], kw = {}, at = {}, props = {}, by_name = {}, required = {},
                  items = {}, also = {}, refs = {}, members = 0, members_null = 0 }
-  for _, s in ipairs(sources) do add_source(ctx, flat, s[1], s[2], #sources == 1) end
+  for _, s in ipairs(sources) do add_source(ctx, flat, s[1], s[2], #sources == 1, s[3]) end
   while unwrap(ctx, flat, "one_of") or unwrap(ctx, flat, "any_of") do end
   flat.null = flat.null_outer or (flat.members > 0 and flat.members == flat.members_null)
   flat.only_null = flat.only_null_votes and (flat.types == nil or next(flat.types) == nil)

@@ -13,6 +13,7 @@ local type, ipairs, tostring = type, ipairs, tostring
 local fail, join = context.fail, pointer.join
 
 local METHODS = { "get", "put", "post", "delete", "options", "head", "patch", "trace" }
+local IGNORED_HEADERS = { authorization = true, ["content-type"] = true, accept = true }
 
 local function paths_of(ctx)
   local paths = ctx.doc.paths
@@ -125,7 +126,11 @@ function _M.params(ctx, op, item, path, at)
   local headers = {}
   for _, key in ipairs(order) do
     local p, pat = all[key][1], all[key][2]
-    if p.required == true and p["in"] == "header" then
+    -- OAS: a header parameter named Authorization, Content-Type or Accept
+    -- SHALL be ignored (the security scheme, the media type and the client
+    -- say them)
+    local ignored = p["in"] == "header" and IGNORED_HEADERS[p.name:lower()]
+    if p.required == true and p["in"] == "header" and not ignored then
       headers[#headers + 1] = p.name
     elseif p.required == true and (p["in"] == "query" or p["in"] == "cookie") then
       fail(pat, "the required " .. p["in"] .. " parameter '" .. p.name

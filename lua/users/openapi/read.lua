@@ -1,8 +1,9 @@
 --- Reading an OpenAPI document: a file (.yaml, .yml, .json), YAML or JSON
 -- text, or a table already decoded. YAML goes through libyaml
--- (core.yaml_decode), JSON through the core's JSON decoder. Returns the
--- document and, when the text says it (YAML), the order of each mapping's
--- keys: the wire order of a body's properties follows the document's.
+-- (core.yaml_decode), JSON through the core's JSON decoder, each in its
+-- ordered mode. Returns the document and, when it was text, the order of
+-- each mapping's keys: the wire order of a body's properties follows the
+-- document's (a table has none: its keys go sorted).
 local core = require "users.core"
 
 local _M = {}
@@ -42,11 +43,11 @@ end
 -- YAML's flow style can ({openapi: 3.1.0, ...}).
 local function decode_text(text)
   if text:match("^%s*[{%[]") then
-    local doc, err = core.json_decode(text)
-    if doc ~= nil then return doc end
-    local ydoc, order = decode_yaml(text)
-    if ydoc ~= nil then return ydoc, order end
-    return nil, err
+    local doc, order = core.json_decode(text, true)
+    if doc ~= nil then return doc, order end
+    local ydoc, yorder = decode_yaml(text)
+    if ydoc ~= nil then return ydoc, yorder end
+    return nil, order -- JSON's message
   end
   return decode_yaml(text)
 end
@@ -66,7 +67,7 @@ function _M.document(document)
     if not text then return nil, err end
     local doc, order
     if document:lower():match("%.json$") then
-      doc, order = core.json_decode(text)
+      doc, order = core.json_decode(text, true)
     else
       doc, order = decode_yaml(text)
     end

@@ -24,8 +24,8 @@ local RENAMED = {
 
 local translate
 
-local function one(ctx, node, at, depth, files)
-  return translate(ctx, flatten.flatten(ctx, { { node, at } }), depth, files)
+local function one(ctx, node, at, depth, files, chain)
+  return translate(ctx, flatten.flatten(ctx, { { node, at, chain } }), depth, files)
 end
 
 -- The JSON types as the declaration's `type`, or alternatives of types.
@@ -121,7 +121,7 @@ end
 
 local function alternatives(ctx, list, depth, files)
   local out = {}
-  for i, alt in ipairs(list) do out[i] = one(ctx, alt[1], alt[2], depth + 1, files) end
+  for i, alt in ipairs(list) do out[i] = one(ctx, alt[1], alt[2], depth + 1, files, alt[3]) end
   return out
 end
 
@@ -148,20 +148,6 @@ local function write_alternatives(ctx, flat, s, depth, files)
   if extra then attach(s, extra) end
 end
 
--- While a schema's children are translated, a $ref back to it is a
--- recursion: marked, not followed (the C core holds trees only).
-local function enter(ctx, flat)
-  local entered = {}
-  for ref in pairs(flat.refs) do
-    if not ctx.active[ref] then ctx.active[ref] = true; entered[#entered + 1] = ref end
-  end
-  return entered
-end
-
-local function leave(ctx, entered)
-  for _, ref in ipairs(entered) do ctx.active[ref] = nil end
-end
-
 --- The declaration's schema for a flat schema. `files`: a string that is
 -- binary is a file here (multipart's top-level fields and their items).
 translate = function(ctx, flat, depth, files)
@@ -179,14 +165,14 @@ translate = function(ctx, flat, depth, files)
     write_format(flat, s)
   end
   write_rules(flat, s)
-  local entered = enter(ctx, flat)
+  -- a $ref back to a schema that holds this one is a recursion: marked
+  -- where it recurses, not followed (the C core holds trees only)
   if #flat.items > 0 then
     s.items = translate(ctx, flatten.flatten(ctx, flat.items), depth + 1, files and s.type == "array" and depth == 1)
   end
   write_properties(ctx, flat, s, depth, files and depth == 0 and s.type == "object")
   write_additional(ctx, flat, s, depth)
   write_alternatives(ctx, flat, s, depth, files)
-  leave(ctx, entered)
   return s
 end
 _M.translate = translate
