@@ -10,29 +10,42 @@
  * - ALLOW_EMPTY_CLASS: [^] is any character and [] none, as in ECMA-262.
  * - newlines CR, LF, CRLF: what '.' does not match.
  *
+ * A pattern that anchors itself runs once, from the start, under
+ * MATCH_LIMIT. Any other is a search, tried at every position of the
+ * value, and the limits PCRE2 counts are steps, one of which can be a scan
+ * of the rest of the value: a search's time grows as its steps times the
+ * value's length, whatever the limits. So a value over
+ * USERS_PATTERN_VALUE_MAX bytes (4096, pattern.h) is never searched: it is
+ * refused with "is too long to check against its pattern (over 4096
+ * bytes)". Under it, the worst patterns measured cost 0.3 s of CPU
+ * (below).
+ *
  * Two searches. PCRE2's own search goes first: its start-of-match
  * optimisations and the JIT's fast-fail over a leading repeat keep patterns
  * such as [a-z]+[0-9] or [^@\s]+$ linear in the value. Its limits count per
  * start position, though, so a pattern that backtracks catastrophically
- * would cost the limit once for every character of the value (seconds for
- * (a+)+$ on 40 KB): it runs with a limit per start that shrinks as the
- * value grows (START_LIMIT, SEARCH_LIMIT), which bounds the whole search.
- * When a start runs out of it, the answer comes from the second form: a
- * pattern that does not anchor itself is also compiled as the anchored
- * match of (?s:.*?)(?:P), one start where the lazy prefix tries each
- * position in turn under ONE budget for them all (MATCH_LIMIT, growing with
- * the value by MATCH_LIMIT_PER_BYTE, so that a long value the pattern does
- * not match is answered, not refused). The answers are the same: ^ and $
- * still mean the string's ends, and \b and lookbehinds see the characters
- * before the position they are tried at, as in a search. What the wrapping
- * would change (PCRE2's backtracking verbs, a recursion into the whole
- * pattern, comments of the extended mode: none of them ECMA-262) is refused
- * when the pattern is compiled. The wrapped form alone answers where
+ * would cost the limit once for every character of the value: it runs with
+ * a limit per start that shrinks as the value grows (START_LIMIT,
+ * SEARCH_LIMIT, a tenth of it without the JIT, whose steps cost about ten
+ * times more), which bounds the whole search. When a start runs out of it,
+ * the answer comes from the second form: the pattern compiled as the
+ * anchored match of (?s:.*?)(?:P), one start where the lazy prefix tries
+ * each position in turn under ONE budget for them all (WRAPPED_LIMIT, the
+ * same for every length); beyond it the value is refused as too costly.
+ * The answers are the same: ^ and $ still mean the string's ends, and \b
+ * and lookbehinds see the characters before the position they are tried
+ * at, as in a search. What the wrapping would change (PCRE2's backtracking
+ * verbs, a recursion into the whole pattern, comments of the extended mode:
+ * none of them ECMA-262) is refused when the pattern is compiled. Where
  * PCRE2's search departs from ECMA-262 (PCRE2 10.42):
  * - it does not start inside a CRLF unless the pattern names \r or \n,
- *   where ECMA-262 tries every position ((?s).b matches "a\r\nb");
+ *   where ECMA-262 tries every position ((?s).b matches "a\r\nb"): the
+ *   search runs (?:P)(?:\n(?!))?, which names \n and matches what P does;
  * - with a first code unit that is also the last one it requires
- *   ((?=b)a*b), it looks for the last one after the first, so "aab" fails.
+ *   ((?=b)a*b), it looks for the last one after the first, so "aab" fails:
+ *   the wrapped form alone answers;
+ * - the JIT's early fail after a group with alternatives ((a|)a*a): that
+ *   search runs without the JIT.
  *
  * Memory: the JIT gets a stack of up to JIT_STACK_MAX (its default is
  * 32 KB, too small for a repeated group over a few thousand characters),
@@ -41,7 +54,7 @@
  * HEAP_LIMIT_KB, in a match block of its own that gives them back after the
  * match (PCRE2 keeps them in the block otherwise).
  *
- * LUA_USERS_PCRE2_NO_JIT (set, not empty, read once, at the first compile)
+ * LUA_USERS_PCRE2_NO_JIT (set, not empty; read when a pattern is compiled)
  * turns the JIT off: `make valgrind` sets it, because PCRE2 10.42's JIT
  * reads up to 16 bytes past the end of the value (harmless; valgrind
  * reports the jumps that depend on them). */
@@ -53,22 +66,24 @@
 #include <string.h>
 #include "pattern.h"
 
-/* Generous for any pattern a vendor writes against a field's value,
- * small enough that (a+)+$ against 30 a's and a b stops within
- * milliseconds; the search tries each position for about one step, and an
- * alternation of a few words for a few. */
+/* A pattern that anchors itself: generous for any pattern a vendor writes
+ * against a field's value, small enough that ^(a+)+$ against 30 a's and a
+ * b stops within milliseconds. */
 #define MATCH_LIMIT 1000000u
-#define MATCH_LIMIT_PER_BYTE 10u
+/* The wrapped form, over at most USERS_PATTERN_VALUE_MAX bytes: each
+ * position costs the lazy prefix a step or more. Its worst measured, a
+ * pattern whose every step scans the value ((?:x|)\S+@\S+\.\S+ against
+ * 4 KB of "a@"), runs out in 0.26 s with the JIT. */
+#define WRAPPED_LIMIT 250000u
 /* PCRE2's search: a start gets START_LIMIT, enough for a repeat that
  * backtracks over 100 000 characters, and the value's starts together at
- * most SEARCH_LIMIT: a start gets SEARCH_LIMIT / n when that is less. The
- * worst pattern measured, (a+)+$ on runs of a's just short of what a start
- * gets, then costs 0.1 to 0.25 s of JIT from 8 KB to 1 MB (each start alone
- * at 100 000: 3.7 s on 64 KB); the usual pattern costs microseconds. A
- * repeat over the whole value is answered by the search up to
- * sqrt(SEARCH_LIMIT) = 22 KB, beyond by the wrapped form's budget. */
+ * most SEARCH_LIMIT (SEARCH_LIMIT_NO_JIT for the interpreter): a start gets
+ * SEARCH_LIMIT / n when that is less. Measured at 4 KB: (a+)+$ and
+ * ((?:a(?=[^@]*$))+)+$ 0.03 s with the JIT, 0.12 s without;
+ * [^@\s]+(?:$|;) (no JIT: an alternative in a group) 0.32 s. */
 #define START_LIMIT 100000u
 #define SEARCH_LIMIT 500000000u
+#define SEARCH_LIMIT_NO_JIT (SEARCH_LIMIT / 10)
 /* ^(a|b)*$ on 100 KB of a's and b's needs about 2.5 MB of JIT stack, or
  * 20 MB of interpreter frames. */
 #define JIT_STACK_MAX (4u << 20)
@@ -79,7 +94,7 @@ struct users_pattern {
   pcre2_code *search; /* the pattern for PCRE2's search, or NULL */
   pcre2_match_data *md; /* the JIT's (it keeps no frames in it) */
   pcre2_match_context *mc;
-  int jit, search_jit, search_crlf; /* search_crlf: the search may start inside a CRLF */
+  int jit, search_jit, wrapped; /* wrapped: code is (?s:.*?)(?:P), not the pattern itself */
 };
 
 void users_pattern_free(users_pattern_t *p) {
@@ -197,7 +212,8 @@ static pcre2_code *compile(const char *src, size_t n, uint32_t more, char *err, 
  *   is only looked ahead at ((?=b)a*b against "aab");
  * - the JIT's "early fail" of a repeat after a group with alternatives takes
  *   the repeat for the first thing the pattern matches ((a|)a*a against "a":
- *   no match; fixed in PCRE2 10.43), which group_alt (unwrappable) says. */
+ *   no match; fixed in PCRE2 10.43), which group_alt (unwrappable) says:
+ *   the interpreter runs that search instead. */
 static int skips_a_start(const pcre2_code *code) {
   uint32_t first_type = 0, first = 0, last_type = 0, last = 0;
   pcre2_pattern_info(code, PCRE2_INFO_FIRSTCODETYPE, &first_type);
@@ -209,59 +225,69 @@ static int skips_a_start(const pcre2_code *code) {
   return first_type == 1 && last_type == 1 && first == last;
 }
 
+/* src between head and tail, compiled with more. */
+static pcre2_code *compile_in(const char *head, const char *src, size_t n, const char *tail, uint32_t more,
+                              char *err, size_t err_size) {
+  size_t h = strlen(head), t = strlen(tail);
+  pcre2_code *code;
+  char *all = malloc(h + n + t);
+  if (!all) {
+    snprintf(err, err_size, "not enough memory");
+    return NULL;
+  }
+  memcpy(all, head, h);
+  memcpy(all + h, src, n);
+  memcpy(all + h + n, tail, t);
+  code = compile(all, h + n + t, more, err, err_size);
+  free(all);
+  return code;
+}
+
 /* The pattern as the searches run it (see above): *search for PCRE2's
  * search (NULL when the pattern anchors itself, or when that search skips a
- * start), and the result: the pattern when it anchors itself, else the
- * wrapped form. NULL with why in err. */
-static pcre2_code *compile_search(const char *src, size_t n, pcre2_code **search, char *err, size_t err_size) {
-  static const char head[] = "(?s:.*?)(?:", tail[] = "\\E)"; /* \E ends a \Q left open, else nothing */
+ * start), and the result: the pattern when it anchors itself (*wrapped 0),
+ * else the wrapped form (*wrapped 1); *group_alt: the search must not run
+ * with the JIT. NULL with why in err. */
+static pcre2_code *compile_search(const char *src, size_t n, pcre2_code **search, int *wrapped, int *group_alt,
+                                  char *err, size_t err_size) {
+  /* \E ends a \Q left open, else nothing */
+  static const char head[] = "(?s:.*?)(?:", tail[] = "\\E)", search_tail[] = "\\E)(?:\\n(?!))?";
   pcre2_code *code = compile(src, n, 0, err, err_size);
   uint32_t all = 0;
-  int group_alt;
   const char *why;
-  char *wrapped;
   *search = NULL;
+  *wrapped = *group_alt = 0;
   if (!code) return NULL;
   if (pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &all) == 0 && (all & PCRE2_ANCHORED)) return code;
-  if ((why = unwrappable(src, n, &group_alt)) != NULL) {
+  if ((why = unwrappable(src, n, group_alt)) != NULL) {
     pcre2_code_free(code);
     snprintf(err, err_size, "it %s: not ECMA-262, and changed by a search anywhere in the value (a pattern "
              "anchored with ^ may use it)", why);
     return NULL;
   }
-  if (group_alt || skips_a_start(code)) pcre2_code_free(code);
-  else *search = code;
-  if (!(wrapped = malloc(sizeof head + n + sizeof tail))) {
-    snprintf(err, err_size, "not enough memory");
+  *wrapped = 1;
+  if (!skips_a_start(code) && !(*search = compile_in("(?:", src, n, search_tail, 0, err, err_size))) {
+    pcre2_code_free(code);
     return NULL;
   }
-  memcpy(wrapped, head, sizeof head - 1);
-  memcpy(wrapped + sizeof head - 1, src, n);
-  memcpy(wrapped + sizeof head - 1 + n, tail, sizeof tail - 1);
-  code = compile(wrapped, sizeof head - 1 + n + sizeof tail - 1, PCRE2_ANCHORED, err, err_size);
-  free(wrapped);
-  return code;
-}
-
-/* Whether the JIT is off (LUA_USERS_PCRE2_NO_JIT, above). */
-static int jit_off(void) {
-  static int off = -1;
-  if (off < 0) {
-    const char *v = getenv("LUA_USERS_PCRE2_NO_JIT");
-    off = v && *v;
+  pcre2_code_free(code);
+  if (!(code = compile_in(head, src, n, tail, PCRE2_ANCHORED, err, err_size))) {
+    pcre2_code_free(*search);
+    *search = NULL;
   }
-  return off;
+  return code;
 }
 
 users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_stack_t **stack,
                                        char *err, size_t err_size) {
   users_pattern_t *p = calloc(1, sizeof *p);
-  uint32_t crlf = 0;
+  int group_alt;
+  const char *no_jit = getenv("LUA_USERS_PCRE2_NO_JIT"); /* no static: states may compile in threads */
   if (!p) {
     snprintf(err, err_size, "not enough memory");
     return NULL;
   }
-  if (!(p->code = compile_search(src, n, &p->search, err, err_size))) goto fail;
+  if (!(p->code = compile_search(src, n, &p->search, &p->wrapped, &group_alt, err, err_size))) goto fail;
   p->md = pcre2_match_data_create(1, NULL); /* whether it matched: one pair is enough */
   p->mc = pcre2_match_context_create(NULL);
   if (!p->md || !p->mc) {
@@ -269,10 +295,9 @@ users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_
     goto fail;
   }
   pcre2_set_heap_limit(p->mc, HEAP_LIMIT_KB);
-  if (p->search && pcre2_pattern_info(p->search, PCRE2_INFO_HASCRORLF, &crlf) == 0) p->search_crlf = crlf != 0;
-  if (!jit_off()) {
+  if (!(no_jit && *no_jit)) {
     p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
-    p->search_jit = p->search && pcre2_jit_compile(p->search, PCRE2_JIT_COMPLETE) == 0;
+    p->search_jit = p->search && !group_alt && pcre2_jit_compile(p->search, PCRE2_JIT_COMPLETE) == 0;
   }
   if ((p->jit || p->search_jit) && !*stack) /* without one (no memory), the JIT's 32 KB and the interpreter after it */
     *stack = (users_pattern_stack_t *)pcre2_jit_stack_create(32u << 10, JIT_STACK_MAX, NULL);
@@ -306,18 +331,12 @@ static int run(users_pattern_t *p, const pcre2_code *code, int jit, const char *
   return answer(rc);
 }
 
-static int has_crlf(const char *s, size_t n) {
-  const char *cr;
-  for (; n > 1 && (cr = memchr(s, '\r', n - 1)) != NULL; n -= (size_t)(cr + 1 - s), s = cr + 1)
-    if (cr[1] == '\n') return 1;
-  return 0;
-}
-
 int users_pattern_match(users_pattern_t *p, const char *s, size_t n) {
-  if (p->search && (p->search_crlf || !has_crlf(s, n))) {
-    uint64_t per_start = SEARCH_LIMIT / (n + 1);
+  if (p->wrapped && n > USERS_PATTERN_VALUE_MAX) return USERS_PATTERN_TOO_LONG;
+  if (p->search) {
+    uint64_t per_start = (p->search_jit ? SEARCH_LIMIT : SEARCH_LIMIT_NO_JIT) / (n + 1);
     int r = run(p, p->search, p->search_jit, s, n, per_start < START_LIMIT ? per_start : START_LIMIT);
     if (r != USERS_PATTERN_COSTLY) return r;
   }
-  return run(p, p->code, p->jit, s, n, MATCH_LIMIT + (uint64_t)MATCH_LIMIT_PER_BYTE * n);
+  return run(p, p->code, p->jit, s, n, p->wrapped ? WRAPPED_LIMIT : MATCH_LIMIT);
 }

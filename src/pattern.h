@@ -20,9 +20,13 @@ typedef struct users_pattern_stack users_pattern_stack_t;
 users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_stack_t **stack,
                                        char *err, size_t err_size);
 /* s (n bytes of valid UTF-8: the caller checked) against p: 1 a match, 0
- * none, USERS_PATTERN_COSTLY when the budget ran out first, and
+ * none, USERS_PATTERN_COSTLY when the budget ran out first,
+ * USERS_PATTERN_TOO_LONG when the pattern does not anchor itself and s is
+ * over USERS_PATTERN_VALUE_MAX bytes (never run: a search over every start
+ * of a longer value has no useful bound on its time), and
  * USERS_PATTERN_FAILED for any other failure of the engine. */
-enum { USERS_PATTERN_COSTLY = -1, USERS_PATTERN_FAILED = -2 };
+#define USERS_PATTERN_VALUE_MAX 4096
+enum { USERS_PATTERN_COSTLY = -1, USERS_PATTERN_FAILED = -2, USERS_PATTERN_TOO_LONG = -3 };
 int users_pattern_match(users_pattern_t *p, const char *s, size_t n);
 void users_pattern_free(users_pattern_t *p);
 void users_pattern_stack_free(users_pattern_stack_t *stack);

@@ -54,10 +54,11 @@ unsigned users_string_problems(const users_schema_t *s, const char *str, size_t 
     if (s->max_length >= 0 && chars > s->max_length) bad |= USERS_P_MAX;
   }
   if ((rules & USERS_S_FORMAT) && !format_ok(s->format, str, n)) bad |= USERS_P_FORMAT;
-  if (rules & USERS_S_PATTERN) {
+  if ((rules & USERS_S_PATTERN) && !(bad & USERS_P_MAX)) { /* a value too long already never runs it */
     int r = users_pattern_match(s->re, str, n);
     if (r == 0) bad |= USERS_P_PATTERN;
     else if (r == USERS_PATTERN_COSTLY) bad |= USERS_P_PATTERN_COSTLY;
+    else if (r == USERS_PATTERN_TOO_LONG) bad |= USERS_P_PATTERN_LONG;
     else if (r < 0) bad |= USERS_P_PATTERN_FAILED;
   }
   if ((rules & USERS_S_ENUM) && !enum_has(s, str, n)) bad |= USERS_P_ENUM;

@@ -15,7 +15,8 @@ enum {
   USERS_P_ENUM = 128,    /* any value: not in enum, or not const */
   USERS_P_ANY_OF = 256,  /* no alternative of any_of holds */
   USERS_P_ONE_OF = 512,  /* no alternative of one_of holds */
-  USERS_P_MANY_OF = 1024 /* more than one of one_of holds */
+  USERS_P_MANY_OF = 1024, /* more than one of one_of holds */
+  USERS_P_PATTERN_LONG = 2048 /* a string too long for its pattern's search (pattern.h) */
 };
 #define USERS_P_ALTERNATIVES (USERS_P_ANY_OF | USERS_P_ONE_OF | USERS_P_MANY_OF)
 

@@ -184,6 +184,8 @@ static int check_string(walk_t *w, const users_schema_t *s, int v, const users_p
   if (bad & USERS_P_FORMAT) problem2(w, path, "must be ", formats[s->format]);
   if (bad & USERS_P_PATTERN) problem2(w, path, "must match the pattern ", s->pattern);
   if (bad & USERS_P_PATTERN_COSTLY) problem2(w, path, "is too costly to check against the pattern ", s->pattern);
+  if (bad & USERS_P_PATTERN_LONG)
+    problemf(w, path, "is too long to check against its pattern (over %ld bytes)", (long)USERS_PATTERN_VALUE_MAX);
   if (bad & USERS_P_PATTERN_FAILED) problem2(w, path, "cannot be checked against the pattern ", s->pattern);
   if (bad & USERS_P_ENUM) say_enum(w, s, path);
   if (bad & USERS_P_ALTERNATIVES) say_alternatives(w, s, bad, path);
