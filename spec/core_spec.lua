@@ -179,6 +179,28 @@ describe("the C core at its edges", function()
     end
   end)
 
+  it("takes integer text for a path parameter's integer alternative: in a URL \"123\" and 123 are the same bytes", function()
+    local uuid = "123e4567-e89b-12d3-a456-426614174000"
+    local p = core.compile { name = "p", params = {
+      { "id", one_of = { { type = "integer", minimum = 1 }, { type = "string", format = "uuid" } } },
+      { "n", any_of = { { type = "integer" }, { type = "boolean" } } },
+      { "k", one_of = { { type = "integer" }, { any_of = { { type = "number", maximum = 9 } } } } },
+    } }
+    for _, id in ipairs { 123, "123" } do assert.equal("123", core.check_param(p, "id", id)) end
+    assert.equal(uuid, core.check_param(p, "id", uuid))
+    assert.same({ nil, "must be an integer or a UUID" }, { core.check_param(p, "id", "0") })
+    assert.same({ nil, "must be an integer or a UUID" }, { core.check_param(p, "id", "12a") })
+    assert.equal("5", core.check_param(p, "n", "5"))
+    assert.same({ nil, "must be an integer or a boolean" }, { core.check_param(p, "n", "5.5") })
+    -- nested alternatives judge the text the same way: 12 holds for one, 5 for both
+    assert.equal("12", core.check_param(p, "k", "12"))
+    assert.same({ nil, "matches more than one of its alternatives, and must match exactly one" },
+      { core.check_param(p, "k", "5") })
+    -- a JSON body keeps the rule: "123" is a string there, and no integer alternative holds for it
+    local b = core.compile { name = "b", fields = { { "id", one_of = { { type = "integer" }, { type = "string", format = "uuid" } } } } }
+    assert.same({ id = { "must be an integer or a UUID" } }, core.validate(b, { id = "123" }))
+  end)
+
   it("closes a provider twice without harm (5.4 __close, then __gc)", function()
     local p = compile { { "x", type = "string" } }
     local close = getmetatable(p).__close or getmetatable(p).__gc
