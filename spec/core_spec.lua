@@ -259,6 +259,30 @@ describe("the C core at its edges", function()
     assert.error_matches(function() core.encode_multipart(p, { b = "x" }, "a b") end, "a boundary is 1 to 40")
   end)
 
+  it("takes a chosen multipart boundary Content-Type needs not quote, and looks for it in values, file names and blobs only", function()
+    local p = core.compile { name = "mp", fields = { { "name" }, { "f", type = "file" }, { "o", type = "object" } } }
+    -- RFC 2045's tspecials would end the boundary parameter unquoted: "a:b" reads as "a"
+    for _, b in ipairs { "a:b", "a(b)", "a,b", "a/b", "a=b", "a?b", "a b", "", ("x"):rep(41) } do
+      assert.error_matches(function() core.encode_multipart(p, { name = "x" }, b) end,
+        "a boundary is 1 to 40 letters, digits or '%+_%-%.")
+    end
+    local _, _, ctype = core.encode_multipart(p, { name = "x" }, "A'z+0_-.9")
+    assert.equal("multipart/form-data; boundary=A'z+0_-.9", ctype)
+    -- the encoder's own header text holds "form", "name", "Content": no value does
+    for _, b in ipairs { "name", "form", "Content", "data", "filename", "Type", "plain" } do
+      local segments = core.encode_multipart(p, { name = "x", f = users.blob("..", "f.txt", "text/plain") }, b)
+      assert.matches("^%-%-" .. b .. "\r\n", table.concat(segments))
+    end
+    -- a value, a JSON part, a file name or a blob that holds it is refused
+    for _, fields in ipairs {
+      { name = "my name" }, { o = { k = "a name" } }, { f = users.blob("..", "name.txt", "text/plain") },
+      { f = users.blob("..name..", "f.txt", "text/plain") },
+    } do
+      assert.error_matches(function() core.encode_multipart(p, fields, "name") end,
+        "a value holds the multipart boundary name")
+    end
+  end)
+
   -- A call that finds the state's scratch buffer lent takes a box instead:
   -- a new userdata on every call (some 60 bytes). So what a run of calls
   -- that allocate nothing else costs tells which of the two they used.
