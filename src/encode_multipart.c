@@ -169,7 +169,9 @@ static int emit_part(form_t *c, const users_path_t *name, const users_schema_t *
 static int random_bytes(unsigned char *r, size_t n) {
   ssize_t got;
   int fd;
+#ifndef USERS_NO_GETENTROPY /* the Makefile's probe defines it where getentropy is missing */
   if (getentropy(r, n) == 0) return 1;
+#endif
   if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0) return 0;
   do got = read(fd, r, n);
   while (got < 0 && errno == EINTR);
