@@ -62,6 +62,41 @@ describe("the C core at its edges", function()
     assert.matches("property k7 is declared twice", msg)
   end)
 
+  it("costs a long enum value or pattern once however often a declaration lists it, and bounds the text it copies", function()
+    local function rss_mb() -- what the process holds (C allocations included), in MB
+      for line in io.lines("/proc/self/status") do
+        local kb = line:match("^VmRSS:%s+(%d+)")
+        if kb then return tonumber(kb) / 1024 end
+      end
+    end
+    -- 40 copies of one 1 MB string: each was copied (40 MB); now the Lua string is kept
+    local big, values = ("x"):rep(1024 * 1024), {}
+    for i = 1, 40 do values[i] = big end
+    local before = rss_mb()
+    local e = compile { { "e", enum = values } }
+    assert.is_true(rss_mb() - before < 20, "the enum value was copied for each place")
+    assert.is_nil(core.validate(e, { e = big }))
+    assert.equal("is not one of the 40 allowed values", core.validate(e, { e = "y" }).e[1])
+    -- one 1 KB pattern table in 2000 alternatives: compiled (twice, with the JIT) 2000 times, ~80 MB
+    local pattern = "^(" .. ("ab|"):rep(340) .. "c)$"
+    local shared, alternatives = { pattern = pattern }, {}
+    for i = 1, 2000 do alternatives[i] = shared end
+    before = rss_mb()
+    local p = compile { { "x", any_of = alternatives } }
+    assert.is_true(rss_mb() - before < 20, "the pattern was compiled for each place")
+    assert.is_nil(core.validate(p, { x = "ab" }))
+    assert.matches("must be text matching %^%(ab|ab", core.validate(p, { x = "abc" }).x[1])
+    -- names, content types and same_as are copied per place: at most 64 MB of them
+    local long = { { ("n"):rep(1024 * 1024), type = "string" } }
+    local objects = {}
+    for i = 1, 65 do objects[i] = { type = "object", properties = long } end
+    local ok, msg = pcall(compile, { { "o", any_of = objects } })
+    assert.is_false(ok)
+    assert.matches("more than 64 MB of names and types in one declaration: refused as too large", msg)
+    for i = 9, 65 do objects[i] = nil end
+    compile { { "o", any_of = objects } } -- 8 MB: taken
+  end)
+
   it("refuses object keys that are not UTF-8, or two keys with one text (1 and \"1\")", function()
     local ok, msg = pcall(core.json_encode, { ["\255"] = 1 })
     assert.is_false(ok)
