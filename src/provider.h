@@ -44,7 +44,7 @@ typedef struct users_schema {
                                  which are interned when short: a value with
                                  one of these pointers is valid without a
                                  compare */
-  char **enums;               /* the same values, sorted, for bsearch */
+  const char **enums;         /* the same pointers, sorted, for bsearch */
   size_t n_enums;
   users_pattern_t *re;        /* compiled (pattern.c) */
   struct users_schema *items; /* arrays (an any-schema when not declared) */

@@ -29,7 +29,7 @@ enum { AT_FIELD, AT_PARAM, AT_PROP, AT_FIELD_ITEMS, AT_INNER };
 void users_schema_free(users_schema_t *s) {
   size_t i;
   if (!s) return;
-  free(s->enums); /* its strings are Lua's, kept by the provider */
+  free((void *)s->enums); /* its strings are Lua's, kept by the provider */
   free(s->enum_strings);
   free(s->enum_nums);
   users_pattern_free(s->re);
@@ -300,7 +300,7 @@ static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_co
       size_t len;
       const char *str = lua_tolstring(L, -1, &len);
       if (strlen(str) != len) users_compile_error(c, "enum values must be strings without NUL");
-      s->enums[s->n_enums] = (char *)str; /* not copied: one long string listed often costs once */
+      s->enums[s->n_enums] = str; /* not copied: one long string listed often costs once */
       s->enum_strings[s->n_enums++] = str;
       lua_pushvalue(L, -1);
       lua_pushboolean(L, 1);
