@@ -63,8 +63,10 @@ describe("one lifecycle", function()
   end)
   before_each(function() env.fake:reset() end)
 
+  -- No spec here but the first is about timeouts: one that only a hang
+  -- reaches (a plan's retried attempt would take its script's next answer).
   local function planned_opts(extra)
-    local o = { base_url = env.fake:base_url("generic"), token = "test-token", timeout = 5 }
+    local o = { base_url = env.fake:base_url("generic"), token = "test-token", timeout = 60 }
     for k, v in pairs(extra or {}) do o[k] = v end
     return o
   end

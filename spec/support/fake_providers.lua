@@ -216,6 +216,8 @@ function Fake:mtls_base_url(name)
 end
 
 --- Forget recorded requests, behaviours, throttle windows and lexful tokens.
+--  A request still in the server (one a `delay` holds, its client long gone)
+--  is closed when it wakes, taking nothing set after the reset.
 function Fake:reset()
   self:_control("reset", "")
   run("rm -f " .. q(self.dir) .. "/rec/req-*")

@@ -291,6 +291,14 @@ do
   local timeout = (function() f:behave("generic", { delay = 2, times = 1 })
     return http("PATCH", url, { headers = opts.headers, data = "{}", max_time = 0.5 }) end)()
   check("delay beyond client timeout", timeout.exit == 28, "curl exit " .. tostring(timeout.exit))
+  -- A request still sleeping when reset() comes (its client gone) takes
+  -- nothing set after it: the script's answer goes to the next request.
+  f:behave("generic", { delay = 0.5, times = 1 })
+  http("PATCH", url, { headers = opts.headers, data = "{}", max_time = 0.1 })
+  f:reset()
+  f:behave("generic", { script = { { status = 418, body = "{}" } } })
+  os.execute("sleep 1") -- the overtaken request wakes meanwhile (a slower machine: it wakes after, and passes too)
+  expect("a request a reset overtook takes nothing set since", http("PATCH", url, opts), 418)
 
   f:behave("generic", { huge = 100000 })
   local h = http("PATCH", url, opts)

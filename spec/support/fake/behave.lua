@@ -81,8 +81,19 @@ local function count_throttle(name)
   return t, n, since + (slot + 1) * window
 end
 
+-- A request is of the generation of behaviours current when it came
+-- (handler.lua notes it); reset() begins a new one.
+local function generation() return ngx.shared.fake_seq:get("gen") or 0 end
+
+function M.arrived() ngx.ctx.gen = generation() end
+
+-- Sleeps; a request that a reset() overtook meanwhile (one whose client gave
+-- up in an earlier test) is closed then, taking nothing of the behaviours,
+-- scripts and counters set since for the requests of a later test. Never
+-- returns in that case.
 local function sleep(seconds)
   if type(seconds) == "number" and seconds > 0 then ngx.sleep(seconds) end
+  if ngx.ctx.gen ~= generation() then return ngx.exit(444) end
 end
 
 -- A canned response: { status, body (string or table), headers, delay, drop }.
@@ -145,7 +156,7 @@ local function fault(faults)
     return ngx.exit(444)
   elseif band(faults.pstall) then
     state:set("applied:" .. uri, true)
-    ngx.sleep(faults.stall or 1)
+    sleep(faults.stall or 1)
     return -- the vendor answers, too late for the client
   end
   state:set("applied:" .. uri, true)
@@ -222,6 +233,7 @@ end
 
 --- Forget every behaviour, counter, throttle window and issued token.
 function M.reset()
+  ngx.shared.fake_seq:incr("gen", 1, 0)
   state:flush_all()
   state:flush_expired()
 end

@@ -83,6 +83,7 @@ end
 --- location /: every vendor request.
 function M.serve()
   ngx.update_time()
+  behave.arrived()
   local uri = ngx.var.request_uri -- as received: not decoded, not normalised
   local path, query = uri:match("^([^?]*)%??(.*)$")
   local name, rest = route(path)
