@@ -30,6 +30,12 @@ CFLAGS ?= -O2 -g
 # Only luaopen_users_core is exported, and calls into liblua skip the PLT:
 # both make the per-request C paths a little shorter.
 CODEGEN := -fvisibility=hidden $(shell $(CC) -fno-plt -Werror -x c -c /dev/null -o /dev/null 2>/dev/null && echo -fno-plt)
+# getentropy (glibc 2.25, musl 1.1.20, the BSDs, macOS 10.12): where the C
+# library lacks it, multipart boundaries read /dev/urandom instead
+# (src/encode_multipart.c). A build without this probe (the rockspec)
+# assumes it is there.
+CODEGEN += $(shell printf '\043define _DEFAULT_SOURCE\n\043include <unistd.h>\nint main(void) { char b[1]; return getentropy(b, 1); }\n' | \
+  $(CC) -std=c99 -Werror -x c - -o /dev/null 2>/dev/null || echo -DUSERS_NO_GETENTROPY)
 WARN = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)

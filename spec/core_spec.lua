@@ -62,6 +62,41 @@ describe("the C core at its edges", function()
     assert.matches("property k7 is declared twice", msg)
   end)
 
+  it("costs a long enum value or pattern once however often a declaration lists it, and bounds the text it copies", function()
+    local function rss_mb() -- what the process holds (C allocations included), in MB
+      for line in io.lines("/proc/self/status") do
+        local kb = line:match("^VmRSS:%s+(%d+)")
+        if kb then return tonumber(kb) / 1024 end
+      end
+    end
+    -- 40 copies of one 1 MB string: each was copied (40 MB); now the Lua string is kept
+    local big, values = ("x"):rep(1024 * 1024), {}
+    for i = 1, 40 do values[i] = big end
+    local before = rss_mb()
+    local e = compile { { "e", enum = values } }
+    assert.is_true(rss_mb() - before < 20, "the enum value was copied for each place")
+    assert.is_nil(core.validate(e, { e = big }))
+    assert.equal("is not one of the 40 allowed values", core.validate(e, { e = "y" }).e[1])
+    -- one 1 KB pattern table in 2000 alternatives: compiled (twice, with the JIT) 2000 times, ~80 MB
+    local pattern = "^(" .. ("ab|"):rep(340) .. "c)$"
+    local shared, alternatives = { pattern = pattern }, {}
+    for i = 1, 2000 do alternatives[i] = shared end
+    before = rss_mb()
+    local p = compile { { "x", any_of = alternatives } }
+    assert.is_true(rss_mb() - before < 20, "the pattern was compiled for each place")
+    assert.is_nil(core.validate(p, { x = "ab" }))
+    assert.matches("must be text matching %^%(ab|ab", core.validate(p, { x = "abc" }).x[1])
+    -- names, content types and same_as are copied per place: at most 64 MB of them
+    local long = { { ("n"):rep(1024 * 1024), type = "string" } }
+    local objects = {}
+    for i = 1, 65 do objects[i] = { type = "object", properties = long } end
+    local ok, msg = pcall(compile, { { "o", any_of = objects } })
+    assert.is_false(ok)
+    assert.matches("more than 64 MB of names and types in one declaration: refused as too large", msg)
+    for i = 9, 65 do objects[i] = nil end
+    compile { { "o", any_of = objects } } -- 8 MB: taken
+  end)
+
   it("refuses object keys that are not UTF-8, or two keys with one text (1 and \"1\")", function()
     local ok, msg = pcall(core.json_encode, { ["\255"] = 1 })
     assert.is_false(ok)
@@ -179,6 +214,28 @@ describe("the C core at its edges", function()
     end
   end)
 
+  it("takes integer text for a path parameter's integer alternative: in a URL \"123\" and 123 are the same bytes", function()
+    local uuid = "123e4567-e89b-12d3-a456-426614174000"
+    local p = core.compile { name = "p", params = {
+      { "id", one_of = { { type = "integer", minimum = 1 }, { type = "string", format = "uuid" } } },
+      { "n", any_of = { { type = "integer" }, { type = "boolean" } } },
+      { "k", one_of = { { type = "integer" }, { any_of = { { type = "number", maximum = 9 } } } } },
+    } }
+    for _, id in ipairs { 123, "123" } do assert.equal("123", core.check_param(p, "id", id)) end
+    assert.equal(uuid, core.check_param(p, "id", uuid))
+    assert.same({ nil, "must be an integer or a UUID" }, { core.check_param(p, "id", "0") })
+    assert.same({ nil, "must be an integer or a UUID" }, { core.check_param(p, "id", "12a") })
+    assert.equal("5", core.check_param(p, "n", "5"))
+    assert.same({ nil, "must be an integer or a boolean" }, { core.check_param(p, "n", "5.5") })
+    -- nested alternatives judge the text the same way: 12 holds for one, 5 for both
+    assert.equal("12", core.check_param(p, "k", "12"))
+    assert.same({ nil, "matches more than one of its alternatives, and must match exactly one" },
+      { core.check_param(p, "k", "5") })
+    -- a JSON body keeps the rule: "123" is a string there, and no integer alternative holds for it
+    local b = core.compile { name = "b", fields = { { "id", one_of = { { type = "integer" }, { type = "string", format = "uuid" } } } } }
+    assert.same({ id = { "must be an integer or a UUID" } }, core.validate(b, { id = "123" }))
+  end)
+
   it("closes a provider twice without harm (5.4 __close, then __gc)", function()
     local p = compile { { "x", type = "string" } }
     local close = getmetatable(p).__close or getmetatable(p).__gc
@@ -235,6 +292,30 @@ describe("the C core at its edges", function()
       assert.matches("a value holds the multipart boundary XyZ%-0", msg)
     end
     assert.error_matches(function() core.encode_multipart(p, { b = "x" }, "a b") end, "a boundary is 1 to 40")
+  end)
+
+  it("takes a chosen multipart boundary Content-Type needs not quote, and looks for it in values, file names and blobs only", function()
+    local p = core.compile { name = "mp", fields = { { "name" }, { "f", type = "file" }, { "o", type = "object" } } }
+    -- RFC 2045's tspecials would end the boundary parameter unquoted: "a:b" reads as "a"
+    for _, b in ipairs { "a:b", "a(b)", "a,b", "a/b", "a=b", "a?b", "a b", "", ("x"):rep(41) } do
+      assert.error_matches(function() core.encode_multipart(p, { name = "x" }, b) end,
+        "a boundary is 1 to 40 letters, digits or '%+_%-%.")
+    end
+    local _, _, ctype = core.encode_multipart(p, { name = "x" }, "A'z+0_-.9")
+    assert.equal("multipart/form-data; boundary=A'z+0_-.9", ctype)
+    -- the encoder's own header text holds "form", "name", "Content": no value does
+    for _, b in ipairs { "name", "form", "Content", "data", "filename", "Type", "plain" } do
+      local segments = core.encode_multipart(p, { name = "x", f = users.blob("..", "f.txt", "text/plain") }, b)
+      assert.matches("^%-%-" .. b .. "\r\n", table.concat(segments))
+    end
+    -- a value, a JSON part, a file name or a blob that holds it is refused
+    for _, fields in ipairs {
+      { name = "my name" }, { o = { k = "a name" } }, { f = users.blob("..", "name.txt", "text/plain") },
+      { f = users.blob("..name..", "f.txt", "text/plain") },
+    } do
+      assert.error_matches(function() core.encode_multipart(p, fields, "name") end,
+        "a value holds the multipart boundary name")
+    end
   end)
 
   -- A call that finds the state's scratch buffer lent takes a box instead:

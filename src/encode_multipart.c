@@ -17,6 +17,22 @@
 
 static int add(form_t *c, const char *s) { return users_buf_adds(c->b, s); }
 
+/* Whether what was written since offset from (a value, a file name, a
+ * blob) holds the boundary: only there can a delimiter ("\r\n--" and the
+ * boundary) come from the caller's data. The encoder's own header text is
+ * not searched, and a part's name or type holds no CR or LF, so no
+ * delimiter. The scratch is not flushed while a value is written. */
+static void note_boundary(form_t *c, size_t from) {
+  size_t blen = strlen(c->boundary);
+  const char *at = c->b->data + from, *end = c->b->data + c->b->len;
+  while (!c->holds_boundary && (size_t)(end - at) >= blen) {
+    at = memchr(at, c->boundary[0], (size_t)(end - at) - blen + 1);
+    if (!at) break;
+    if (memcmp(at, c->boundary, blen) == 0) c->holds_boundary = 1;
+    at++;
+  }
+}
+
 /* The pending string segment into the segments table. */
 static void flush(form_t *c) {
   lua_State *L = c->L;
@@ -40,7 +56,6 @@ static int header_safe(const char *s, size_t n) {
 static int part_start(form_t *c, const users_path_t *name) {
   if (!header_safe(name->name, name->len))
     return users_form_refuse(c, name, "is a name a multipart part cannot have");
-  c->parts++;
   return add(c, "--") && add(c, c->boundary) && add(c, "\r\nContent-Disposition: form-data; name=\"") &&
          users_buf_add(c->b, name->name, name->len) && add(c, "\"");
 }
@@ -50,21 +65,28 @@ static int headers_end(form_t *c, const char *type) {
 }
 
 static int text_part(form_t *c, const users_path_t *name, const char *type, int v) {
-  return part_start(c, name) && headers_end(c, users_isnull(c->L, v) ? NULL : type) &&
-         users_form_scalar(c, v, 0) && add(c, "\r\n");
+  size_t from;
+  if (!part_start(c, name) || !headers_end(c, users_isnull(c->L, v) ? NULL : type)) return 0;
+  from = c->b->len;
+  if (!users_form_scalar(c, v, 0)) return 0;
+  note_boundary(c, from);
+  return add(c, "\r\n");
 }
 
 /* depth: the value's, as the JSON writer counts (a field's 0, an item's 1). */
 static int json_part(form_t *c, const users_path_t *name, const char *type, const users_schema_t *s, int v,
                      int depth) {
   users_jw_t w;
+  size_t from;
   memset(&w, 0, sizeof w);
   w.L = c->L, w.b = c->b, w.names = c->names;
   if (!part_start(c, name) || !headers_end(c, type)) return 0;
+  from = c->b->len;
   if (!users_json_value(&w, s, v, depth)) {
     c->fail = w.fail;
     return 0;
   }
+  note_boundary(c, from);
   return add(c, "\r\n");
 }
 
@@ -78,20 +100,24 @@ static int file_part(form_t *c, const users_path_t *name, const users_path_t *pa
   lua_State *L = c->L;
   users_file_t *file = &c->file;
   int ok;
+  size_t from;
   if (!users_file_info(L, v, file)) /* raised, as before any rule */
     return users_fail(&c->fail, "%s: %s", name->name, file->err);
   if ((c->file_bad = users_file_problems(s, file)) != 0) {
     c->file_rules = s;
     return users_form_refuse(c, path, NULL); /* the stack is reset by the caller */
   }
-  ok = part_start(c, name) && add(c, "; filename=\"") &&
-       (file->filename ? users_buf_add(c->b, file->filename, file->filename_len) : add(c, "upload")) &&
-       add(c, "\"\r\nContent-Type: ") &&
+  ok = part_start(c, name) && add(c, "; filename=\"");
+  from = c->b->len;
+  ok = ok && (file->filename ? users_buf_add(c->b, file->filename, file->filename_len) : add(c, "upload"));
+  if (ok && file->filename) note_boundary(c, from);
+  ok = ok && add(c, "\"\r\nContent-Type: ") &&
        (file->content_type ? users_buf_add(c->b, file->content_type, file->content_type_len)
                            : add(c, file->sniffed ? file->sniffed : "application/octet-stream")) &&
        add(c, "\r\n\r\n");
   if (ok && file->data) {
-    ok = users_buf_add(c->b, file->data, file->data_len);
+    from = c->b->len;
+    if ((ok = users_buf_add(c->b, file->data, file->data_len)) != 0) note_boundary(c, from);
   } else if (ok) {
     int at = lua_gettop(L) - USERS_FILE_SLOTS + 2;
     flush(c);
@@ -143,7 +169,9 @@ static int emit_part(form_t *c, const users_path_t *name, const users_schema_t *
 static int random_bytes(unsigned char *r, size_t n) {
   ssize_t got;
   int fd;
+#ifndef USERS_NO_GETENTROPY /* the Makefile's probe defines it where getentropy is missing */
   if (getentropy(r, n) == 0) return 1;
+#endif
   if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0) return 0;
   do got = read(fd, r, n);
   while (got < 0 && errno == EINTR);
@@ -163,42 +191,26 @@ static void make_boundary(lua_State *L, char *out) {
   for (i = 0; i < sizeof r; i++) sprintf(out + 10 + 2 * i, "%02x", r[i]);
 }
 
-/* How many times the boundary occurs in the string segments. A file's
- * bytes, streamed from disk, are not seen: only a guess could put the
- * boundary there. */
-static long boundary_count(lua_State *L, int segs, const char *boundary) {
-  size_t i, n = users_rawlen(L, segs), blen = strlen(boundary);
-  long count = 0;
-  for (i = 1; i <= n; i++) {
-    size_t len;
-    const char *s, *at, *end;
-    lua_rawgeti(L, segs, (int)i);
-    s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    for (at = s, end = s ? s + len : NULL; s && (size_t)(end - at) >= blen; at++) {
-      at = memchr(at, boundary[0], (size_t)(end - at) - blen + 1);
-      if (!at) break;
-      if (memcmp(at, boundary, blen) == 0) count++;
-    }
-    lua_pop(L, 1);
-  }
-  return count;
-}
-
-/* A boundary a caller chose (reproducible bodies, tests): 1 to 40 of
- * RFC 2046's bchars but the space. */
+/* A boundary a caller chose (reproducible bodies, tests): 1 to 40 of the
+ * RFC 2046 bchars that are also RFC 2045 token characters (letters, digits
+ * and '+_-.), so that Content-Type carries it unquoted: the others ( ) , / :
+ * = ? and the space are tspecials, which a parser reads as the parameter's
+ * end unless quoted. */
 static const char *chosen_boundary(lua_State *L) {
   size_t n;
   const char *b = luaL_optlstring(L, 3, NULL, &n);
   if (!b) return NULL;
-  if (n == 0 || n > 40 || strspn(b, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=?") != n)
-    luaL_argerror(L, 3, "a boundary is 1 to 40 letters, digits or '()+_,-./:=?");
+  if (n == 0 || n > 40 || strspn(b, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'+_-.") != n)
+    luaL_argerror(L, 3, "a boundary is 1 to 40 letters, digits or '+_-.");
   return b;
 }
 
 /* core.encode_multipart(provider, fields [, boundary]) -> segments, length,
  * content_type | nil, problems. Segments are strings and { path=, size= }
- * files. A value that holds the boundary (each delimiter must be ours)
- * gets a new random one; a chosen boundary is refused instead. */
+ * files. A value, file name or blob that holds the boundary (each
+ * delimiter must be ours) gets a new random one; a chosen boundary is
+ * refused instead. File bytes streamed from disk are not seen: only a
+ * guess could put the random boundary there. */
 static int encode_multipart(lua_State *L) {
   users_provider_t *p = users_provider_check(L, 1);
   const char *chosen;
@@ -218,7 +230,7 @@ static int encode_multipart(lua_State *L) {
     if (ok) flush(&c);
     users_buf_return(c.b);
     if (!ok) return users_form_report(&c);
-    if (boundary_count(L, c.segs, c.boundary) == c.parts + 1) break;
+    if (!c.holds_boundary) break;
     if (chosen || tries == 3) return luaL_error(L, "a value holds the multipart boundary %s", c.boundary);
   }
   lua_pushvalue(L, c.segs);

@@ -44,7 +44,7 @@ struct form {
   /* multipart only */
   int segs;           /* stack index of the segments table */
   long long length;
-  long parts;         /* delimiters written but the last */
+  int holds_boundary; /* a value, file name or blob holds the boundary */
   char boundary[48];  /* "lua-users-" + 32 hex digits + NUL */
 };
 

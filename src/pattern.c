@@ -95,10 +95,16 @@ struct users_pattern {
   pcre2_match_data *md; /* the JIT's (it keeps no frames in it) */
   pcre2_match_context *mc;
   int jit, search_jit, wrapped; /* wrapped: code is (?s:.*?)(?:P), not the pattern itself */
+  unsigned long refs; /* the schemas that hold it (users_pattern_share) */
 };
 
+users_pattern_t *users_pattern_share(users_pattern_t *p) {
+  p->refs++;
+  return p;
+}
+
 void users_pattern_free(users_pattern_t *p) {
-  if (!p) return;
+  if (!p || --p->refs > 0) return;
   pcre2_match_data_free(p->md);
   pcre2_match_context_free(p->mc);
   pcre2_code_free(p->search);
@@ -287,6 +293,7 @@ users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_
     snprintf(err, err_size, "not enough memory");
     return NULL;
   }
+  p->refs = 1;
   if (!(p->code = compile_search(src, n, &p->search, &p->wrapped, &group_alt, err, err_size))) goto fail;
   p->md = pcre2_match_data_create(1, NULL); /* whether it matched: one pair is enough */
   p->mc = pcre2_match_context_create(NULL);

@@ -28,6 +28,9 @@ users_pattern_t *users_pattern_compile(const char *src, size_t n, users_pattern_
 #define USERS_PATTERN_VALUE_MAX 4096
 enum { USERS_PATTERN_COSTLY = -1, USERS_PATTERN_FAILED = -2, USERS_PATTERN_TOO_LONG = -3 };
 int users_pattern_match(users_pattern_t *p, const char *s, size_t n);
+/* p held once more (one pattern source reached from many schemas is
+ * compiled once); users_pattern_free frees it when the last lets go. */
+users_pattern_t *users_pattern_share(users_pattern_t *p);
 void users_pattern_free(users_pattern_t *p);
 void users_pattern_stack_free(users_pattern_stack_t *stack);
 

@@ -24,6 +24,7 @@ static int provider_gc(lua_State *L) {
  * property names at their slots (fields at 1..n_fields), enum values and
  * form_booleans as keys. */
 #define KEEP 3
+#define PATTERNS 4 /* each pattern source compiled so far (schema.c) */
 
 /* decl.additional_fields: false (the default), true, or a schema. */
 static void compile_additional(users_compile_t *c, users_provider_t *p) {
@@ -88,9 +89,11 @@ static int compile(lua_State *L) {
   p->name = users_strdup_or_raise(L, luaL_checkstring(L, -1), strlen(lua_tostring(L, -1)));
   lua_pop(L, 1);
   lua_newtable(L); /* KEEP */
+  lua_newtable(L); /* PATTERNS */
   memset(&c, 0, sizeof c);
   c.L = L;
   c.keep = KEEP;
+  c.patterns = PATTERNS;
   c.next_slot = 1;
   c.re_stack = &p->re_stack;
   users_compile_budget(&c, 1);

@@ -44,7 +44,7 @@ typedef struct users_schema {
                                  which are interned when short: a value with
                                  one of these pointers is valid without a
                                  compare */
-  char **enums;               /* the same values, sorted, for bsearch */
+  const char **enums;         /* the same pointers, sorted, for bsearch */
   size_t n_enums;
   users_pattern_t *re;        /* compiled (pattern.c) */
   struct users_schema *items; /* arrays (an any-schema when not declared) */
@@ -57,7 +57,7 @@ typedef struct users_schema {
   users_num_t *enum_nums;     /* number values, in declared order */
   size_t n_enum_nums;
   users_num_t minimum, maximum, xminimum, xmaximum, multiple_of;
-  char *pattern;              /* its text, for messages */
+  const char *pattern;        /* its text, for messages (a Lua string kept by the provider) */
   char *same_as;              /* name of the field this one must equal */
   char *content_type;         /* files: image/ (any image) or an exact type */
   char *part_content_type;    /* multipart: the part's type */
@@ -90,6 +90,10 @@ struct users_field {
  * that is hostile or broken (a huge document, or one Lua table reached from
  * many places), refused before it costs memory and time. */
 #define USERS_MAX_SCHEMA_NODES 100000
+/* And how many bytes of text it may copy in all (names, content types,
+ * same_as, counted once per place, as the copies are made): enum values
+ * and patterns are not copied (each distinct pattern is compiled once). */
+#define USERS_MAX_SCHEMA_BYTES (64u << 20)
 
 typedef struct {
   char *name;

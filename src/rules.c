@@ -45,7 +45,23 @@ static unsigned alternatives(const users_schema_t *s, holds_fn holds, const void
   return 0;
 }
 
-unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
+/* Whether alternative a holds for the string. In JSON an alternative that
+ * says integer or number never holds for text (the writers write a string
+ * as a string unless the value's own schema says a number, so "1" is never
+ * 1 there); in URL text (a path parameter) "123" and 123 are the same
+ * bytes, so integer text holds for it as the number it spells. */
+static unsigned string_problems(const users_schema_t *s, const char *str, size_t n, long chars, int url_text);
+static int text_holds(const users_schema_t *a, const char *str, size_t n, long chars, int url_text) {
+  users_num_t num;
+  if (a->read_only) return 0;
+  if (a->type <= USERS_T_STRING) return !string_problems(a, str, n, chars, url_text);
+  if (!url_text || (a->type != USERS_T_INTEGER && a->type != USERS_T_NUMBER) || !users_is_integer_text(str, n))
+    return 0;
+  users_num_from_text(&num, str, n);
+  return !users_number_problems(a, &num);
+}
+
+static unsigned string_problems(const users_schema_t *s, const char *str, size_t n, long chars, int url_text) {
   unsigned bad = 0, rules = s->string_rules;
   if (chars < 0) return USERS_P_UTF8;
   if (!rules) return 0;
@@ -63,26 +79,25 @@ unsigned users_string_problems(const users_schema_t *s, const char *str, size_t 
   }
   if ((rules & USERS_S_ENUM) && !enum_has(s, str, n)) bad |= USERS_P_ENUM;
   if (bad) return bad;
-  /* An alternative holds for a string only under "any" or "string": the
-   * writers write a string as a string unless the value's own schema (not
-   * an alternative) says integer or number, so "1" is never 1 here. */
   if (rules & USERS_S_ANY_OF) {
     size_t i;
-    for (i = 0; i < s->n_any_of; i++) {
-      const users_schema_t *a = &s->any_of[i];
-      if (!a->read_only && a->type <= USERS_T_STRING && !users_string_problems(a, str, n, chars)) break;
-    }
+    for (i = 0; i < s->n_any_of && !text_holds(&s->any_of[i], str, n, chars, url_text); i++) {}
     if (i == s->n_any_of) return USERS_P_ANY_OF;
   }
   if (rules & USERS_S_ONE_OF) { /* as any_of, counting to two */
     size_t i, held = 0;
-    for (i = 0; i < s->n_one_of && held < 2; i++) {
-      const users_schema_t *a = &s->one_of[i];
-      if (!a->read_only && a->type <= USERS_T_STRING && !users_string_problems(a, str, n, chars)) held++;
-    }
+    for (i = 0; i < s->n_one_of && held < 2; i++) held += (size_t)text_holds(&s->one_of[i], str, n, chars, url_text);
     if (held != 1) return held ? USERS_P_MANY_OF : USERS_P_ONE_OF;
   }
   return 0;
+}
+
+unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
+  return string_problems(s, str, n, chars, 0);
+}
+
+unsigned users_url_text_problems(const users_schema_t *s, const char *str, size_t n, long chars) {
+  return string_problems(s, str, n, chars, 1);
 }
 
 unsigned users_string_problems_known(const users_known_t *known, const users_schema_t *s, const char *str,

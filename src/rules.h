@@ -23,6 +23,9 @@ enum {
 /* A string of n bytes; chars is users_utf8_length(str, n), which the
  * caller may know already. */
 unsigned users_string_problems(const users_schema_t *s, const char *str, size_t n, long chars);
+/* The same for URL text (a path parameter): there integer text holds for an
+ * alternative that says integer or number, as the number it spells. */
+unsigned users_url_text_problems(const users_schema_t *s, const char *str, size_t n, long chars);
 /* What marshal_json's pass found about strings under costly rules (a
  * pattern, alternatives), for the validation that follows it when it
  * declines: a string met again under the same schema answers as it did,

@@ -29,11 +29,9 @@ enum { AT_FIELD, AT_PARAM, AT_PROP, AT_FIELD_ITEMS, AT_INNER };
 void users_schema_free(users_schema_t *s) {
   size_t i;
   if (!s) return;
-  for (i = 0; i < s->n_enums; i++) free(s->enums[i]);
-  free(s->enums);
+  free((void *)s->enums); /* its strings are Lua's, kept by the provider */
   free(s->enum_strings);
   free(s->enum_nums);
-  free(s->pattern);
   users_pattern_free(s->re);
   free(s->same_as);
   free(s->content_type);
@@ -92,6 +90,25 @@ static void spend(users_compile_t *c, size_t n) {
   c->nodes += n;
 }
 
+/* The text at t[k] (a name: k 1; a content type, same_as) copied as many
+ * times as the walk reaches it. */
+static void spend_text(users_compile_t *c, int t, int k, const char *key) {
+  lua_State *L = c->L;
+  size_t n = 0;
+  if (key) {
+    lua_pushstring(L, key);
+    lua_rawget(L, t);
+  } else {
+    lua_rawgeti(L, t, k);
+  }
+  if (lua_type(L, -1) == LUA_TSTRING) lua_tolstring(L, -1, &n);
+  lua_pop(L, 1);
+  if (n > USERS_MAX_SCHEMA_BYTES - c->bytes)
+    users_compile_error(c, "more than %d MB of names and types in one declaration: refused as too large",
+                        (int)(USERS_MAX_SCHEMA_BYTES >> 20));
+  c->bytes += n;
+}
+
 /* The budget walked before anything is allocated: a small declaration
  * whose tables are reached from many places is refused before it unfolds.
  * What it cannot count (not a table, nested too deeply) compiling refuses. */
@@ -111,6 +128,7 @@ static void count_list(users_compile_t *c, int idx, int depth) {
   spend(c, n);
   for (i = 1; i <= n; i++) {
     lua_rawgeti(c->L, idx, (int)i);
+    if (lua_istable(c->L, -1)) spend_text(c, lua_gettop(c->L), 1, NULL);
     count_schema(c, lua_gettop(c->L), depth);
     lua_pop(c->L, 1);
   }
@@ -119,10 +137,12 @@ static void count_list(users_compile_t *c, int idx, int depth) {
 static void count_schema(users_compile_t *c, int idx, int depth) {
   static const char *const inner[] = {"items", "additional_properties", NULL};
   static const char *const lists[] = {"properties", "any_of", "one_of", NULL};
+  static const char *const texts[] = {"content_type", "part_content_type", "same_as", NULL};
   lua_State *L = c->L;
   int i;
   if (!lua_istable(L, idx) || depth > USERS_MAX_SCHEMA_DEPTH) return;
   luaL_checkstack(L, 4, "provider declaration nested too deeply");
+  for (i = 0; texts[i]; i++) spend_text(c, idx, 0, texts[i]);
   if (raw_field(L, idx, "enum")) spend(c, users_rawlen(L, -1));
   lua_pop(L, 1);
   for (i = 0; inner[i]; i++) {
@@ -231,6 +251,33 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The pattern at v into s: each distinct source is compiled once per
+ * provider (c->patterns maps it to its compiled form), and its text is the
+ * Lua string, kept by the provider, so that one pattern table reached from
+ * many places costs once. */
+static void compile_pattern(users_compile_t *c, int v, users_schema_t *s) {
+  lua_State *L = c->L;
+  char why[200];
+  size_t n;
+  const char *src = want_string(c, v, "pattern", &n);
+  lua_pushvalue(L, v);
+  lua_rawget(L, c->patterns);
+  if (lua_islightuserdata(L, -1)) {
+    s->re = users_pattern_share((users_pattern_t *)lua_touserdata(L, -1));
+  } else if (!(s->re = users_pattern_compile(src, n, c->re_stack, why, sizeof why))) {
+    users_compile_error(c, "pattern %s cannot be compiled: %s", src, why);
+  } else {
+    lua_pushvalue(L, v);
+    lua_pushlightuserdata(L, s->re);
+    lua_rawset(L, c->patterns);
+  }
+  lua_pop(L, 1);
+  s->pattern = src;
+  lua_pushvalue(L, v);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, c->keep); /* the text lives as long as the provider */
+}
+
 /* enum (a list) or const (one value, at v) into s. */
 static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_const) {
   lua_State *L = c->L;
@@ -253,7 +300,7 @@ static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_co
       size_t len;
       const char *str = lua_tolstring(L, -1, &len);
       if (strlen(str) != len) users_compile_error(c, "enum values must be strings without NUL");
-      s->enums[s->n_enums] = users_strdup_or_raise(L, str, len);
+      s->enums[s->n_enums] = str; /* not copied: one long string listed often costs once */
       s->enum_strings[s->n_enums++] = str;
       lua_pushvalue(L, -1);
       lua_pushboolean(L, 1);
@@ -374,11 +421,7 @@ static void compile_key(users_compile_t *c, const char *k, int v, users_schema_t
   } else if (strcmp(k, "enum") == 0 || strcmp(k, "const") == 0) {
     compile_enum(c, v, s, k[0] == 'c');
   } else if (strcmp(k, "pattern") == 0) {
-    char why[200];
-    const char *src = want_string(c, v, k, &n);
-    s->pattern = users_strdup_or_raise(L, src, n);
-    if (!(s->re = users_pattern_compile(src, n, c->re_stack, why, sizeof why)))
-      users_compile_error(c, "pattern %s cannot be compiled: %s", src, why);
+    compile_pattern(c, v, s);
   } else if (strcmp(k, "items") == 0) {
     new_schema(c, &s->items, v, k, depth, at == AT_FIELD ? AT_FIELD_ITEMS : AT_INNER);
   } else if (strcmp(k, "properties") == 0) {

@@ -14,9 +14,11 @@
 typedef struct {
   lua_State *L;
   int keep, next_slot, has_props;
+  int patterns;                     /* stack index: pattern source -> its compiled form */
   int in_param;                     /* compiling a path parameter's schema */
   users_pattern_stack_t **re_stack; /* the provider's, for its patterns */
   size_t nodes;                     /* schemas and enum values so far (USERS_MAX_SCHEMA_NODES) */
+  size_t bytes;                     /* text copied, counted before compiling (USERS_MAX_SCHEMA_BYTES) */
   char path[400];
   size_t path_len;
 } users_compile_t;

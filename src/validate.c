@@ -20,6 +20,7 @@ typedef struct {
   int E, names, depth;
   const users_known_t *known; /* what marshal_json's pass found (rules.h), or NULL */
   int text_is_text; /* integer text is not a number: see check_table_rest */
+  int url_text;     /* a path parameter: integer text holds for integer alternatives */
 } walk_t;
 
 /* --- reporting ------------------------------------------------------------ */
@@ -175,7 +176,9 @@ static int check_string(walk_t *w, const users_schema_t *s, int v, const users_p
                                         "a valid IPv4 address", "a valid IPv6 address"};
   size_t n;
   const char *str = lua_tolstring(w->L, v, &n);
-  unsigned bad = users_string_problems_known(w->known, s, str, n, users_utf8_length(str, n));
+  long chars = users_utf8_length(str, n);
+  unsigned bad = w->url_text ? users_url_text_problems(s, str, n, chars)
+                             : users_string_problems_known(w->known, s, str, n, chars);
   if (!bad) return 1;
   if (!w->E) return 0;
   if (bad & USERS_P_UTF8) return problem(w, path, "must be valid UTF-8 text");
@@ -265,9 +268,11 @@ static int check_table_rest(walk_t *w, const users_schema_t *s, int v, const use
     return 0;
   }
   probe.E = 0;
-  /* Under "any" the writers write the table free-form, strings as strings:
-   * "1" inside it is never 1 to an alternative that says integer. */
-  if (s->type == USERS_T_ANY) probe.text_is_text = 1;
+  /* The writers write a table by its own schema, never by an alternative's
+   * (under "any" free-form, strings as strings): "1" inside it goes out as
+   * "1", so to an alternative that says integer it is text, and a body such
+   * an alternative alone would take is refused rather than sent wrong. */
+  probe.text_is_text = 1;
   if (s->n_any_of) {
     for (i = 0; i < s->n_any_of && !n; i++) n += (size_t)check_value(&probe, &s->any_of[i], v, path);
     if (!n) return say_alternatives(w, s, USERS_P_ANY_OF, path);
@@ -468,7 +473,7 @@ int users_validate_known(lua_State *L, const users_known_t *known) {
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: errors, made on the first one */
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 4 */
-  w.L = L, w.E = E, w.names = NAMES, w.depth = 0, w.known = known, w.text_is_text = 0;
+  w.L = L, w.E = E, w.names = NAMES, w.depth = 0, w.known = known, w.text_is_text = 0, w.url_text = 0;
   memset(seen, 0, sizeof seen);
   lua_pushnil(L);
   while (lua_next(L, 2)) { /* key -2, value -1 */
@@ -541,7 +546,7 @@ static int check_param(lua_State *L) {
   }
   path.up = NULL, path.name = f->name, path.len = f->name_len, path.item = 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->names_ref); /* 5: never read (no table gets here), never 0 */
-  w.L = L, w.E = 4, w.names = 5, w.depth = 0, w.known = NULL, w.text_is_text = 0;
+  w.L = L, w.E = 4, w.names = 5, w.depth = 0, w.known = NULL, w.text_is_text = 0, w.url_text = 1;
   if (f->s.type == USERS_T_STRING && lua_type(L, 3) != LUA_TSTRING) {
     lua_pushnil(L);
     lua_pushstring(L, "must be a string");
