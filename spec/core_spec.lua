@@ -257,6 +257,15 @@ describe("the C core at its edges", function()
     -- a JSON body keeps the rule: "123" is a string there, and no integer alternative holds for it
     local b = core.compile { name = "b", fields = { { "id", one_of = { { type = "integer" }, { type = "string", format = "uuid" } } } } }
     assert.same({ id = { "must be an integer or a UUID" } }, core.validate(b, { id = "123" }))
+    -- one reading is enough: "123" is one string and one integer, the same URL bytes
+    local q = core.compile { name = "q", params = { { "s", one_of = { { type = "integer" }, { type = "string" } } } } }
+    for _, id in ipairs { 123, "123", "abc" } do assert.equal(tostring(id), core.check_param(q, "s", id)) end
+    -- a member whose own schema says integer is written as one ("1" as 1), and an
+    -- alternative that says the same takes it
+    local o = core.compile { name = "o", fields = { { "o", type = "object", properties = { { "n", type = "integer" } },
+      any_of = { { type = "object", properties = { { "n", type = "integer", minimum = 0 } } } } } } }
+    assert.is_nil(core.validate(o, { o = { n = "1" } }))
+    assert.equal('{"o":{"n":1}}', core.encode_json(o, { o = { n = "1" } }))
   end)
 
   it("closes a provider twice without harm (5.4 __close, then __gc)", function()
