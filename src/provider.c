@@ -66,9 +66,8 @@ static void compile_form_booleans(users_compile_t *c, users_provider_t *p) {
     lua_rawgeti(L, -1, i + 1);
     if (lua_type(L, -1) != LUA_TSTRING)
       users_compile_error(c, "'form_booleans' must be { \"<true>\", \"<false>\" }");
-    *text[i] = lua_tolstring(L, -1, len[i]);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, KEEP); /* the string lives as long as the provider */
+    *text[i] = users_keep_string(L, KEEP, -1, len[i]); /* lives as long as the provider */
+    lua_pop(L, 1);
   }
   lua_pop(L, 1);
 }

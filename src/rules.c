@@ -85,9 +85,15 @@ static unsigned string_problems(const users_schema_t *s, const char *str, size_t
     if (i == s->n_any_of) return USERS_P_ANY_OF;
   }
   if (rules & USERS_S_ONE_OF) { /* as any_of, counting to two */
-    size_t i, held = 0;
-    for (i = 0; i < s->n_one_of && held < 2; i++) held += (size_t)text_holds(&s->one_of[i], str, n, chars, url_text);
-    if (held != 1) return held ? USERS_P_MANY_OF : USERS_P_ONE_OF;
+    /* URL text is read once as text, once as the number it spells: the
+     * bytes are the same either way, so "123" under one_of {integer,
+     * string} holds when one reading has exactly one alternative. */
+    size_t i, as_text = 0, as_number = 0;
+    for (i = 0; i < s->n_one_of; i++) {
+      if (text_holds(&s->one_of[i], str, n, chars, 0)) as_text++;
+      else if (url_text && text_holds(&s->one_of[i], str, n, chars, 1)) as_number++;
+    }
+    if (as_text != 1 && as_number != 1) return as_text + as_number ? USERS_P_MANY_OF : USERS_P_ONE_OF;
   }
   return 0;
 }

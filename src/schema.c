@@ -251,6 +251,28 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Long strings are not interned on Lua 5.2-5.4: an equal string that is
+ * another object finds the first as its key in keep, and is itself held by
+ * nothing. So keep maps each string to itself, and the bytes returned are
+ * those of the object it holds, never the one at idx (which the caller may
+ * drop: a YAML document makes a new string for every occurrence). */
+const char *users_keep_string(lua_State *L, int keep, int idx, size_t *len) {
+  const char *str;
+  if (idx < 0) idx = lua_gettop(L) + idx + 1; /* lua_absindex is not in 5.1 */
+  lua_pushvalue(L, idx);
+  lua_rawget(L, keep);
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, idx);
+    lua_rawset(L, keep);
+    lua_pushvalue(L, idx);
+  }
+  str = lua_tolstring(L, -1, len);
+  lua_pop(L, 1); /* held by keep */
+  return str;
+}
+
 /* The pattern at v into s: each distinct source is compiled once per
  * provider (c->patterns maps it to its compiled form), and its text is the
  * Lua string, kept by the provider, so that one pattern table reached from
@@ -272,10 +294,7 @@ static void compile_pattern(users_compile_t *c, int v, users_schema_t *s) {
     lua_rawset(L, c->patterns);
   }
   lua_pop(L, 1);
-  s->pattern = src;
-  lua_pushvalue(L, v);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, c->keep); /* the text lives as long as the provider */
+  s->pattern = users_keep_string(L, c->keep, v, &n); /* lives as long as the provider */
 }
 
 /* enum (a list) or const (one value, at v) into s. */
@@ -298,13 +317,10 @@ static void compile_enum(users_compile_t *c, int v, users_schema_t *s, int is_co
     t = lua_type(L, -1);
     if (t == LUA_TSTRING) {
       size_t len;
-      const char *str = lua_tolstring(L, -1, &len);
+      const char *str = users_keep_string(L, c->keep, -1, &len); /* lives as long as the provider */
       if (strlen(str) != len) users_compile_error(c, "enum values must be strings without NUL");
       s->enums[s->n_enums] = str; /* not copied: one long string listed often costs once */
       s->enum_strings[s->n_enums++] = str;
-      lua_pushvalue(L, -1);
-      lua_pushboolean(L, 1);
-      lua_rawset(L, c->keep); /* the string lives as long as the provider */
     } else if (t == LUA_TBOOLEAN) {
       s->enum_bools |= lua_toboolean(L, -1) ? USERS_E_TRUE : USERS_E_FALSE;
     } else if (t == LUA_TNUMBER && to_num(L, -1, &s->enum_nums[s->n_enum_nums])) {

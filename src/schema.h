@@ -41,5 +41,8 @@ int users_compile_error(users_compile_t *c, const char *fmt, ...);
 void users_schema_free(users_schema_t *s);
 void users_fields_free(users_field_t *f, size_t n);
 char *users_strdup_or_raise(lua_State *L, const char *s, size_t n);
+/* The bytes of the string at idx, held by the table at keep for as long as
+ * it lives: the held object's own (see schema.c). */
+const char *users_keep_string(lua_State *L, int keep, int idx, size_t *len);
 
 #endif

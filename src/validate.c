@@ -268,11 +268,9 @@ static int check_table_rest(walk_t *w, const users_schema_t *s, int v, const use
     return 0;
   }
   probe.E = 0;
-  /* The writers write a table by its own schema, never by an alternative's
-   * (under "any" free-form, strings as strings): "1" inside it goes out as
-   * "1", so to an alternative that says integer it is text, and a body such
-   * an alternative alone would take is refused rather than sent wrong. */
-  probe.text_is_text = 1;
+  /* Under "any" the writers write the table free-form, strings as strings:
+   * "1" inside it is never 1 to an alternative that says integer. */
+  if (s->type == USERS_T_ANY) probe.text_is_text = 1;
   if (s->n_any_of) {
     for (i = 0; i < s->n_any_of && !n; i++) n += (size_t)check_value(&probe, &s->any_of[i], v, path);
     if (!n) return say_alternatives(w, s, USERS_P_ANY_OF, path);
