@@ -335,7 +335,7 @@ describe("the schema vocabulary", function()
       assert.same(too_long, invalid(p, { x = ("a@"):rep(20000) .. "." }).x)
       assert.same(too_long, invalid(p, { x = ("a"):rep(4095) .. "@b.c" }).x)
       valid(p, { x = ("a"):rep(4091) .. "@b.c" })
-      valid(one { pattern = "^(?:[^<>])*$" }, { x = ("x"):rep(100000) }) -- anchored: one start, no limit
+      valid(one { pattern = "^(?:[^<>])*$" }, { x = ("x"):rep(100000) }) -- anchored: one start, no cap
     end)
 
     it("never runs the pattern over a value that is too long already", function()
@@ -356,6 +356,9 @@ describe("the schema vocabulary", function()
         { "[(*]", "*", true }, { "\\(*x", "((x", true }, { "[]]", "]", false }, { "[^]", "\n", true },
         -- ECMA-262's answers where PCRE2's search skipped the inside of a CRLF
         { "(?s).b", "a\r\nb", true }, { "\\B", "a\r\nb", true },
+        -- and where a search that starts only at line starts stepped over the LF
+        { "(?m:^)\\s", "x\r\ny", true }, { "(?m)^$", "x\r\ny", true }, { ".*[\\s]y", "x\r\ny", true },
+        { ".*\\n", "x\r\ny", true }, { "(?m)^y", "x\r\ny", true }, { "(?m)^z", "x\r\ny", false },
         -- and where PCRE2 10.42's search misses a match: a first code unit
         -- only looked ahead at, the JIT's early fail after alternatives
         { "(?=b)a*b", "aab", true }, { "(?=b)a?b", "aab", true }, { "(a|)a*a", "a", true },
