@@ -15,12 +15,14 @@
  * value, and the limits PCRE2 counts are steps, one of which can be a scan
  * of the rest of the value: a check's time grows as its steps times the
  * value's length, whatever the limits. So a value over
- * USERS_PATTERN_VALUE_MAX bytes (4096, pattern.h) is never searched (an
- * anchored pattern's one start is not capped: a step that scans the rest of
- * the value can still make it slow, as ^((?:a(?=[^@]*$))+)+$ on 128 KB:
- * 10 s, a known limit): it is refused with "is too long to check against its pattern (over 4096
- * bytes)". Under it, the worst patterns measured cost 0.3 s of CPU
- * (below).
+ * USERS_PATTERN_VALUE_MAX bytes (4096, pattern.h) is never searched: it is
+ * refused with "is too long to check against its pattern (over 4096
+ * bytes)". Under it, the patterns measured cost 0.3 s of CPU at most
+ * (below). Known limits, which a step-counting callout would bound: a
+ * lookahead that scans to the end inside a repeated group makes each start
+ * n steps of n reads ((?:a(?=[^@]*$)b?)+! about 10 s at 4 KB), and an
+ * anchored pattern's one start is not capped (^((?:a(?=[^@]*$))+)+$ 10 s
+ * at 128 KB).
  *
  * Two searches. PCRE2's own search goes first: its start-of-match
  * optimisations and the JIT's fast-fail over a leading repeat keep patterns
