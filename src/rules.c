@@ -89,7 +89,7 @@ static unsigned string_problems(const users_schema_t *s, const char *str, size_t
      * bytes are the same either way, so "123" under one_of {integer,
      * string} holds when one reading has exactly one alternative. */
     size_t i, as_text = 0, as_number = 0;
-    for (i = 0; i < s->n_one_of; i++) {
+    for (i = 0; i < s->n_one_of && (as_text < 2 || (url_text && as_number < 2)); i++) { /* two: the answer is known */
       if (text_holds(&s->one_of[i], str, n, chars, 0)) as_text++;
       else if (url_text && text_holds(&s->one_of[i], str, n, chars, 1)) as_number++;
     }
